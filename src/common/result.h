@@ -22,6 +22,7 @@ struct Error {
   std::string code;
   std::string message;
   std::string field;  // the offending input field, when there is one
+  long long retry_after_s = 0;  // for "locked"/"rate_limited": when to try again
 
   static Error invalid(std::string field, std::string message) {
     return Error{"invalid_argument", std::move(message), std::move(field)};
