@@ -1,0 +1,668 @@
+#include "sip/message.h"
+
+#include <array>
+#include <cctype>
+#include <cstring>
+
+namespace hotline::sip {
+namespace {
+
+using common::Error;
+using common::Result;
+using common::Status;
+
+struct NameEntry {
+  HeaderId id;
+  std::string_view name;
+  char compact;
+};
+
+constexpr std::array<NameEntry, static_cast<size_t>(HeaderId::kCount) - 1> kNames = {{
+    {HeaderId::kVia, "Via", 'v'},
+    {HeaderId::kFrom, "From", 'f'},
+    {HeaderId::kTo, "To", 't'},
+    {HeaderId::kCallId, "Call-ID", 'i'},
+    {HeaderId::kCSeq, "CSeq", 0},
+    {HeaderId::kContact, "Contact", 'm'},
+    {HeaderId::kMaxForwards, "Max-Forwards", 0},
+    {HeaderId::kContentLength, "Content-Length", 'l'},
+    {HeaderId::kContentType, "Content-Type", 'c'},
+    {HeaderId::kContentEncoding, "Content-Encoding", 'e'},
+    {HeaderId::kRoute, "Route", 0},
+    {HeaderId::kRecordRoute, "Record-Route", 0},
+    {HeaderId::kExpires, "Expires", 0},
+    {HeaderId::kMinExpires, "Min-Expires", 0},
+    {HeaderId::kAuthorization, "Authorization", 0},
+    {HeaderId::kProxyAuthorization, "Proxy-Authorization", 0},
+    {HeaderId::kWwwAuthenticate, "WWW-Authenticate", 0},
+    {HeaderId::kProxyAuthenticate, "Proxy-Authenticate", 0},
+    {HeaderId::kAuthenticationInfo, "Authentication-Info", 0},
+    {HeaderId::kRequire, "Require", 0},
+    {HeaderId::kProxyRequire, "Proxy-Require", 0},
+    {HeaderId::kSupported, "Supported", 'k'},
+    {HeaderId::kUnsupported, "Unsupported", 0},
+    {HeaderId::kAllow, "Allow", 0},
+    {HeaderId::kAccept, "Accept", 0},
+    {HeaderId::kUserAgent, "User-Agent", 0},
+    {HeaderId::kServer, "Server", 0},
+    {HeaderId::kEvent, "Event", 'o'},
+    {HeaderId::kAllowEvents, "Allow-Events", 'u'},
+    {HeaderId::kReferTo, "Refer-To", 'r'},
+    {HeaderId::kReferredBy, "Referred-By", 'b'},
+    {HeaderId::kSubject, "Subject", 's'},
+    {HeaderId::kRetryAfter, "Retry-After", 0},
+    {HeaderId::kTimestamp, "Timestamp", 0},
+}};
+
+bool is_token_char(unsigned char c) { return std::isalnum(c) || std::strchr("-.!%*_+`'~", c) != nullptr; }
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (!is_token_char(c) || c == 0) return false;
+  return true;
+}
+
+Error bad(std::string msg) { return Error{kErrBadRequest, std::move(msg), {}}; }
+
+// Finds the blank line ending the header section. Returns the offset of the
+// first body byte, or npos. Accepts bare LF line ends for robustness.
+size_t find_header_end(std::string_view s, size_t from) {
+  for (size_t i = from; i < s.size(); ++i) {
+    if (s[i] != '\n') continue;
+    if (i + 1 < s.size() && s[i + 1] == '\n') return i + 2;
+    if (i + 2 < s.size() && s[i + 1] == '\r' && s[i + 2] == '\n') return i + 3;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view header_name(HeaderId id) {
+  for (const auto& e : kNames)
+    if (e.id == id) return e.name;
+  return {};
+}
+
+HeaderId header_id(std::string_view name) {
+  if (name.size() == 1) {
+    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+    for (const auto& e : kNames)
+      if (e.compact == c) return e.id;
+    return HeaderId::kOther;
+  }
+  for (const auto& e : kNames)
+    if (e.name.size() == name.size() && iequals(e.name, name)) return e.id;
+  return HeaderId::kOther;
+}
+
+bool is_list_header(HeaderId id) {
+  switch (id) {
+    case HeaderId::kVia:
+    case HeaderId::kContact:
+    case HeaderId::kRoute:
+    case HeaderId::kRecordRoute:
+    case HeaderId::kRequire:
+    case HeaderId::kProxyRequire:
+    case HeaderId::kSupported:
+    case HeaderId::kUnsupported:
+    case HeaderId::kAllow:
+    case HeaderId::kAccept:
+    case HeaderId::kAllowEvents:
+    case HeaderId::kContentEncoding:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100:
+      return "Trying";
+    case 180:
+      return "Ringing";
+    case 181:
+      return "Call Is Being Forwarded";
+    case 182:
+      return "Queued";
+    case 183:
+      return "Session Progress";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 302:
+      return "Moved Temporarily";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Request Entity Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Unsupported URI Scheme";
+    case 420:
+      return "Bad Extension";
+    case 423:
+      return "Interval Too Brief";
+    case 480:
+      return "Temporarily Unavailable";
+    case 481:
+      return "Call/Transaction Does Not Exist";
+    case 482:
+      return "Loop Detected";
+    case 483:
+      return "Too Many Hops";
+    case 486:
+      return "Busy Here";
+    case 487:
+      return "Request Terminated";
+    case 488:
+      return "Not Acceptable Here";
+    case 491:
+      return "Request Pending";
+    case 500:
+      return "Server Internal Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "Version Not Supported";
+    case 513:
+      return "Message Too Large";
+    case 603:
+      return "Decline";
+    default:
+      return "";
+  }
+}
+
+Span Message::append(std::string_view s) {
+  Span sp{static_cast<std::uint32_t>(buf_.size()), static_cast<std::uint32_t>(s.size())};
+  buf_.append(s);
+  return sp;
+}
+
+Result<Message> Message::parse(std::string data, Framing framing) {
+  if (data.size() > 0x7fffffffu) return bad("message too large");
+  Message m;
+  m.buf_ = std::move(data);
+  std::string_view s(m.buf_);
+  size_t pos = 0;
+  // §7.5: ignore CRLFs before the start line.
+  while (pos < s.size() && (s[pos] == '\r' || s[pos] == '\n')) ++pos;
+  size_t body_start = find_header_end(s, pos);
+  if (body_start == std::string_view::npos) return bad("no end of header section");
+  auto sp = [&](size_t off, size_t len) {
+    return Span{static_cast<std::uint32_t>(off), static_cast<std::uint32_t>(len)};
+  };
+  auto next_line = [&](size_t& p, size_t& line_start, size_t& line_len) {
+    line_start = p;
+    size_t nl = s.find('\n', p);
+    size_t end = nl;
+    if (end > line_start && s[end - 1] == '\r') --end;
+    line_len = end - line_start;
+    p = nl + 1;
+  };
+  size_t ls, ll;
+  next_line(pos, ls, ll);
+  std::string_view start = s.substr(ls, ll);
+  for (unsigned char c : start)
+    if (c < 0x20 && c != '\t') return bad("control character in start line");
+  if (start.size() >= 8 && start.substr(0, 4) == "SIP/") {
+    m.is_request_ = false;
+    size_t sp1 = start.find(' ');
+    if (sp1 == std::string_view::npos) return bad("malformed status line");
+    if (start.substr(0, sp1) != "SIP/2.0") return Error{kErrBadVersion, "unsupported SIP version", {}};
+    std::string_view code = start.substr(sp1 + 1, 3);
+    if (code.size() != 3 || !std::isdigit(static_cast<unsigned char>(code[0])) ||
+        !std::isdigit(static_cast<unsigned char>(code[1])) ||
+        !std::isdigit(static_cast<unsigned char>(code[2])))
+      return bad("malformed status code");
+    m.status_ = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    if (m.status_ < 100 || m.status_ > 699) return bad("status code out of range");
+    size_t after = sp1 + 4;
+    if (after < start.size()) {
+      if (start[after] != ' ') return bad("malformed status line");
+      m.reason_ = sp(ls + after + 1, start.size() - after - 1);
+    } else {
+      m.reason_ = sp(ls + start.size(), 0);
+    }
+  } else {
+    // Request-Line = Method SP Request-URI SP SIP-Version, exactly one SP each.
+    size_t sp1 = start.find(' ');
+    size_t sp2 = sp1 == std::string_view::npos ? sp1 : start.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos || start.find(' ', sp2 + 1) != std::string_view::npos)
+      return bad("malformed request line");
+    std::string_view method = start.substr(0, sp1);
+    std::string_view uri = start.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::string_view version = start.substr(sp2 + 1);
+    if (!is_token(method)) return bad("malformed method");
+    if (uri.empty() || uri.find(':') == std::string_view::npos) return bad("malformed Request-URI");
+    for (unsigned char c : uri)
+      if (c <= 0x20 || c == '<' || c == '>' || c >= 0x7f) return bad("illegal character in Request-URI");
+    // §19.1.1: headers are not allowed in a SIP Request-URI (RFC 4475 escruri).
+    if ((uri.size() > 4 && iequals(uri.substr(0, 4), "sip:")) ||
+        (uri.size() > 5 && iequals(uri.substr(0, 5), "sips:")))
+      if (uri.find('?', uri.find('@') == std::string_view::npos ? 0 : uri.find('@')) !=
+          std::string_view::npos)
+        return bad("headers in Request-URI");
+    if (!iequals(version, "SIP/2.0")) {
+      if (version.size() > 4 && iequals(version.substr(0, 4), "SIP/"))
+        return Error{kErrBadVersion, "unsupported SIP version", {}};
+      return bad("malformed SIP version");
+    }
+    m.method_ = sp(ls, method.size());
+    m.uri_ = sp(ls + sp1 + 1, uri.size());
+  }
+  // Header fields. The header section ends at body_start - (CRLF or LF).
+  std::vector<std::pair<size_t, size_t>> folded;  // header index, end offset
+  size_t header_end = body_start;
+  m.headers_.reserve(16);
+  while (pos < header_end) {
+    next_line(pos, ls, ll);
+    if (ll == 0) break;  // the blank line
+    std::string_view line = s.substr(ls, ll);
+    if (line[0] == ' ' || line[0] == '\t') {
+      // Continuation (LWS folding): extends the previous header's value.
+      if (m.headers_.empty()) return bad("continuation line before first header");
+      auto& h = m.headers_.back();
+      size_t end = ls + ll;
+      h.value.len = static_cast<std::uint32_t>(end - h.value.off);
+      if (folded.empty() || folded.back().first != m.headers_.size() - 1)
+        folded.emplace_back(m.headers_.size() - 1, end);
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return bad("header line without colon");
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!is_token(name)) return bad("malformed header name");
+    size_t v = colon + 1;
+    while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) ++v;
+    size_t ve = line.size();
+    while (ve > v && (line[ve - 1] == ' ' || line[ve - 1] == '\t')) --ve;
+    m.headers_.push_back(Header{header_id(name), sp(ls, name.size()), sp(ls + v, ve - v)});
+  }
+  // Unfold: replace each CRLF + whitespace run with a single SP (§7.3.1).
+  for (auto& [idx, end] : folded) {
+    (void)end;
+    auto& h = m.headers_[idx];
+    std::string unfolded;
+    std::string_view raw = m.view(h.value);
+    for (size_t i = 0; i < raw.size(); ++i) {
+      char c = raw[i];
+      if (c == '\r' || c == '\n') {
+        while (i + 1 < raw.size() &&
+               (raw[i + 1] == '\r' || raw[i + 1] == '\n' || raw[i + 1] == ' ' || raw[i + 1] == '\t'))
+          ++i;
+        while (!unfolded.empty() && (unfolded.back() == ' ' || unfolded.back() == '\t')) unfolded.pop_back();
+        unfolded.push_back(' ');
+      } else {
+        unfolded.push_back(c);
+      }
+    }
+    h.value = m.append(trim(unfolded));
+  }
+  // Body and Content-Length.
+  size_t available = s.size() - body_start;
+  std::optional<std::uint64_t> cl;
+  for (const auto& h : m.headers_) {
+    if (h.id != HeaderId::kContentLength) continue;
+    std::uint64_t v;
+    if (!parse_uint(m.view(h.value), v, 0x7fffffff)) return bad("malformed Content-Length");
+    if (cl && *cl != v) return bad("conflicting Content-Length headers");
+    cl = v;
+  }
+  if (cl) {
+    if (*cl > available) return bad("Content-Length larger than the message");
+    m.body_ = sp(body_start, *cl);  // extra bytes in a datagram are discarded (§18.3)
+  } else {
+    if (framing == Framing::kStream) return bad("missing Content-Length on a stream transport");
+    m.body_ = sp(body_start, available);
+  }
+  auto st = m.validate();
+  if (!st) return st.error();
+  return m;
+}
+
+Status Message::validate() {
+  // Mandatory headers (§8.1.1): To, From, CSeq, Call-ID, Via.
+  size_t to = 0, from = 0, cseq = 0, callid = 0, via = 0;
+  for (const auto& h : headers_) {
+    switch (h.id) {
+      case HeaderId::kTo:
+        ++to;
+        break;
+      case HeaderId::kFrom:
+        ++from;
+        break;
+      case HeaderId::kCSeq:
+        ++cseq;
+        break;
+      case HeaderId::kCallId:
+        ++callid;
+        break;
+      case HeaderId::kVia:
+        ++via;
+        break;
+      default:
+        break;
+    }
+  }
+  if (to != 1 || from != 1 || cseq != 1 || callid != 1)
+    return bad("missing or repeated To/From/CSeq/Call-ID");
+  if (via == 0) return bad("missing Via");
+  if (call_id().empty()) return bad("empty Call-ID");
+  // CSeq = 1*DIGIT LWS Method; the number is < 2**31 (§8.1.1.5).
+  std::string_view cs = header(HeaderId::kCSeq);
+  size_t sp = cs.find_first_of(" \t");
+  if (sp == std::string_view::npos) return bad("malformed CSeq");
+  std::uint64_t n;
+  if (!parse_uint(cs.substr(0, sp), n, 0x7fffffff)) return bad("malformed CSeq number");
+  std::string_view cm = trim(cs.substr(sp));
+  if (!is_token(cm)) return bad("malformed CSeq method");
+  if (is_request_ && cm != view(method_)) return bad("CSeq method does not match the request method");
+  if (has(HeaderId::kMaxForwards)) {
+    std::uint64_t mf;
+    if (!parse_uint(header(HeaderId::kMaxForwards), mf, 255)) return bad("malformed Max-Forwards");
+  }
+  auto f = this->from();
+  if (!f) return bad("malformed From: " + f.error().message);
+  auto tt = this->to();
+  if (!tt) return bad("malformed To: " + tt.error().message);
+  auto v = top_via();
+  if (!v) return bad("malformed Via: " + v.error().message);
+  if (has(HeaderId::kExpires)) {
+    // Values above 2**32-1 are legal and mean "very long"; only syntax matters.
+    std::string_view e = trim(header(HeaderId::kExpires));
+    if (e.empty()) return bad("malformed Expires");
+    for (char c : e)
+      if (c < '0' || c > '9') return bad("malformed Expires");
+  }
+  std::string_view ct = header(HeaderId::kContentType);
+  if (has(HeaderId::kContentType) && (ct.find('/') == std::string_view::npos))
+    return bad("malformed Content-Type");
+  return common::ok_status();
+}
+
+Message Message::request(std::string_view method, std::string_view request_uri) {
+  Message m;
+  m.is_request_ = true;
+  m.buf_.reserve(512);
+  m.method_ = m.append(method);
+  m.uri_ = m.append(request_uri);
+  return m;
+}
+
+Message Message::response(int status, std::string_view reason) {
+  Message m;
+  m.is_request_ = false;
+  m.buf_.reserve(512);
+  m.status_ = status;
+  m.reason_ = m.append(reason.empty() ? reason_phrase(status) : reason);
+  return m;
+}
+
+std::string_view Message::method() const { return is_request_ ? view(method_) : cseq_method(); }
+
+std::string_view Message::header(HeaderId id) const {
+  for (const auto& h : headers_)
+    if (h.id == id) return view(h.value);
+  return {};
+}
+
+std::string_view Message::header(std::string_view name) const {
+  HeaderId id = header_id(name);
+  if (id != HeaderId::kOther) return header(id);
+  for (const auto& h : headers_)
+    if (h.id == HeaderId::kOther && iequals(view(h.name), name)) return view(h.value);
+  return {};
+}
+
+bool Message::has(HeaderId id) const {
+  for (const auto& h : headers_)
+    if (h.id == id) return true;
+  return false;
+}
+
+std::vector<std::string_view> Message::values(HeaderId id) const {
+  std::vector<std::string_view> out;
+  for (const auto& h : headers_) {
+    if (h.id != id) continue;
+    if (is_list_header(id)) {
+      for (auto part : split_list(view(h.value))) out.push_back(part);
+    } else {
+      out.push_back(view(h.value));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> Message::values(std::string_view name) const {
+  HeaderId id = header_id(name);
+  if (id != HeaderId::kOther) return values(id);
+  std::vector<std::string_view> out;
+  for (const auto& h : headers_)
+    if (h.id == HeaderId::kOther && iequals(view(h.name), name)) out.push_back(view(h.value));
+  return out;
+}
+
+void Message::add_header(std::string_view name, std::string_view value) {
+  Span n = append(name);
+  Span v = append(value);
+  headers_.push_back(Header{header_id(name), n, v});
+}
+
+void Message::prepend_header(HeaderId id, std::string_view value) {
+  Span n = append(header_name(id));
+  Span v = append(value);
+  headers_.insert(headers_.begin(), Header{id, n, v});
+}
+
+void Message::set_header(HeaderId id, std::string_view value) {
+  for (size_t i = 0; i < headers_.size(); ++i) {
+    if (headers_[i].id != id) continue;
+    headers_[i].value = append(value);
+    for (size_t j = headers_.size(); j-- > i + 1;)
+      if (headers_[j].id == id) headers_.erase(headers_.begin() + static_cast<long>(j));
+    return;
+  }
+  add_header(header_name(id), value);
+}
+
+void Message::set_header(std::string_view name, std::string_view value) {
+  HeaderId id = header_id(name);
+  if (id != HeaderId::kOther) return set_header(id, value);
+  remove_header(name);
+  add_header(name, value);
+}
+
+void Message::remove_header(HeaderId id) {
+  std::erase_if(headers_, [id](const Header& h) { return h.id == id; });
+}
+
+void Message::remove_header(std::string_view name) {
+  HeaderId id = header_id(name);
+  if (id != HeaderId::kOther) return remove_header(id);
+  std::erase_if(headers_,
+                [&](const Header& h) { return h.id == HeaderId::kOther && iequals(view(h.name), name); });
+}
+
+void Message::remove_first(HeaderId id) {
+  for (auto it = headers_.begin(); it != headers_.end(); ++it) {
+    if (it->id != id) continue;
+    std::string_view v = view(it->value);
+    auto parts = split_list(v);
+    if (is_list_header(id) && parts.size() > 1) {
+      // Comma-joined: drop only the first element.
+      size_t rest = static_cast<size_t>(parts[1].data() - v.data());
+      it->value.off += static_cast<std::uint32_t>(rest);
+      it->value.len -= static_cast<std::uint32_t>(rest);
+    } else {
+      headers_.erase(it);
+    }
+    return;
+  }
+}
+
+void Message::set_request_uri(std::string_view uri) { uri_ = append(uri); }
+
+void Message::set_status(int status, std::string_view reason) {
+  status_ = status;
+  reason_ = append(reason.empty() ? reason_phrase(status) : reason);
+}
+
+void Message::set_body(std::string_view content_type, std::string_view body) {
+  if (content_type.empty()) {
+    remove_header(HeaderId::kContentType);
+  } else {
+    set_header(HeaderId::kContentType, content_type);
+  }
+  body_ = append(body);
+}
+
+std::string Message::serialize() const {
+  std::string out;
+  serialize_to(out);
+  return out;
+}
+
+void Message::serialize_to(std::string& out) const {
+  out.reserve(out.size() + buf_.size() + 64);
+  if (is_request_) {
+    out.append(view(method_));
+    out.push_back(' ');
+    out.append(view(uri_));
+    out.append(" SIP/2.0\r\n");
+  } else {
+    out.append("SIP/2.0 ");
+    char code[4] = {static_cast<char>('0' + status_ / 100), static_cast<char>('0' + status_ / 10 % 10),
+                    static_cast<char>('0' + status_ % 10), ' '};
+    out.append(code, 4);
+    out.append(view(reason_));
+    out.append("\r\n");
+  }
+  for (const auto& h : headers_) {
+    if (h.id == HeaderId::kContentLength) continue;
+    out.append(view(h.name));
+    out.append(": ");
+    out.append(view(h.value));
+    out.append("\r\n");
+  }
+  out.append("Content-Length: ");
+  out.append(std::to_string(body_.len));
+  out.append("\r\n\r\n");
+  out.append(view(body_));
+}
+
+std::uint32_t Message::cseq() const {
+  std::uint64_t n = 0;
+  std::string_view cs = header(HeaderId::kCSeq);
+  size_t sp = cs.find_first_of(" \t");
+  if (sp != std::string_view::npos) (void)parse_uint(cs.substr(0, sp), n, 0xffffffffu);
+  return static_cast<std::uint32_t>(n);
+}
+
+std::string_view Message::cseq_method() const {
+  std::string_view cs = header(HeaderId::kCSeq);
+  size_t sp = cs.find_first_of(" \t");
+  return sp == std::string_view::npos ? std::string_view() : trim(cs.substr(sp));
+}
+
+Result<Via> Message::top_via() const {
+  for (const auto& h : headers_) {
+    if (h.id != HeaderId::kVia) continue;
+    auto parts = split_list(view(h.value));
+    if (parts.empty()) return Error::invalid("via", "empty Via");
+    return Via::parse(parts[0]);
+  }
+  return Error::invalid("via", "no Via");
+}
+
+Result<NameAddr> Message::from() const { return NameAddr::parse(header(HeaderId::kFrom)); }
+Result<NameAddr> Message::to() const { return NameAddr::parse(header(HeaderId::kTo)); }
+
+std::string Message::from_tag() const {
+  auto f = this->from();
+  return f ? f->tag() : std::string();
+}
+
+std::string Message::to_tag() const {
+  auto t = to();
+  return t ? t->tag() : std::string();
+}
+
+int Message::max_forwards() const {
+  std::uint64_t v;
+  if (!has(HeaderId::kMaxForwards) || !parse_uint(header(HeaderId::kMaxForwards), v, 255)) return -1;
+  return static_cast<int>(v);
+}
+
+std::optional<std::uint32_t> Message::expires() const {
+  if (!has(HeaderId::kExpires)) return std::nullopt;
+  std::string_view e = trim(header(HeaderId::kExpires));
+  std::uint64_t v = 0;
+  for (char c : e) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    if (v > 0xffffffffu) v = 0xffffffffu;  // saturate: huge values are legal
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+int request_uri_status(const Message& m) {
+  auto u = Uri::parse(m.request_uri());
+  if (!u) return 400;
+  if (!u->opaque.empty()) return 416;
+  return 0;
+}
+
+FrameResult frame_stream(std::string_view buf, size_t max_message_size) {
+  size_t crlf = 0;
+  while (crlf < buf.size() && (buf[crlf] == '\r' || buf[crlf] == '\n')) ++crlf;
+  if (crlf > 0) return FrameResult{FrameResult::kKeepAlive, crlf, {}};
+  size_t body_start = find_header_end(buf, 0);
+  if (body_start == std::string_view::npos) {
+    if (buf.size() > max_message_size) return FrameResult{FrameResult::kError, 0, "header section too large"};
+    return FrameResult{FrameResult::kNeedMore, 0, {}};
+  }
+  // Find Content-Length (or compact 'l') in the header section.
+  std::string_view head = buf.substr(0, body_start);
+  std::optional<std::uint64_t> cl;
+  size_t p = 0;
+  while (p < head.size()) {
+    size_t nl = head.find('\n', p);
+    if (nl == std::string_view::npos) break;
+    std::string_view line = head.substr(p, nl - p);
+    p = nl + 1;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = trim(line.substr(0, colon));
+    if (iequals(name, "Content-Length") || iequals(name, "l")) {
+      std::uint64_t v;
+      if (!parse_uint(line.substr(colon + 1), v, 0x7fffffff))
+        return FrameResult{FrameResult::kError, 0, "malformed Content-Length"};
+      cl = v;
+    }
+  }
+  if (!cl) return FrameResult{FrameResult::kError, 0, "missing Content-Length on a stream"};
+  size_t total = body_start + *cl;
+  if (total > max_message_size) return FrameResult{FrameResult::kError, 0, "message too large"};
+  if (buf.size() < total) return FrameResult{FrameResult::kNeedMore, 0, {}};
+  return FrameResult{FrameResult::kMessage, total, {}};
+}
+
+}  // namespace hotline::sip

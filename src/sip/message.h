@@ -1,0 +1,188 @@
+// sip/message.h — SIP requests and responses (RFC 3261 §7, §20, §25).
+//
+// One Message owns one contiguous buffer. Parsing takes the received bytes by
+// move and records every start-line field, header name, header value and the
+// body as (offset, length) spans into that buffer: nothing is copied, except
+// folded header values, which are unfolded once into the buffer's tail.
+// Editing (add/set/remove header, set body) appends to the same buffer, so
+// copies of a Message stay valid and cheap to reason about.
+//
+//   auto m = Message::parse(std::move(datagram));
+//   if (!m) reply_400(m.error());           // errors are values, never throws
+//   m->header(HeaderId::CallId);           // first value, string_view
+//   m->values(HeaderId::Via);              // all values, comma lists split
+//   std::string wire = m->serialize();     // Content-Length recomputed
+//
+// Unknown headers are kept verbatim and in order. Compact forms (i, f, t, v…)
+// are recognised for lookup and kept as received on re-serialisation.
+// Untrusted input never crashes the parser; callers enforce the size limit
+// before parsing (the transport does).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "sip/uri.h"
+
+namespace hotline::sip {
+
+enum class HeaderId : std::uint8_t {
+  kOther,
+  kVia,
+  kFrom,
+  kTo,
+  kCallId,
+  kCSeq,
+  kContact,
+  kMaxForwards,
+  kContentLength,
+  kContentType,
+  kContentEncoding,
+  kRoute,
+  kRecordRoute,
+  kExpires,
+  kMinExpires,
+  kAuthorization,
+  kProxyAuthorization,
+  kWwwAuthenticate,
+  kProxyAuthenticate,
+  kAuthenticationInfo,
+  kRequire,
+  kProxyRequire,
+  kSupported,
+  kUnsupported,
+  kAllow,
+  kAccept,
+  kUserAgent,
+  kServer,
+  kEvent,
+  kAllowEvents,
+  kReferTo,
+  kReferredBy,
+  kSubject,
+  kRetryAfter,
+  kTimestamp,
+  kCount
+};
+
+// Canonical (long-form) name of a known header.
+std::string_view header_name(HeaderId id);
+// Maps a received name (long or compact form, any case) to its id.
+HeaderId header_id(std::string_view name);
+// Headers whose values may be comma-joined on one line (RFC 3261 §7.3.1).
+bool is_list_header(HeaderId id);
+
+// Which response a receiver should send for a malformed request.
+inline constexpr const char* kErrBadRequest = "bad_request";  // -> 400
+inline constexpr const char* kErrBadVersion = "bad_version";  // -> 505
+
+enum class Framing {
+  kDatagram,  // UDP: the datagram is the message; missing Content-Length = rest.
+  kStream,    // TCP/TLS: Content-Length is mandatory (§18.3).
+};
+
+struct Span {
+  std::uint32_t off = 0;
+  std::uint32_t len = 0;
+};
+
+class Message {
+ public:
+  struct Header {
+    HeaderId id;
+    Span name;
+    Span value;
+  };
+
+  Message() = default;
+  static common::Result<Message> parse(std::string data, Framing framing = Framing::kDatagram);
+  static Message request(std::string_view method, std::string_view request_uri);
+  static Message response(int status, std::string_view reason = {});
+
+  bool is_request() const { return is_request_; }
+  bool is_response() const { return !is_request_; }
+  // Request: the request method. Response: the CSeq method.
+  std::string_view method() const;
+  std::string_view request_uri() const { return view(uri_); }
+  int status() const { return status_; }
+  std::string_view reason() const { return view(reason_); }
+
+  // Headers.
+  const std::vector<Header>& header_list() const { return headers_; }
+  std::string_view name_of(const Header& h) const { return view(h.name); }
+  std::string_view value_of(const Header& h) const { return view(h.value); }
+  // First value (for list headers: the first comma-separated element is NOT
+  // split off; use values() for that). Empty view when absent.
+  std::string_view header(HeaderId id) const;
+  std::string_view header(std::string_view name) const;
+  bool has(HeaderId id) const;
+  // All values in order; comma lists split for list headers.
+  std::vector<std::string_view> values(HeaderId id) const;
+  std::vector<std::string_view> values(std::string_view name) const;
+
+  void add_header(std::string_view name, std::string_view value);
+  void add_header(HeaderId id, std::string_view value) { add_header(header_name(id), value); }
+  void prepend_header(HeaderId id, std::string_view value);
+  // Replaces all occurrences by one.
+  void set_header(HeaderId id, std::string_view value);
+  void set_header(std::string_view name, std::string_view value);
+  void remove_header(HeaderId id);
+  void remove_header(std::string_view name);
+  // Removes only the first occurrence (top Via on a response).
+  void remove_first(HeaderId id);
+  void set_request_uri(std::string_view uri);
+  void set_status(int status, std::string_view reason = {});
+
+  std::string_view body() const { return view(body_); }
+  void set_body(std::string_view content_type, std::string_view body);
+
+  // Serialises with Content-Length recomputed (added if missing).
+  std::string serialize() const;
+  void serialize_to(std::string& out) const;
+
+  // Typed accessors for the mandatory headers (validated by parse()).
+  std::string_view call_id() const { return header(HeaderId::kCallId); }
+  std::uint32_t cseq() const;
+  std::string_view cseq_method() const;
+  common::Result<Via> top_via() const;
+  common::Result<NameAddr> from() const;
+  common::Result<NameAddr> to() const;
+  std::string from_tag() const;
+  std::string to_tag() const;
+  // -1 when absent or malformed.
+  int max_forwards() const;
+  std::optional<std::uint32_t> expires() const;
+
+ private:
+  std::string_view view(Span s) const { return std::string_view(buf_.data() + s.off, s.len); }
+  Span append(std::string_view s);
+  common::Status validate();
+
+  std::string buf_;
+  bool is_request_ = true;
+  Span method_, uri_, reason_, body_;
+  int status_ = 0;
+  std::vector<Header> headers_;
+};
+
+// Canonical reason phrase for a status code ("" if unknown).
+std::string_view reason_phrase(int status);
+
+// 0 if the Request-URI is a usable sip/sips/tel URI, else the status to
+// answer with (416 unknown scheme, 400 malformed).
+int request_uri_status(const Message& m);
+
+// Stream framing for TCP/TLS: inspects the start of `buf` and reports how
+// many bytes form the next message.
+struct FrameResult {
+  enum Kind { kNeedMore, kMessage, kKeepAlive, kError } kind;
+  size_t size = 0;  // bytes to consume (message, or CRLF keep-alive run)
+  std::string error;
+};
+FrameResult frame_stream(std::string_view buf, size_t max_message_size);
+
+}  // namespace hotline::sip

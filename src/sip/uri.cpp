@@ -1,0 +1,472 @@
+#include "sip/uri.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace hotline::sip {
+namespace {
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+}
+
+// Characters allowed unescaped in the host part.
+bool is_host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
+// Parses ";a=b;c" (starting at a ';' or at the end) into params. `quoted`
+// allows quoted-string values (header parameters); URI parameters are plain.
+bool parse_params(std::string_view s, Params& out, bool quoted) {
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && is_ws(s[i])) ++i;
+    if (i == s.size()) break;
+    if (s[i] != ';') return false;
+    ++i;
+    while (i < s.size() && is_ws(s[i])) ++i;
+    size_t name_start = i;
+    while (i < s.size() && s[i] != '=' && s[i] != ';' && !is_ws(s[i])) ++i;
+    Param p;
+    p.name = std::string(s.substr(name_start, i - name_start));
+    if (p.name.empty()) return false;
+    while (i < s.size() && is_ws(s[i])) ++i;
+    if (i < s.size() && s[i] == '=') {
+      ++i;
+      while (i < s.size() && is_ws(s[i])) ++i;
+      p.has_value = true;
+      if (quoted && i < s.size() && s[i] == '"') {
+        ++i;
+        std::string v;
+        bool closed = false;
+        while (i < s.size()) {
+          char c = s[i++];
+          if (c == '\\' && i < s.size()) {
+            v.push_back(s[i++]);
+          } else if (c == '"') {
+            closed = true;
+            break;
+          } else {
+            v.push_back(c);
+          }
+        }
+        if (!closed) return false;
+        p.value = std::move(v);
+      } else if (i < s.size() && s[i] == '[') {
+        size_t close = s.find(']', i);
+        if (close == std::string_view::npos) return false;
+        p.value = std::string(s.substr(i, close + 1 - i));
+        i = close + 1;
+      } else {
+        size_t vs = i;
+        while (i < s.size() && s[i] != ';' && !is_ws(s[i])) ++i;
+        p.value = std::string(s.substr(vs, i - vs));
+      }
+    }
+    out.push_back(std::move(p));
+  }
+  return true;
+}
+
+bool parse_hostport(std::string_view hp, std::string& host, std::uint16_t& port) {
+  if (hp.empty()) return false;
+  size_t host_end;
+  if (hp[0] == '[') {
+    size_t close = hp.find(']');
+    if (close == std::string_view::npos) return false;
+    for (size_t i = 1; i < close; ++i) {
+      char c = hp[i];
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    }
+    host_end = close + 1;
+  } else {
+    host_end = hp.find(':');
+    if (host_end == std::string_view::npos) host_end = hp.size();
+    for (size_t i = 0; i < host_end; ++i)
+      if (!is_host_char(hp[i])) return false;
+    if (host_end == 0) return false;
+  }
+  host = std::string(hp.substr(0, host_end));
+  port = 0;
+  if (host_end < hp.size()) {
+    if (hp[host_end] != ':') return false;
+    std::uint64_t v;
+    if (!parse_uint(hp.substr(host_end + 1), v, 65535) || v == 0) return false;
+    port = static_cast<std::uint16_t>(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+bool parse_uint(std::string_view s, std::uint64_t& out, std::uint64_t max) {
+  s = trim(s);
+  if (s.empty() || s.size() > 19) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v > max) return false;
+  out = v;
+  return true;
+}
+
+std::vector<std::string_view> split_list(std::string_view value) {
+  std::vector<std::string_view> out;
+  bool in_quote = false;
+  int angle = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (in_quote) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_quote = false;
+    } else if (c == '"') {
+      in_quote = true;
+    } else if (c == '<') {
+      ++angle;
+    } else if (c == '>') {
+      if (angle > 0) --angle;
+    } else if (c == ',' && angle == 0) {
+      auto part = trim(value.substr(start, i - start));
+      if (!part.empty()) out.push_back(part);
+      start = i + 1;
+    }
+  }
+  auto part = trim(value.substr(start));
+  if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+std::optional<std::string> unescape(std::string_view s) {
+  std::string r;
+  r.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+      if (h < 0 || l < 0) return std::nullopt;
+      r.push_back(static_cast<char>(h * 16 + l));
+      i += 2;
+    } else {
+      r.push_back(s[i]);
+    }
+  }
+  return r;
+}
+
+const Param* find_param(const Params& params, std::string_view name) {
+  for (const auto& p : params)
+    if (iequals(p.name, name)) return &p;
+  return nullptr;
+}
+
+void set_param(Params& params, std::string_view name, std::string_view value, bool has_value) {
+  for (auto& p : params)
+    if (iequals(p.name, name)) {
+      p.value = std::string(value);
+      p.has_value = has_value;
+      return;
+    }
+  params.push_back(Param{std::string(name), std::string(value), has_value});
+}
+
+void append_params(std::string& out, const Params& params) {
+  for (const auto& p : params) {
+    out.push_back(';');
+    out += p.name;
+    if (p.has_value) {
+      out.push_back('=');
+      bool needs_quote = p.value.empty() || !std::all_of(p.value.begin(), p.value.end(), [](char c) {
+                           return is_token_char(c) || c == ':' || c == '[' || c == ']';
+                         });
+      if (needs_quote) {
+        out.push_back('"');
+        for (char c : p.value) {
+          if (c == '"' || c == '\\') out.push_back('\\');
+          out.push_back(c);
+        }
+        out.push_back('"');
+      } else {
+        out += p.value;
+      }
+    }
+  }
+}
+
+Result<Uri> Uri::parse(std::string_view text) {
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) return Error::invalid("uri", "missing scheme");
+  Uri u;
+  u.scheme = to_lower(text.substr(0, colon));
+  for (char c : u.scheme)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
+      return Error::invalid("uri", "bad scheme");
+  std::string_view rest = text.substr(colon + 1);
+  for (char c : rest)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '<' || c == '>' || c == '"' || c == 0x7f)
+      return Error::invalid("uri", "illegal character in URI");
+  if (u.scheme == "tel") {
+    size_t semi = rest.find(';');
+    u.user = std::string(rest.substr(0, semi));
+    if (u.user.empty()) return Error::invalid("uri", "empty telephone number");
+    if (semi != std::string_view::npos && !parse_params(rest.substr(semi), u.params, false))
+      return Error::invalid("uri", "bad tel parameters");
+    return u;
+  }
+  if (u.scheme != "sip" && u.scheme != "sips") {
+    // Unknown schemes are carried opaquely (RFC 3261 §19.1 allows any
+    // absoluteURI); the core answers 416 where a SIP URI is required.
+    if (rest.empty()) return Error::invalid("uri", "empty URI");
+    u.opaque = std::string(rest);
+    return u;
+  }
+  // The user part may contain '?', ';' and '/' (RFC 4475 §3.1.1.2), but not
+  // an unescaped '@'; so the first '@' ends the userinfo.
+  size_t at = rest.find('@');
+  size_t qmark = rest.find('?', at == std::string_view::npos ? 0 : at);
+  if (qmark != std::string_view::npos) {
+    u.headers = std::string(rest.substr(qmark + 1));
+    rest = rest.substr(0, qmark);
+  }
+  if (at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    size_t pc = userinfo.find(':');
+    u.user = std::string(userinfo.substr(0, pc));
+    if (pc != std::string_view::npos) u.password = std::string(userinfo.substr(pc + 1));
+    if (u.user.empty()) return Error::invalid("uri", "empty user part");
+    if (!unescape(u.user)) return Error::invalid("uri", "bad escape in user part");
+    rest = rest.substr(at + 1);
+  }
+  size_t semi = rest.find(';');
+  if (!parse_hostport(rest.substr(0, semi), u.host, u.port)) return Error::invalid("uri", "bad host or port");
+  if (semi != std::string_view::npos && !parse_params(rest.substr(semi), u.params, false))
+    return Error::invalid("uri", "bad URI parameters");
+  return u;
+}
+
+std::string Uri::host_port() const {
+  std::string r = host;
+  if (port) r += ":" + std::to_string(port);
+  return r;
+}
+
+std::string Uri::str() const {
+  std::string r = scheme;
+  r.push_back(':');
+  if (!opaque.empty()) return r + opaque;
+  if (scheme == "tel") {
+    r += user;
+    append_params(r, params);
+    return r;
+  }
+  if (!user.empty()) {
+    r += user;
+    if (!password.empty()) r += ":" + password;
+    r.push_back('@');
+  }
+  r += host_port();
+  for (const auto& p : params) {
+    r.push_back(';');
+    r += p.name;
+    if (p.has_value) r += "=" + p.value;
+  }
+  if (!headers.empty()) r += "?" + headers;
+  return r;
+}
+
+std::string Uri::user_unescaped() const { return unescape(user).value_or(user); }
+
+bool Uri::equivalent(const Uri& o) const {
+  if (scheme != o.scheme) return false;
+  if (!opaque.empty() || !o.opaque.empty()) return opaque == o.opaque;
+  if (user_unescaped() != o.user_unescaped()) return false;  // user is case-sensitive
+  if (!iequals(host, o.host)) return false;
+  if (port != o.port) return false;
+  // user, ttl, method, maddr and transport must match if present in either.
+  for (const char* name : {"user", "ttl", "method", "maddr", "transport"}) {
+    const Param* a = param(name);
+    const Param* b = o.param(name);
+    if ((a == nullptr) != (b == nullptr)) return false;
+    if (a && !iequals(a->value, b->value)) return false;
+  }
+  // Other parameters present in both must match.
+  for (const auto& p : params) {
+    const Param* b = o.param(p.name);
+    if (b && !iequals(p.value, b->value)) return false;
+  }
+  return true;
+}
+
+Result<NameAddr> NameAddr::parse(std::string_view text) {
+  text = trim(text);
+  NameAddr na;
+  if (text == "*") {
+    na.wildcard = true;
+    return na;
+  }
+  size_t i = 0;
+  std::string_view uri_text;
+  std::string_view after;
+  if (!text.empty() && text[0] == '"') {
+    ++i;
+    bool closed = false;
+    while (i < text.size()) {
+      char c = text[i++];
+      if (c == '\\' && i < text.size()) {
+        na.display.push_back(text[i++]);
+      } else if (c == '"') {
+        closed = true;
+        break;
+      } else {
+        na.display.push_back(c);
+      }
+    }
+    if (!closed) return Error::invalid("name-addr", "unterminated display name");
+    while (i < text.size() && is_ws(text[i])) ++i;
+    if (i >= text.size() || text[i] != '<') return Error::invalid("name-addr", "expected <");
+  }
+  size_t lt = text.find('<', i);
+  size_t semi = text.find(';', i);
+  if (lt != std::string_view::npos && (semi == std::string_view::npos || lt < semi || i > 0)) {
+    if (i == 0) {
+      // Unquoted display-name = *(token LWS); anything else must be quoted.
+      std::string_view d = trim(text.substr(0, lt));
+      for (char c : d)
+        if (!is_token_char(c) && !is_ws(c)) return Error::invalid("name-addr", "display name must be quoted");
+      na.display = std::string(d);
+    }
+    size_t gt = text.find('>', lt);
+    if (gt == std::string_view::npos) return Error::invalid("name-addr", "missing >");
+    uri_text = text.substr(lt + 1, gt - lt - 1);
+    after = text.substr(gt + 1);
+  } else {
+    // addr-spec: parameters after the URI belong to the header.
+    uri_text = trim(text.substr(0, semi));
+    // §20: an addr-spec containing ',', '?' or ';' must be in <>.
+    if (uri_text.find_first_of(",?") != std::string_view::npos)
+      return Error::invalid("name-addr", "URI with headers must be enclosed in <>");
+    after = semi == std::string_view::npos ? std::string_view() : text.substr(semi);
+  }
+  auto uri = Uri::parse(uri_text);
+  if (!uri) return uri.error();
+  na.uri = std::move(*uri);
+  if (!parse_params(after, na.params, true)) return Error::invalid("name-addr", "bad header parameters");
+  return na;
+}
+
+std::string NameAddr::str() const {
+  if (wildcard) return "*";
+  std::string r;
+  if (!display.empty()) {
+    r.push_back('"');
+    for (char c : display) {
+      if (c == '"' || c == '\\') r.push_back('\\');
+      r.push_back(c);
+    }
+    r += "\" ";
+  }
+  r.push_back('<');
+  r += uri.str();
+  r.push_back('>');
+  append_params(r, params);
+  return r;
+}
+
+std::string NameAddr::tag() const {
+  const Param* p = find_param(params, "tag");
+  return p ? p->value : std::string();
+}
+
+Result<Via> Via::parse(std::string_view text) {
+  text = trim(text);
+  // sent-protocol = "SIP" SLASH "2.0" SLASH transport, LWS allowed around '/'.
+  std::string proto[3];
+  size_t i = 0;
+  for (int part = 0; part < 3; ++part) {
+    while (i < text.size() && is_ws(text[i])) ++i;
+    size_t s = i;
+    while (i < text.size() && !is_ws(text[i]) && text[i] != '/') ++i;
+    proto[part] = std::string(text.substr(s, i - s));
+    while (i < text.size() && is_ws(text[i])) ++i;
+    if (part < 2) {
+      if (i >= text.size() || text[i] != '/') return Error::invalid("via", "bad sent-protocol");
+      ++i;
+    }
+  }
+  if (!iequals(proto[0], "SIP") || proto[1] != "2.0" || proto[2].empty())
+    return Error::invalid("via", "bad sent-protocol");
+  Via v;
+  for (auto& c : proto[2]) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  v.transport = proto[2];
+  while (i < text.size() && is_ws(text[i])) ++i;
+  size_t s = i;
+  while (i < text.size() && text[i] != ';' && !is_ws(text[i])) ++i;
+  std::string_view hp = text.substr(s, i - s);
+  // "host : port" with LWS is legal but rare; collapse it.
+  while (i < text.size() && is_ws(text[i])) ++i;
+  std::string joined;
+  if (i < text.size() && text[i] == ':') {
+    joined = std::string(hp);
+    ++i;
+    while (i < text.size() && is_ws(text[i])) ++i;
+    size_t ps = i;
+    while (i < text.size() && text[i] != ';' && !is_ws(text[i])) ++i;
+    joined += ":" + std::string(text.substr(ps, i - ps));
+    hp = joined;
+  }
+  if (!parse_hostport(hp, v.host, v.port)) return Error::invalid("via", "bad sent-by");
+  // A trailing comment "( ... )" is allowed by the grammar; drop it.
+  std::string_view params = text.substr(i);
+  size_t paren = params.find('(');
+  if (paren != std::string_view::npos) params = params.substr(0, paren);
+  if (!parse_params(params, v.params, true)) return Error::invalid("via", "bad via parameters");
+  return v;
+}
+
+std::string Via::str() const {
+  std::string r = "SIP/2.0/" + transport + " " + host;
+  if (port) r += ":" + std::to_string(port);
+  append_params(r, params);
+  return r;
+}
+
+std::string Via::branch() const {
+  const Param* p = find_param(params, "branch");
+  return p ? p->value : std::string();
+}
+
+}  // namespace hotline::sip

@@ -1,0 +1,90 @@
+// sip/uri.h — SIP/SIPS/tel URIs (RFC 3261 §19.1, RFC 3966), name-addr and
+// Via values, plus the small lexical helpers the rest of the stack shares.
+//
+// These are parsed on demand from header values (the message parser keeps
+// values as raw text), so they own their strings: they are short, and the
+// owning form is what dialogs and bindings store anyway.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace hotline::sip {
+
+using common::Error;
+using common::Result;
+
+// ;name=value parameters in the order received. A parameter without a value
+// ("lr", "rport") has an empty value and has_value=false.
+struct Param {
+  std::string name;
+  std::string value;
+  bool has_value = false;
+};
+using Params = std::vector<Param>;
+
+// Case-insensitive lookup (parameter names are case-insensitive).
+const Param* find_param(const Params& params, std::string_view name);
+void set_param(Params& params, std::string_view name, std::string_view value, bool has_value = true);
+void append_params(std::string& out, const Params& params);
+
+struct Uri {
+  std::string scheme;  // lower-case: "sip", "sips" or "tel"
+  std::string user;    // as on the wire (still %-escaped); tel: the number
+  std::string password;
+  std::string host;        // IPv6 references keep their brackets
+  std::uint16_t port = 0;  // 0 = not given
+  Params params;
+  std::string headers;  // raw text after '?', without the '?'
+  std::string opaque;   // everything after ':' for schemes other than sip/sips/tel
+
+  static Result<Uri> parse(std::string_view text);
+  std::string str() const;
+  std::string user_unescaped() const;
+  std::string host_port() const;
+  const Param* param(std::string_view name) const { return find_param(params, name); }
+  // RFC 3261 §19.1.4 comparison (case rules, escapes, and the parameters
+  // that must match when present on either side).
+  bool equivalent(const Uri& other) const;
+};
+
+// name-addr / addr-spec with header parameters (From, To, Contact, Route…).
+struct NameAddr {
+  std::string display;  // unquoted display name; empty if none
+  Uri uri;
+  Params params;          // header parameters after the URI (tag, expires, q…)
+  bool wildcard = false;  // Contact: *
+
+  static Result<NameAddr> parse(std::string_view text);
+  std::string str() const;
+  std::string tag() const;
+};
+
+struct Via {
+  std::string transport;  // upper-case: UDP, TCP, TLS, WS, WSS, SCTP
+  std::string host;
+  std::uint16_t port = 0;
+  Params params;
+
+  static Result<Via> parse(std::string_view text);
+  std::string str() const;
+  std::string branch() const;
+};
+
+// Lexical helpers.
+bool iequals(std::string_view a, std::string_view b);
+std::string_view trim(std::string_view s);
+std::string to_lower(std::string_view s);
+// Splits a header value at top-level commas (not inside quotes or <>).
+std::vector<std::string_view> split_list(std::string_view value);
+// Percent-decoding; returns nullopt on a malformed escape.
+std::optional<std::string> unescape(std::string_view s);
+bool parse_uint(std::string_view s, std::uint64_t& out, std::uint64_t max);
+
+}  // namespace hotline::sip
