@@ -72,6 +72,8 @@ class Row {
   const Value& at(std::size_t i) const { return cols_.at(i); }
 
  private:
+  // at() with a StoreError(Type) instead of std::out_of_range.
+  const Value& checked(std::size_t i) const;
   std::vector<Value> cols_;
 };
 
@@ -86,12 +88,12 @@ enum class Backend { Sqlite, Postgres };
 class StoreError : public std::runtime_error {
  public:
   enum class Kind {
-    Unique,       // unique or primary-key violation
-    ForeignKey,   // foreign-key violation
-    Check,        // CHECK / NOT NULL violation
-    Busy,         // lock timeout / serialization failure after retries
-    Connection,   // cannot reach the server / open the file
-    Type,         // Row accessor type mismatch
+    Unique,      // unique or primary-key violation
+    ForeignKey,  // foreign-key violation
+    Check,       // CHECK / NOT NULL violation
+    Busy,        // lock timeout / serialization failure after retries
+    Connection,  // cannot reach the server / open the file
+    Type,        // Row accessor type mismatch
     Other
   };
   StoreError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
@@ -117,8 +119,8 @@ class Tx {
 };
 
 struct Options {
-  int pool_size = 4;                                  // connections kept open
-  std::chrono::milliseconds busy_timeout{5000};       // SQLite busy handler / pool wait
+  int pool_size = 4;                             // connections kept open
+  std::chrono::milliseconds busy_timeout{5000};  // SQLite busy handler / pool wait
 };
 
 class Database {

@@ -1,0 +1,140 @@
+// URL handling, SQL text helpers, SQLite specifics and PostgreSQL reconnects.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixture.h"
+#include "store/internal.h"
+#include "support/process.h"
+
+namespace hotline::store::test {
+namespace {
+
+using detail::rewrite_placeholders;
+
+std::string open_error(const std::string& url) {
+  try {
+    Database::open(url);
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::Connection) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "open(" << url << ") did not throw";
+  return {};
+}
+
+TEST(Placeholders, RewritesDollarDigitsOnlyOutsideQuotesAndComments) {
+  EXPECT_EQ(rewrite_placeholders("SELECT $1, $12 FROM t WHERE a=$2"), "SELECT ?1, ?12 FROM t WHERE a=?2");
+  EXPECT_EQ(rewrite_placeholders("SELECT '$1', \"$2\", $3"), "SELECT '$1', \"$2\", ?3");
+  EXPECT_EQ(rewrite_placeholders("SELECT 'it''s $1', $1"), "SELECT 'it''s $1', ?1");
+  EXPECT_EQ(rewrite_placeholders("SELECT $1 -- $2\n, $3"), "SELECT ?1 -- $2\n, ?3");
+  EXPECT_EQ(rewrite_placeholders("SELECT /* $1 */ $2"), "SELECT /* $1 */ ?2");
+  EXPECT_EQ(rewrite_placeholders("SELECT a$1, $x, $"), "SELECT a$1, $x, $");
+  EXPECT_EQ(rewrite_placeholders("SELECT 'unterminated $1"), "SELECT 'unterminated $1");
+  EXPECT_EQ(rewrite_placeholders(""), "");
+  EXPECT_EQ(detail::max_placeholder("SELECT $2, '$9', $1 -- $7"), 2);
+  EXPECT_EQ(detail::max_placeholder("SELECT $12"), 12);
+  EXPECT_EQ(detail::max_placeholder("SELECT 1"), 0);
+}
+
+TEST(Urls, RedactsPasswords) {
+  EXPECT_EQ(detail::redact_url("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
+  EXPECT_EQ(detail::redact_url("postgresql://u@h/db"), "postgresql://u@h/db");
+  EXPECT_EQ(detail::redact_url("postgresql://h:5432/db"), "postgresql://h:5432/db");
+  EXPECT_EQ(detail::redact_url("sqlite://var/a.db"), "sqlite://var/a.db");
+}
+
+TEST(Urls, PlainSelectDetection) {
+  EXPECT_TRUE(detail::is_plain_select("  select 1"));
+  EXPECT_TRUE(detail::is_plain_select("-- c\nSELECT x FROM t"));
+  EXPECT_FALSE(detail::is_plain_select("INSERT INTO t VALUES (1) RETURNING id"));
+  EXPECT_FALSE(detail::is_plain_select("WITH x AS (DELETE FROM t RETURNING id) SELECT * FROM x"));
+  EXPECT_FALSE(detail::is_plain_select("sel"));
+}
+
+TEST(Urls, MalformedUrlsNameTheSchemeProblem) {
+  EXPECT_NE(open_error("").find("scheme"), std::string::npos);
+  EXPECT_NE(open_error("mysql://u:pw@h/db").find("'mysql:'"), std::string::npos);
+  EXPECT_NE(open_error("var/hotline.db").find("scheme"), std::string::npos);
+  EXPECT_NE(open_error("sqlite:var/hotline.db").find("scheme"), std::string::npos);
+  EXPECT_NE(open_error("sqlite://").find("no path"), std::string::npos);
+  EXPECT_NE(open_error("sqlite://a.db?mode=ro").find("no query"), std::string::npos);
+  auto msg = open_error("postgresql://user:hunter2@127.0.0.1:5432/db?sslmode=bogus");
+  EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+  auto msg2 = open_error("postgresql://user:hunter2@[::1/db");
+  EXPECT_EQ(msg2.find("hunter2"), std::string::npos) << msg2;
+}
+
+TEST(Urls, UnreachablePostgresIsAConnectionError) {
+  int port = testing::free_tcp_port();
+  auto msg = open_error("postgresql://nobody:pw@127.0.0.1:" + std::to_string(port) + "/none");
+  EXPECT_NE(msg.find("127.0.0.1"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(":pw@"), std::string::npos) << msg;
+}
+
+TEST(Sqlite, CreatesParentDirectoriesAndRelativePaths) {
+  testing::TempDir dir;
+  auto nested = dir.path() / "a" / "b" / "c.db";
+  auto db = Database::open("sqlite://" + nested.string());
+  db->exec("CREATE TABLE t (x INTEGER)");
+  EXPECT_TRUE(std::filesystem::exists(nested));
+  auto mode = db->exec("PRAGMA journal_mode").rows.at(0).text(0);
+  EXPECT_EQ(mode, "wal");
+  EXPECT_EQ(db->exec("PRAGMA synchronous").rows.at(0).integer(0), 2);  // FULL
+  EXPECT_EQ(db->exec("PRAGMA foreign_keys").rows.at(0).integer(0), 1);
+
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  {
+    auto rel = Database::open("sqlite://rel/dir/r.db");
+    rel->exec("CREATE TABLE r (x INTEGER)");
+  }
+  std::filesystem::current_path(cwd);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "rel" / "dir" / "r.db"));
+}
+
+TEST(Sqlite, UnopenableFileIsAConnectionError) {
+  testing::TempDir dir;
+  auto file = dir.path() / "plain";
+  { std::ofstream(file) << "x"; }
+  // A path below a regular file cannot be created.
+  auto msg = open_error("sqlite://" + (file / "x.db").string());
+  EXPECT_FALSE(msg.empty());
+}
+
+TEST(Sqlite, MemoryDatabaseIsOneSharedConnection) {
+  auto db = Database::open("sqlite::memory:", Options{8, std::chrono::milliseconds(5000)});
+  db->exec("CREATE TABLE t (x INTEGER)");
+  db->transaction([](Tx& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+  // Every later call sees the same database, whatever the pool size asked.
+  for (int k = 0; k < 10; ++k) EXPECT_EQ(db->exec("SELECT COUNT(*) FROM t").rows.at(0).integer(0), 1);
+  db->migrate({{1, "m", "CREATE TABLE m (y INTEGER)", ""}});
+  EXPECT_EQ(db->schema_version(), 1);
+  EXPECT_TRUE(db->ping());
+}
+
+TEST(Postgres, ReconnectsAfterServerRestart) {
+  auto& pg = testing::PostgresServer::shared();
+  auto url = pg.create_database("reconnect");
+  auto db = Database::open(url, Options{2, std::chrono::milliseconds(5000)});
+  db->exec("CREATE TABLE r (x BIGINT)");
+  db->exec("INSERT INTO r VALUES (1)");
+  pg.stop();
+  EXPECT_FALSE(db->ping());
+  try {
+    db->exec("INSERT INTO r VALUES (2)");
+    ADD_FAILURE() << "insert succeeded with the server down";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreError::Kind::Connection) << e.what();
+  }
+  pg.start();
+  // Broken connections are replaced; no restart of our process needed.
+  EXPECT_TRUE(db->ping());
+  db->exec("INSERT INTO r VALUES (3)");
+  EXPECT_EQ(db->exec("SELECT COUNT(*) FROM r").rows.at(0).integer(0), 2);
+  db->transaction([](Tx& tx) { tx.exec("INSERT INTO r VALUES (4)"); });
+}
+
+}  // namespace
+}  // namespace hotline::store::test
