@@ -1,0 +1,76 @@
+// api/api.h — Hotline's REST API under /api/v1, plus /healthz, /readyz,
+// /metrics and /api/v1/openapi.json.
+//
+// `Api::handle` is the HttpServer handler: it assigns a request id, matches
+// the route, authenticates (Authorization: Bearer <token>), checks the
+// route's permission, runs the handler and maps every failure to one error
+// shape: {"error":{"code":"...","message":"...","details":{...}}}.
+//
+//   api::Api api(directory, db, metrics, clock, {.version = "0.1.0"});
+//   api::HttpServer server(io, options, api.handler(), api.error_responder());
+//
+// Thread-safety: handle() may run on several threads at once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/http_server.h"
+#include "api/router.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "iam/iam.h"
+#include "store/database.h"
+
+namespace hotline::api {
+
+struct ApiOptions {
+  std::string version = "0.0.0";
+  bool access_log = true;
+};
+
+class Api {
+ public:
+  Api(iam::Directory& directory, store::Database& db, common::MetricsRegistry& metrics, common::Clock& clock,
+      ApiOptions options);
+
+  Response handle(Request&& req, const Peer& peer);
+  Response error_response(unsigned status, const std::string& code, const std::string& message,
+                          const std::string& request_id = "");
+
+  Handler handler() {
+    return [this](Request&& r, const Peer& p) { return handle(std::move(r), p); };
+  }
+  ErrorResponder error_responder() {
+    return [this](unsigned s, const std::string& c, const std::string& m) { return error_response(s, c, m); };
+  }
+
+  const Router& router() const { return router_; }
+  json openapi() const { return router_.openapi(options_.version); }
+
+  // Readiness: false while draining or when the database does not answer.
+  void set_draining(bool v) { draining_.store(v); }
+
+ private:
+  void add_system_routes();
+  void add_auth_routes();
+  void add_user_routes();
+  void add_role_routes();
+  void add_audit_routes();
+  Reply dispatch(RequestContext& ctx, const Router::Match& m);
+  Response to_response(const Request& req, Reply reply, const std::string& request_id);
+  void observe(const Request& req, const std::string& route, unsigned status, double seconds);
+
+  iam::Directory& dir_;
+  store::Database& db_;
+  common::MetricsRegistry& metrics_;
+  common::Clock& clock_;
+  ApiOptions options_;
+  Router router_;
+  std::atomic<bool> draining_{false};
+  common::Counter* logins_ok_;
+  common::Counter* logins_failed_;
+};
+
+}  // namespace hotline::api

@@ -1,0 +1,267 @@
+#include "api/http_server.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
+#include <optional>
+#include <spdlog/spdlog.h>
+
+namespace hotline::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+// What connections need from the server. Held by shared_ptr so a connection
+// that outlives a destroyed server does not dangle.
+struct HttpServer::Shared {
+  HttpServerOptions options;
+  Handler handler;
+  ErrorResponder on_error;
+  std::atomic<bool>* draining;
+  std::atomic<std::size_t>* in_flight;
+  std::atomic<std::size_t>* connections;
+  std::mutex mu;
+  std::unordered_map<void*, std::function<void()>> idle_closers;  // connection -> close-if-idle
+};
+
+namespace {
+
+template <class Stream>
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  Connection(Stream&& stream, std::shared_ptr<HttpServer::Shared> shared, Peer peer)
+      : stream_(std::move(stream)), shared_(std::move(shared)), peer_(std::move(peer)) {}
+
+  ~Connection() {
+    shared_->connections->fetch_sub(1);
+    std::lock_guard lock(shared_->mu);
+    shared_->idle_closers.erase(this);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(shared_->mu);
+      std::weak_ptr<Connection> weak = this->shared_from_this();
+      shared_->idle_closers[this] = [weak] {
+        if (auto self = weak.lock()) {
+          asio::post(self->lowest().get_executor(), [self] {
+            if (!self->busy_) self->close();
+          });
+        }
+      };
+    }
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      beast::get_lowest_layer(stream_).expires_after(shared_->options.request_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->close();
+                                self->read();
+                              });
+    } else {
+      read();
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+ private:
+  void read() {
+    if (shared_->draining->load()) return close();
+    parser_.emplace();
+    parser_->body_limit(shared_->options.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header_bytes));
+    lowest().expires_after(shared_->options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    // The head is in: from now on this connection is busy with a request and
+    // the (shorter) request timeout applies to the body.
+    busy_ = true;
+    shared_->in_flight->fetch_add(1);
+    lowest().expires_after(shared_->options.request_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec2, std::size_t) {
+      self->on_body(ec2);
+    });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec) {
+      finish_request();
+      return on_read_error(ec);
+    }
+    Request req = parser_->release();
+    const bool keep_alive = req.keep_alive();
+    Response res;
+    try {
+      res = shared_->handler(std::move(req), peer_);
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler threw: {}", e.what());
+      res = shared_->on_error(500, "internal", "internal error");
+    }
+    write(std::move(res), /*close_after=*/!keep_alive);
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::eof || ec == asio::error::connection_reset) {
+      return close();
+    }
+    if (ec == http::error::body_limit) {
+      return write_error(413, "payload_too_large",
+                         "request body exceeds " + std::to_string(shared_->options.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return write_error(431, "headers_too_large",
+                         "request head exceeds " + std::to_string(shared_->options.max_header_bytes) + " bytes");
+    }
+    return write_error(400, "bad_request", "malformed HTTP request: " + ec.message());
+  }
+
+  void write_error(unsigned status, const std::string& code, const std::string& msg) {
+    busy_ = true;
+    shared_->in_flight->fetch_add(1);
+    write(shared_->on_error(status, code, msg), /*close_after=*/true);
+  }
+
+  void write(Response res, bool close_after) {
+    if (shared_->draining->load()) close_after = true;
+    res.keep_alive(!close_after);
+    res.prepare_payload();
+    response_ = std::make_shared<Response>(std::move(res));
+    lowest().expires_after(shared_->options.request_timeout);
+    http::async_write(stream_, *response_,
+                      [self = this->shared_from_this(), close_after](beast::error_code ec, std::size_t) {
+                        self->finish_request();
+                        self->response_.reset();
+                        if (ec || close_after) return self->close();
+                        self->read();
+                      });
+  }
+
+  void finish_request() {
+    if (busy_) {
+      busy_ = false;
+      shared_->in_flight->fetch_sub(1);
+    }
+  }
+
+  void close() {
+    beast::error_code ec;
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      // Skip the TLS close_notify round trip; the TCP shutdown is enough here.
+      lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    } else {
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    }
+    lowest().close();
+  }
+
+  Stream stream_;
+  std::shared_ptr<HttpServer::Shared> shared_;
+  Peer peer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Response> response_;
+  bool busy_ = false;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler, ErrorResponder on_error)
+    : io_(io), options_(std::move(options)), acceptor_(io) {
+  if (!options_.tls_cert_file.empty()) {
+    ssl_ = std::make_unique<ssl::context>(ssl::context::tls_server);
+    SSL_CTX_set_min_proto_version(ssl_->native_handle(), TLS1_2_VERSION);
+    ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                      ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    ssl_->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) throw std::runtime_error("http: cannot load tls_cert " + options_.tls_cert_file + ": " + ec.message());
+    ssl_->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("http: cannot load tls_key " + options_.tls_key_file + ": " + ec.message());
+  }
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+  if (ec) throw std::runtime_error("http: bad listen address '" + options_.host + "'");
+  tcp::endpoint ep(address, options_.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep, ec);
+  if (ec) {
+    throw std::runtime_error("http: cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+                             ec.message());
+  }
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+  shared_ = std::make_shared<Shared>();
+  shared_->options = options_;
+  shared_->handler = std::move(handler);
+  shared_->on_error = std::move(on_error);
+  shared_->draining = &draining_;
+  shared_->in_flight = &in_flight_;
+  shared_->connections = &connections_;
+}
+
+HttpServer::~HttpServer() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+void HttpServer::start() { do_accept(); }
+
+void HttpServer::do_accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || draining_.load()) return;
+    if (!ec) {
+      boost::system::error_code ep_ec;
+      auto remote = socket.remote_endpoint(ep_ec);
+      Peer peer{ep_ec ? std::string("unknown") : remote.address().to_string(), ssl_ != nullptr};
+      if (connections_.load() >= options_.max_connections) {
+        // Over the limit: close at once. Cheaper than a 503 and the client
+        // retries; the limit protects memory and file descriptors.
+        spdlog::warn("http: connection limit {} reached; refusing {}", options_.max_connections, peer.address);
+        socket.close(ep_ec);
+      } else {
+        connections_.fetch_add(1);
+        socket.set_option(tcp::no_delay(true), ep_ec);
+        if (ssl_) {
+          auto c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
+              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_), shared_, peer);
+          c->start();
+        } else {
+          auto c = std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), shared_,
+                                                                   peer);
+          c->start();
+        }
+      }
+    }
+    do_accept();
+  });
+}
+
+void HttpServer::drain() {
+  draining_.store(true);
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  });
+  std::vector<std::function<void()>> closers;
+  {
+    std::lock_guard lock(shared_->mu);
+    for (auto& [_, fn] : shared_->idle_closers) closers.push_back(fn);
+  }
+  for (auto& fn : closers) fn();
+}
+
+}  // namespace hotline::api

@@ -1,0 +1,268 @@
+#include "app/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <toml++/toml.h>
+#include <variant>
+
+extern char** environ;
+
+namespace hotline::app {
+namespace {
+
+using Setter = std::function<void(Config&, const std::string& raw_or_empty, const toml::node* node)>;
+
+struct Key {
+  std::string section;
+  std::string name;
+  std::string doc;
+  std::function<std::string(const Config&)> show;  // default value as TOML text
+  Setter set;
+};
+
+[[noreturn]] void fail(const std::string& key, const std::string& msg) {
+  throw ConfigError("config: " + key + ": " + msg);
+}
+
+Key int_key(std::string section, std::string name, std::int64_t Config::*field, std::int64_t lo, std::int64_t hi,
+            std::string doc) {
+  const std::string full = section + "." + name;
+  Key k{section, name, std::move(doc), [field](const Config& c) { return std::to_string(c.*field); }, nullptr};
+  k.set = [=](Config& c, const std::string& raw, const toml::node* node) {
+    std::int64_t v = 0;
+    if (node) {
+      auto iv = node->value<std::int64_t>();
+      if (!node->is_integer() || !iv) fail(full, "must be an integer");
+      v = *iv;
+    } else {
+      std::size_t used = 0;
+      try {
+        v = std::stoll(raw, &used);
+      } catch (...) {
+        used = 0;
+      }
+      if (raw.empty() || used != raw.size()) fail(full, "must be an integer (got '" + raw + "')");
+    }
+    if (v < lo || v > hi) {
+      fail(full, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+                     std::to_string(v) + ")");
+    }
+    c.*field = v;
+  };
+  return k;
+}
+
+Key string_key(std::string section, std::string name, std::string Config::*field,
+               std::function<std::optional<std::string>(const std::string&)> check, std::string doc) {
+  const std::string full = section + "." + name;
+  Key k{section, name, std::move(doc), [field](const Config& c) { return "\"" + c.*field + "\""; }, nullptr};
+  k.set = [=](Config& c, const std::string& raw, const toml::node* node) {
+    std::string v = raw;
+    if (node) {
+      if (!node->is_string()) fail(full, "must be a string");
+      v = *node->value<std::string>();
+    }
+    if (check) {
+      if (auto err = check(v)) fail(full, *err);
+    }
+    c.*field = v;
+  };
+  return k;
+}
+
+Key bool_key(std::string section, std::string name, bool Config::*field, std::string doc) {
+  const std::string full = section + "." + name;
+  Key k{section, name, std::move(doc), [field](const Config& c) { return std::string(c.*field ? "true" : "false"); },
+        nullptr};
+  k.set = [=](Config& c, const std::string& raw, const toml::node* node) {
+    if (node) {
+      if (!node->is_boolean()) fail(full, "must be true or false");
+      c.*field = *node->value<bool>();
+    } else if (raw == "true" || raw == "1") {
+      c.*field = true;
+    } else if (raw == "false" || raw == "0") {
+      c.*field = false;
+    } else {
+      fail(full, "must be true or false (got '" + raw + "')");
+    }
+  };
+  return k;
+}
+
+std::function<std::optional<std::string>(const std::string&)> one_of(std::vector<std::string> allowed) {
+  return [allowed](const std::string& v) -> std::optional<std::string> {
+    for (const auto& a : allowed) {
+      if (a == v) return std::nullopt;
+    }
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return "must be one of " + list + " (got '" + v + "')";
+  };
+}
+
+std::optional<std::string> check_listen(const std::string& v) {
+  try {
+    split_host_port(v, "");
+  } catch (const ConfigError& e) {
+    return std::string(e.what()).substr(std::string("config: : ").size());
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_storage_url(const std::string& v) {
+  if (v.rfind("sqlite://", 0) == 0 && v.size() > 9) return std::nullopt;
+  if (v == "sqlite::memory:") return std::nullopt;
+  if (v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0) return std::nullopt;
+  return "must start with sqlite:// or postgresql:// (got '" + v + "')";
+}
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> all = {
+      string_key("http", "listen", &Config::http_listen, check_listen, "Address and port of the HTTP API"),
+      string_key("http", "tls_cert", &Config::http_tls_cert, nullptr, "PEM certificate; HTTPS when set with tls_key"),
+      string_key("http", "tls_key", &Config::http_tls_key, nullptr, "PEM private key"),
+      int_key("http", "max_body_bytes", &Config::http_max_body_bytes, 1024, 100 << 20, "Largest request body"),
+      int_key("http", "max_header_bytes", &Config::http_max_header_bytes, 1024, 1 << 20, "Largest request head"),
+      int_key("http", "max_connections", &Config::http_max_connections, 1, 1'000'000, "Open connections at most"),
+      int_key("http", "idle_timeout_s", &Config::http_idle_timeout_s, 1, 3600, "Close idle keep-alive connections"),
+      int_key("http", "request_timeout_s", &Config::http_request_timeout_s, 1, 3600, "Time to send one request"),
+      int_key("http", "threads", &Config::http_threads, 0, 256, "HTTP worker threads; 0 = one per core"),
+      int_key("http", "drain_timeout_s", &Config::http_drain_timeout_s, 0, 3600,
+              "On SIGTERM, wait this long for in-flight requests"),
+      string_key("storage", "url", &Config::storage_url, check_storage_url,
+                 "sqlite://path or postgresql://user:pass@host:port/db"),
+      int_key("storage", "pool_size", &Config::storage_pool_size, 1, 256, "Database connections"),
+      string_key("log", "level", &Config::log_level, one_of({"trace", "debug", "info", "warn", "error", "off"}),
+                 "Log level"),
+      string_key("log", "format", &Config::log_format, one_of({"text", "json"}), "Log line format"),
+      bool_key("log", "access", &Config::log_access, "One log line per HTTP request"),
+      int_key("auth", "session_ttl_s", &Config::auth_session_ttl_s, 60, 30 * 86400, "Session lifetime"),
+      int_key("auth", "max_failed_logins", &Config::auth_max_failed_logins, 1, 1000,
+              "Failed logins before an account is locked"),
+      int_key("auth", "lockout_s", &Config::auth_lockout_s, 1, 86400, "How long a locked account stays locked"),
+      int_key("auth", "max_failures_per_source", &Config::auth_max_failures_per_source, 1, 100000,
+              "Failed logins per client address per 5 minutes"),
+      int_key("auth", "kdf_opslimit", &Config::auth_kdf_opslimit, 1, 10, "argon2id passes"),
+      int_key("auth", "kdf_memlimit_kib", &Config::auth_kdf_memlimit_kib, 8 * 1024, 4 * 1024 * 1024,
+              "argon2id memory in KiB"),
+      int_key("auth", "min_password_length", &Config::auth_min_password_length, 8, 128, "Shortest password"),
+  };
+  return all;
+}
+
+const Key* find_key(const std::string& section, const std::string& name) {
+  for (const auto& k : keys()) {
+    if (k.section == section && k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& v, const std::string& key) {
+  std::string host, port;
+  if (!v.empty() && v[0] == '[') {
+    auto close = v.find(']');
+    if (close == std::string::npos || close + 1 >= v.size() || v[close + 1] != ':') {
+      fail(key, "must be [ipv6]:port (got '" + v + "')");
+    }
+    host = v.substr(1, close - 1);
+    port = v.substr(close + 2);
+  } else {
+    auto colon = v.rfind(':');
+    if (colon == std::string::npos) fail(key, "must be host:port (got '" + v + "')");
+    host = v.substr(0, colon);
+    port = v.substr(colon + 1);
+  }
+  if (host.empty()) fail(key, "host is empty (got '" + v + "')");
+  int p = -1;
+  try {
+    std::size_t used = 0;
+    p = std::stoi(port, &used);
+    if (used != port.size()) p = -1;
+  } catch (...) {
+    p = -1;
+  }
+  if (p < 0 || p > 65535) fail(key, "port must be 0-65535 (got '" + port + "')");
+  return {host, static_cast<std::uint16_t>(p)};
+}
+
+Config load_config(const std::string& toml_text, const std::map<std::string, std::string>& env) {
+  Config c;
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << "config: TOML syntax error at line " << e.source().begin.line << ": " << e.description();
+    throw ConfigError(os.str());
+  }
+  for (auto& [section, node] : doc) {
+    const std::string sec(section.str());
+    auto* table = node.as_table();
+    if (!table) fail(sec, "must be a [section] table");
+    for (auto& [name, value] : *table) {
+      const std::string n(name.str());
+      const Key* k = find_key(sec, n);
+      if (!k) fail(sec + "." + n, "unknown key");
+      k->set(c, "", &value);
+    }
+  }
+  for (const auto& [var, value] : env) {
+    if (var == "HOTLINE_CONFIG") continue;
+    const Key* match = nullptr;
+    for (const auto& k : keys()) {
+      if (var == "HOTLINE_" + upper(k.section) + "_" + upper(k.name)) match = &k;
+    }
+    if (!match) fail(var, "unknown environment variable");
+    match->set(c, value, nullptr);
+  }
+  if (c.http_tls_cert.empty() != c.http_tls_key.empty()) {
+    fail("http.tls_cert", "tls_cert and tls_key must be set together");
+  }
+  return c;
+}
+
+Config load_config_file(const std::string& path, const std::map<std::string, std::string>& env) {
+  if (path.empty()) return load_config("", env);
+  std::ifstream in(path);
+  if (!in) throw ConfigError("config: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config(ss.str(), env);
+}
+
+std::map<std::string, std::string> hotline_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    if (kv.rfind("HOTLINE_", 0) != 0) continue;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string example_config() {
+  Config defaults;
+  std::ostringstream out;
+  std::string section;
+  for (const auto& k : keys()) {
+    if (k.section != section) {
+      out << (section.empty() ? "" : "\n") << "[" << k.section << "]\n";
+      section = k.section;
+    }
+    out << "# " << k.doc << "\n" << k.name << " = " << k.show(defaults) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace hotline::app
