@@ -1,0 +1,1693 @@
+// routing/engine.cpp — see engine.h for the contract.
+//
+// Data layout (all indices are uint32 into vectors; nothing is looked up by
+// string on the decision path):
+//  * agents_: AgentRec, never reused (the index is the agent's stable rank).
+//  * nodes_: one list node per (agent, channel, skill slot). Slot 0 is the
+//    pseudo-skill "any" so requirement-free queues have a list too. A node is
+//    linked into bucket (channel, skill, level) while the agent is available
+//    on that channel. Lists are appended at the moment the agent becomes
+//    available, so each list is in availability order (time never runs back).
+//  * queues_: QueueRec with a std::set of waiting entries ordered by
+//    (priority desc, arrival asc, seq asc).
+//  * ixs_: interaction slots, reused through a free list; a generation
+//    number lets stale timers be ignored.
+//  * timers_: a min-heap of deadlines with lazy invalidation.
+#include "routing/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <sstream>
+
+namespace hotline::routing {
+
+using common::Error;
+using common::Result;
+using common::Status;
+
+namespace {
+
+constexpr std::uint32_t kNil = std::numeric_limits<std::uint32_t>::max();
+constexpr int kLevels = kMaxSkillLevel;
+
+struct DenseSkill {
+  std::uint32_t skill = 0;  // dense index; 0 is the pseudo-skill "any"
+  int level = 1;
+};
+
+struct DenseReq {
+  MatchMode mode = MatchMode::kAll;
+  std::vector<DenseSkill> terms;
+};
+
+struct Node {
+  std::uint32_t agent = kNil;
+  std::uint32_t prev = kNil;
+  std::uint32_t next = kNil;
+  std::uint32_t bucket = kNil;  // kNil when unlinked
+  Time since{};
+};
+
+struct Bucket {
+  std::uint32_t head = kNil;
+  std::uint32_t tail = kNil;
+  std::uint32_t count = 0;
+};
+
+struct WaitKey {
+  int priority = 0;
+  Time arrival{};
+  std::uint64_t seq = 0;
+  std::uint32_t ix = kNil;
+};
+
+struct WaitOrder {
+  bool operator()(const WaitKey& a, const WaitKey& b) const {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.arrival != b.arrival) return a.arrival < b.arrival;
+    return a.seq < b.seq;
+  }
+};
+
+using WaitSet = std::set<WaitKey, WaitOrder>;
+
+struct AgentRec {
+  bool live = false;
+  AgentConfig cfg;
+  std::vector<DenseSkill> skills;  // sorted by dense skill
+  StatusValue status;
+  AgentState state = AgentState::kIdle;
+  int used[kChannelCount] = {0, 0, 0};
+  int ringing = 0;
+  int connected = 0;
+  int wrapping = 0;
+  std::vector<std::uint32_t> ixs;
+  std::uint32_t node_base = kNil;
+  std::uint32_t nslots = 0;
+  std::uint8_t avail_mask = 0;
+  std::uint32_t handled_today = 0;
+  double busy_decayed = 0;
+  Time busy_at{};
+  double fatigue = 0;
+  Time fatigue_at{};
+  int misses = 0;
+  std::uint32_t hb_gen = 0;
+  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
+};
+
+struct Target {
+  std::uint32_t queue = kNil;
+  std::uint16_t tier = 0;
+  bool in_set = false;
+  WaitSet::iterator it;
+};
+
+struct Decline {
+  std::uint32_t agent;
+  Time until;
+};
+
+struct IxRec {
+  bool live = false;
+  std::uint32_t gen = 0;
+  InteractionId id{};
+  std::uint32_t home = kNil;
+  Channel ch = Channel::kVoice;
+  int priority = 0;
+  Time arrival{};
+  std::uint64_t seq = 0;
+  std::uint64_t customer = 0;
+  Phase phase = Phase::kWaiting;
+  bool callback = false;
+  int steps_applied = 0;
+  std::vector<Target> targets;  // [0] is the home queue
+  std::vector<DenseSkill> extra;
+  std::vector<std::uint32_t> ringing;
+  std::vector<Decline> declined;
+  std::uint32_t agent = kNil;
+  std::uint32_t pref_agent = kNil;
+  Time pref_until{};
+  std::uint32_t offer_gen = 0;
+  Time answered_at{};
+  Time hold_started{};
+  Duration hold_total{0};
+  bool on_hold = false;
+  Time ended_at{};
+};
+
+struct QueueRec {
+  bool live = false;
+  QueueConfig cfg;
+  const Strategy* strategy = nullptr;
+  std::shared_ptr<const Strategy> custom;
+  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
+  std::vector<int> step_tier;   // per overflow step: tier it switches to, or -1
+  std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
+  WaitSet waiting;
+  std::vector<std::uint32_t> members;
+  std::uint32_t staffed = 0;
+  double aht_s = 0;
+  std::uint32_t rr_last = 0;
+  std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
+};
+
+enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
+
+struct Timer {
+  Time at{};
+  std::uint64_t seq = 0;
+  TimerKind kind{};
+  std::uint32_t idx = 0;
+  std::uint32_t gen = 0;
+  std::uint32_t aux = 0;
+  bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
+inline int ci(Channel ch) { return static_cast<int>(ch); }
+
+int level_of(const std::vector<DenseSkill>& skills, std::uint32_t skill) {
+  if (skill == 0) return kMaxSkillLevel;
+  for (const auto& s : skills)
+    if (s.skill == skill) return s.level;
+  return 0;
+}
+
+bool meets(const std::vector<DenseSkill>& skills, const DenseReq& req) {
+  if (req.terms.empty()) return true;
+  if (req.mode == MatchMode::kAll) {
+    for (const auto& t : req.terms)
+      if (level_of(skills, t.skill) < t.level) return false;
+    return true;
+  }
+  for (const auto& t : req.terms)
+    if (level_of(skills, t.skill) >= t.level) return true;
+  return false;
+}
+
+bool meets_all(const std::vector<DenseSkill>& skills, const std::vector<DenseSkill>& terms) {
+  for (const auto& t : terms)
+    if (level_of(skills, t.skill) < t.level) return false;
+  return true;
+}
+
+Status check_levels(const std::vector<SkillLevel>& skills, const char* field) {
+  for (const auto& s : skills)
+    if (s.level < kMinSkillLevel || s.level > kMaxSkillLevel)
+      return Error::invalid(field, "skill levels must be between 1 and 10");
+  return common::ok_status();
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions opt;
+  std::mt19937_64 rng;
+  Time last{};
+  std::uint64_t event_seq = 0;
+  std::uint64_t timer_seq = 0;
+  std::uint64_t ix_seq = 0;
+  std::vector<Event> pending;
+
+  std::unordered_map<SkillId, std::uint32_t> skill_dense;
+  std::vector<Bucket> buckets;
+  std::vector<Node> nodes;
+  std::vector<AgentRec> agents;
+  std::unordered_map<std::uint64_t, std::uint32_t> agent_index;
+  std::vector<QueueRec> queues;
+  std::unordered_map<std::uint64_t, std::uint32_t> queue_index;
+  std::vector<IxRec> ixs;
+  std::vector<std::uint32_t> free_ixs;
+  std::unordered_map<std::uint64_t, std::uint32_t> ix_index;
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, Time>> last_agent_for_customer;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+
+  // Scratch space reused by decisions (allocation-free steady state).
+  std::vector<std::uint32_t> cursors;
+  std::vector<std::uint32_t> picked;
+
+  explicit Impl(EngineOptions o) : opt(o), rng(o.seed) { buckets.resize(kLevels * kChannelCount); }
+
+  Time clamp(Time now) {
+    if (now < last) return last;
+    last = now;
+    return now;
+  }
+
+  // ------------------------------------------------------------ helpers ----
+  std::uint32_t dense(SkillId s) {
+    auto [it, inserted] = skill_dense.try_emplace(s, static_cast<std::uint32_t>(skill_dense.size() + 1));
+    if (inserted) buckets.resize((skill_dense.size() + 1) * kLevels * kChannelCount);
+    return it->second;
+  }
+  std::uint32_t dense_or_nil(SkillId s) const {
+    auto it = skill_dense.find(s);
+    return it == skill_dense.end() ? kNil : it->second;
+  }
+  static std::uint32_t bucket_id(std::uint32_t skill, int level, Channel ch) {
+    return (skill * kLevels + static_cast<std::uint32_t>(level - 1)) * kChannelCount + ci(ch);
+  }
+  DenseReq to_dense(const Requirement& r) {
+    DenseReq d;
+    d.mode = r.mode;
+    for (const auto& s : r.skills) d.terms.push_back({dense(s.skill), s.level});
+    return d;
+  }
+
+  AgentRec* find_agent(AgentId id) {
+    auto it = agent_index.find(raw(id));
+    return it == agent_index.end() ? nullptr : &agents[it->second];
+  }
+  std::uint32_t agent_idx(AgentId id) const {
+    auto it = agent_index.find(raw(id));
+    return it == agent_index.end() ? kNil : it->second;
+  }
+  std::uint32_t queue_idx(QueueId id) const {
+    auto it = queue_index.find(raw(id));
+    return it == queue_index.end() ? kNil : it->second;
+  }
+  std::uint32_t ix_idx(InteractionId id) const {
+    auto it = ix_index.find(raw(id));
+    return it == ix_index.end() ? kNil : it->second;
+  }
+
+  void push_timer(Time at, TimerKind kind, std::uint32_t idx, std::uint32_t gen, std::uint32_t aux = 0) {
+    timers.push(Timer{at, ++timer_seq, kind, idx, gen, aux});
+  }
+
+  Event& emit(EventType type, Time now) {
+    Event& e = pending.emplace_back();
+    e.seq = ++event_seq;
+    e.time = now;
+    e.type = type;
+    return e;
+  }
+  Event& emit_ix(EventType type, Time now, const IxRec& ix) {
+    Event& e = emit(type, now);
+    e.interaction = ix.id;
+    e.queue = queues[ix.home].cfg.id;
+    e.channel = ix.ch;
+    e.arrival = ix.arrival;
+    return e;
+  }
+  Event& emit_agent(EventType type, Time now, const AgentRec& a) {
+    Event& e = emit(type, now);
+    e.agent = a.cfg.id;
+    return e;
+  }
+
+  // --------------------------------------------------------- availability ----
+  void link(std::uint32_t n, std::uint32_t b, Time now) {
+    Node& node = nodes[n];
+    Bucket& bk = buckets[b];
+    node.bucket = b;
+    node.since = now;
+    node.next = kNil;
+    node.prev = bk.tail;
+    if (bk.tail != kNil)
+      nodes[bk.tail].next = n;
+    else
+      bk.head = n;
+    bk.tail = n;
+    ++bk.count;
+  }
+  void unlink(std::uint32_t n) {
+    Node& node = nodes[n];
+    if (node.bucket == kNil) return;
+    Bucket& bk = buckets[node.bucket];
+    if (node.prev != kNil)
+      nodes[node.prev].next = node.next;
+    else
+      bk.head = node.next;
+    if (node.next != kNil)
+      nodes[node.next].prev = node.prev;
+    else
+      bk.tail = node.prev;
+    --bk.count;
+    node.bucket = node.prev = node.next = kNil;
+  }
+  std::uint32_t node_of(const AgentRec& a, Channel ch, std::uint32_t slot) const {
+    return a.node_base + static_cast<std::uint32_t>(ci(ch)) * a.nslots + slot;
+  }
+
+  bool can_take_channel(const AgentRec& a, Channel ch) const {
+    if (a.status.status != AgentStatus::kReady || a.ringing > 0) return false;
+    if (a.used[ci(ch)] >= a.cfg.capacity[ci(ch)]) return false;
+    if (ch != Channel::kVoice && a.cfg.voice_blocks_other_channels && a.used[ci(Channel::kVoice)] > 0)
+      return false;
+    return true;
+  }
+
+  // Re-derives availability and state; links/unlinks index nodes; emits a
+  // state change event when the derived state changes.
+  void refresh(std::uint32_t ai, Time now) {
+    AgentRec& a = agents[ai];
+    std::uint8_t mask = 0;
+    if (a.live)
+      for (int c = 0; c < kChannelCount; ++c)
+        if (can_take_channel(a, static_cast<Channel>(c))) mask |= static_cast<std::uint8_t>(1u << c);
+    if (mask != a.avail_mask) {
+      for (int c = 0; c < kChannelCount; ++c) {
+        const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
+        const Channel ch = static_cast<Channel>(c);
+        if ((mask & b) && !(a.avail_mask & b)) {
+          link(node_of(a, ch, 0), bucket_id(0, kMaxSkillLevel, ch), now);
+          for (std::uint32_t s = 0; s < a.skills.size(); ++s)
+            link(node_of(a, ch, s + 1), bucket_id(a.skills[s].skill, a.skills[s].level, ch), now);
+        } else if (!(mask & b) && (a.avail_mask & b)) {
+          for (std::uint32_t s = 0; s <= a.skills.size(); ++s) unlink(node_of(a, ch, s));
+        }
+      }
+      a.avail_mask = mask;
+    }
+    const AgentState st = a.ringing > 0     ? AgentState::kRinging
+                          : a.connected > 0 ? AgentState::kBusy
+                          : a.wrapping > 0  ? AgentState::kWrapUp
+                                            : AgentState::kIdle;
+    if (st != a.state) {
+      a.state = st;
+      emit_agent(EventType::kAgentStateChanged, now, a).value = static_cast<std::uint8_t>(st);
+    }
+  }
+
+  void allocate_nodes(std::uint32_t ai) {
+    AgentRec& a = agents[ai];
+    a.nslots = static_cast<std::uint32_t>(a.skills.size() + 1);
+    a.node_base = static_cast<std::uint32_t>(nodes.size());
+    nodes.resize(nodes.size() + a.nslots * kChannelCount);
+    for (std::uint32_t i = 0; i < a.nslots * kChannelCount; ++i) nodes[a.node_base + i].agent = ai;
+  }
+
+  // ----------------------------------------------------------- membership ----
+  bool relevant(const AgentRec& a, const QueueRec& q, bool* base) const {
+    bool any = false;
+    *base = false;
+    for (std::size_t t = 0; t < q.tiers.size(); ++t) {
+      if (meets(a.skills, q.tiers[t])) {
+        any = true;
+        if (t == 0) *base = true;
+      }
+    }
+    return any;
+  }
+  bool logged_in(const AgentRec& a) const { return a.status.status != AgentStatus::kLoggedOut; }
+
+  void drop_agent_membership(std::uint32_t ai) {
+    AgentRec& a = agents[ai];
+    for (auto [qi, base] : a.queues) {
+      auto& m = queues[qi].members;
+      m.erase(std::find(m.begin(), m.end(), ai));
+      if (base && logged_in(a)) --queues[qi].staffed;
+    }
+    a.queues.clear();
+  }
+  void add_membership(std::uint32_t ai, std::uint32_t qi) {
+    AgentRec& a = agents[ai];
+    QueueRec& q = queues[qi];
+    bool base = false;
+    if (!relevant(a, q, &base)) return;
+    a.queues.emplace_back(qi, base);
+    q.members.push_back(ai);
+    if (base && logged_in(a)) ++q.staffed;
+  }
+  void rebuild_agent_membership(std::uint32_t ai) {
+    drop_agent_membership(ai);
+    for (std::uint32_t qi = 0; qi < queues.size(); ++qi)
+      if (queues[qi].live) add_membership(ai, qi);
+  }
+  void rebuild_queue_membership(std::uint32_t qi) {
+    QueueRec& q = queues[qi];
+    for (std::uint32_t ai : q.members) {
+      auto& v = agents[ai].queues;
+      auto it = std::find_if(v.begin(), v.end(), [&](auto& p) { return p.first == qi; });
+      if (it->second && logged_in(agents[ai])) --q.staffed;
+      v.erase(it);
+    }
+    q.members.clear();
+    if (!q.live) return;
+    for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
+      if (agents[ai].live) add_membership(ai, qi);
+  }
+  void adjust_staffed(std::uint32_t ai, int delta) {
+    for (auto [qi, base] : agents[ai].queues)
+      if (base) queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
+  }
+
+  // ---------------------------------------------------------- eligibility ----
+  bool declined_by(const IxRec& ix, std::uint32_t ai, Time now) const {
+    for (const auto& d : ix.declined)
+      if (d.agent == ai && now < d.until) return true;
+    return false;
+  }
+  bool eligible(std::uint32_t ai, const IxRec& ix, const Target& t, Time now) const {
+    const AgentRec& a = agents[ai];
+    if (!(a.avail_mask & bit(ix.ch))) return false;
+    if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
+    if (!meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
+    if (!meets_all(a.skills, ix.extra)) return false;
+    if (!ix.declined.empty() && declined_by(ix, ai, now)) return false;
+    return true;
+  }
+
+  std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
+    std::uint32_t n = 0;
+    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].count;
+    return n;
+  }
+
+  // Fills `cursors` with the heads of the buckets that contain every eligible
+  // agent (a superset); picks the cheapest driving term.
+  void collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
+    cursors.clear();
+    auto add_term = [&](const DenseSkill& t) {
+      for (int l = t.level; l <= kLevels; ++l) {
+        const Bucket& b = buckets[bucket_id(t.skill, l, ch)];
+        if (b.head != kNil) cursors.push_back(b.head);
+      }
+    };
+    const DenseSkill* best = nullptr;
+    std::uint32_t best_n = kNil;
+    auto consider = [&](const DenseSkill& t) {
+      const std::uint32_t n = ready_count(t.skill, t.level, ch);
+      if (n < best_n) {
+        best_n = n;
+        best = &t;
+      }
+    };
+    for (const auto& t : extra) consider(t);
+    if (req.mode == MatchMode::kAll || req.terms.size() <= 1) {
+      for (const auto& t : req.terms) consider(t);
+      if (best)
+        add_term(*best);
+      else
+        add_term(DenseSkill{0, kMaxSkillLevel});
+      return;
+    }
+    // OR: the union of the terms, unless one extra (ANDed) term is smaller.
+    std::uint32_t sum = 0;
+    for (const auto& t : req.terms) sum += ready_count(t.skill, t.level, ch);
+    if (best && best_n <= sum) {
+      add_term(*best);
+      return;
+    }
+    for (const auto& t : req.terms) add_term(t);
+  }
+
+  // Picks the next cursor in availability order and advances it.
+  std::uint32_t next_in_order() {
+    std::size_t bi = cursors.size();
+    for (std::size_t i = 0; i < cursors.size(); ++i) {
+      if (cursors[i] == kNil) continue;
+      if (bi == cursors.size()) {
+        bi = i;
+        continue;
+      }
+      const Node& a = nodes[cursors[i]];
+      const Node& b = nodes[cursors[bi]];
+      if (a.since < b.since || (a.since == b.since && a.agent < b.agent)) bi = i;
+    }
+    if (bi == cursors.size()) return kNil;
+    const std::uint32_t n = cursors[bi];
+    cursors[bi] = nodes[n].next;
+    return n;
+  }
+
+  CandidateView view(std::uint32_t ai, const Node& n, const QueueRec& q, Time now) {
+    const AgentRec& a = agents[ai];
+    CandidateView c;
+    c.rank = ai;
+    c.available_since = n.since;
+    c.level = q.first_skill == kNil ? 0 : level_of(a.skills, q.first_skill);
+    c.handled_today = a.handled_today;
+    c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
+    c.fatigue = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
+    c.weight = a.cfg.weight;
+    return c;
+  }
+
+  double unit_random() {
+    const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
+    return u > 0 ? u : 1e-300;
+  }
+
+  // Chooses agents for interaction `xi` through target `t`. Returns how many
+  // were put in `picked` (0 = none available).
+  std::size_t select(std::uint32_t xi, const Target& t, Time now) {
+    const IxRec& ix = ixs[xi];
+    QueueRec& q = queues[t.queue];
+    picked.clear();
+    if (ix.pref_agent != kNil && now < ix.pref_until) {
+      if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
+      return picked.size();
+    }
+    const Strategy& s = *q.strategy;
+    collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
+    if (s.idle_ordered() || s.ring_all()) {
+      const std::size_t want = s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1;
+      for (std::uint32_t n = next_in_order(); n != kNil && picked.size() < want; n = next_in_order()) {
+        const std::uint32_t ai = nodes[n].agent;
+        if (!eligible(ai, ix, t, now)) continue;
+        if (std::find(picked.begin(), picked.end(), ai) != picked.end()) continue;
+        picked.push_back(ai);
+      }
+      return picked.size();
+    }
+    SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    std::uint32_t best = kNil;
+    double best_score = 0;
+    Time best_since{};
+    for (std::uint32_t c : cursors) {
+      for (std::uint32_t n = c; n != kNil; n = nodes[n].next) {
+        const std::uint32_t ai = nodes[n].agent;
+        if (ai == best || !eligible(ai, ix, t, now)) continue;
+        CandidateView v = view(ai, nodes[n], q, now);
+        if (s.needs_random()) v.random_unit = unit_random();
+        const double sc = s.score(v, ctx);
+        if (best == kNil || sc > best_score ||
+            (sc == best_score &&
+             (nodes[n].since < best_since || (nodes[n].since == best_since && ai < best)))) {
+          best = ai;
+          best_score = sc;
+          best_since = nodes[n].since;
+        }
+      }
+    }
+    if (best != kNil) picked.push_back(best);
+    return picked.size();
+  }
+
+  // ------------------------------------------------------------- waiting ----
+  void insert_waiting(std::uint32_t xi) {
+    IxRec& ix = ixs[xi];
+    for (auto& t : ix.targets) {
+      if (t.in_set) continue;
+      t.it = queues[t.queue].waiting.insert(WaitKey{ix.priority, ix.arrival, ix.seq, xi}).first;
+      t.in_set = true;
+    }
+  }
+  void remove_waiting(std::uint32_t xi) {
+    IxRec& ix = ixs[xi];
+    for (auto& t : ix.targets) {
+      if (!t.in_set) continue;
+      queues[t.queue].waiting.erase(t.it);
+      t.in_set = false;
+    }
+  }
+
+  void set_phase(IxRec& ix, PhaseInput in) {
+    auto r = transition_phase(ix.phase, in);
+    assert(r.ok());
+    ix.phase = *r;
+  }
+
+  std::uint32_t alloc_ix() {
+    std::uint32_t xi;
+    if (!free_ixs.empty()) {
+      xi = free_ixs.back();
+      free_ixs.pop_back();
+    } else {
+      xi = static_cast<std::uint32_t>(ixs.size());
+      ixs.emplace_back();
+    }
+    IxRec& ix = ixs[xi];
+    ix.live = true;
+    ix.callback = false;
+    ix.steps_applied = 0;
+    ix.targets.clear();
+    ix.extra.clear();
+    ix.ringing.clear();
+    ix.declined.clear();
+    ix.agent = kNil;
+    ix.pref_agent = kNil;
+    ix.pref_until = Time{};
+    ix.hold_total = Duration{0};
+    ix.on_hold = false;
+    return xi;
+  }
+  void release_ix(std::uint32_t xi) {
+    IxRec& ix = ixs[xi];
+    ix_index.erase(raw(ix.id));
+    ix.live = false;
+    ++ix.gen;
+    free_ixs.push_back(xi);
+  }
+
+  // ------------------------------------------------------------- offers ----
+  void make_offer(std::uint32_t xi, std::uint32_t via_queue, Time now) {
+    IxRec& ix = ixs[xi];
+    set_phase(ix, PhaseInput::kOffer);
+    remove_waiting(xi);
+    const QueueRec& home = queues[ix.home];
+    const Time deadline = now + home.cfg.ring_timeout;
+    ++ix.offer_gen;
+    if (ix.pref_agent != kNil) ix.pref_until = Time{};  // the sticky first offer is spent
+    for (std::uint32_t ai : picked) {
+      AgentRec& a = agents[ai];
+      ++a.used[ci(ix.ch)];
+      ++a.ringing;
+      a.ixs.push_back(xi);
+      ix.ringing.push_back(ai);
+      Event& e = emit_ix(EventType::kOffered, now, ix);
+      e.agent = a.cfg.id;
+      e.deadline = deadline;
+      e.value = ix.callback ? 1 : 0;
+      refresh(ai, now);
+    }
+    queues[via_queue].rr_last = picked.back();
+    if (home.cfg.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
+  }
+
+  // Tries to place a waiting interaction with an available agent.
+  bool dispatch_interaction(std::uint32_t xi, Time now) {
+    if (!ixs[xi].live || ixs[xi].phase != Phase::kWaiting) return false;
+    for (std::size_t i = 0; i < ixs[xi].targets.size(); ++i) {
+      const Target t = ixs[xi].targets[i];
+      if (select(xi, t, now) > 0) {
+        make_offer(xi, t.queue, now);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Finds the best waiting interaction the agent can take across its queues.
+  void dispatch_agent(std::uint32_t ai, Time now) {
+    AgentRec& a = agents[ai];
+    while (a.avail_mask != 0) {
+      std::uint32_t best_ix = kNil, best_q = kNil;
+      int best_pri = 0;
+      Time best_eff{};
+      std::uint64_t best_seq = 0;
+      for (auto [qi, base] : a.queues) {
+        (void)base;
+        QueueRec& q = queues[qi];
+        if (q.waiting.empty()) continue;
+        const auto weight =
+            std::chrono::duration_cast<Duration>(std::chrono::duration<double>(q.cfg.weight_seconds));
+        for (const WaitKey& k : q.waiting) {
+          const Time eff = k.arrival - weight;
+          if (best_ix != kNil) {
+            if (k.priority < best_pri) break;
+            if (k.priority == best_pri && (eff > best_eff || (eff == best_eff && k.seq >= best_seq))) break;
+          }
+          const IxRec& ix = ixs[k.ix];
+          const Target* t = nullptr;
+          for (const auto& tt : ix.targets)
+            if (tt.queue == qi) {
+              t = &tt;
+              break;
+            }
+          if (t && eligible(ai, ix, *t, now)) {
+            best_ix = k.ix;
+            best_q = qi;
+            best_pri = k.priority;
+            best_eff = eff;
+            best_seq = k.seq;
+            break;
+          }
+        }
+      }
+      if (best_ix == kNil) return;
+      picked.clear();
+      picked.push_back(ai);
+      make_offer(best_ix, best_q, now);
+    }
+  }
+
+  void release_slot(std::uint32_t ai, std::uint32_t xi) {
+    AgentRec& a = agents[ai];
+    --a.used[ci(ixs[xi].ch)];
+    auto it = std::find(a.ixs.begin(), a.ixs.end(), xi);
+    if (it != a.ixs.end()) a.ixs.erase(it);
+  }
+
+  // An agent stops ringing for an interaction. Returns true when nobody is
+  // ringing any more (the caller decides what happens to the interaction).
+  bool stop_ringing(std::uint32_t xi, std::uint32_t ai) {
+    IxRec& ix = ixs[xi];
+    auto it = std::find(ix.ringing.begin(), ix.ringing.end(), ai);
+    ix.ringing.erase(it);
+    --agents[ai].ringing;
+    release_slot(ai, xi);
+    return ix.ringing.empty();
+  }
+
+  void requeue(std::uint32_t xi, PhaseInput why, Time now) {
+    IxRec& ix = ixs[xi];
+    set_phase(ix, why);
+    ++ix.offer_gen;
+    insert_waiting(xi);
+    emit_ix(EventType::kRequeued, now, ix);
+    if (apply_due(xi, now)) dispatch_interaction(xi, now);
+  }
+
+  // A missed offer (declined or no answer) by `ai`.
+  void miss(std::uint32_t xi, std::uint32_t ai, EventType type, Time now, bool cancel_command) {
+    IxRec& ix = ixs[xi];
+    AgentRec& a = agents[ai];
+    const QueueRec& home = queues[ix.home];
+    if (cancel_command) emit_ix(EventType::kOfferCancelled, now, ix).agent = a.cfg.id;
+    emit_ix(type, now, ix).agent = a.cfg.id;
+    const bool none_left = stop_ringing(xi, ai);
+    const Duration backoff = std::max<Duration>(home.cfg.ring_timeout, std::chrono::seconds(1));
+    ix.declined.push_back(Decline{ai, now + backoff});
+    push_timer(now + backoff, TimerKind::kRetry, xi, ix.gen);
+    ++a.misses;
+    if (home.cfg.max_consecutive_misses > 0 && a.misses >= home.cfg.max_consecutive_misses &&
+        a.status.status == AgentStatus::kReady) {
+      a.status = StatusValue{AgentStatus::kNotReady, reason::kMissed};
+      a.misses = 0;
+      emit_agent(EventType::kAgentNotReady, now, a).reason = reason::kMissed;
+    }
+    refresh(ai, now);
+    if (none_left)
+      requeue(xi, type == EventType::kDeclined ? PhaseInput::kDecline : PhaseInput::kNoAnswer, now);
+    dispatch_agent(ai, now);
+  }
+
+  // Takes back an offer without blaming the agent (agent lost, logout).
+  void withdraw(std::uint32_t xi, std::uint32_t ai, Time now) {
+    IxRec& ix = ixs[xi];
+    emit_ix(EventType::kOfferCancelled, now, ix).agent = agents[ai].cfg.id;
+    const bool none_left = stop_ringing(xi, ai);
+    refresh(ai, now);
+    if (none_left) requeue(xi, PhaseInput::kWithdraw, now);
+  }
+
+  // Leaves routing without an agent.
+  void remove(std::uint32_t xi, Disposition d, Time now) {
+    IxRec& ix = ixs[xi];
+    set_phase(ix, PhaseInput::kRemove);
+    remove_waiting(xi);
+    emit_ix(EventType::kRemoved, now, ix).disposition = d;
+    release_ix(xi);
+  }
+
+  // Applies max wait and overflow steps that are due; arms the next ones.
+  // Returns false when the interaction left routing.
+  bool apply_due(std::uint32_t xi, Time now) {
+    IxRec& ix = ixs[xi];
+    if (ix.phase != Phase::kWaiting) return true;
+    QueueRec& home = queues[ix.home];
+    const Duration waited = now - ix.arrival;
+    if (!ix.callback && home.cfg.max_wait.count() > 0) {
+      if (waited >= home.cfg.max_wait) {
+        remove(xi, home.cfg.max_wait_disposition, now);
+        return false;
+      }
+      push_timer(ix.arrival + home.cfg.max_wait, TimerKind::kWait, xi, ix.gen);
+    }
+    const auto& steps = home.cfg.overflow;
+    while (ix.steps_applied < static_cast<int>(steps.size()) &&
+           waited >= steps[static_cast<std::size_t>(ix.steps_applied)].after) {
+      const std::size_t i = static_cast<std::size_t>(ix.steps_applied++);
+      const OverflowStep& step = steps[i];
+      emit_ix(EventType::kOverflowed, now, ix).value = static_cast<std::uint8_t>(i);
+      switch (step.action) {
+        case OverflowStep::Action::kRelax:
+          ix.targets[0].tier = static_cast<std::uint16_t>(home.step_tier[i]);
+          break;
+        case OverflowStep::Action::kAddQueue: {
+          const std::uint32_t qi = queue_idx(step.queue);
+          if (qi == kNil || !queues[qi].live) break;
+          bool present = false;
+          for (const auto& t : ix.targets) present |= t.queue == qi;
+          if (present) break;
+          Target t;
+          t.queue = qi;
+          ix.targets.push_back(t);
+          insert_waiting(xi);
+          break;
+        }
+        case OverflowStep::Action::kOfferCallback:
+          if (!ix.callback) {
+            Event& e = emit_ix(EventType::kCallbackOffer, now, ix);
+            e.deadline = now + estimate(ix.home, home.waiting.size());
+          }
+          break;
+        case OverflowStep::Action::kVoicemail:
+          if (!ix.callback) {
+            remove(xi, Disposition::kVoicemail, now);
+            return false;
+          }
+          break;
+      }
+    }
+    if (ix.steps_applied < static_cast<int>(steps.size()))
+      push_timer(ix.arrival + steps[static_cast<std::size_t>(ix.steps_applied)].after, TimerKind::kWait, xi,
+                 ix.gen);
+    return true;
+  }
+
+  Duration estimate(std::uint32_t qi, std::size_t position) const {
+    const QueueRec& q = queues[qi];
+    const double staffed = std::max<double>(1.0, q.staffed);
+    return std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>(static_cast<double>(position + 1) * q.aht_s / staffed));
+  }
+
+  // --------------------------------------------------------- completion ----
+  void finish_wrap(std::uint32_t xi, Time now) {
+    IxRec& ix = ixs[xi];
+    set_phase(ix, PhaseInput::kWrapDone);
+    const std::uint32_t ai = ix.agent;
+    AgentRec& a = agents[ai];
+    --a.wrapping;
+    release_slot(ai, xi);
+    Event& e = emit_ix(EventType::kWrapUpEnded, now, ix);
+    e.agent = a.cfg.id;
+    const double handle = seconds_between(ix.answered_at, now);
+    QueueRec& q = queues[ix.home];
+    q.aht_s = 0.9 * q.aht_s + 0.1 * handle;
+    a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
+    a.busy_at = now;
+    release_ix(xi);
+    refresh(ai, now);
+    dispatch_agent(ai, now);
+  }
+
+  void end_conversation(std::uint32_t xi, Time now, bool difficult) {
+    IxRec& ix = ixs[xi];
+    set_phase(ix, PhaseInput::kEnd);
+    const std::uint32_t ai = ix.agent;
+    AgentRec& a = agents[ai];
+    if (ix.on_hold) {
+      ix.on_hold = false;
+      ix.hold_total += now - ix.hold_started;
+      emit_ix(EventType::kHoldEnded, now, ix).agent = a.cfg.id;
+    }
+    --a.connected;
+    ++a.wrapping;
+    ++a.handled_today;
+    const QueueRec& home = queues[ix.home];
+    const bool long_one = (now - ix.answered_at) >= home.cfg.fatigue_long_handle;
+    const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
+    a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
+    a.fatigue_at = now;
+    ix.ended_at = now;
+    const Time wrap_end = now + home.cfg.wrap_up;
+    Event& e = emit_ix(EventType::kEnded, now, ix);
+    e.agent = a.cfg.id;
+    e.deadline = wrap_end;
+    refresh(ai, now);
+    if (home.cfg.wrap_up.count() <= 0) {
+      finish_wrap(xi, now);
+    } else {
+      push_timer(wrap_end, TimerKind::kWrap, xi, ix.gen);
+    }
+  }
+
+  void lose_agent(std::uint32_t ai, Time now) {
+    AgentRec& a = agents[ai];
+    const std::vector<std::uint32_t> held = a.ixs;
+    for (std::uint32_t xi : held)
+      if (ixs[xi].phase == Phase::kOffered) withdraw(xi, ai, now);
+    if (a.status.status == AgentStatus::kReady ||
+        (a.status.status == AgentStatus::kNotReady && a.status.reason != reason::kDisconnected)) {
+      a.status = StatusValue{AgentStatus::kNotReady, reason::kDisconnected};
+      emit_agent(EventType::kAgentNotReady, now, a).reason = reason::kDisconnected;
+    }
+    refresh(ai, now);
+  }
+
+  // ---------------------------------------------------------------- timers ----
+  void fire(const Timer& t, Time now) {
+    if (t.kind == TimerKind::kHeartbeat) {
+      AgentRec& a = agents[t.idx];
+      if (!a.live || a.hb_gen != t.gen || !logged_in(a)) return;
+      lose_agent(t.idx, now);
+      return;
+    }
+    if (t.idx >= ixs.size()) return;
+    IxRec& ix = ixs[t.idx];
+    if (!ix.live || ix.gen != t.gen) return;
+    switch (t.kind) {
+      case TimerKind::kRing: {
+        if (ix.phase != Phase::kOffered || ix.offer_gen != t.aux) return;
+        const std::vector<std::uint32_t> ringing = ix.ringing;
+        for (std::uint32_t ai : ringing)
+          if (ixs[t.idx].live && ixs[t.idx].phase == Phase::kOffered)
+            miss(t.idx, ai, EventType::kNoAnswer, now, true);
+        return;
+      }
+      case TimerKind::kWait:
+        if (ix.phase == Phase::kWaiting && apply_due(t.idx, now)) dispatch_interaction(t.idx, now);
+        return;
+      case TimerKind::kPref:
+        if (ix.phase == Phase::kWaiting) dispatch_interaction(t.idx, now);
+        return;
+      case TimerKind::kRetry: {
+        std::erase_if(ix.declined, [&](const Decline& d) { return d.until <= now; });
+        if (ix.phase == Phase::kWaiting) dispatch_interaction(t.idx, now);
+        return;
+      }
+      case TimerKind::kWrap:
+        if (ix.phase == Phase::kWrapUp) finish_wrap(t.idx, now);
+        return;
+      case TimerKind::kScheduled:
+        if (ix.phase == Phase::kScheduled) activate(t.idx, now);
+        return;
+      case TimerKind::kHeartbeat:
+        return;
+    }
+  }
+
+  void activate(std::uint32_t xi, Time now) {
+    IxRec& ix = ixs[xi];
+    set_phase(ix, PhaseInput::kActivate);
+    insert_waiting(xi);
+    emit_ix(EventType::kEnqueued, now, ix).value = 1;
+    if (apply_due(xi, now)) dispatch_interaction(xi, now);
+  }
+
+  // -------------------------------------------------------------- checks ----
+  std::string check() const {
+    std::ostringstream err;
+    std::vector<int> used(agents.size() * kChannelCount, 0), ringing(agents.size(), 0),
+        conn(agents.size(), 0), wrap(agents.size(), 0);
+    for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
+      const IxRec& ix = ixs[xi];
+      if (!ix.live) continue;
+      auto f = ix_index.find(raw(ix.id));
+      if (f == ix_index.end() || f->second != xi) err << "interaction " << raw(ix.id) << " not indexed\n";
+      for (const auto& t : ix.targets)
+        if (t.in_set != (ix.phase == Phase::kWaiting))
+          err << "interaction " << raw(ix.id) << " waiting-set membership does not match phase\n";
+      if (ix.phase == Phase::kOffered) {
+        if (ix.ringing.empty()) err << "offered interaction " << raw(ix.id) << " rings nobody\n";
+        for (auto ai : ix.ringing) {
+          ++used[ai * kChannelCount + ci(ix.ch)];
+          ++ringing[ai];
+        }
+      } else if (!ix.ringing.empty()) {
+        err << "interaction " << raw(ix.id) << " rings while " << to_string(ix.phase) << "\n";
+      }
+      if (ix.phase == Phase::kConnected || ix.phase == Phase::kWrapUp) {
+        ++used[ix.agent * kChannelCount + ci(ix.ch)];
+        (ix.phase == Phase::kConnected ? conn : wrap)[ix.agent]++;
+        const auto& q = queues[ix.home];
+        (void)q;
+      }
+    }
+    for (std::uint32_t ai = 0; ai < agents.size(); ++ai) {
+      const AgentRec& a = agents[ai];
+      for (int c = 0; c < kChannelCount; ++c) {
+        if (used[ai * kChannelCount + c] != a.used[c])
+          err << "agent " << raw(a.cfg.id) << " used count mismatch\n";
+        if (a.used[c] > a.cfg.capacity[c]) err << "agent " << raw(a.cfg.id) << " over capacity\n";
+        const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
+        const bool have = (a.avail_mask >> c) & 1;
+        if (want != have) err << "agent " << raw(a.cfg.id) << " availability mask stale\n";
+        if (a.live && a.nslots > 0)
+          for (std::uint32_t s = 0; s < a.nslots; ++s)
+            if ((nodes[node_of(a, static_cast<Channel>(c), s)].bucket != kNil) != have)
+              err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
+      }
+      if (ringing[ai] != a.ringing || conn[ai] != a.connected || wrap[ai] != a.wrapping)
+        err << "agent " << raw(a.cfg.id) << " ringing/connected/wrap counts mismatch\n";
+      if (a.live && a.status.status == AgentStatus::kLoggedOut && !a.ixs.empty())
+        err << "logged-out agent " << raw(a.cfg.id) << " holds interactions\n";
+    }
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+      std::uint32_t n = 0;
+      Time prev{};
+      for (std::uint32_t x = buckets[b].head; x != kNil; x = nodes[x].next) {
+        ++n;
+        if (nodes[x].bucket != b) err << "node in wrong bucket\n";
+        if (nodes[x].since < prev) err << "bucket not in availability order\n";
+        prev = nodes[x].since;
+      }
+      if (n != buckets[b].count) err << "bucket count mismatch\n";
+    }
+    // Work conservation: no available agent can take a waiting interaction.
+    for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
+      const QueueRec& q = queues[qi];
+      std::size_t staffed = 0;
+      for (auto ai : q.members) {
+        const AgentRec& a = agents[ai];
+        auto it = std::find_if(a.queues.begin(), a.queues.end(), [&](auto& p) { return p.first == qi; });
+        if (it == a.queues.end())
+          err << "membership not symmetric\n";
+        else if (it->second && logged_in(a))
+          ++staffed;
+      }
+      if (staffed != q.staffed)
+        err << "queue " << raw(q.cfg.id) << " staffed count " << q.staffed << " != " << staffed << "\n";
+      for (const WaitKey& k : q.waiting) {
+        const IxRec& ix = ixs[k.ix];
+        if (!ix.live || ix.phase != Phase::kWaiting) {
+          err << "dead entry in waiting set\n";
+          continue;
+        }
+        const Target* t = nullptr;
+        for (const auto& tt : ix.targets)
+          if (tt.queue == qi) t = &tt;
+        if (!t) {
+          err << "waiting entry without target\n";
+          continue;
+        }
+        for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
+          if (agents[ai].live && eligible(ai, ix, *t, last))
+            err << "agent " << raw(agents[ai].cfg.id) << " is available and eligible for waiting interaction "
+                << raw(ix.id) << "\n";
+      }
+    }
+    return err.str();
+  }
+};
+
+// ================================================================ public ====
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(options)) {}
+Engine::~Engine() = default;
+
+Status Engine::upsert_agent(const AgentConfig& config, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  if (raw(config.id) == 0) return Error::invalid("id", "agent id must be non-zero");
+  if (auto s = check_levels(config.skills, "skills"); !s) return s;
+  for (int c = 0; c < kChannelCount; ++c)
+    if (config.capacity[c] < 0 || config.capacity[c] > 1000)
+      return Error::invalid("capacity", "capacity out of range");
+  if (!(config.weight >= 0)) return Error::invalid("weight", "weight must be >= 0");
+  std::vector<DenseSkill> skills;
+  for (const auto& s : config.skills) {
+    const std::uint32_t d = m.dense(s.skill);
+    for (const auto& e : skills)
+      if (e.skill == d) return Error::invalid("skills", "a skill is listed twice");
+    skills.push_back({d, s.level});
+  }
+  std::sort(skills.begin(), skills.end(), [](auto& a, auto& b) { return a.skill < b.skill; });
+  std::uint32_t ai = m.agent_idx(config.id);
+  if (ai == kNil) {
+    ai = static_cast<std::uint32_t>(m.agents.size());
+    m.agents.emplace_back();
+    m.agent_index[raw(config.id)] = ai;
+    AgentRec& a = m.agents[ai];
+    a.live = true;
+    a.cfg = config;
+    a.skills = std::move(skills);
+    m.allocate_nodes(ai);
+    m.rebuild_agent_membership(ai);
+    return common::ok_status();
+  }
+  AgentRec& a = m.agents[ai];
+  const bool skills_changed =
+      skills.size() != a.skills.size() ||
+      !std::equal(skills.begin(), skills.end(), a.skills.begin(),
+                  [](auto& x, auto& y) { return x.skill == y.skill && x.level == y.level; });
+  a.cfg = config;
+  if (skills_changed) {
+    for (int c = 0; c < kChannelCount; ++c)
+      for (std::uint32_t s = 0; s < a.nslots; ++s) m.unlink(m.node_of(a, static_cast<Channel>(c), s));
+    a.avail_mask = 0;
+    a.skills = std::move(skills);
+    m.allocate_nodes(ai);
+    m.rebuild_agent_membership(ai);
+  }
+  m.refresh(ai, now);
+  m.dispatch_agent(ai, now);
+  return common::ok_status();
+}
+
+Status Engine::remove_agent(AgentId id) {
+  auto& m = *impl_;
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  AgentRec& a = m.agents[ai];
+  if (m.logged_in(a) || !a.ixs.empty()) return Error::conflict("agent must be logged out to be removed");
+  m.drop_agent_membership(ai);
+  a.live = false;
+  m.agent_index.erase(raw(id));
+  return common::ok_status();
+}
+
+Status Engine::upsert_queue(const QueueConfig& config, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  if (raw(config.id) == 0) return Error::invalid("id", "queue id must be non-zero");
+  if (auto s = check_levels(config.requirement.skills, "requirement"); !s) return s;
+  for (std::size_t i = 0; i < config.overflow.size(); ++i) {
+    if (auto s = check_levels(config.overflow[i].requirement.skills, "overflow"); !s) return s;
+    if (config.overflow[i].after.count() < 0)
+      return Error::invalid("overflow", "overflow step time must be >= 0");
+    if (i > 0 && config.overflow[i].after < config.overflow[i - 1].after)
+      return Error::invalid("overflow", "overflow steps must be sorted by time");
+  }
+  if (config.overflow.size() > 255) return Error::invalid("overflow", "too many overflow steps");
+  for (const auto& r : config.attribute_rules)
+    if (r.skill.level < kMinSkillLevel || r.skill.level > kMaxSkillLevel)
+      return Error::invalid("attribute_rules", "skill levels must be between 1 and 10");
+  if (config.ring_timeout.count() < 0 || config.wrap_up.count() < 0 || config.max_wait.count() < 0)
+    return Error::invalid("timers", "durations must be >= 0");
+  std::uint32_t qi = m.queue_idx(config.id);
+  const bool is_new = qi == kNil;
+  if (is_new) {
+    qi = static_cast<std::uint32_t>(m.queues.size());
+    m.queues.emplace_back();
+    m.queue_index[raw(config.id)] = qi;
+    m.queues[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
+  }
+  QueueRec& q = m.queues[qi];
+  q.live = true;
+  q.cfg = config;
+  if (!q.custom) q.strategy = &builtin_strategy(config.strategy);
+  q.tiers.clear();
+  q.step_tier.clear();
+  q.tiers.push_back(m.to_dense(config.requirement));
+  int current = 0;
+  for (const auto& step : config.overflow) {
+    if (step.action == OverflowStep::Action::kRelax) {
+      q.tiers.push_back(m.to_dense(step.requirement));
+      current = static_cast<int>(q.tiers.size() - 1);
+      q.step_tier.push_back(current);
+    } else {
+      q.step_tier.push_back(-1);
+    }
+  }
+  q.attr_rules.clear();
+  for (const auto& r : config.attribute_rules)
+    q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
+  q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
+  m.rebuild_queue_membership(qi);
+  if (!is_new) {
+    // Waiting interactions keep their position; requirement tiers are
+    // re-derived from the steps they already passed.
+    std::vector<std::uint32_t> waiting;
+    for (std::uint32_t xi = 0; xi < m.ixs.size(); ++xi) {
+      IxRec& ix = m.ixs[xi];
+      if (!ix.live) continue;
+      for (auto& t : ix.targets) {
+        if (t.queue != qi) continue;
+        t.tier = 0;
+        if (ix.home == qi) {
+          ix.steps_applied = std::min<int>(ix.steps_applied, static_cast<int>(config.overflow.size()));
+          for (int s = 0; s < ix.steps_applied; ++s)
+            if (q.step_tier[static_cast<std::size_t>(s)] >= 0)
+              t.tier = static_cast<std::uint16_t>(q.step_tier[static_cast<std::size_t>(s)]);
+        }
+      }
+      if (ix.phase == Phase::kWaiting) waiting.push_back(xi);
+    }
+    for (auto xi : waiting)
+      if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
+  }
+  return common::ok_status();
+}
+
+Status Engine::remove_queue(QueueId id) {
+  auto& m = *impl_;
+  const std::uint32_t qi = m.queue_idx(id);
+  if (qi == kNil) return Error::not_found("unknown queue");
+  for (const auto& ix : m.ixs) {
+    if (!ix.live) continue;
+    for (const auto& t : ix.targets)
+      if (t.queue == qi) return Error::conflict("queue still has interactions");
+  }
+  m.queues[qi].live = false;
+  m.rebuild_queue_membership(qi);
+  m.queue_index.erase(raw(id));
+  return common::ok_status();
+}
+
+Status Engine::set_custom_strategy(QueueId id, std::shared_ptr<const Strategy> strategy) {
+  auto& m = *impl_;
+  const std::uint32_t qi = m.queue_idx(id);
+  if (qi == kNil) return Error::not_found("unknown queue");
+  QueueRec& q = m.queues[qi];
+  q.custom = std::move(strategy);
+  q.strategy = q.custom ? q.custom.get() : &builtin_strategy(q.cfg.strategy);
+  return common::ok_status();
+}
+
+Status Engine::login(AgentId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  AgentRec& a = m.agents[ai];
+  auto next = transition_status(a.status, StatusInput::kLogin);
+  if (!next) return next.error();
+  a.status = *next;
+  a.misses = 0;
+  m.adjust_staffed(ai, +1);
+  m.emit_agent(EventType::kAgentLoggedIn, now, a).reason = a.status.reason;
+  if (a.cfg.heartbeat_timeout.count() > 0)
+    m.push_timer(now + a.cfg.heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
+  m.refresh(ai, now);
+  return common::ok_status();
+}
+
+Status Engine::set_ready(AgentId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  AgentRec& a = m.agents[ai];
+  auto next = transition_status(a.status, StatusInput::kReady);
+  if (!next) return next.error();
+  a.status = *next;
+  a.misses = 0;
+  m.emit_agent(EventType::kAgentReady, now, a);
+  m.refresh(ai, now);
+  m.dispatch_agent(ai, now);
+  return common::ok_status();
+}
+
+Status Engine::set_not_ready(AgentId id, ReasonCode reason_code, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  AgentRec& a = m.agents[ai];
+  auto next = transition_status(a.status, StatusInput::kNotReady, reason_code);
+  if (!next) return next.error();
+  a.status = *next;
+  m.emit_agent(EventType::kAgentNotReady, now, a).reason = reason_code;
+  m.refresh(ai, now);
+  return common::ok_status();
+}
+
+Status Engine::logout(AgentId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  AgentRec& a = m.agents[ai];
+  auto next = transition_status(a.status, StatusInput::kLogout);
+  if (!next) return next.error();
+  if (a.connected > 0 || a.wrapping > 0)
+    return Error::conflict("agent has connected or wrap-up interactions");
+  // Status first so the withdrawn interactions are not offered straight back.
+  a.status = StatusValue{AgentStatus::kNotReady, reason::kLogin};
+  m.refresh(ai, now);
+  const std::vector<std::uint32_t> held = a.ixs;
+  for (std::uint32_t xi : held) m.withdraw(xi, ai, now);
+  m.adjust_staffed(ai, -1);
+  a.status = *next;
+  ++a.hb_gen;
+  m.emit_agent(EventType::kAgentLoggedOut, now, a);
+  m.refresh(ai, now);
+  return common::ok_status();
+}
+
+Status Engine::heartbeat(AgentId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  AgentRec& a = m.agents[ai];
+  if (!m.logged_in(a)) return Error::conflict("agent is logged out");
+  if (a.cfg.heartbeat_timeout.count() > 0)
+    m.push_timer(now + a.cfg.heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
+  return common::ok_status();
+}
+
+Status Engine::reconcile(AgentId id, std::span<const InteractionId> actual, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  const std::vector<std::uint32_t> held = m.agents[ai].ixs;
+  for (std::uint32_t xi : held) {
+    IxRec& ix = m.ixs[xi];
+    if (std::find(actual.begin(), actual.end(), ix.id) != actual.end()) continue;
+    if (ix.phase == Phase::kOffered) {
+      m.withdraw(xi, ai, now);
+    } else if (ix.phase == Phase::kConnected) {
+      m.end_conversation(xi, now, false);
+      if (m.ixs[xi].live && m.ixs[xi].gen == ix.gen && m.ixs[xi].phase == Phase::kWrapUp)
+        m.finish_wrap(xi, now);
+    }
+  }
+  m.refresh(ai, now);
+  m.dispatch_agent(ai, now);
+  for (const auto& want : actual) {
+    const std::uint32_t xi = m.ix_idx(want);
+    const auto& mine = m.agents[ai].ixs;
+    if (xi == kNil || std::find(mine.begin(), mine.end(), xi) == mine.end())
+      return Error::conflict("agent reports an interaction the engine does not attribute to it");
+  }
+  return common::ok_status();
+}
+
+void Engine::start_new_day() {
+  for (auto& a : impl_->agents) a.handled_today = 0;
+}
+
+Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  if (raw(spec.id) == 0) return Error::invalid("id", "interaction id must be non-zero");
+  if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
+  std::uint32_t qi = m.queue_idx(spec.queue);
+  if (qi == kNil) return Error::not_found("unknown queue");
+  if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
+  EnqueueOutcome outcome = EnqueueOutcome::kQueued;
+  auto reject = [&](Disposition d) {
+    Event& e = m.emit(EventType::kRejected, now);
+    e.interaction = spec.id;
+    e.queue = m.queues[qi].cfg.id;
+    e.channel = spec.channel;
+    e.arrival = spec.arrival.time_since_epoch().count() != 0 ? spec.arrival : now;
+    e.disposition = d;
+  };
+  if (m.queues[qi].staffed == 0) {
+    const QueueConfig& cfg = m.queues[qi].cfg;
+    if (cfg.no_agents == NoAgentsPolicy::kReject) {
+      reject(Disposition::kNoAgents);
+      return EnqueueOutcome::kNoAgents;
+    }
+    if (cfg.no_agents == NoAgentsPolicy::kRedirect) {
+      const std::uint32_t r = m.queue_idx(cfg.no_agents_redirect);
+      if (r != kNil && r != qi) {
+        qi = r;
+        outcome = EnqueueOutcome::kRedirected;
+      }
+    }
+  }
+  QueueRec& q = m.queues[qi];
+  if (q.cfg.max_length > 0 && q.waiting.size() >= q.cfg.max_length) {
+    reject(Disposition::kQueueFull);
+    return EnqueueOutcome::kQueueFull;
+  }
+  const std::uint32_t xi = m.alloc_ix();
+  IxRec& ix = m.ixs[xi];
+  ix.id = spec.id;
+  ix.home = qi;
+  ix.ch = spec.channel;
+  ix.priority = spec.priority;
+  ix.arrival = spec.arrival.time_since_epoch().count() != 0 ? std::min(spec.arrival, now) : now;
+  ix.seq = ++m.ix_seq;
+  ix.customer = spec.customer;
+  ix.phase = Phase::kWaiting;
+  for (const auto& s : spec.required_skills) ix.extra.push_back({m.dense(s.skill), s.level});
+  for (const auto& [rule, skill] : q.attr_rules)
+    for (const auto& at : spec.attributes)
+      if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
+  if (raw(spec.preferred_agent) != 0) {
+    const std::uint32_t pa = m.agent_idx(spec.preferred_agent);
+    if (pa != kNil && spec.preferred_wait.count() > 0) {
+      ix.pref_agent = pa;
+      ix.pref_until = now + spec.preferred_wait;
+    }
+  } else if (q.cfg.sticky_window.count() > 0 && q.cfg.sticky_wait.count() > 0 && spec.customer != 0) {
+    auto it = m.last_agent_for_customer.find(spec.customer);
+    if (it != m.last_agent_for_customer.end() && now - it->second.second <= q.cfg.sticky_window &&
+        m.agents[it->second.first].live) {
+      ix.pref_agent = it->second.first;
+      ix.pref_until = now + q.cfg.sticky_wait;
+    }
+  }
+  if (ix.pref_agent != kNil) m.push_timer(ix.pref_until, TimerKind::kPref, xi, ix.gen);
+  Target home;
+  home.queue = qi;
+  ix.targets.push_back(home);
+  m.ix_index[raw(spec.id)] = xi;
+  m.insert_waiting(xi);
+  m.emit_ix(EventType::kEnqueued, now, ix);
+  if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
+  return outcome;
+}
+
+Status Engine::schedule_callback(const InteractionSpec& spec, Time at, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  if (raw(spec.id) == 0) return Error::invalid("id", "interaction id must be non-zero");
+  if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
+  const std::uint32_t qi = m.queue_idx(spec.queue);
+  if (qi == kNil) return Error::not_found("unknown queue");
+  if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s;
+  const std::uint32_t xi = m.alloc_ix();
+  IxRec& ix = m.ixs[xi];
+  ix.id = spec.id;
+  ix.home = qi;
+  ix.ch = spec.channel;
+  ix.priority = spec.priority;
+  ix.arrival = std::max(at, now);
+  ix.seq = ++m.ix_seq;
+  ix.customer = spec.customer;
+  ix.phase = Phase::kScheduled;
+  ix.callback = true;
+  for (const auto& s : spec.required_skills) ix.extra.push_back({m.dense(s.skill), s.level});
+  Target home;
+  home.queue = qi;
+  ix.targets.push_back(home);
+  m.ix_index[raw(spec.id)] = xi;
+  Event& e = m.emit_ix(EventType::kCallbackQueued, now, ix);
+  e.deadline = ix.arrival;
+  if (ix.arrival <= now)
+    m.activate(xi, now);
+  else
+    m.push_timer(ix.arrival, TimerKind::kScheduled, xi, ix.gen);
+  return common::ok_status();
+}
+
+Status Engine::convert_to_callback(InteractionId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  IxRec& ix = m.ixs[xi];
+  if (ix.phase != Phase::kWaiting) return Error::conflict("only a waiting interaction can become a callback");
+  if (ix.callback) return Error::conflict("interaction is already a callback");
+  ix.callback = true;
+  m.emit_ix(EventType::kCallbackQueued, now, ix).deadline = ix.arrival;
+  return common::ok_status();
+}
+
+Status Engine::answered(InteractionId id, AgentId agent, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  IxRec& ix = m.ixs[xi];
+  if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
+    return Error::conflict("interaction is not ringing this agent");
+  m.set_phase(ix, PhaseInput::kAnswer);
+  ++ix.offer_gen;
+  const std::vector<std::uint32_t> others = ix.ringing;
+  ix.ringing.clear();
+  AgentRec& a = m.agents[ai];
+  --a.ringing;
+  ++a.connected;
+  a.misses = 0;
+  ix.agent = ai;
+  ix.answered_at = now;
+  m.emit_ix(EventType::kAnswered, now, ix).agent = a.cfg.id;
+  if (ix.customer != 0) m.last_agent_for_customer[ix.customer] = {ai, now};
+  m.refresh(ai, now);
+  for (std::uint32_t o : others) {
+    if (o == ai) continue;
+    m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[o].cfg.id;
+    --m.agents[o].ringing;
+    m.release_slot(o, xi);
+    m.refresh(o, now);
+  }
+  for (std::uint32_t o : others)
+    if (o != ai) m.dispatch_agent(o, now);
+  m.dispatch_agent(ai, now);  // multi-capacity channels may take more
+  return common::ok_status();
+}
+
+Status Engine::declined(InteractionId id, AgentId agent, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
+  IxRec& ix = m.ixs[xi];
+  if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
+    return Error::conflict("interaction is not ringing this agent");
+  m.miss(xi, ai, EventType::kDeclined, now, false);
+  return common::ok_status();
+}
+
+Status Engine::no_answer(InteractionId id, AgentId agent, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
+  IxRec& ix = m.ixs[xi];
+  if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
+    return Error::conflict("interaction is not ringing this agent");
+  m.miss(xi, ai, EventType::kNoAnswer, now, false);
+  return common::ok_status();
+}
+
+Status Engine::abandoned(InteractionId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  IxRec& ix = m.ixs[xi];
+  auto next = transition_phase(ix.phase, PhaseInput::kAbandon);
+  if (!next) return next.error();
+  if (ix.callback && ix.phase != Phase::kScheduled)
+    return Error::conflict("a callback cannot be abandoned; it is removed by the agent");
+  const std::vector<std::uint32_t> ringing = ix.ringing;
+  m.remove_waiting(xi);
+  for (std::uint32_t ai : ringing) {
+    m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[ai].cfg.id;
+    m.stop_ringing(xi, ai);
+  }
+  ix.phase = *next;
+  m.emit_ix(EventType::kAbandoned, now, ix);
+  m.release_ix(xi);
+  for (std::uint32_t ai : ringing) m.refresh(ai, now);
+  for (std::uint32_t ai : ringing) m.dispatch_agent(ai, now);
+  return common::ok_status();
+}
+
+Status Engine::hold(InteractionId id, bool on_hold, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  IxRec& ix = m.ixs[xi];
+  if (ix.phase != Phase::kConnected) return Error::conflict("only a connected interaction can be held");
+  if (ix.on_hold == on_hold) return Error::conflict(on_hold ? "already on hold" : "not on hold");
+  ix.on_hold = on_hold;
+  if (on_hold)
+    ix.hold_started = now;
+  else
+    ix.hold_total += now - ix.hold_started;
+  m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix).agent =
+      m.agents[ix.agent].cfg.id;
+  return common::ok_status();
+}
+
+Status Engine::ended(InteractionId id, Time now, bool difficult) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  auto next = transition_phase(m.ixs[xi].phase, PhaseInput::kEnd);
+  if (!next) return next.error();
+  m.end_conversation(xi, now, difficult);
+  return common::ok_status();
+}
+
+Status Engine::wrap_up_done(InteractionId id, Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  auto next = transition_phase(m.ixs[xi].phase, PhaseInput::kWrapDone);
+  if (!next) return next.error();
+  m.finish_wrap(xi, now);
+  return common::ok_status();
+}
+
+void Engine::tick(Time now) {
+  auto& m = *impl_;
+  now = m.clamp(now);
+  while (!m.timers.empty() && m.timers.top().at <= now) {
+    const Timer t = m.timers.top();
+    m.timers.pop();
+    m.fire(t, now);
+  }
+}
+
+std::optional<Time> Engine::next_deadline() const {
+  if (impl_->timers.empty()) return std::nullopt;
+  return impl_->timers.top().at;
+}
+
+std::size_t Engine::drain(std::vector<Event>& out) {
+  auto& p = impl_->pending;
+  const std::size_t n = p.size();
+  out.insert(out.end(), p.begin(), p.end());
+  p.clear();
+  return n;
+}
+
+void Engine::discard_events() { impl_->pending.clear(); }
+std::size_t Engine::pending_events() const { return impl_->pending.size(); }
+
+Result<AgentSnapshot> Engine::agent(AgentId id) const {
+  const auto& m = *impl_;
+  const std::uint32_t ai = m.agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  const AgentRec& a = m.agents[ai];
+  AgentSnapshot s;
+  s.id = id;
+  s.status = a.status.status;
+  s.reason = a.status.reason;
+  s.state = a.state;
+  for (int c = 0; c < kChannelCount; ++c) s.used[c] = a.used[c];
+  s.consecutive_misses = a.misses;
+  s.handled_today = a.handled_today;
+  for (auto xi : a.ixs) s.interactions.push_back(m.ixs[xi].id);
+  return s;
+}
+
+Result<QueueSnapshot> Engine::queue(QueueId id, Time now) const {
+  const auto& m = *impl_;
+  const std::uint32_t qi = m.queue_idx(id);
+  if (qi == kNil) return Error::not_found("unknown queue");
+  const QueueRec& q = m.queues[qi];
+  QueueSnapshot s;
+  s.id = id;
+  s.waiting = q.waiting.size();
+  for (const auto& k : q.waiting) s.longest_wait = std::max(s.longest_wait, Duration(now - k.arrival));
+  s.staffed = q.staffed;
+  for (auto ai : q.members)
+    if (m.agents[ai].avail_mask & bit(q.cfg.channel)) ++s.available;
+  s.estimated_wait = m.estimate(qi, q.waiting.size());
+  s.recent_handle_seconds = q.aht_s;
+  return s;
+}
+
+Result<InteractionSnapshot> Engine::interaction(InteractionId id) const {
+  const auto& m = *impl_;
+  const std::uint32_t xi = m.ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  const IxRec& ix = m.ixs[xi];
+  InteractionSnapshot s;
+  s.id = id;
+  s.phase = ix.phase;
+  s.queue = m.queues[ix.home].cfg.id;
+  s.arrival = ix.arrival;
+  s.priority = ix.priority;
+  s.callback = ix.callback;
+  s.overflow_steps_applied = ix.steps_applied;
+  for (auto ai : ix.ringing) s.ringing.push_back(m.agents[ai].cfg.id);
+  if (ix.agent != kNil && (ix.phase == Phase::kConnected || ix.phase == Phase::kWrapUp))
+    s.agent = m.agents[ix.agent].cfg.id;
+  return s;
+}
+
+Result<Duration> Engine::estimated_wait(QueueId id, std::size_t position) const {
+  const std::uint32_t qi = impl_->queue_idx(id);
+  if (qi == kNil) return Error::not_found("unknown queue");
+  return impl_->estimate(qi, position);
+}
+
+std::size_t Engine::agent_count() const { return impl_->agent_index.size(); }
+std::size_t Engine::live_interaction_count() const { return impl_->ix_index.size(); }
+
+std::size_t Engine::approximate_memory_bytes() const {
+  const auto& m = *impl_;
+  std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.nodes.capacity() * sizeof(Node) +
+                      m.ixs.capacity() * sizeof(IxRec) + m.queues.capacity() * sizeof(QueueRec) +
+                      m.buckets.capacity() * sizeof(Bucket);
+  for (const auto& a : m.agents)
+    bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.capacity() * 4 +
+             a.cfg.skills.capacity() * sizeof(SkillLevel);
+  for (const auto& q : m.queues)
+    bytes += q.waiting.size() * (sizeof(WaitKey) + 32) + q.members.capacity() * 4;
+  for (const auto& ix : m.ixs)
+    bytes += ix.targets.capacity() * sizeof(Target) + ix.extra.capacity() * sizeof(DenseSkill) +
+             ix.ringing.capacity() * 4 + ix.declined.capacity() * sizeof(Decline);
+  bytes += (m.agent_index.size() + m.ix_index.size() + m.queue_index.size()) * 32;
+  return bytes;
+}
+
+std::string Engine::check_invariants() const { return impl_->check(); }
+
+}  // namespace hotline::routing

@@ -1,0 +1,78 @@
+// routing/state_machine.h — the two explicit state machines of the engine.
+//
+// Each machine is an enum plus one pure transition function that either
+// returns the next state or an Error whose message says why the input is not
+// allowed. The engine calls nothing else to change these states, so every
+// rule lives here and is unit-tested one transition at a time.
+#pragma once
+
+#include "common/result.h"
+#include "routing/types.h"
+
+namespace hotline::routing {
+
+// --- Agent status: the state the agent chooses. ---------------------------
+//
+//   LoggedOut --login--> NotReady(login)
+//   NotReady  --ready--> Ready
+//   Ready/NotReady --not_ready(r)--> NotReady(r)   (r must differ when already NotReady)
+//   Ready/NotReady --logout--> LoggedOut
+//
+// Whether an agent with live interactions may log out is an engine rule (it
+// may not), not part of this machine.
+enum class StatusInput : std::uint8_t { kLogin, kReady, kNotReady, kLogout };
+
+struct StatusValue {
+  AgentStatus status = AgentStatus::kLoggedOut;
+  ReasonCode reason = reason::kNone;
+  friend bool operator==(const StatusValue&, const StatusValue&) = default;
+};
+
+common::Result<StatusValue> transition_status(StatusValue current, StatusInput input,
+                                              ReasonCode not_ready_reason = reason::kNone);
+
+// --- Interaction phase: where an interaction is in routing. -----------------
+//
+//   Scheduled --activate--> Waiting            (scheduled callback time reached)
+//   Waiting   --offer-->    Offered
+//   Offered   --answer-->   Connected
+//   Offered   --decline | no_answer | withdraw--> Waiting   (head of queue, original arrival)
+//   Connected --end-->      WrapUp
+//   WrapUp    --wrap_done--> Done
+//   Scheduled/Waiting/Offered --abandon--> Abandoned
+//   Scheduled/Waiting --remove--> Removed   (max wait, voicemail, queue deleted)
+//
+// Done, Abandoned and Removed are terminal.
+enum class Phase : std::uint8_t {
+  kScheduled,
+  kWaiting,
+  kOffered,
+  kConnected,
+  kWrapUp,
+  kDone,
+  kAbandoned,
+  kRemoved
+};
+std::string_view to_string(Phase p);
+
+enum class PhaseInput : std::uint8_t {
+  kActivate,
+  kOffer,
+  kAnswer,
+  kDecline,
+  kNoAnswer,
+  kWithdraw,
+  kEnd,
+  kWrapDone,
+  kAbandon,
+  kRemove,
+};
+std::string_view to_string(PhaseInput p);
+
+common::Result<Phase> transition_phase(Phase current, PhaseInput input);
+
+inline bool is_terminal(Phase p) {
+  return p == Phase::kDone || p == Phase::kAbandoned || p == Phase::kRemoved;
+}
+
+}  // namespace hotline::routing
