@@ -1,0 +1,154 @@
+#include "app/serve.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <iostream>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "api/api.h"
+#include "app/cli.h"
+#include "common/clock.h"
+#include "iam/iam.h"
+#include "schema/schema.h"
+#include "store/database.h"
+
+namespace hotline::app {
+
+namespace asio = boost::asio;
+
+iam::AuthPolicy auth_policy(const Config& c) {
+  iam::AuthPolicy p;
+  p.kdf = security::KdfCost{static_cast<std::uint64_t>(c.auth_kdf_opslimit),
+                            static_cast<std::size_t>(c.auth_kdf_memlimit_kib) * 1024};
+  p.session_ttl = std::chrono::seconds(c.auth_session_ttl_s);
+  p.max_failed_logins = static_cast<int>(c.auth_max_failed_logins);
+  p.lockout = std::chrono::seconds(c.auth_lockout_s);
+  p.max_failures_per_source = static_cast<int>(c.auth_max_failures_per_source);
+  p.min_password_length = static_cast<std::size_t>(c.auth_min_password_length);
+  return p;
+}
+
+namespace {
+
+// Hides credentials in a postgresql:// URL for logs.
+std::string redact_url(const std::string& url) {
+  auto at = url.find('@');
+  auto scheme = url.find("://");
+  if (at == std::string::npos || scheme == std::string::npos) return url;
+  return url.substr(0, scheme + 3) + "***" + url.substr(at);
+}
+
+// Drain, then stop the loop: polled so that the last in-flight request's
+// write completes before the threads exit.
+void drain_then_stop(asio::io_context& io, api::HttpServer& server, api::Api& api, const Config& c) {
+  spdlog::info("draining: no new connections; waiting for {} in-flight request(s)", server.in_flight());
+  api.set_draining(true);
+  server.drain();
+  auto timer = std::make_shared<asio::steady_timer>(io);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.http_drain_timeout_s);
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [&io, &server, timer, deadline, poll] {
+    if (server.in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      if (server.in_flight() != 0) spdlog::warn("drain timeout: {} request(s) cut off", server.in_flight());
+      io.stop();
+      *poll = nullptr;  // break the self-reference
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(20));
+    timer->async_wait([poll](boost::system::error_code) {
+      if (*poll) (*poll)();
+    });
+  };
+  (*poll)();
+}
+
+}  // namespace
+
+int serve(const Config& c) {
+  setup_logging(c);
+  store::Options so;
+  so.pool_size = static_cast<int>(c.storage_pool_size);
+  std::unique_ptr<store::Database> db;
+  try {
+    db = store::Database::open(c.storage_url, so);
+    db->migrate(schema::migrations());
+  } catch (const std::exception& e) {
+    spdlog::critical("storage: {}", e.what());
+    return 1;
+  }
+  spdlog::info("storage: {} at schema version {}", redact_url(c.storage_url), db->schema_version());
+
+  auto& clock = common::SystemClock::instance();
+  common::MetricsRegistry metrics;
+  iam::Directory directory(*db, clock, auth_policy(c));
+  api::Api api(directory, *db, metrics, clock, api::ApiOptions{kVersion, c.log_access});
+
+  const unsigned threads = c.http_threads > 0 ? static_cast<unsigned>(c.http_threads)
+                                              : std::max(2u, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+  auto [host, port] = split_host_port(c.http_listen, "http.listen");
+  api::HttpServerOptions ho;
+  ho.host = host;
+  ho.port = port;
+  ho.tls_cert_file = c.http_tls_cert;
+  ho.tls_key_file = c.http_tls_key;
+  ho.max_body_bytes = static_cast<std::size_t>(c.http_max_body_bytes);
+  ho.max_header_bytes = static_cast<std::size_t>(c.http_max_header_bytes);
+  ho.max_connections = static_cast<std::size_t>(c.http_max_connections);
+  ho.idle_timeout = std::chrono::seconds(c.http_idle_timeout_s);
+  ho.request_timeout = std::chrono::seconds(c.http_request_timeout_s);
+  std::unique_ptr<api::HttpServer> server;
+  try {
+    server = std::make_unique<api::HttpServer>(io, ho, api.handler(), api.error_responder());
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  server->start();
+
+  auto& connections = metrics.gauge("hotline_http_connections", "Open HTTP connections");
+  auto& in_flight = metrics.gauge("hotline_http_in_flight", "HTTP requests being handled");
+  asio::steady_timer gauges(io);
+  std::function<void()> sample = [&] {
+    connections.set(static_cast<std::int64_t>(server->connections()));
+    in_flight.set(static_cast<std::int64_t>(server->in_flight()));
+    gauges.expires_after(std::chrono::seconds(1));
+    gauges.async_wait([&](boost::system::error_code ec) {
+      if (!ec) sample();
+    });
+  };
+  sample();
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int signal_count = 0;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (++signal_count == 1) {
+      spdlog::info("received signal {}; shutting down gracefully", sig);
+      gauges.cancel();
+      drain_then_stop(io, *server, api, c);
+      signals.async_wait(on_signal);
+    } else {
+      spdlog::warn("second signal: stopping now");
+      io.stop();
+    }
+  };
+  signals.async_wait(on_signal);
+
+  const std::string url = std::string(server->tls() ? "https" : "http") + "://" +
+                          (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                          std::to_string(server->port());
+  spdlog::info("hotline {} serving {} with {} HTTP thread(s)", kVersion, url, threads);
+  std::cout << "listening http=" << url << std::endl;
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace hotline::app
