@@ -82,8 +82,8 @@ PostgresServer::~PostgresServer() {
 }
 
 PostgresServer& PostgresServer::shared() {
-  // Leaked on purpose when start-up throws (the next call retries); stopped
-  // by the static destructor at exit otherwise.
+  // Stopped by the static destructor at exit. When start-up throws, the next
+  // call tries again (each test then fails with the start-up error).
   static std::mutex mu;
   static std::unique_ptr<PostgresServer> server;
   std::lock_guard lock(mu);
