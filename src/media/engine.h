@@ -1,0 +1,173 @@
+// media/engine.h — RTP sessions on their own event loops.
+//
+// MediaEngine owns N Asio event loops (one thread each; default one per
+// core) and a port range. The call layer creates a MediaSession from the
+// negotiated SDP values (SessionParams: no SDP parsing here), puts its
+// local_port() into the SDP answer, and then tells it what to send: silence,
+// a playlist, a tone, or the audio of another session (bridge).
+//
+// Threading: every session belongs to one loop. Public methods may be called
+// from any thread; they post to that loop and return at once. Events
+// (SessionEvents) run on the loop thread and must not block — post to your
+// own executor if you need to. Two sessions can only be bridged or recorded
+// together when they share a loop: create the second leg with
+// `colocate_with` set to the first.
+//
+// Per packet the engine does no allocation, takes no lock and throws nothing.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "media/audio.h"
+#include "media/dtmf.h"
+#include "media/g711.h"
+#include "media/recording.h"
+
+namespace hotline::media {
+
+// What SDP negotiation produced for one audio stream.
+struct SessionParams {
+  std::string remote_address;     // from c= (empty: learn it from the first packet)
+  std::uint16_t remote_port = 0;  // from m= (0: learn it)
+  Codec codec = Codec::pcmu;
+  std::uint8_t payload_type = 0;  // the PT the peer uses for `codec` (static 0/8 normally)
+  int telephone_event_pt = 101;   // -1 when telephone-event was not negotiated
+  int ptime_ms = 20;              // a=ptime; 10..60, multiple of 10
+  // Symmetric RTP (RFC 4961 style "comedia"): send to where the peer's
+  // packets actually come from, and then ignore everybody else.
+  bool latching = true;
+  std::chrono::milliseconds media_timeout{30000};  // 0 disables
+  bool detect_inband_dtmf = true;
+  std::string cname = "hotline";
+};
+
+struct SessionEvents {
+  std::function<void(const DtmfDigit&)> on_dtmf;
+  std::function<void()> on_media_timeout;
+  std::function<void(std::uint64_t playback_id)> on_playback_done;
+  std::function<void()> on_rtcp_bye;
+};
+
+struct SessionStats {
+  std::uint64_t packets_received = 0;
+  std::uint64_t packets_sent = 0;
+  std::uint64_t packets_relayed = 0;
+  std::uint64_t dropped_stranger = 0;  // from an address other than the latched one
+  std::uint64_t dropped_invalid = 0;   // not RTP, unknown PT, failed validation
+  std::int64_t lost = 0;               // RFC 3550 cumulative loss of the incoming stream
+  double jitter_ms = 0;                // interarrival jitter of the incoming stream
+  // What the peer reports about our stream (last RTCP SR/RR received).
+  bool have_remote_report = false;
+  double remote_fraction_lost = 0;
+  std::int64_t remote_cumulative_lost = 0;
+  double remote_jitter_ms = 0;
+  double rtt_ms = -1;
+  std::uint64_t rtcp_sent = 0;
+  std::uint64_t rtcp_received = 0;
+  bool latched = false;
+  std::string remote;  // current send address "ip:port"
+  std::uint16_t local_port = 0;
+};
+
+class MediaEngine;
+class Session;     // implementation (session.h)
+struct EventLoop;  // one io_context + thread (session.h)
+
+class MediaSession {
+ public:
+  std::uint16_t local_port() const;  // RTP port; RTCP is local_port()+1
+  std::size_t loop_index() const;
+
+  void set_remote(std::string address, std::uint16_t port);  // re-INVITE: resets latching
+  void play(std::vector<ClipPtr> clips, bool loop, std::uint64_t playback_id);
+  void play_tone(ToneSpec tone, std::uint64_t playback_id);
+  void play_source(std::unique_ptr<AudioSource> source, std::uint64_t playback_id);
+  void silence();  // stop playback or bridge, send silence
+  // Sends RFC 4733 events, one per character, `duration_ms` each with 60 ms gaps.
+  void send_dtmf(std::string digits, int duration_ms = 100);
+  // Sends RTCP BYE, stops everything and releases the ports.
+  void close();
+  std::future<SessionStats> stats() const;
+
+  explicit MediaSession(std::shared_ptr<Session> impl) : impl_(std::move(impl)) {}
+  ~MediaSession();  // closes the session if the owner forgot
+  const std::shared_ptr<Session>& impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<Session> impl_;
+};
+
+// Handle to a running recording (caller = left, agent = right).
+class RecordingHandle {
+ public:
+  void pause();
+  void resume();
+  // Writes the rest and closes the file; the future resolves on the loop.
+  std::future<common::Status> stop();
+
+  struct State;
+  explicit RecordingHandle(std::shared_ptr<State> s) : s_(std::move(s)) {}
+  ~RecordingHandle();
+
+ private:
+  std::shared_ptr<State> s_;
+};
+
+struct EngineConfig {
+  unsigned loops = 0;  // 0 = std::thread::hardware_concurrency()
+  std::uint16_t port_min = 20000;
+  std::uint16_t port_max = 29999;
+  std::string bind_address = "0.0.0.0";
+  std::chrono::milliseconds rtcp_interval{5000};
+  common::Clock* clock = nullptr;  // nullptr = SystemClock
+};
+
+class MediaEngine {
+ public:
+  explicit MediaEngine(EngineConfig config);
+  ~MediaEngine();  // stops the loops; sessions still open are closed
+  MediaEngine(const MediaEngine&) = delete;
+  MediaEngine& operator=(const MediaEngine&) = delete;
+
+  common::Result<std::shared_ptr<MediaSession>> create_session(const SessionParams& params,
+                                                               SessionEvents events,
+                                                               const MediaSession* colocate_with = nullptr);
+  // Relay a ↔ b. Same codec: header rewrite only; PCMU↔PCMA: table transcode.
+  common::Status bridge(const MediaSession& a, const MediaSession& b);
+  // Both sides go back to silence.
+  void unbridge(const MediaSession& a);
+
+  struct RecordingOptions {
+    std::string path;
+    Kek kek;
+    Cipher cipher = Cipher::aes_256_gcm;
+  };
+  common::Result<std::unique_ptr<RecordingHandle>> start_recording(const MediaSession& caller,
+                                                                   const MediaSession& agent,
+                                                                   const RecordingOptions& options);
+
+  std::size_t loop_count() const { return loops_.size(); }
+  common::Clock& clock() const { return *clock_; }
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  EngineConfig config_;
+  common::Clock* clock_;
+  std::vector<std::shared_ptr<EventLoop>> loops_;
+  std::mutex mu_;
+  std::size_t next_loop_ = 0;
+  std::uint32_t next_port_ = 0;
+  std::vector<std::weak_ptr<Session>> sessions_;  // closed on engine shutdown
+};
+
+}  // namespace hotline::media

@@ -1,0 +1,531 @@
+#include "media/session.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cstring>
+
+namespace hotline::media {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using steady = std::chrono::steady_clock;
+
+Session::Session(std::shared_ptr<EventLoop> loop, std::size_t loop_index, const SessionParams& params,
+                 SessionEvents events, common::Clock& clock, std::chrono::milliseconds rtcp_interval)
+    : loop_(std::move(loop)),
+      loop_index_(loop_index),
+      params_(params),
+      events_(std::move(events)),
+      clock_(clock),
+      rtcp_interval_(rtcp_interval),
+      rtp_(loop_->io),
+      rtcp_(loop_->io),
+      pacer_(loop_->io),
+      housekeeping_(loop_->io),
+      rng_(std::random_device{}()) {
+  params_.ptime_ms = std::clamp(params_.ptime_ms / 10 * 10, 10, 60);
+  frame_samples_ = static_cast<std::uint32_t>(params_.ptime_ms * 8);
+  // Random initial SSRC, sequence number and timestamp (RFC 3550 §5.1).
+  out_.ssrc = rng_();
+  out_.next_seq = static_cast<std::uint16_t>(rng_());
+  out_.last_ts = rng_();
+}
+
+bool Session::bind(const asio::ip::address& addr, std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto proto = addr.is_v6() ? udp::v6() : udp::v4();
+  rtp_.open(proto, ec);
+  if (!ec) rtp_.bind(udp::endpoint(addr, port), ec);
+  if (!ec) rtcp_.open(proto, ec);
+  if (!ec) rtcp_.bind(udp::endpoint(addr, static_cast<std::uint16_t>(port + 1)), ec);
+  if (!ec) rtp_.non_blocking(true, ec);
+  if (!ec) rtcp_.non_blocking(true, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    rtp_.close(ignored);
+    rtcp_.close(ignored);
+    return false;
+  }
+  local_port_ = port;
+  stats_.local_port = port;
+  return true;
+}
+
+void Session::start() {
+  if (!params_.remote_address.empty() && params_.remote_port != 0)
+    set_remote(params_.remote_address, params_.remote_port);
+  last_rx_ = clock_.now();
+  next_rtcp_ = last_rx_ + rtcp_interval_;
+  arm_receive();
+  arm_rtcp_receive();
+  arm_housekeeping();
+  set_mode(OutMode::silence);
+}
+
+void Session::set_remote(const std::string& address, std::uint16_t port) {
+  if (mode_ == OutMode::closed) return;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec || port == 0) {
+    have_remote_ = false;  // wait for the first packet to latch onto
+  } else {
+    remote_ = udp::endpoint(addr, port);
+    remote_rtcp_ = udp::endpoint(addr, static_cast<std::uint16_t>(port + 1));
+    have_remote_ = true;
+  }
+  latched_ = false;
+}
+
+// The one transition function for what the session sends.
+void Session::set_mode(OutMode next) {
+  if (mode_ == OutMode::closed) return;
+  if (mode_ == OutMode::bridged && next != OutMode::bridged && peer_ != nullptr) {
+    Session* p = peer_;
+    peer_ = nullptr;
+    p->peer_ = nullptr;
+    if (p->mode_ == OutMode::bridged) p->set_mode(OutMode::silence);
+  }
+  if (next != OutMode::playing) source_.reset();
+  if (next == OutMode::closed) {
+    mode_ = next;
+    return;
+  }
+  mode_ = next;
+  relay_.valid = false;  // a new relay segment starts with the next relayed packet
+  if (pacer_needed()) arm_pacer();
+}
+
+void Session::play(std::unique_ptr<AudioSource> src, std::uint64_t id) {
+  if (mode_ == OutMode::closed) return;
+  set_mode(OutMode::silence);  // leaves any bridge
+  source_ = std::move(src);
+  playback_id_ = id;
+  mode_ = OutMode::playing;
+  if (pacer_needed()) arm_pacer();
+}
+
+void Session::bridge_to(const std::shared_ptr<Session>& peer) {
+  if (!peer || peer.get() == this || mode_ == OutMode::closed || peer->mode_ == OutMode::closed) return;
+  set_mode(OutMode::silence);
+  peer->set_mode(OutMode::silence);
+  peer_ = peer.get();
+  peer->peer_ = this;
+  set_mode(OutMode::bridged);
+  peer->set_mode(OutMode::bridged);
+}
+
+void Session::unbridge() {
+  if (mode_ == OutMode::bridged) set_mode(OutMode::silence);
+}
+
+void Session::queue_dtmf(const std::string& digits, int duration_ms) {
+  if (mode_ == OutMode::closed || params_.telephone_event_pt < 0) return;
+  dtmf_duration_ms_ = std::clamp(duration_ms, 40, 2000);
+  for (char c : digits) {
+    if (dtmf_char_to_event(c) < 0) continue;
+    const std::size_t next = (dtmf_tail_ + 1) % dtmf_queue_.size();
+    if (next == dtmf_head_) break;  // queue full: drop the rest
+    dtmf_queue_[dtmf_tail_] = c;
+    dtmf_tail_ = next;
+  }
+  if (pacer_needed()) arm_pacer();
+}
+
+void Session::close() {
+  if (mode_ == OutMode::closed) return;
+  send_rtcp(true);
+  set_mode(OutMode::closed);
+  boost::system::error_code ec;
+  pacer_.cancel();
+  housekeeping_.cancel();
+  rtp_.close(ec);
+  rtcp_.close(ec);
+  tap_ = {};
+  events_ = {};  // drop the call layer's captures
+}
+
+bool Session::pacer_needed() const {
+  if (mode_ == OutMode::silence || mode_ == OutMode::playing) return true;
+  if (mode_ == OutMode::bridged) return dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_;
+  return false;
+}
+
+// ---- receive ---------------------------------------------------------------
+
+void Session::arm_receive() {
+  rtp_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->mode_ == OutMode::closed) return;
+    self->on_readable();
+  });
+}
+
+void Session::on_readable() {
+  // Drain what is queued (bounded, so one busy session cannot starve the loop).
+  for (int i = 0; i < 32; ++i) {
+    udp::endpoint from;
+    boost::system::error_code ec;
+    const std::size_t n = rtp_.receive_from(asio::buffer(rx_buf_), from, 0, ec);
+    if (ec) break;
+    handle_rtp(n, from);
+    if (mode_ == OutMode::closed) return;
+  }
+  arm_receive();
+}
+
+std::uint32_t Session::arrival_units(common::SteadyTime now) const {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  return static_cast<std::uint32_t>(us * 8 / 1000);
+}
+
+void Session::handle_rtp(std::size_t size, const udp::endpoint& from) {
+  const std::span<const std::uint8_t> data(rx_buf_.data(), size);
+  if (looks_like_rtcp(data)) {  // rtcp-mux is not negotiated by us
+    ++stats_.dropped_invalid;
+    return;
+  }
+  RtpPacket pkt;
+  if (parse_rtp(data, pkt) != ParseStatus::ok) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  // Latching: the first valid packet decides where we send; after that only
+  // that address may talk to us (protects against RTP injection/bleed).
+  if (latched_) {
+    if (from != remote_) {
+      ++stats_.dropped_stranger;
+      return;
+    }
+  } else if (params_.latching) {
+    remote_ = from;
+    remote_rtcp_ = udp::endpoint(from.address(), static_cast<std::uint16_t>(from.port() + 1));
+    have_remote_ = true;
+    latched_ = true;
+  } else if (have_remote_ && from != remote_) {
+    ++stats_.dropped_stranger;
+    return;
+  }
+  const std::uint8_t pt = pkt.header.payload_type;
+  const bool is_event = params_.telephone_event_pt >= 0 && pt == params_.telephone_event_pt;
+  if (!is_event && pt != params_.payload_type) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  const common::SteadyTime now = clock_.now();
+  if (rx_ssrc_known_ && pkt.header.ssrc != rx_ssrc_) rx_stats_.reset();
+  rx_ssrc_ = pkt.header.ssrc;
+  rx_ssrc_known_ = true;
+  if (!is_event && !rx_stats_.on_packet(pkt.header.sequence, pkt.header.timestamp, arrival_units(now))) {
+    ++stats_.dropped_invalid;
+    return;
+  }
+  ++stats_.packets_received;
+  last_rx_ = now;
+  timed_out_ = false;
+  const std::span<const std::uint8_t> payload = data.subspan(pkt.payload_offset, pkt.payload_size);
+  if (is_event) {
+    te_seen_ = true;  // the peer signals DTMF out of band: stop listening in-band (no double reports)
+    if (auto ev = parse_telephone_event(payload)) {
+      if (auto digit = te_rx_.on_packet(pkt.header.timestamp, *ev); digit && events_.on_dtmf)
+        events_.on_dtmf(*digit);
+    }
+  } else {
+    const bool detect = params_.detect_inband_dtmf && !te_seen_;
+    if (detect || tap_.recorder) {
+      const std::size_t n = std::min(payload.size(), pcm_.size());
+      g711_decode(params_.codec, payload.data(), pcm_.data(), n);
+      if (detect) {
+        inband_.process(pcm_.data(), n, [this](char c) {
+          if (events_.on_dtmf) events_.on_dtmf(DtmfDigit{c, DtmfSource::inband});
+        });
+      }
+      if (tap_.recorder)
+        tap_.recorder->push(tap_.channel, pkt.header.ssrc, pkt.header.timestamp, pcm_.data(), n, now);
+    }
+  }
+  if (mode_ == OutMode::bridged && peer_ != nullptr)
+    peer_->relay_from_peer(rx_buf_.data(), size, pkt, is_event, params_.codec);
+}
+
+void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event,
+                              Codec from) {
+  if (mode_ != OutMode::bridged || !have_remote_) return;
+  if (dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_)
+    return;  // our own DTMF owns the stream
+  std::uint8_t pt = params_.payload_type;
+  if (is_event) {
+    if (params_.telephone_event_pt < 0) return;  // reported on the other leg; this peer cannot take events
+    pt = static_cast<std::uint8_t>(params_.telephone_event_pt);
+  } else if (const std::uint8_t* table = transcode_table(from, params_.codec)) {
+    std::uint8_t* p = data + pkt.payload_offset;
+    for (std::size_t i = 0; i < pkt.payload_size; ++i) p[i] = table[p[i]];
+  }
+  const auto now = steady::now();
+  bool marker = pkt.header.marker;
+  if (!relay_.valid || relay_.in_ssrc != pkt.header.ssrc) {
+    // New segment: continue our own sequence and timeline from where they were.
+    const std::uint32_t start_ts = out_.segment_start_ts(now, frame_samples_);
+    relay_.ts_offset = start_ts - pkt.header.timestamp;
+    relay_.seq_offset = static_cast<std::uint16_t>(out_.next_seq - pkt.header.sequence);
+    relay_.in_ssrc = pkt.header.ssrc;
+    relay_.valid = true;
+    marker = true;
+  }
+  RtpHeader h;
+  h.marker = marker;
+  h.payload_type = pt;
+  h.sequence = static_cast<std::uint16_t>(pkt.header.sequence + relay_.seq_offset);
+  h.timestamp = pkt.header.timestamp + relay_.ts_offset;
+  h.ssrc = out_.ssrc;
+  rewrite_rtp_header(std::span(data, size), h);
+  send_packet(data, size);
+  // Track the newest position (reordered packets keep their relative place).
+  if (static_cast<std::int16_t>(h.sequence - out_.next_seq) >= 0)
+    out_.next_seq = static_cast<std::uint16_t>(h.sequence + 1);
+  if (!out_.started || static_cast<std::int32_t>(h.timestamp - out_.last_ts) >= 0) {
+    out_.last_ts = h.timestamp;
+    out_.last_time = now;
+  }
+  out_.started = true;
+  ++stats_.packets_relayed;
+}
+
+void Session::send_packet(const std::uint8_t* data, std::size_t size) {
+  if (!have_remote_) return;
+  boost::system::error_code ec;
+  rtp_.send_to(asio::buffer(data, size), remote_, 0, ec);  // non-blocking: a full buffer drops the packet
+  if (!ec) {
+    ++stats_.packets_sent;
+    ++out_.packets;
+    out_.octets += size - kRtpHeaderSize;
+  }
+}
+
+// ---- pacing ---------------------------------------------------------------
+
+void Session::arm_pacer() {
+  if (pacer_running_ || mode_ == OutMode::closed) return;
+  pacer_running_ = true;
+  pace_start_ = steady::now();
+  pace_tick_ = 0;
+  segment_ts_ = out_.segment_start_ts(pace_start_, frame_samples_);
+  segment_marker_ = true;
+  pacer_.expires_at(pace_start_);
+  pacer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->on_pace_tick();
+  });
+}
+
+void Session::on_pace_tick() {
+  if (mode_ == OutMode::closed || !pacer_needed()) {
+    pacer_running_ = false;
+    return;
+  }
+  const auto ptime = std::chrono::milliseconds(params_.ptime_ms);
+  const auto now = steady::now();
+  auto due = pace_start_ + pace_tick_ * ptime;
+  // If the loop stalled for several frames, skip them instead of bursting;
+  // timestamps still advance with real time.
+  if (now - due > 3 * ptime) {
+    pace_tick_ += static_cast<std::uint64_t>((now - due) / ptime);
+    due = pace_start_ + pace_tick_ * ptime;
+  }
+  const std::uint32_t ts = segment_ts_ + static_cast<std::uint32_t>(pace_tick_ * frame_samples_);
+  if (!send_dtmf_tick(ts) && mode_ != OutMode::bridged) {
+    const std::size_t n = frame_samples_;
+    std::uint8_t* payload = tx_buf_.data() + kRtpHeaderSize;
+    if (mode_ == OutMode::playing && source_) {
+      const bool more = source_->read(std::span(pcm_.data(), n));
+      g711_encode(params_.codec, pcm_.data(), payload, n);
+      if (!more) {
+        const std::uint64_t id = playback_id_;
+        set_mode(OutMode::silence);
+        if (events_.on_playback_done) events_.on_playback_done(id);
+      }
+    } else {
+      std::memset(payload, g711_silence(params_.codec), n);
+    }
+    RtpHeader h{segment_marker_, params_.payload_type, out_.next_seq++, ts, out_.ssrc};
+    write_rtp_header(tx_buf_, h);
+    send_packet(tx_buf_.data(), kRtpHeaderSize + n);
+  }
+  segment_marker_ = false;
+  out_.last_ts = ts;
+  out_.last_time = due;
+  out_.started = true;
+  if (mode_ == OutMode::closed) return;
+  ++pace_tick_;
+  pacer_.expires_at(pace_start_ + pace_tick_ * ptime);
+  pacer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->on_pace_tick();
+  });
+}
+
+bool Session::send_dtmf_tick(std::uint32_t ts) {
+  if (params_.telephone_event_pt < 0) return false;
+  if (!dtmf_tx_.active) {
+    if (dtmf_tx_.gap_ticks > 0) {
+      --dtmf_tx_.gap_ticks;
+      return false;  // inter-digit gap: normal audio (or nothing when bridged)
+    }
+    if (dtmf_head_ == dtmf_tail_) return false;
+    const char c = dtmf_queue_[dtmf_head_];
+    dtmf_head_ = (dtmf_head_ + 1) % dtmf_queue_.size();
+    dtmf_tx_.active = true;
+    dtmf_tx_.event = static_cast<std::uint8_t>(dtmf_char_to_event(c));
+    dtmf_tx_.ts = ts;
+    dtmf_tx_.duration = 0;
+    dtmf_tx_.total = static_cast<std::uint32_t>(dtmf_duration_ms_ * 8);
+    dtmf_tx_.end_sent = 0;
+    relay_.valid = false;
+  }
+  const bool first = dtmf_tx_.duration == 0;
+  dtmf_tx_.duration = std::min(dtmf_tx_.duration + frame_samples_, dtmf_tx_.total);
+  const bool end = dtmf_tx_.duration >= dtmf_tx_.total;
+  RtpHeader h{first, static_cast<std::uint8_t>(params_.telephone_event_pt), out_.next_seq++, dtmf_tx_.ts,
+              out_.ssrc};
+  write_rtp_header(tx_buf_, h);
+  write_telephone_event(
+      std::span(tx_buf_).subspan(kRtpHeaderSize),
+      TelephoneEvent{dtmf_tx_.event, end, 10, static_cast<std::uint16_t>(dtmf_tx_.duration)});
+  send_packet(tx_buf_.data(), kRtpHeaderSize + 4);
+  if (end && ++dtmf_tx_.end_sent >= 3) {  // RFC 4733 §2.5.1.4: end packet sent three times
+    dtmf_tx_.active = false;
+    dtmf_tx_.gap_ticks = std::max(1, 60 / params_.ptime_ms);
+  }
+  return true;
+}
+
+// ---- RTCP and housekeeping -------------------------------------------------
+
+void Session::arm_housekeeping() {
+  housekeeping_.expires_after(std::chrono::milliseconds(200));
+  housekeeping_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->mode_ == OutMode::closed) return;
+    self->on_housekeeping();
+  });
+}
+
+void Session::on_housekeeping() {
+  const auto now = clock_.now();
+  if (params_.media_timeout.count() > 0 && !timed_out_ && now - last_rx_ > params_.media_timeout) {
+    timed_out_ = true;  // once per silence period; cleared by the next packet
+    if (events_.on_media_timeout) events_.on_media_timeout();
+    if (mode_ == OutMode::closed) return;
+  }
+  if (now >= next_rtcp_) {
+    send_rtcp(false);
+    // RFC 3550 §6.3.1: randomise the interval to 0.5–1.5 times the nominal.
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    next_rtcp_ =
+        now + std::chrono::duration_cast<common::SteadyTime::duration>(rtcp_interval_ * jitter(rng_));
+  }
+  if (tap_.recorder && tap_.poller) (void)tap_.recorder->poll(now);
+  arm_housekeeping();
+}
+
+void Session::send_rtcp(bool bye) {
+  if (!have_remote_ || !rtcp_.is_open()) return;
+  std::array<std::uint8_t, 512> buf;
+  const auto now = clock_.now();
+  ReportBlock block;
+  std::size_t nblocks = 0;
+  if (rx_stats_.initialised()) {
+    std::uint32_t dlsr = 0;
+    if (have_peer_sr_) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - peer_sr_arrival_).count();
+      dlsr = static_cast<std::uint32_t>(us * 65536 / 1'000'000);
+    }
+    block = rx_stats_.make_report(rx_ssrc_, have_peer_sr_ ? peer_sr_mid_ : 0, dlsr);
+    nblocks = 1;
+  }
+  std::size_t n;
+  if (out_.packets > packets_at_last_rtcp_) {
+    SenderInfo si;
+    si.ntp = ntp_from_unix_ns(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.wall_now().time_since_epoch()).count());
+    si.rtp_timestamp = out_.last_ts;
+    si.packet_count = static_cast<std::uint32_t>(out_.packets);
+    si.octet_count = static_cast<std::uint32_t>(out_.octets);
+    n = write_rtcp_sr(buf, out_.ssrc, si, std::span(&block, nblocks));
+  } else {
+    n = write_rtcp_rr(buf, out_.ssrc, std::span(&block, nblocks));
+  }
+  packets_at_last_rtcp_ = out_.packets;
+  n += write_rtcp_sdes_cname(std::span(buf).subspan(n), out_.ssrc,
+                             std::span(params_.cname.data(), params_.cname.size()));
+  if (bye) n += write_rtcp_bye(std::span(buf).subspan(n), out_.ssrc);
+  boost::system::error_code ec;
+  rtcp_.send_to(asio::buffer(buf.data(), n), remote_rtcp_, 0, ec);
+  if (!ec) ++stats_.rtcp_sent;
+}
+
+void Session::arm_rtcp_receive() {
+  rtcp_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->mode_ == OutMode::closed) return;
+    self->on_rtcp_readable();
+  });
+}
+
+void Session::on_rtcp_readable() {
+  for (int i = 0; i < 8; ++i) {
+    udp::endpoint from;
+    boost::system::error_code ec;
+    const std::size_t n = rtcp_.receive_from(asio::buffer(rtcp_buf_), from, 0, ec);
+    if (ec) break;
+    if (have_remote_ && from.address() != remote_.address()) {
+      ++stats_.dropped_stranger;
+      continue;
+    }
+    const auto now = clock_.now();
+    bool bye = false;
+    const ParseStatus st =
+        parse_rtcp(std::span<const std::uint8_t>(rtcp_buf_.data(), n), [&](const RtcpPacket& p) {
+          if (p.type == RtcpType::bye) {
+            bye = true;
+            return;
+          }
+          if (p.has_sender_info) {
+            peer_sr_mid_ = static_cast<std::uint32_t>(p.sender.ntp >> 16);
+            peer_sr_arrival_ = now;
+            have_peer_sr_ = true;
+          }
+          for (std::size_t i = 0; i < p.report_count; ++i) {
+            const ReportBlock& b = p.reports[i];
+            if (b.ssrc != out_.ssrc) continue;
+            stats_.have_remote_report = true;
+            stats_.remote_fraction_lost = b.fraction_lost / 256.0;
+            stats_.remote_cumulative_lost = b.cumulative_lost;
+            stats_.remote_jitter_ms = b.jitter / 8.0;
+            if (b.last_sr != 0) {
+              const std::uint64_t ntp = ntp_from_unix_ns(
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.wall_now().time_since_epoch())
+                      .count());
+              const std::uint32_t a = static_cast<std::uint32_t>(ntp >> 16);
+              const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
+              stats_.rtt_ms = rtt * 1000.0 / 65536.0;
+            }
+          }
+        });
+    if (st == ParseStatus::ok) {
+      ++stats_.rtcp_received;
+    } else {
+      ++stats_.dropped_invalid;
+    }
+    if (bye && events_.on_rtcp_bye) events_.on_rtcp_bye();
+    if (mode_ == OutMode::closed) return;
+  }
+  arm_rtcp_receive();
+}
+
+SessionStats Session::snapshot() const {
+  SessionStats s = stats_;
+  s.lost = rx_stats_.lost();
+  s.jitter_ms = rx_stats_.jitter() / 8.0;
+  s.latched = latched_;
+  if (have_remote_) s.remote = remote_.address().to_string() + ":" + std::to_string(remote_.port());
+  return s;
+}
+
+}  // namespace hotline::media

@@ -1,0 +1,189 @@
+// media/session.h — internal: one RTP/RTCP session on one event loop.
+// Public users go through MediaSession/MediaEngine (engine.h).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "media/engine.h"
+#include "media/rtp.h"
+#include "media/stats.h"
+
+namespace hotline::media {
+
+struct EventLoop {
+  boost::asio::io_context io{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  std::thread thread;
+  std::atomic<bool> accepting{true};  // false once the engine is gone: posts become no-ops
+};
+
+// What goes out of a session. One transition function (Session::set_mode)
+// moves between them; every transition restarts the outgoing timeline so
+// sequence numbers stay consecutive and timestamps follow real time.
+enum class OutMode : std::uint8_t { silence, playing, bridged, closed };
+
+// The outgoing RTP stream: one SSRC for the session's life, whatever the
+// source. A "segment" starts at each source switch; its first timestamp is the
+// previous one plus the real time elapsed, and it carries the marker bit.
+struct OutStream {
+  std::uint32_t ssrc = 0;
+  std::uint16_t next_seq = 0;
+  std::uint32_t last_ts = 0;
+  bool started = false;
+  std::chrono::steady_clock::time_point last_time{};
+  std::uint64_t packets = 0;
+  std::uint64_t octets = 0;
+
+  // Timestamp for a new segment beginning at `now`.
+  std::uint32_t segment_start_ts(std::chrono::steady_clock::time_point now, std::uint32_t frame) const {
+    if (!started) return last_ts;
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - last_time).count();
+    const std::int64_t elapsed = std::max<std::int64_t>(us * 8 / 1000, frame);
+    return last_ts + static_cast<std::uint32_t>(elapsed);
+  }
+};
+
+// Rewrites an incoming stream into the session's OutStream (bridge relay).
+struct RelayMap {
+  bool valid = false;
+  std::uint32_t in_ssrc = 0;
+  std::uint16_t seq_offset = 0;
+  std::uint32_t ts_offset = 0;
+};
+
+struct RecorderTap {
+  std::shared_ptr<Recorder> recorder;
+  int channel = 0;
+  bool poller = false;  // this session drives recorder->poll()
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<EventLoop> loop, std::size_t loop_index, const SessionParams& params,
+          SessionEvents events, common::Clock& clock, std::chrono::milliseconds rtcp_interval);
+  // Binds both sockets; returns false if the pair is taken.
+  bool bind(const boost::asio::ip::address& addr, std::uint16_t rtp_port);
+  void start();  // on the loop
+
+  // All of these run on the loop.
+  void set_remote(const std::string& address, std::uint16_t port);
+  void play(std::unique_ptr<AudioSource> src, std::uint64_t id);
+  void set_silence() { set_mode(OutMode::silence); }
+  void bridge_to(const std::shared_ptr<Session>& peer);
+  void unbridge();
+  void queue_dtmf(const std::string& digits, int duration_ms);
+  void close();
+  SessionStats snapshot() const;
+  void attach_recorder(RecorderTap tap) { tap_ = std::move(tap); }
+  void detach_recorder() { tap_ = {}; }
+
+  std::uint16_t local_port() const { return local_port_; }
+  std::size_t loop_index() const { return loop_index_; }
+  boost::asio::io_context& io() { return loop_->io; }
+  const std::shared_ptr<EventLoop>& loop() const { return loop_; }
+  OutMode mode() const { return mode_; }
+
+  // Relay entry point: a packet received by the peer, to be sent from here.
+  // `data` is the peer's receive buffer; rewritten in place.
+  void relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event, Codec from);
+
+ private:
+  void set_mode(OutMode next);
+  void arm_receive();
+  void arm_rtcp_receive();
+  void on_readable();
+  void on_rtcp_readable();
+  void handle_rtp(std::size_t size, const boost::asio::ip::udp::endpoint& from);
+  void arm_pacer();
+  void on_pace_tick();
+  bool send_dtmf_tick(std::uint32_t ts);
+  void arm_housekeeping();
+  void on_housekeeping();
+  void send_rtcp(bool bye);
+  void send_packet(const std::uint8_t* data, std::size_t size);
+  std::uint32_t arrival_units(common::SteadyTime now) const;
+  bool pacer_needed() const;
+
+  std::shared_ptr<EventLoop> loop_;
+  std::size_t loop_index_;
+  SessionParams params_;
+  SessionEvents events_;
+  common::Clock& clock_;
+  std::chrono::milliseconds rtcp_interval_;
+  boost::asio::ip::udp::socket rtp_;
+  boost::asio::ip::udp::socket rtcp_;
+  boost::asio::steady_timer pacer_;
+  boost::asio::steady_timer housekeeping_;
+  std::uint16_t local_port_ = 0;
+  std::uint32_t frame_samples_ = 160;
+
+  OutMode mode_ = OutMode::silence;
+  OutStream out_;
+  RelayMap relay_;
+  std::weak_ptr<Session> peer_weak_;
+  Session* peer_ = nullptr;  // valid while bridged (same loop; cleared on close)
+  std::unique_ptr<AudioSource> source_;
+  std::uint64_t playback_id_ = 0;
+
+  // Send addressing and latching.
+  boost::asio::ip::udp::endpoint remote_;
+  boost::asio::ip::udp::endpoint remote_rtcp_;
+  bool have_remote_ = false;
+  bool latched_ = false;
+
+  // Pacing on absolute deadlines: tick k is due at pace_start_ + k * ptime.
+  bool pacer_running_ = false;
+  std::chrono::steady_clock::time_point pace_start_{};
+  std::uint64_t pace_tick_ = 0;
+  std::uint32_t segment_ts_ = 0;  // timestamp of tick 0 of the current segment
+  bool segment_marker_ = false;
+
+  // Outgoing DTMF (RFC 4733): queued digits, one event at a time.
+  std::array<char, 64> dtmf_queue_{};
+  std::size_t dtmf_head_ = 0, dtmf_tail_ = 0;
+  int dtmf_duration_ms_ = 100;
+  struct DtmfTx {
+    bool active = false;
+    std::uint8_t event = 0;
+    std::uint32_t ts = 0;
+    std::uint32_t duration = 0;  // samples so far
+    std::uint32_t total = 0;     // samples wanted
+    int end_sent = 0;
+    int gap_ticks = 0;  // silence between digits
+  } dtmf_tx_;
+
+  // Reception.
+  std::array<std::uint8_t, 2048> rx_buf_{};
+  std::array<std::uint8_t, 1500> rtcp_buf_{};
+  std::array<std::uint8_t, 1500> tx_buf_{};
+  std::array<std::int16_t, 1024> pcm_{};
+  ReceiveStats rx_stats_;
+  std::uint32_t rx_ssrc_ = 0;
+  bool rx_ssrc_known_ = false;
+  TelephoneEventReceiver te_rx_;
+  InbandDtmfDetector inband_;
+  bool te_seen_ = false;
+  common::SteadyTime last_rx_{};
+  bool timed_out_ = false;
+  RecorderTap tap_;
+
+  // RTCP state.
+  common::SteadyTime next_rtcp_{};
+  std::uint32_t peer_sr_mid_ = 0;  // middle 32 bits of the peer's last SR NTP time
+  common::SteadyTime peer_sr_arrival_{};
+  bool have_peer_sr_ = false;
+  std::uint64_t packets_at_last_rtcp_ = 0;
+
+  SessionStats stats_;
+  std::mt19937 rng_;
+};
+
+}  // namespace hotline::media
