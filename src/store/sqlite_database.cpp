@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "store/internal.h"
@@ -204,19 +205,11 @@ class SqliteTx final : public Tx {
 };
 
 // One statement on one connection. The caller holds whatever locks apply.
-QueryResult run(Conn& c, std::string_view sql, const std::vector<Value>& params,
-                std::unique_lock<std::timed_mutex>* write_lock = nullptr,
-                std::chrono::milliseconds wait = {}) {
+QueryResult run(Conn& c, std::string_view sql, const std::vector<Value>& params) {
   check_params(params);
   sqlite3_stmt* st = c.prepare(sql);
   StmtReset reset{st};
   bool readonly = sqlite3_stmt_readonly(st) != 0;
-  if (!readonly && write_lock && !write_lock->owns_lock()) {
-    if (!write_lock->try_lock_for(wait)) {
-      throw StoreError(StoreError::Kind::Busy, "store: sqlite write lock not available within " +
-                                                   std::to_string(wait.count()) + " ms");
-    }
-  }
   bind(c.db, st, params, sql);
   QueryResult r;
   int ncol = sqlite3_column_count(st);
@@ -278,29 +271,36 @@ class SqliteDatabase final : public Database {
 
   QueryResult exec(std::string_view sql, const std::vector<Value>& params) override {
     TransactionScope::forbid_nested(this, "Database::exec()");
-    auto conn = pool_.acquire();
+    std::optional<Pool<Conn>::Lease> conn(pool_.acquire());
+    bool readonly = sqlite3_stmt_readonly((*conn)->prepare(sql)) != 0;
     std::unique_lock<std::timed_mutex> wl(write_mu_, std::defer_lock);
-    return run(*conn, sql, params, &wl, options_.busy_timeout);
+    if (!readonly && !wl.try_lock()) {
+      // Wait for the writer lock without holding a connection, so queued
+      // writers never starve readers of connections.
+      conn.reset();
+      wl = lock_writer();
+      conn.emplace(pool_.acquire());
+    }
+    return run(**conn, sql, params);
   }
 
   void migrate(const std::vector<Migration>& migrations) override {
     validate_migrations(migrations);
     TransactionScope::forbid_nested(this, "migrate()");
-    auto conn = pool_.acquire();
-    write_transaction(*conn, [&] {
-      conn->exec_script(
+    write_transaction([&](Conn& conn) {
+      conn.exec_script(
           "CREATE TABLE IF NOT EXISTS schema_migrations ("
           "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)");
     });
     for (const auto& m : migrations) {
       // Re-read the version under the write lock: another process may have
       // applied this migration since we looked.
-      write_transaction(*conn, [&] {
-        auto cur = run(*conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+      write_transaction([&](Conn& conn) {
+        auto cur = run(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
         if (cur.rows.at(0).integer(0) >= m.version) return;
         try {
-          if (!m.sqlite.empty()) conn->exec_script(m.sqlite);
-          run(*conn, "INSERT INTO schema_migrations(version, name, applied_at_ms) VALUES ($1, $2, $3)",
+          if (!m.sqlite.empty()) conn.exec_script(m.sqlite);
+          run(conn, "INSERT INTO schema_migrations(version, name, applied_at_ms) VALUES ($1, $2, $3)",
               {static_cast<std::int64_t>(m.version), m.name, now_ms()});
         } catch (const StoreError& e) {
           throw StoreError(e.kind(), "store: migration " + std::to_string(m.version) + " (" + m.name +
@@ -333,9 +333,8 @@ class SqliteDatabase final : public Database {
  protected:
   void run_transaction(const std::function<void(Tx&)>& fn) override {
     TransactionScope scope(this);
-    auto conn = pool_.acquire();
-    write_transaction(*conn, [&] {
-      SqliteTx tx(*conn);
+    write_transaction([&](Conn& conn) {
+      SqliteTx tx(conn);
       try {
         fn(tx);
       } catch (...) {
@@ -379,17 +378,26 @@ class SqliteDatabase final : public Database {
     return c;
   }
 
-  // BEGIN IMMEDIATE ... COMMIT around `body`, rolled back if it throws.
-  template <class F>
-  void write_transaction(Conn& c, F&& body) {
+  std::unique_lock<std::timed_mutex> lock_writer() {
     std::unique_lock<std::timed_mutex> wl(write_mu_, std::defer_lock);
     if (!wl.try_lock_for(options_.busy_timeout)) {
       throw StoreError(StoreError::Kind::Busy, "store: sqlite write lock not available within " +
                                                    std::to_string(options_.busy_timeout.count()) + " ms");
     }
+    return wl;
+  }
+
+  // BEGIN IMMEDIATE ... COMMIT around `body(conn)`, rolled back if it throws.
+  // Lock order everywhere: writer lock, then a pooled connection, so writers
+  // queueing for the lock hold no connection that readers could use.
+  template <class F>
+  void write_transaction(F&& body) {
+    auto wl = lock_writer();
+    auto conn = pool_.acquire();
+    Conn& c = *conn;
     c.exec_script("BEGIN IMMEDIATE");
     try {
-      body();
+      body(c);
       c.exec_script("COMMIT");
     } catch (...) {
       if (!sqlite3_get_autocommit(c.db)) sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -1,6 +1,7 @@
 // The storage contract, checked against SQLite and a real PostgreSQL server.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -288,6 +289,59 @@ TEST_P(StoreTest, ConcurrentWritersAllCommit) {
   auto per_thread = db->exec("SELECT thread, COUNT(*) FROM c GROUP BY thread ORDER BY thread");
   ASSERT_EQ(per_thread.rows.size(), static_cast<std::size_t>(kThreads));
   for (const auto& r : per_thread.rows) EXPECT_EQ(r.integer(1), kRows);
+}
+
+TEST_P(StoreTest, PoolExhaustionIsBusyAfterTimeout) {
+  auto db = open(Options{1, std::chrono::milliseconds(100)});
+  db->exec("CREATE TABLE t (x BIGINT)");
+  std::promise<void> done;
+  std::promise<void> holding;
+  std::thread holder([&] {
+    db->transaction([&](Tx& tx) {
+      tx.exec("INSERT INTO t VALUES (1)");
+      holding.set_value();
+      done.get_future().wait();  // released by the main thread below
+    });
+  });
+  holding.get_future().wait();
+  // The only connection is held until we say so: this must time out.
+  auto msg = expect_store_error(Kind::Busy, [&] { db->exec("SELECT COUNT(*) FROM t"); });
+  done.set_value();
+  holder.join();
+  EXPECT_NE(msg.find("100 ms"), std::string::npos) << msg;
+  EXPECT_EQ(count(*db, "t"), 1);
+}
+
+TEST_P(StoreTest, ReadersProceedWhileWritersQueue) {
+  auto db = open(Options{2, std::chrono::milliseconds(30000)});
+  db->exec("CREATE TABLE t (x BIGINT)");
+  db->exec("INSERT INTO t VALUES (0)");
+  std::promise<void> release;
+  std::promise<void> holding;
+  std::thread writer_in_tx([&] {
+    db->transaction([&](Tx& tx) {
+      tx.exec("INSERT INTO t VALUES (1)");
+      holding.set_value();
+      release.get_future().wait();
+    });
+  });
+  holding.get_future().wait();
+  // Autocommit writers queue behind the open transaction (SQLite: writer
+  // lock; PostgreSQL: they do not conflict and may finish first).
+  std::vector<std::thread> writers;
+  for (int k = 0; k < 3; ++k) {
+    writers.emplace_back([&, k] { db->exec("INSERT INTO t VALUES ($1)", {std::int64_t{10 + k}}); });
+  }
+  // Readers still get a connection and see the last committed state.
+  for (int k = 0; k < 20; ++k) {
+    auto n = count(*db, "t");
+    EXPECT_GE(n, 1);
+    EXPECT_LE(n, 4);
+  }
+  release.set_value();
+  writer_in_tx.join();
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(count(*db, "t"), 5);
 }
 
 std::vector<Migration> sample_migrations() {

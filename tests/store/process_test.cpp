@@ -1,3 +1,5 @@
+// Tests that need separate processes.
+//
 // Durability: a commit acknowledged to the caller survives SIGKILL of the
 // process that made it. A child process commits rows one by one and reports
 // each id on a pipe only after exec()/transaction() returned; the parent kills
@@ -86,6 +88,48 @@ TEST_P(StoreTest, AcknowledgedCommitsSurviveSigkill) {
   // At most the one in-flight commit may exist beyond the last ack.
   EXPECT_LE(db->exec("SELECT COUNT(*) FROM acked WHERE id > $1", {last}).rows.at(0).integer(0), 1);
   db->exec("INSERT INTO acked (id, payload) VALUES ($1, 'after')", {last + 10});  // still writable
+}
+
+std::vector<Migration> many_migrations() {
+  std::vector<Migration> ms;
+  ms.push_back({1, "seed", "CREATE TABLE seeded (x INTEGER); INSERT INTO seeded VALUES (1)",
+                "CREATE TABLE seeded (x INTEGER); INSERT INTO seeded VALUES (1)"});
+  for (int k = 2; k <= 12; ++k) {
+    std::string sql = "CREATE TABLE m" + std::to_string(k) + " (x INTEGER)";
+    ms.push_back({k, "table " + std::to_string(k), sql, sql});
+  }
+  return ms;
+}
+
+TEST_P(StoreTest, SeveralProcessesMigrateAtOnce) {
+  auto ms = many_migrations();
+  { open(); }  // create the (empty) database file / check the server first
+  constexpr int kChildren = 3;
+  std::vector<pid_t> pids;
+  for (int k = 0; k < kChildren; ++k) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        Database::open(url(), Options{2, std::chrono::milliseconds(30000)})->migrate(ms);
+        _exit(0);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "migrating child: %s\n", e.what());
+        _exit(1);
+      }
+    }
+    pids.push_back(pid);
+  }
+  auto db = open(Options{2, std::chrono::milliseconds(30000)});
+  db->migrate(ms);
+  for (pid_t pid : pids) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  EXPECT_EQ(db->schema_version(), 12);
+  EXPECT_EQ(db->exec("SELECT COUNT(*) FROM schema_migrations").rows.at(0).integer(0), 12);
+  EXPECT_EQ(db->exec("SELECT COUNT(*) FROM seeded").rows.at(0).integer(0), 1);
 }
 
 }  // namespace
