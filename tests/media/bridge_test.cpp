@@ -1,0 +1,164 @@
+// Bridging two sessions: relay with SSRC/sequence/timestamp rewriting across
+// source switches, PCMU↔PCMA transcoding, DTMF forwarding.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "media/media.h"
+#include "udp_peer.h"
+
+namespace hotline::media {
+namespace {
+
+using testing::UdpPeer;
+using testing::wait_for;
+using namespace std::chrono_literals;
+
+struct Rx {
+  RtpPacket p;
+  std::vector<std::uint8_t> data;
+  std::chrono::steady_clock::time_point at;
+};
+
+// Reads a peer socket on its own thread so arrival times are real.
+class Collector {
+ public:
+  explicit Collector(const UdpPeer& peer) : peer_(peer), thread_([this] { run(); }) {}
+  ~Collector() {
+    stop_ = true;
+    thread_.join();
+  }
+  template <class Pred>
+  bool wait(Pred pred, std::chrono::milliseconds timeout = 10s) {
+    return wait_for(
+        [&] {
+          std::lock_guard l(mu_);
+          return pred(all_);
+        },
+        timeout);
+  }
+  std::vector<Rx> snapshot() {
+    std::lock_guard l(mu_);
+    return all_;
+  }
+  std::size_t size() {
+    std::lock_guard l(mu_);
+    return all_.size();
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      auto d = peer_.recv(20);
+      if (!d) continue;
+      RtpPacket p;
+      if (looks_like_rtcp(d->data) || parse_rtp(d->data, p) != ParseStatus::ok) continue;
+      std::lock_guard l(mu_);
+      all_.push_back({p, std::move(d->data), d->at});
+    }
+  }
+  const UdpPeer& peer_;
+  std::mutex mu_;
+  std::vector<Rx> all_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST(Bridge, RelaysWithRewrittenHeadersAcrossSourceSwitches) {
+  EngineConfig c;
+  c.loops = 2;
+  c.port_min = 31000;
+  c.port_max = 38999;
+  c.bind_address = "127.0.0.1";
+  MediaEngine engine(c);
+  UdpPeer caller_phone, agent_phone;
+  SessionParams pa;
+  pa.remote_address = "127.0.0.1";
+  pa.remote_port = caller_phone.port();
+  pa.codec = Codec::pcmu;
+  pa.payload_type = 0;
+  pa.telephone_event_pt = 101;
+  SessionParams pb = pa;
+  pb.remote_port = agent_phone.port();
+  pb.codec = Codec::pcma;  // agent side uses A-law: the bridge transcodes
+  pb.payload_type = 8;
+  pb.telephone_event_pt = 96;
+  auto a = engine.create_session(pa, {});
+  ASSERT_TRUE(a);
+  auto b = engine.create_session(pb, {}, a->get());
+  ASSERT_TRUE(b);
+  EXPECT_EQ((*a)->loop_index(), (*b)->loop_index());
+
+  Collector col(agent_phone);
+  // Phase 1: B sends silence (its own pacer).
+  ASSERT_TRUE(col.wait([](auto& v) { return v.size() >= 5; }));
+  ASSERT_TRUE(engine.bridge(**a, **b));
+  // Wait until the pacer stops: packets now only come from relay.
+
+  // Phase 2: caller phone sends μ-law with its own SSRC/seq/ts; then a new SSRC (source switch).
+  std::vector<std::uint8_t> payload(160);
+  for (int i = 0; i < 160; ++i) payload[i] = static_cast<std::uint8_t>(i);
+  auto send_stream = [&](std::uint32_t ssrc, std::uint16_t seq0, std::uint32_t ts0, int count) {
+    for (int i = 0; i < count; ++i) {
+      caller_phone.send_rtp((*a)->local_port(),
+                            {i == 0, 0, static_cast<std::uint16_t>(seq0 + i), ts0 + 160u * i, ssrc}, payload);
+      ::usleep(20000);  // paced like a phone
+    }
+  };
+  // bridge() is posted to the sessions' loop; a stats() round trip on that loop is a barrier.
+  (void)(*b)->stats().get();
+  send_stream(0xAAAA0001, 65500, 4294967000u, 30);  // wraps both seq and ts
+  send_stream(0xBBBB0002, 10, 500, 30);
+  // DTMF from the caller is forwarded with the agent's telephone-event PT.
+  std::uint8_t ev[4];
+  write_telephone_event(ev, {7, false, 10, 160});
+  caller_phone.send_rtp((*a)->local_port(), {true, 101, 40, 500 + 160 * 30, 0xBBBB0002}, ev);
+  ASSERT_TRUE(col.wait([](auto& v) {
+    return std::count_if(v.begin(), v.end(), [](const Rx& r) { return r.p.header.payload_type == 96; }) >= 1;
+  }));
+  // Phase 3: back to silence from B's own pacer.
+  engine.unbridge(**a);
+  const std::size_t n_before_unbridge = col.size();
+  ASSERT_TRUE(col.wait([&](auto& v) { return v.size() >= n_before_unbridge + 10; }));
+  const std::vector<Rx> at_agent = col.snapshot();
+
+  // Every packet B sent: one SSRC, consecutive sequence numbers, timestamps
+  // moving forward in step with real time.
+  const std::uint32_t ssrc = at_agent[0].p.header.ssrc;
+  int relayed_audio = 0, markers = 0;
+  const std::uint8_t* u2a = transcode_table(Codec::pcmu, Codec::pcma);
+  for (std::size_t i = 0; i < at_agent.size(); ++i) {
+    const auto& r = at_agent[i];
+    EXPECT_EQ(r.p.header.ssrc, ssrc) << i;
+    if (i > 0) {
+      const auto& prev = at_agent[i - 1];
+      EXPECT_EQ(static_cast<std::uint16_t>(r.p.header.sequence - prev.p.header.sequence), 1) << i;
+      const std::int32_t dts = static_cast<std::int32_t>(r.p.header.timestamp - prev.p.header.timestamp);
+      const double dt_ms = std::chrono::duration<double, std::milli>(r.at - prev.at).count();
+      if (r.p.header.payload_type != 96 && prev.p.header.payload_type != 96) {
+        EXPECT_GE(dts, 160) << i;  // never backwards, at least one frame
+        // Timestamp gap tracks wall time (within generous scheduling slack).
+        EXPECT_LT(std::abs(dts / 8.0 - dt_ms), 60.0) << i << " pt " << int(r.p.header.payload_type) << " dts "
+                                                     << dts << " dt " << dt_ms << " n " << at_agent.size();
+      }
+    }
+    markers += r.p.header.marker;
+    if (r.p.header.payload_type == 8 && r.data[12] == u2a[0] && r.data[13] == u2a[1] &&
+        r.data[171] == u2a[159]) {
+      ++relayed_audio;
+      for (int k = 0; k < 160; ++k) ASSERT_EQ(r.data[12 + k], u2a[k]);
+    }
+  }
+  EXPECT_EQ(relayed_audio, 60);  // both caller streams, transcoded, all in order
+  EXPECT_GE(markers, 3);         // start, each source switch, back to silence
+  auto sb = (*b)->stats().get();
+  EXPECT_EQ(sb.packets_relayed, 61u);
+}
+
+}  // namespace
+}  // namespace hotline::media
