@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <random>
 
 namespace hotline::sip {
 namespace {
@@ -621,6 +622,50 @@ std::optional<std::uint32_t> Message::expires() const {
     if (v > 0xffffffffu) v = 0xffffffffu;  // saturate: huge values are legal
   }
   return static_cast<std::uint32_t>(v);
+}
+
+std::string random_token(size_t hex_digits) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* d = "0123456789abcdef";
+  std::string s(hex_digits, '0');
+  std::uint64_t v = 0;
+  for (size_t i = 0; i < hex_digits; ++i) {
+    if (i % 16 == 0) v = rng();
+    s[i] = d[v & 15];
+    v >>= 4;
+  }
+  return s;
+}
+
+Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag) {
+  Message r = Message::response(status);
+  bool first = true;
+  for (auto v : req.values(HeaderId::kVia)) {
+    if (first && from) {
+      first = false;
+      auto via = Via::parse(v);
+      if (via) {
+        // RFC 3261 §18.2.1 received, RFC 3581 rport (filled only if asked).
+        if (via->host != from->ip) set_param(via->params, "received", from->ip);
+        if (const Param* rp = find_param(via->params, "rport"); rp && !rp->has_value)
+          set_param(via->params, "rport", std::to_string(from->port));
+        r.add_header(HeaderId::kVia, via->str());
+        continue;
+      }
+    }
+    first = false;
+    r.add_header(HeaderId::kVia, v);
+  }
+  r.add_header(HeaderId::kFrom, req.header(HeaderId::kFrom));
+  std::string to(req.header(HeaderId::kTo));
+  if (status > 100 && req.to_tag().empty()) {
+    to += ";tag=";
+    to += to_tag.empty() ? random_token(12) : std::string(to_tag);
+  }
+  r.add_header(HeaderId::kTo, to);
+  r.add_header(HeaderId::kCallId, req.call_id());
+  r.add_header(HeaderId::kCSeq, req.header(HeaderId::kCSeq));
+  return r;
 }
 
 int request_uri_status(const Message& m) {

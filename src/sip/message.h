@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "sip/types.h"
 #include "sip/uri.h"
 
 namespace hotline::sip {
@@ -171,6 +172,13 @@ class Message {
 
 // Canonical reason phrase for a status code ("" if unknown).
 std::string_view reason_phrase(int status);
+
+// Builds a response to `req` (§8.2.6): Via, From, To (+ tag when the
+// request had none and status > 100), Call-ID and CSeq copied. With `from`,
+// the top Via gets received= and, if the client asked, rport= (RFC 3581).
+Message make_response(const Message& req, int status, const Peer* from = nullptr,
+                      std::string_view to_tag = {});
+std::string random_token(size_t hex_digits);
 
 // 0 if the Request-URI is a usable sip/sips/tel URI, else the status to
 // answer with (416 unknown scheme, 400 malformed).

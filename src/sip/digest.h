@@ -1,0 +1,72 @@
+// sip/digest.h — HTTP Digest for SIP (RFC 7616 over RFC 3261 §22).
+//
+// MD5 for phone compatibility and SHA-256 when the client supports it; both
+// with qop=auth (and the qop-less RFC 2069 form old phones still send).
+// Nonces are stateless: hex(timestamp) + truncated HMAC-SHA256(secret,
+// timestamp|realm). A server keeps no per-nonce memory (a flood of
+// unauthenticated REGISTERs costs nothing), can tell a forged nonce from an
+// expired one (stale=true, §3.3), and nonces die after `ttl`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace hotline::sip {
+
+enum class DigestAlgorithm { kMd5, kSha256 };
+const char* algorithm_name(DigestAlgorithm a);  // "MD5", "SHA-256"
+
+// Hex digest of `data`.
+std::string digest_hex(DigestAlgorithm a, std::string_view data);
+// H(username ":" realm ":" password)
+std::string digest_ha1(DigestAlgorithm a, std::string_view user, std::string_view realm,
+                       std::string_view password);
+
+// Parsed Authorization / Proxy-Authorization credentials.
+struct DigestCredentials {
+  std::string username, realm, nonce, uri, response, cnonce, nc, qop, opaque;
+  DigestAlgorithm algorithm = DigestAlgorithm::kMd5;
+  bool algorithm_supported = true;  // false for e.g. MD5-sess, SHA-512-256
+
+  static common::Result<DigestCredentials> parse(std::string_view header_value);
+};
+
+// Parsed WWW-Authenticate challenge (client side, for tests and qualify).
+struct DigestChallenge {
+  std::string realm, nonce, opaque, qop;
+  DigestAlgorithm algorithm = DigestAlgorithm::kMd5;
+  bool stale = false;
+
+  static common::Result<DigestChallenge> parse(std::string_view header_value);
+  std::string str() const;
+};
+
+// Expected `response` value for the given credentials and HA1.
+std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+                            std::string_view method);
+// Builds an Authorization value answering `ch` (client side).
+std::string digest_authorization(const DigestChallenge& ch, std::string_view user, std::string_view password,
+                                 std::string_view method, std::string_view uri, std::string_view cnonce,
+                                 std::uint32_t nc);
+bool constant_time_equals(std::string_view a, std::string_view b);
+
+class NonceManager {
+ public:
+  // `secret` should be random per process (or shared across a cluster).
+  NonceManager(std::string secret, std::chrono::seconds ttl) : secret_(std::move(secret)), ttl_(ttl) {}
+  std::string issue(std::string_view realm, std::int64_t now_ms) const;
+  enum class Check { kValid, kStale, kInvalid };
+  Check check(std::string_view nonce, std::string_view realm, std::int64_t now_ms) const;
+
+ private:
+  std::string mac(std::string_view ts_hex, std::string_view realm) const;
+  std::string secret_;
+  std::chrono::seconds ttl_;
+};
+
+}  // namespace hotline::sip

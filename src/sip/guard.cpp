@@ -1,0 +1,100 @@
+#include "sip/guard.h"
+
+#include <algorithm>
+
+namespace hotline::sip {
+
+bool Guard::exempt(const std::string& ip) const {
+  for (const auto& p : config_.exempt_prefixes)
+    if (ip.compare(0, p.size(), p) == 0) return true;
+  return false;
+}
+
+bool Guard::is_scanner(const Message& msg) const {
+  std::string_view ua = msg.header(HeaderId::kUserAgent);
+  std::string_view from = msg.header(HeaderId::kFrom);
+  for (const auto& s : config_.scanner_agents) {
+    auto contains = [&](std::string_view hay) {
+      if (hay.size() < s.size()) return false;
+      for (size_t i = 0; i + s.size() <= hay.size(); ++i)
+        if (iequals(hay.substr(i, s.size()), s)) return true;
+      return false;
+    };
+    if (contains(ua)) return true;
+    // svwar/svmap also put their name in From's display name.
+    if (contains(from.substr(0, std::min<size_t>(from.size(), 64))) && s == "sipvicious") return true;
+  }
+  return false;
+}
+
+Guard::Verdict Guard::admit(const Message& msg, const std::string& ip, common::SteadyTime now) {
+  if (msg.is_request() && is_scanner(msg)) {
+    ++stats_.scanners;
+    return Verdict::kScanner;
+  }
+  if (exempt(ip)) return Verdict::kAllow;
+  auto it = sources_.find(ip);
+  if (it == sources_.end()) {
+    if (sources_.size() >= config_.max_sources) {
+      purge(now);
+      if (sources_.size() >= config_.max_sources) {
+        ++stats_.rate_limited;
+        return Verdict::kRateLimited;
+      }
+    }
+    it = sources_.emplace(ip, Source{config_.burst, now, 0, now, {}}).first;
+  }
+  Source& s = it->second;
+  if (s.banned_until > now) {
+    ++stats_.banned;
+    return Verdict::kBanned;
+  }
+  double elapsed = std::chrono::duration<double>(now - s.last).count();
+  s.tokens = std::min(config_.burst, s.tokens + elapsed * config_.requests_per_second);
+  s.last = now;
+  if (s.tokens < 1.0) {
+    ++stats_.rate_limited;
+    return Verdict::kRateLimited;
+  }
+  s.tokens -= 1.0;
+  return Verdict::kAllow;
+}
+
+void Guard::auth_result(const std::string& ip, bool ok, common::SteadyTime now) {
+  if (exempt(ip)) return;
+  auto it = sources_.find(ip);
+  if (it == sources_.end()) return;
+  Source& s = it->second;
+  if (ok) {
+    s.failures = 0;
+    return;
+  }
+  if (now - s.window_start > config_.failure_window) {
+    s.window_start = now;
+    s.failures = 0;
+  }
+  if (++s.failures >= config_.max_auth_failures) {
+    s.banned_until = now + config_.ban_time;
+    s.failures = 0;
+    ++stats_.bans_issued;
+  }
+}
+
+bool Guard::banned(const std::string& ip, common::SteadyTime now) const {
+  auto it = sources_.find(ip);
+  return it != sources_.end() && it->second.banned_until > now;
+}
+
+void Guard::purge(common::SteadyTime now) {
+  // An entry whose bucket has refilled, with no ban and no recent failures,
+  // carries no information: drop it.
+  auto refill = std::chrono::duration<double>(config_.burst / std::max(config_.requests_per_second, 1e-9));
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    const Source& s = it->second;
+    bool idle = now - s.last > refill && s.banned_until <= now &&
+                (s.failures == 0 || now - s.window_start > config_.failure_window);
+    it = idle ? sources_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace hotline::sip

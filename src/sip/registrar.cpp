@@ -1,0 +1,322 @@
+#include "sip/registrar.h"
+
+#include <algorithm>
+#include <ctime>
+
+namespace hotline::sip {
+namespace {
+
+std::string user_key(std::string_view tenant, std::string_view user) {
+  std::string k(tenant);
+  k.push_back('\0');
+  k.append(user);
+  return k;
+}
+
+std::string http_date(common::WallTime t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+}  // namespace
+
+const char* binding_event_name(BindingEvent e) {
+  switch (e) {
+    case BindingEvent::kRegistered:
+      return "registered";
+    case BindingEvent::kRefreshed:
+      return "refreshed";
+    case BindingEvent::kUnregistered:
+      return "unregistered";
+    case BindingEvent::kExpired:
+      return "expired";
+    case BindingEvent::kUnreachable:
+      return "unreachable";
+    case BindingEvent::kReachable:
+      return "reachable";
+  }
+  return "?";
+}
+
+void InMemoryCredentialStore::add_domain(std::string domain, std::string tenant) {
+  domains_[to_lower(domain)] = std::move(tenant);
+}
+
+void InMemoryCredentialStore::add_user(std::string tenant, std::string user, std::string password) {
+  add_credential(Credential{std::move(tenant), std::move(user), std::move(password), {}, {}});
+}
+
+void InMemoryCredentialStore::add_credential(Credential c) {
+  std::string k = user_key(c.tenant, c.user);
+  users_[k] = std::move(c);
+}
+
+std::optional<std::string> InMemoryCredentialStore::tenant_for_domain(std::string_view domain) {
+  auto it = domains_.find(to_lower(domain));
+  if (it == domains_.end()) return std::nullopt;
+  return it->second;
+}
+
+void InMemoryCredentialStore::lookup(std::string_view tenant, std::string_view user,
+                                     std::function<void(std::optional<Credential>)> done) {
+  auto it = users_.find(user_key(tenant, user));
+  if (it == users_.end()) return done(std::nullopt);
+  done(it->second);
+}
+
+Registrar::Registrar(RegistrarConfig config, CredentialStore& store, common::Clock& clock)
+    : config_(std::move(config)),
+      store_(store),
+      clock_(clock),
+      nonces_(config_.nonce_secret.empty() ? random_token(64) : config_.nonce_secret, config_.nonce_ttl) {}
+
+Registrar::~Registrar() { *alive_ = false; }
+
+Message Registrar::challenge(const Message& req, const Peer& from, const std::string& realm, bool stale,
+                             bool sha256) const {
+  Message r = make_response(req, 401, &from);
+  DigestChallenge ch;
+  ch.realm = realm;
+  ch.nonce = nonces_.issue(realm, clock_.wall_ms());
+  ch.qop = "auth";
+  ch.stale = stale;
+  // RFC 7616 §3.7: one challenge per algorithm, most preferred first.
+  if (sha256) {
+    ch.algorithm = DigestAlgorithm::kSha256;
+    r.add_header(HeaderId::kWwwAuthenticate, ch.str());
+  }
+  ch.algorithm = DigestAlgorithm::kMd5;
+  r.add_header(HeaderId::kWwwAuthenticate, ch.str());
+  return r;
+}
+
+void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
+  auto to = req.to();
+  if (!to || to->uri.scheme == "tel" || !to->uri.opaque.empty() || to->uri.user.empty()) {
+    return respond(make_response(req, 400, &from));
+  }
+  // Contacts must parse before we spend anything on auth (RFC 4475 regbadct).
+  for (auto c : req.values(HeaderId::kContact))
+    if (!NameAddr::parse(c)) return respond(make_response(req, 400, &from));
+  std::string user = to->uri.user_unescaped();
+  std::string domain = to_lower(to->uri.host);
+  std::string realm = config_.realm.empty() ? domain : config_.realm;
+  std::optional<std::string> tenant = store_.tenant_for_domain(domain);
+
+  // Find our realm's credentials; anything else is "no credentials".
+  std::optional<DigestCredentials> creds;
+  for (auto v : req.values(HeaderId::kAuthorization)) {
+    auto c = DigestCredentials::parse(v);
+    if (!c) return respond(make_response(req, 400, &from));
+    if (c->realm == realm) {
+      creds = std::move(*c);
+      break;
+    }
+  }
+  if (!creds || !creds->algorithm_supported)
+    return respond(challenge(req, from, realm, false, config_.offer_sha256));
+  switch (nonces_.check(creds->nonce, realm, clock_.wall_ms())) {
+    case NonceManager::Check::kInvalid:
+      return respond(challenge(req, from, realm, false, config_.offer_sha256));
+    case NonceManager::Check::kStale:
+      return respond(challenge(req, from, realm, true, config_.offer_sha256));
+    case NonceManager::Check::kValid:
+      break;
+  }
+  std::string aor = user + "@" + domain;
+  std::weak_ptr<bool> alive = alive_;
+  auto finish = [this, alive, req, from, respond, creds = *creds, realm, user, tenant,
+                 aor](std::optional<Credential> cred) {
+    if (alive.expired()) return;
+    std::string ha1;
+    if (cred && tenant && creds.username == user) {
+      if (!cred->password.empty())
+        ha1 = digest_ha1(creds.algorithm, creds.username, realm, cred->password);
+      else if (creds.algorithm == DigestAlgorithm::kMd5)
+        ha1 = cred->ha1_md5;
+      else
+        ha1 = cred->ha1_sha256;
+    }
+    bool ok = !ha1.empty();
+    if (!ok) {
+      // Same work as a real check, so unknown users cost the same time.
+      ha1 = digest_ha1(creds.algorithm, creds.username, realm, "\x01unknown");
+    }
+    std::string expected = digest_response(creds.algorithm, ha1, creds, "REGISTER");
+    ok = constant_time_equals(expected, creds.response) && ok;
+    if (auth_observer_) auth_observer_(from, ok);
+    if (!ok) return respond(make_response(req, 403, &from));
+    authenticated(req, from, *tenant, aor, respond);
+  };
+  if (!tenant || creds->username != user) return finish(std::nullopt);
+  store_.lookup(*tenant, creds->username, std::move(finish));
+}
+
+void Registrar::authenticated(const Message& req, const Peer& from, const std::string& tenant,
+                              const std::string& aor, const std::function<void(Message)>& respond) {
+  auto now = clock_.now();
+  auto contacts = req.values(HeaderId::kContact);
+  std::optional<std::uint32_t> header_expires = req.expires();
+  auto& list = aors_[aor];
+  auto remove_at = [&](size_t i, BindingEvent ev) {
+    Binding b = std::move(list[i]);
+    list.erase(list.begin() + static_cast<long>(i));
+    --count_;
+    emit(ev, b);
+  };
+  // §10.3 step 6: "*" only alone and with Expires: 0.
+  bool wildcard = false;
+  for (auto c : contacts)
+    if (trim(c) == "*") wildcard = true;
+  if (wildcard) {
+    if (contacts.size() != 1 || !header_expires || *header_expires != 0) {
+      if (list.empty()) aors_.erase(aor);
+      return respond(make_response(req, 400, &from));
+    }
+    while (!list.empty()) remove_at(list.size() - 1, BindingEvent::kUnregistered);
+    aors_.erase(aor);
+    Message ok = make_response(req, 200, &from);
+    ok.add_header("Date", http_date(clock_.wall_now()));
+    return respond(std::move(ok));
+  }
+  struct Update {
+    NameAddr na;
+    std::uint32_t expires;
+  };
+  std::vector<Update> updates;
+  for (auto c : contacts) {
+    auto na = NameAddr::parse(c);
+    if (!na) return respond(make_response(req, 400, &from));
+    std::uint64_t e = header_expires.value_or(static_cast<std::uint32_t>(config_.default_expires.count()));
+    if (const Param* p = find_param(na->params, "expires")) {
+      std::uint64_t v;
+      if (parse_uint(p->value, v, 0xffffffffu)) e = v;
+    }
+    if (e > 0 && e < static_cast<std::uint64_t>(config_.min_expires.count())) {
+      if (list.empty()) aors_.erase(aor);
+      Message r = make_response(req, 423, &from);
+      r.add_header(HeaderId::kMinExpires, std::to_string(config_.min_expires.count()));
+      return respond(std::move(r));
+    }
+    e = std::min<std::uint64_t>(e, static_cast<std::uint64_t>(config_.max_expires.count()));
+    updates.push_back(Update{std::move(*na), static_cast<std::uint32_t>(e)});
+  }
+  std::string call_id(req.call_id());
+  std::uint32_t cseq = req.cseq();
+  // §10.3 step 7: an out-of-order REGISTER from the same Call-ID is refused.
+  for (const auto& u : updates) {
+    for (const auto& b : list) {
+      auto bu = Uri::parse(b.contact);
+      if (bu && bu->equivalent(u.na.uri) && b.call_id == call_id && cseq <= b.cseq) {
+        return respond(make_response(req, 500, &from));
+      }
+    }
+  }
+  std::string ua(req.header(HeaderId::kUserAgent));
+  for (const auto& u : updates) {
+    auto it = std::find_if(list.begin(), list.end(), [&](const Binding& b) {
+      auto bu = Uri::parse(b.contact);
+      return bu && bu->equivalent(u.na.uri);
+    });
+    if (u.expires == 0) {
+      if (it != list.end()) remove_at(static_cast<size_t>(it - list.begin()), BindingEvent::kUnregistered);
+      continue;
+    }
+    auto expires_at = now + std::chrono::seconds(u.expires);
+    if (it != list.end()) {
+      it->flow = from;
+      it->call_id = call_id;
+      it->cseq = cseq;
+      it->expires_at = expires_at;
+      it->user_agent = ua;
+      it->reachable = true;
+      emit(BindingEvent::kRefreshed, *it);
+      continue;
+    }
+    if (count_ >= config_.max_bindings) {
+      if (list.empty()) aors_.erase(aor);
+      Message r = make_response(req, 503, &from);
+      r.add_header(HeaderId::kRetryAfter, "60");
+      return respond(std::move(r));
+    }
+    if (list.size() >= config_.max_contacts_per_aor) {
+      // Evict the binding closest to expiry: devices that rebooted with a
+      // new contact must not be locked out by their own stale bindings.
+      auto oldest = std::min_element(list.begin(), list.end(), [](const Binding& a, const Binding& b) {
+        return a.expires_at < b.expires_at;
+      });
+      remove_at(static_cast<size_t>(oldest - list.begin()), BindingEvent::kUnregistered);
+    }
+    Binding b;
+    b.aor = aor;
+    b.tenant = tenant;
+    b.contact = u.na.uri.str();
+    b.flow = from;
+    b.call_id = call_id;
+    b.cseq = cseq;
+    b.expires_at = expires_at;
+    b.user_agent = ua;
+    list.push_back(std::move(b));
+    ++count_;
+    emit(BindingEvent::kRegistered, list.back());
+  }
+  Message ok = make_response(req, 200, &from);
+  for (const auto& b : list) {
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(b.expires_at - now).count();
+    ok.add_header(HeaderId::kContact,
+                  "<" + b.contact + ">;expires=" + std::to_string(std::max<long long>(left, 0)));
+  }
+  if (list.empty()) aors_.erase(aor);
+  ok.add_header("Date", http_date(clock_.wall_now()));
+  respond(std::move(ok));
+}
+
+std::vector<Binding> Registrar::lookup(std::string_view aor) const {
+  auto it = aors_.find(std::string(aor));
+  if (it == aors_.end()) return {};
+  auto now = clock_.now();
+  std::vector<Binding> out;
+  for (const auto& b : it->second)
+    if (b.expires_at > now) out.push_back(b);
+  return out;
+}
+
+std::vector<Binding> Registrar::all() const {
+  std::vector<Binding> out;
+  out.reserve(count_);
+  for (const auto& [aor, list] : aors_)
+    for (const auto& b : list) out.push_back(b);
+  return out;
+}
+
+void Registrar::expire() {
+  auto now = clock_.now();
+  for (auto it = aors_.begin(); it != aors_.end();) {
+    auto& list = it->second;
+    for (size_t i = list.size(); i-- > 0;) {
+      if (list[i].expires_at <= now) {
+        Binding b = std::move(list[i]);
+        list.erase(list.begin() + static_cast<long>(i));
+        --count_;
+        emit(BindingEvent::kExpired, b);
+      }
+    }
+    it = list.empty() ? aors_.erase(it) : std::next(it);
+  }
+}
+
+void Registrar::set_reachable(std::string_view aor, std::string_view contact, bool reachable) {
+  auto it = aors_.find(std::string(aor));
+  if (it == aors_.end()) return;
+  for (auto& b : it->second) {
+    if (b.contact != contact || b.reachable == reachable) continue;
+    b.reachable = reachable;
+    emit(reachable ? BindingEvent::kReachable : BindingEvent::kUnreachable, b);
+  }
+}
+
+}  // namespace hotline::sip

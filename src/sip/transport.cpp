@@ -1,0 +1,367 @@
+#include "sip/transport.h"
+
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+
+#include "sip/message.h"
+
+namespace hotline::sip {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+using common::Error;
+
+struct TransportManager::Udp {
+  explicit Udp(asio::io_context& io) : sock(io) {}
+  udp::socket sock;
+  std::array<char, 65536> buf{};
+  udp::endpoint from;
+  ListenAddress bound;
+};
+
+struct TransportManager::Acceptor {
+  explicit Acceptor(asio::io_context& io) : acc(io) {}
+  tcp::acceptor acc;
+  ListenAddress bound;
+};
+
+class TransportManager::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(TransportManager& m, std::uint64_t flow, Transport t, tcp::socket sock)
+      : m_(m), alive_(m.alive_), flow_(flow), transport_(t) {
+    if (t == Transport::kTls) {
+      tls_.emplace(std::move(sock), *m.tls_);
+    } else {
+      plain_.emplace(std::move(sock));
+    }
+    last_active_ = std::chrono::steady_clock::now();
+  }
+
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
+  Peer peer() const { return peer_; }
+  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
+
+  void start_server() {
+    set_peer();
+    if (tls_) {
+      auto self = shared_from_this();
+      tls_->async_handshake(asio::ssl::stream_base::server, [self](const boost::system::error_code& ec) {
+        if (!self->alive()) return;
+        if (ec) return self->close();
+        self->ready_ = true;
+        self->flush();
+        self->read();
+      });
+    } else {
+      ready_ = true;
+      read();
+    }
+  }
+
+  void start_client(const tcp::endpoint& ep) {
+    auto self = shared_from_this();
+    peer_ = Peer{transport_, ep.address().to_string(), ep.port(), flow_};
+    socket().async_connect(ep, [self](const boost::system::error_code& ec) {
+      if (!self->alive()) return;
+      if (ec) return self->close();
+      self->ready_ = true;
+      self->flush();
+      self->read();
+    });
+  }
+
+  void write(std::string data) {
+    if (closed_) return;
+    out_.push_back(std::move(data));
+    if (ready_ && !writing_) flush();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    socket().close(ec);
+    if (alive()) m_.connection_closed(flow_);
+  }
+
+ private:
+  bool alive() const { return !alive_.expired() && !closed_; }
+
+  void set_peer() {
+    boost::system::error_code ec;
+    auto ep = socket().remote_endpoint(ec);
+    peer_ = Peer{transport_, ec ? std::string() : ep.address().to_string(), ec ? std::uint16_t{0} : ep.port(),
+                 flow_};
+  }
+
+  template <class Buf, class F>
+  void read_some(const Buf& b, F&& f) {
+    if (tls_)
+      tls_->async_read_some(b, std::forward<F>(f));
+    else
+      plain_->async_read_some(b, std::forward<F>(f));
+  }
+
+  void read() {
+    auto self = shared_from_this();
+    read_some(asio::buffer(chunk_), [self](const boost::system::error_code& ec, size_t n) {
+      if (!self->alive()) return;
+      if (ec) return self->close();
+      self->last_active_ = std::chrono::steady_clock::now();
+      self->in_.append(self->chunk_.data(), n);
+      if (!self->drain()) return self->close();
+      self->read();
+    });
+  }
+
+  // Frames and delivers complete messages; false = protocol error.
+  bool drain() {
+    size_t off = 0;
+    bool ok = true;
+    while (off < in_.size()) {
+      std::string_view rest(in_.data() + off, in_.size() - off);
+      FrameResult f = frame_stream(rest, m_.config_.max_message_size);
+      if (f.kind == FrameResult::kNeedMore) break;
+      if (f.kind == FrameResult::kError) {
+        ok = false;
+        break;
+      }
+      if (f.kind == FrameResult::kKeepAlive) {
+        // RFC 5626 §3.5.1: a double-CRLF ping gets a single-CRLF pong.
+        if (f.size >= 4 && rest.substr(0, 4) == "\r\n\r\n") write("\r\n");
+        off += f.size;
+        continue;
+      }
+      std::string msg(rest.substr(0, f.size));
+      off += f.size;
+      m_.deliver(std::move(msg), peer_);
+      if (!alive()) return true;
+    }
+    in_.erase(0, off);
+    return ok;
+  }
+
+  void flush() {
+    if (out_.empty() || closed_) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    auto self = shared_from_this();
+    auto handler = [self](const boost::system::error_code& ec, size_t) {
+      if (!self->alive()) return;
+      if (ec) return self->close();
+      self->out_.pop_front();
+      self->flush();
+    };
+    if (tls_)
+      asio::async_write(*tls_, asio::buffer(out_.front()), handler);
+    else
+      asio::async_write(*plain_, asio::buffer(out_.front()), handler);
+  }
+
+  TransportManager& m_;
+  std::weak_ptr<bool> alive_;
+  std::uint64_t flow_;
+  Transport transport_;
+  std::optional<tcp::socket> plain_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
+  Peer peer_;
+  std::array<char, 16384> chunk_{};
+  std::string in_;
+  std::deque<std::string> out_;
+  bool ready_ = false, writing_ = false, closed_ = false;
+  std::chrono::steady_clock::time_point last_active_;
+};
+
+TransportManager::TransportManager(asio::io_context& io, TransportConfig config, Receiver on_message)
+    : io_(io), config_(std::move(config)), on_message_(std::move(on_message)) {}
+
+TransportManager::~TransportManager() { stop(); }
+
+common::Status TransportManager::listen(const ListenAddress& where) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(where.address, ec);
+  if (ec) return Error::invalid("address", "bad listen address " + where.address);
+  if (where.transport == Transport::kUdp) {
+    auto u = std::make_shared<Udp>(io_);
+    udp::endpoint ep(addr, where.port);
+    u->sock.open(ep.protocol(), ec);
+    if (!ec && addr.is_v6()) u->sock.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) u->sock.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec), ec.clear();
+    if (!ec) u->sock.bind(ep, ec);
+    if (ec)
+      return Error::internal("udp bind " + where.address + ":" + std::to_string(where.port) + ": " +
+                             ec.message());
+    u->bound = where;
+    u->bound.port = u->sock.local_endpoint().port();
+    udp_.push_back(u);
+    // Receive loop.
+    std::weak_ptr<bool> alive = alive_;
+    auto loop = std::make_shared<std::function<void()>>();
+    std::weak_ptr<std::function<void()>> weak_loop = loop;
+    *loop = [this, u, alive, weak_loop]() {
+      u->sock.async_receive_from(
+          asio::buffer(u->buf), u->from,
+          [this, u, alive, weak_loop](const boost::system::error_code& e, size_t n) {
+            if (alive.expired() || e == asio::error::operation_aborted) return;
+            auto l = weak_loop.lock();
+            if (!e && n > 0 && n <= config_.max_message_size) {
+              Peer p{Transport::kUdp, u->from.address().to_string(), u->from.port(), 0};
+              deliver(std::string(u->buf.data(), n), p);
+            }
+            if (alive.expired() || !l) return;
+            (*l)();
+          });
+    };
+    udp_loops_.push_back(loop);
+    (*loop)();
+    return common::ok_status();
+  }
+  if (where.transport == Transport::kTls && !tls_) {
+    if (config_.tls_cert_file.empty() || config_.tls_key_file.empty())
+      return Error::invalid("tls", "TLS listener needs a certificate and a key");
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+    ctx->use_certificate_chain_file(config_.tls_cert_file, ec);
+    if (!ec) ctx->use_private_key_file(config_.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) return Error::invalid("tls", "cannot load certificate/key: " + ec.message());
+    tls_ = std::move(ctx);
+  }
+  if (where.transport != Transport::kTcp && where.transport != Transport::kTls)
+    return Error::invalid("transport", "WebSocket listeners are not implemented yet");
+  auto a = std::make_shared<Acceptor>(io_);
+  tcp::endpoint ep(addr, where.port);
+  a->acc.open(ep.protocol(), ec);
+  if (!ec && addr.is_v6()) a->acc.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) a->acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a->acc.bind(ep, ec);
+  if (!ec) a->acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Error::internal("tcp bind " + where.address + ":" + std::to_string(where.port) + ": " +
+                           ec.message());
+  a->bound = where;
+  a->bound.port = a->acc.local_endpoint().port();
+  acceptors_.push_back(a);
+  accept_next(a);
+  return common::ok_status();
+}
+
+void TransportManager::accept_next(const std::shared_ptr<Acceptor>& a) {
+  std::weak_ptr<bool> alive = alive_;
+  a->acc.async_accept([this, a, alive](const boost::system::error_code& ec, tcp::socket sock) {
+    if (alive.expired() || ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      if (conns_.size() >= config_.max_connections) {
+        boost::system::error_code ignore;
+        sock.close(ignore);
+      } else {
+        std::uint64_t flow = next_flow_++;
+        auto c = std::make_shared<Connection>(*this, flow, a->bound.transport, std::move(sock));
+        conns_[flow] = c;
+        c->start_server();
+      }
+    }
+    accept_next(a);
+  });
+}
+
+void TransportManager::connection_closed(std::uint64_t flow) {
+  if (conns_.erase(flow) && on_flow_closed_) on_flow_closed_(flow);
+}
+
+std::vector<ListenAddress> TransportManager::bound() const {
+  std::vector<ListenAddress> out;
+  for (const auto& u : udp_) out.push_back(u->bound);
+  for (const auto& a : acceptors_) out.push_back(a->bound);
+  return out;
+}
+
+bool TransportManager::send(const Peer& to, std::string wire) {
+  if (to.transport == Transport::kUdp) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(to.ip, ec);
+    if (ec) return false;
+    for (const auto& u : udp_) {
+      if (u->sock.local_endpoint(ec).address().is_v6() != addr.is_v6()) continue;
+      u->sock.send_to(asio::buffer(wire), udp::endpoint(addr, to.port), 0, ec);
+      return !ec;
+    }
+    return false;
+  }
+  if (auto it = conns_.find(to.flow); to.flow && it != conns_.end()) {
+    it->second->write(std::move(wire));
+    return true;
+  }
+  // Reuse any open connection to the same address (e.g. flow id unknown).
+  for (auto& [flow, c] : conns_) {
+    Peer p = c->peer();
+    if (p.transport == to.transport && p.ip == to.ip && p.port == to.port) {
+      c->write(std::move(wire));
+      return true;
+    }
+  }
+  if (to.transport != Transport::kTcp || conns_.size() >= config_.max_connections) return false;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(to.ip, ec);
+  if (ec) return false;
+  std::uint64_t flow = next_flow_++;
+  auto c = std::make_shared<Connection>(*this, flow, Transport::kTcp, tcp::socket(io_));
+  conns_[flow] = c;
+  c->write(std::move(wire));
+  c->start_client(tcp::endpoint(addr, to.port));
+  return true;
+}
+
+void TransportManager::stop() {
+  boost::system::error_code ec;
+  for (auto& u : udp_) u->sock.close(ec);
+  for (auto& a : acceptors_) a->acc.close(ec);
+  auto conns = std::move(conns_);
+  conns_.clear();
+  for (auto& [flow, c] : conns) c->close();
+  udp_loops_.clear();
+}
+
+void TransportManager::reap_idle() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<Connection>> idle;
+  for (auto& [flow, c] : conns_)
+    if (now - c->last_active() > config_.idle_timeout) idle.push_back(c);
+  for (auto& c : idle) c->close();
+}
+
+ListenAddress TransportManager::local_for(Transport t, bool ipv6) const {
+  auto pick = [&](const ListenAddress& b) -> std::optional<ListenAddress> {
+    if (b.transport != t) return std::nullopt;
+    bool v6 = b.address.find(':') != std::string::npos;
+    if (v6 != ipv6) return std::nullopt;
+    ListenAddress r = b;
+    if (!advertised_.empty())
+      r.address = advertised_;
+    else if (r.address == "0.0.0.0")
+      r.address = "127.0.0.1";
+    else if (r.address == "::")
+      r.address = "::1";
+    return r;
+  };
+  for (const auto& u : udp_)
+    if (auto r = pick(u->bound)) return *r;
+  for (const auto& a : acceptors_)
+    if (auto r = pick(a->bound)) return *r;
+  // Fall back to any listener of that transport, then anything.
+  for (const auto& b : bound())
+    if (b.transport == t) return b;
+  auto all = bound();
+  return all.empty() ? ListenAddress{} : all.front();
+}
+
+}  // namespace hotline::sip
