@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include "store/internal.h"
 
@@ -39,8 +40,14 @@ class RetryableError : public StoreError {
   using StoreError::StoreError;
 };
 
+constexpr std::size_t kStatementCacheSize = 128;
+
 struct Conn {
   PGconn* pg = nullptr;
+  // Server-side prepared statements by SQL text + parameter types, so hot
+  // queries skip parse and plan: one round trip per exec.
+  std::unordered_map<std::string, std::string> prepared;
+  std::uint64_t next_statement = 0;
   ~Conn() { PQfinish(pg); }
   bool broken() const { return PQstatus(pg) != CONNECTION_OK; }
 };
@@ -228,12 +235,37 @@ QueryResult run(Conn& c, std::string_view sql, const std::vector<Value>& params)
       }
     }
   }
-  ResultPtr res(
-      PQexecParams(c.pg, query.c_str(), n, types.data(), values.data(), lengths.data(), formats.data(), 0),
-      &PQclear);
-  auto st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw_result_error(c, res.get(), sql);
-  return to_result(res.get());
+  std::string key = query;
+  key.push_back('\0');
+  for (Oid t : types) key += std::to_string(t) + ",";
+  for (int attempt = 0;; ++attempt) {
+    auto it = c.prepared.find(key);
+    if (it == c.prepared.end()) {
+      if (c.prepared.size() >= kStatementCacheSize) {
+        // Prepared statements are not transactional: safe inside a transaction.
+        PQclear(PQexec(c.pg, "DEALLOCATE ALL"));
+        c.prepared.clear();
+      }
+      std::string name = "hotline_" + std::to_string(++c.next_statement);
+      ResultPtr prep(PQprepare(c.pg, name.c_str(), query.c_str(), n, types.data()), &PQclear);
+      if (!prep || PQresultStatus(prep.get()) != PGRES_COMMAND_OK) throw_result_error(c, prep.get(), sql);
+      it = c.prepared.emplace(key, std::move(name)).first;
+    }
+    ResultPtr res(
+        PQexecPrepared(c.pg, it->second.c_str(), n, values.data(), lengths.data(), formats.data(), 0),
+        &PQclear);
+    auto st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return to_result(res.get());
+    // A table used by a cached statement changed shape ("cached plan must not
+    // change result type"): forget it, and outside a transaction prepare again.
+    const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+    if (state && std::strcmp(state, "0A000") == 0 && !c.broken()) {
+      PQclear(PQexec(c.pg, ("DEALLOCATE " + it->second).c_str()));
+      c.prepared.erase(it);
+      if (attempt == 0 && PQtransactionStatus(c.pg) == PQTRANS_IDLE) continue;
+    }
+    throw_result_error(c, res.get(), sql);
+  }
 }
 
 // Several statements, no parameters (simple protocol): migrations, BEGIN...

@@ -212,12 +212,15 @@ QueryResult run(Conn& c, std::string_view sql, const std::vector<Value>& params)
   bool readonly = sqlite3_stmt_readonly(st) != 0;
   bind(c.db, st, params, sql);
   QueryResult r;
+  auto before = sqlite3_total_changes64(c.db);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw sqlite_error(c.db, rc, sql);
+  // Column names only after the first step: a cached statement is re-prepared
+  // there if the schema changed (`SELECT *` after ALTER TABLE).
   int ncol = sqlite3_column_count(st);
   r.columns.reserve(static_cast<std::size_t>(ncol));
   for (int i = 0; i < ncol; ++i) r.columns.emplace_back(sqlite3_column_name(st, i));
-  auto before = sqlite3_total_changes64(c.db);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
     std::vector<Value> cols;
     cols.reserve(static_cast<std::size_t>(ncol));
     for (int i = 0; i < ncol; ++i) cols.push_back(column_value(st, i));

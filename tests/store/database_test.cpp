@@ -291,6 +291,27 @@ TEST_P(StoreTest, ConcurrentWritersAllCommit) {
   for (const auto& r : per_thread.rows) EXPECT_EQ(r.integer(1), kRows);
 }
 
+TEST_P(StoreTest, CachedStatementsSurviveSchemaChanges) {
+  auto db = open(Options{1, std::chrono::milliseconds(5000)});  // one connection: same cache
+  db->exec("CREATE TABLE s (a BIGINT)");
+  db->exec("INSERT INTO s VALUES ($1)", {std::int64_t{1}});
+  EXPECT_EQ(db->exec("SELECT * FROM s").columns.size(), 1u);
+  db->exec("ALTER TABLE s ADD COLUMN b TEXT");
+  auto r = db->exec("SELECT * FROM s");
+  EXPECT_EQ(r.columns, (std::vector<std::string>{"a", "b"}));
+  db->exec("INSERT INTO s (a) VALUES ($1)", {std::int64_t{2}});
+  EXPECT_EQ(count(*db, "s"), 2);
+  // Same SQL with a different parameter type is a different statement.
+  db->exec("INSERT INTO s (a, b) VALUES ($1, $2)", {std::int64_t{3}, Null{}});
+  db->exec("INSERT INTO s (a, b) VALUES ($1, $2)", {std::int64_t{4}, std::string("x")});
+  EXPECT_EQ(db->exec("SELECT b FROM s WHERE a = $1", {std::int64_t{4}}).rows.at(0).text(0), "x");
+  // Many distinct statements overflow the cache without harm.
+  for (int k = 0; k < 300; ++k) {
+    EXPECT_EQ(db->exec("SELECT " + std::to_string(k) + " + $1", {std::int64_t{1}}).rows.at(0).integer(0),
+              k + 1);
+  }
+}
+
 TEST_P(StoreTest, PoolExhaustionIsBusyAfterTimeout) {
   auto db = open(Options{1, std::chrono::milliseconds(100)});
   db->exec("CREATE TABLE t (x BIGINT)");

@@ -17,13 +17,13 @@ inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::Sqlite ? "Sqlite" : "Postgres";
 }
 
-// A fresh, empty database for one test: a new file for SQLite, a new database
-// on the shared real server for PostgreSQL. Start-up failures throw, so the
+// A fresh, empty database for one test: a new file for SQLite, a new schema
+// (as search_path) on the shared real server for PostgreSQL. Start-up failures throw, so the
 // test fails (it is never skipped).
 inline std::string fresh_url(Backend backend, const testing::TempDir& dir) {
   if (backend == Backend::Sqlite) return "sqlite://" + (dir.path() / "db" / "store.db").string();
   static std::atomic<int> counter{0};
-  return testing::PostgresServer::shared().create_database("t" + std::to_string(counter++));
+  return testing::PostgresServer::shared().create_schema("t" + std::to_string(counter++));
 }
 
 class StoreTest : public ::testing::TestWithParam<Backend> {

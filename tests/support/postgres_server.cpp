@@ -76,7 +76,7 @@ PostgresServer::PostgresServer() : dir_("hotline-pg"), bin_(kBinDir) {
 
 PostgresServer::~PostgresServer() {
   try {
-    stop();
+    kill_now();
   } catch (...) {
   }
 }
@@ -126,10 +126,14 @@ void PostgresServer::wait_ready() {
   }
 }
 
-void PostgresServer::stop() {
+void PostgresServer::stop() { signal_and_wait(SIGINT); }  // fast: abort sessions, checkpoint, exit
+
+void PostgresServer::kill_now() { signal_and_wait(SIGQUIT); }
+
+void PostgresServer::signal_and_wait(int sig) {
   std::lock_guard lock(mu_);
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGINT);  // fast shutdown: abort sessions, checkpoint, exit
+  ::kill(pid_, sig);
   if (!wait_process(pid_, std::chrono::seconds(60))) {
     ::kill(pid_, SIGKILL);
     wait_process(pid_, std::chrono::seconds(10));
@@ -155,8 +159,9 @@ std::string PostgresServer::log_tail() const {
   return s;
 }
 
-void PostgresServer::admin_exec(const std::string& sql) {
-  std::string conninfo = "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=postgres";
+void PostgresServer::admin_exec(const std::string& sql, const std::string& database) {
+  std::string conninfo =
+      "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + database + " user=postgres";
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(c);
@@ -173,12 +178,25 @@ void PostgresServer::admin_exec(const std::string& sql) {
   if (!ok) throw std::runtime_error("PostgresServer: '" + sql + "' failed: " + msg);
 }
 
-std::string PostgresServer::create_database(const std::string& name) {
+namespace {
+void check_name(const std::string& name) {
+  if (name.empty() || name.size() > 60) throw std::invalid_argument("PostgresServer: bad name: " + name);
   for (char ch : name) {
     if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')) {
-      throw std::invalid_argument("PostgresServer: database name must match [a-z0-9_]+: " + name);
+      throw std::invalid_argument("PostgresServer: names must match [a-z0-9_]+: " + name);
     }
   }
+}
+}  // namespace
+
+std::string PostgresServer::create_schema(const std::string& name) {
+  check_name(name);
+  admin_exec("DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name, "hotline_test");
+  return url() + "?options=-c%20search_path%3D" + name;
+}
+
+std::string PostgresServer::create_database(const std::string& name) {
+  check_name(name);
   admin_exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
   admin_exec("CREATE DATABASE " + name);
   return url_for(name);

@@ -42,8 +42,16 @@ class PostgresServer {
   // Creates (or drops and re-creates) a database; returns its URL.
   std::string create_database(const std::string& name);
 
+  // Cheaper isolation: (re-)creates schema `name` in hotline_test and returns
+  // a URL whose connections use it as search_path, so unqualified tables
+  // (including schema_migrations) live there.
+  std::string create_schema(const std::string& name);
+
   // Fast shutdown (SIGINT), waiting until the server has exited.
   void stop();
+  // Immediate shutdown (SIGQUIT): no checkpoint. The destructor uses it, as
+  // the data directory is deleted right after.
+  void kill_now();
   // Starts the server again on the same data directory and port.
   void start();
 
@@ -52,7 +60,8 @@ class PostgresServer {
  private:
   void launch();
   void wait_ready();
-  void admin_exec(const std::string& sql);
+  void admin_exec(const std::string& sql, const std::string& database = "postgres");
+  void signal_and_wait(int sig);
 
   TempDir dir_;
   std::string bin_;
