@@ -1,5 +1,7 @@
 #include "media/engine.h"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 
 #include "media/session.h"
@@ -115,6 +117,8 @@ MediaEngine::MediaEngine(EngineConfig config)
     auto loop = std::make_shared<EventLoop>();
     EventLoop* raw = loop.get();
     loop->thread = std::thread([raw] { raw->io.run(); });
+    // Named so operators (and bench_media) can find the media threads in top/proc.
+    pthread_setname_np(loop->thread.native_handle(), ("hl-media-" + std::to_string(i)).c_str());
     loops_.push_back(std::move(loop));
   }
 }
