@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
+#include <array>
 #include <optional>
 #include <spdlog/spdlog.h>
 
@@ -144,9 +145,29 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
                       [self = this->shared_from_this(), close_after](beast::error_code ec, std::size_t) {
                         self->finish_request();
                         self->response_.reset();
-                        if (ec || close_after) return self->close();
+                        if (ec) return self->close();
+                        if (close_after) return self->linger_close();
                         self->read();
                       });
+  }
+
+  // Half-close and read what the client still sends before closing: closing
+  // with unread data makes the kernel send RST, which can destroy the error
+  // response (e.g. a 413) before the client reads it.
+  void linger_close() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().expires_after(std::chrono::seconds(2));
+    drain_some();
+  }
+
+  void drain_some() {
+    lowest().async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec,
+                                                                                        std::size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (8u << 20)) return self->close();
+      self->drain_some();
+    });
   }
 
   void finish_request() {
@@ -174,6 +195,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   bool busy_ = false;
+  std::array<char, 16384> discard_{};
+  std::size_t drained_ = 0;
 };
 
 }  // namespace

@@ -1,0 +1,62 @@
+// Configuration parsing, in-process: every rule names the key it enforces.
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+using namespace hotline::app;
+
+namespace {
+
+std::string error_of(const std::string& toml, std::map<std::string, std::string> env = {}) {
+  try {
+    load_config(toml, env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Config, DefaultsAreTheEmbeddedSetup) {
+  auto c = load_config("", {});
+  EXPECT_EQ(c.http_listen, "127.0.0.1:8080");
+  EXPECT_EQ(c.storage_url, "sqlite://var/hotline.db");
+  EXPECT_EQ(c.log_format, "text");
+}
+
+TEST(Config, FileThenEnvironment) {
+  auto c = load_config("[http]\nlisten = \"0.0.0.0:9000\"\n[log]\nformat = \"json\"\n",
+                       {{"HOTLINE_HTTP_LISTEN", "[::1]:9001"}, {"HOTLINE_LOG_ACCESS", "false"}});
+  EXPECT_EQ(c.http_listen, "[::1]:9001");
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_FALSE(c.log_access);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  EXPECT_NE(error_of("[http]\nlisen = \"x\"\n").find("http.lisen: unknown key"), std::string::npos);
+  EXPECT_NE(error_of("[nope]\nx = 1\n").find("nope.x: unknown key"), std::string::npos);
+  EXPECT_NE(error_of("[http]\nmax_connections = \"many\"\n").find("http.max_connections: must be an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of("[http]\nmax_connections = 0\n").find("http.max_connections: must be between"),
+            std::string::npos);
+  EXPECT_NE(error_of("[log]\nlevel = \"loud\"\n").find("log.level: must be one of"), std::string::npos);
+  EXPECT_NE(error_of("[storage]\nurl = \"mysql://x\"\n").find("storage.url"), std::string::npos);
+  EXPECT_NE(error_of("[http]\nlisten = \"nohost\"\n").find("http.listen"), std::string::npos);
+  EXPECT_NE(error_of("[http]\nlisten = \"h:99999\"\n").find("http.listen"), std::string::npos);
+  EXPECT_NE(error_of("[http]\ntls_cert = \"c.pem\"\n").find("tls_cert and tls_key"), std::string::npos);
+  EXPECT_NE(error_of("[http\n").find("TOML syntax error at line 1"), std::string::npos);
+  EXPECT_NE(error_of("http = 3\n").find("http: must be a [section] table"), std::string::npos);
+  EXPECT_NE(error_of("", {{"HOTLINE_LOG_ACCESS", "maybe"}}).find("log.access: must be true or false"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {{"HOTLINE_WHATEVER", "1"}}).find("HOTLINE_WHATEVER: unknown environment variable"),
+            std::string::npos);
+}
+
+TEST(Config, ExampleIsAValidConfigWithEveryKey) {
+  auto text = example_config();
+  EXPECT_NO_THROW(load_config(text, {}));
+  for (const char* key : {"listen", "max_body_bytes", "url", "format", "session_ttl_s", "kdf_memlimit_kib"}) {
+    EXPECT_NE(text.find(std::string(key) + " = "), std::string::npos) << key;
+  }
+}
