@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "fixture.h"
 #include "store/internal.h"
@@ -112,6 +114,90 @@ TEST(Sqlite, MemoryDatabaseIsOneSharedConnection) {
   db->migrate({{1, "m", "CREATE TABLE m (y INTEGER)", ""}});
   EXPECT_EQ(db->schema_version(), 1);
   EXPECT_TRUE(db->ping());
+}
+
+TEST(Sqlite, LockHeldByAnotherProcessIsBusyAfterTimeout) {
+  testing::TempDir dir;
+  std::string url = "sqlite://" + (dir.path() / "busy.db").string();
+  // Two Database objects share no in-process lock: like two processes.
+  auto holder = Database::open(url);
+  auto waiter = Database::open(url, Options{2, std::chrono::milliseconds(100)});
+  holder->exec("CREATE TABLE t (x INTEGER)");
+  std::promise<void> holding, release;
+  std::thread t([&] {
+    holder->transaction([&](Tx& tx) {
+      tx.exec("INSERT INTO t VALUES (1)");
+      holding.set_value();
+      release.get_future().wait();
+    });
+  });
+  holding.get_future().wait();
+  StoreError::Kind tx_kind = StoreError::Kind::Other, exec_kind = StoreError::Kind::Other;
+  try {
+    waiter->transaction([](Tx& tx) { tx.exec("INSERT INTO t VALUES (2)"); });
+  } catch (const StoreError& e) {
+    tx_kind = e.kind();
+  }
+  try {
+    waiter->exec("INSERT INTO t VALUES (3)");
+  } catch (const StoreError& e) {
+    exec_kind = e.kind();
+  }
+  // Readers are not blocked by the writer (WAL).
+  EXPECT_EQ(waiter->exec("SELECT COUNT(*) FROM t").rows.at(0).integer(0), 0);
+  release.set_value();
+  t.join();
+  EXPECT_EQ(tx_kind, StoreError::Kind::Busy);
+  EXPECT_EQ(exec_kind, StoreError::Kind::Busy);
+  EXPECT_EQ(waiter->exec("SELECT COUNT(*) FROM t").rows.at(0).integer(0), 1);
+}
+
+TEST(Postgres, DeadlockedTransactionIsRunAgain) {
+  auto db = Database::open(testing::PostgresServer::shared().create_schema("deadlock"));
+  db->exec("CREATE TABLE acct (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)");
+  db->exec("INSERT INTO acct VALUES (1, 100), (2, 100)");
+  // Each transaction locks one row, waits until the other has locked the
+  // other row, then asks for it: a guaranteed deadlock on the first attempt.
+  std::promise<void> locked[2];
+  std::shared_future<void> ready[2] = {locked[0].get_future().share(), locked[1].get_future().share()};
+  std::atomic<int> attempts[2] = {0, 0};
+  auto transfer = [&](int me) {
+    std::int64_t first = me + 1, second = 2 - me;
+    db->transaction([&](Tx& tx) {
+      int attempt = ++attempts[me];
+      tx.exec("UPDATE acct SET balance = balance - 10 WHERE id = $1", {first});
+      if (attempt == 1) {
+        locked[me].set_value();
+        ready[1 - me].wait();
+      }
+      tx.exec("UPDATE acct SET balance = balance + 10 WHERE id = $1", {second});
+    });
+  };
+  std::exception_ptr errors[2];
+  std::thread a([&] {
+    try {
+      transfer(0);
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
+  });
+  std::thread b([&] {
+    try {
+      transfer(1);
+    } catch (...) {
+      errors[1] = std::current_exception();
+    }
+  });
+  a.join();
+  b.join();
+  EXPECT_FALSE(errors[0]);
+  EXPECT_FALSE(errors[1]);
+  // Exactly one of them was chosen as the deadlock victim and re-run.
+  EXPECT_EQ(attempts[0] + attempts[1], 3);
+  auto r = db->exec("SELECT SUM(balance), COUNT(*) FROM acct");
+  EXPECT_EQ(r.rows.at(0).integer(0), 200);
+  auto one = db->exec("SELECT balance FROM acct WHERE id = 1").rows.at(0).integer(0);
+  EXPECT_EQ(one, 100);  // -10 then +10 from the other transfer
 }
 
 TEST(Postgres, ReconnectsAfterServerRestart) {
