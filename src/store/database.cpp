@@ -100,6 +100,7 @@ std::unique_ptr<Database> Database::open(const std::string& url, const Options& 
       throw StoreError(StoreError::Kind::Connection,
                        "store: database URL '" + url + "': sqlite:// URLs take a plain file path, no query");
     }
+    if (path == ":memory:") return detail::open_sqlite("", true, options);
     return detail::open_sqlite(path, false, options);
   }
   if (u.starts_with("postgresql://") || u.starts_with("postgres://")) {

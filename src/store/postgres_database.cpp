@@ -294,7 +294,13 @@ class PgTx final : public Tx {
                        "store: transaction already failed (" + failure_ + "); rethrow instead of continuing");
     }
     try {
-      return run(conn_, sql, params);
+      auto r = run(conn_, sql, params);
+      if (PQtransactionStatus(conn_.pg) == PQTRANS_IDLE) {
+        throw StoreError(StoreError::Kind::Other,
+                         "store: a statement ended the transaction (COMMIT/ROLLBACK); transaction() commits "
+                         "when the callback returns");
+      }
+      return r;
     } catch (const RetryableError& e) {
       record(e);
       throw;
@@ -342,7 +348,14 @@ class PostgresDatabase final : public Database {
     for (int attempt = 0;; ++attempt) {
       auto conn = pool_.acquire();
       try {
-        return run(*conn, sql, params);
+        auto r = run(*conn, sql, params);
+        if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
+          // A stray BEGIN would leave the pooled connection inside a transaction.
+          rollback_quietly(*conn);
+          throw StoreError(StoreError::Kind::Other,
+                           "store: exec() must not open a transaction; use transaction()");
+        }
+        return r;
       } catch (const RetryableError&) {
         // Autocommit statement was rolled back entirely: safe to run again.
         if (attempt + 1 >= kSerializationRetries) throw;

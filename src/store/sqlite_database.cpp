@@ -240,7 +240,13 @@ QueryResult SqliteTx::exec(std::string_view sql, const std::vector<Value>& param
                      "store: transaction already failed (" + failure_ + "); rethrow instead of continuing");
   }
   try {
-    return run(conn_, sql, params);
+    auto r = run(conn_, sql, params);
+    if (sqlite3_get_autocommit(conn_.db)) {
+      throw StoreError(StoreError::Kind::Other,
+                       "store: a statement ended the transaction (COMMIT/ROLLBACK); transaction() commits "
+                       "when the callback returns");
+    }
+    return r;
   } catch (const StoreError& e) {
     // PostgreSQL aborts the whole transaction on any error; SQLite only the
     // statement. Behave like PostgreSQL so code works the same on both.
@@ -284,7 +290,14 @@ class SqliteDatabase final : public Database {
       wl = lock_writer();
       conn.emplace(pool_.acquire());
     }
-    return run(**conn, sql, params);
+    auto r = run(**conn, sql, params);
+    if (!sqlite3_get_autocommit((*conn)->db)) {
+      // A stray BEGIN would leave the pooled connection inside a transaction.
+      sqlite3_exec((*conn)->db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw StoreError(StoreError::Kind::Other,
+                       "store: exec() must not open a transaction; use transaction()");
+    }
+    return r;
   }
 
   void migrate(const std::vector<Migration>& migrations) override {

@@ -184,6 +184,17 @@ TEST_P(StoreTest, RejectsMisuseClearly) {
   expect_store_error(Kind::Other, [&] {
     db->exec("INSERT INTO m VALUES ($1)", {std::int64_t{1}, std::int64_t{2}});
   });
+  // Transaction control belongs to transaction(), not to SQL text.
+  expect_store_error(Kind::Other, [&] { db->exec("BEGIN"); });
+  db->exec("INSERT INTO m VALUES (1)");  // the connection is back in autocommit
+  expect_store_error(Kind::Other, [&] {
+    db->transaction([](Tx& tx) {
+      tx.exec("INSERT INTO m VALUES (2)");
+      tx.exec("ROLLBACK");
+    });
+  });
+  auto other = open();
+  EXPECT_EQ(count(*other, "m"), 1);
   auto nul = expect_store_error(Kind::Other, [&] { db->exec("SELECT $1", {std::string("a\0b", 3)}); });
   EXPECT_NE(nul.find("NUL"), std::string::npos) << nul;
 }

@@ -107,6 +107,10 @@ TEST(Sqlite, UnopenableFileIsAConnectionError) {
 
 TEST(Sqlite, MemoryDatabaseIsOneSharedConnection) {
   auto db = Database::open("sqlite::memory:", Options{8, std::chrono::milliseconds(5000)});
+  auto alt = Database::open("sqlite://:memory:", Options{8, std::chrono::milliseconds(5000)});
+  alt->exec("CREATE TABLE t (x INTEGER)");
+  alt->exec("INSERT INTO t VALUES (1)");
+  for (int k = 0; k < 10; ++k) EXPECT_EQ(alt->exec("SELECT COUNT(*) FROM t").rows.at(0).integer(0), 1);
   db->exec("CREATE TABLE t (x INTEGER)");
   db->transaction([](Tx& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
   // Every later call sees the same database, whatever the pool size asked.

@@ -100,7 +100,9 @@ void PostgresServer::launch() {
   opts.as_user = "postgres";
   opts.cwd = dir_.str();
   opts.log_path = log_path_;
-  opts.die_with_parent = true;  // no orphaned servers when a test crashes
+  // No orphaned servers when a test crashes. The kernel sends the signal when
+  // the *thread* that forked exits, so only tie it to the main thread.
+  opts.die_with_parent = ::gettid() == ::getpid();
   pid_ =
       spawn_process({bin_ + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k", dir_.str(), "-c",
                      "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on", "-c",
