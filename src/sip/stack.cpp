@@ -436,6 +436,51 @@ ClientTxnId Stack::request_in_dialog(Dialog& d, std::string_view method, std::st
   });
 }
 
+ClientTxnId Stack::invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
+                          std::string_view to_uri, std::string_view sdp,
+                          std::function<void(Dialog*, const ClientResult&)> on_event) {
+  Message m = Message::request("INVITE", request_uri);
+  m.add_header(HeaderId::kFrom, "<" + std::string(from_uri) + ">;tag=" + random_token(16));
+  m.add_header(HeaderId::kTo, "<" + std::string(to_uri) + ">");
+  m.add_header(HeaderId::kCallId, random_token(24) + "@hotline");
+  m.add_header(HeaderId::kCSeq, "1 INVITE");
+  m.add_header(HeaderId::kContact, "<" + local_contact(to) + ">");
+  m.add_header(HeaderId::kAllow, kAllow);
+  if (!sdp.empty()) m.set_body("application/sdp", sdp);
+  Message copy = m;
+  std::weak_ptr<bool> alive = alive_;
+  return send_request(std::move(m), to, [this, alive, copy, to, on_event](const ClientResult& r) {
+    if (alive.expired()) return;
+    Dialog* d = nullptr;
+    if (r.kind == ClientResult::kResponse) {
+      const Message& resp = *r.response;
+      int st = resp.status();
+      if (st > 100 && st < 300 && !resp.to_tag().empty()) {
+        d = dialogs_.create_uac(copy, resp, to, local_contact(to));
+        if (d) {
+          d->apply(st < 200 ? DialogEvent::kProvisional : DialogEvent::kSuccess);
+          if (st >= 200) {
+            d->refresh_target(resp);
+            send_ack(*d, resp.cseq());
+          }
+        }
+      } else if (st >= 300) {
+        if (Dialog* early = dialogs_.find_for_response(resp)) {
+          early->apply(DialogEvent::kFailure);
+          terminate(*early, "rejected");
+        }
+      }
+    }
+    if (on_event) on_event(d, r);
+  });
+}
+
+bool Stack::cancel(ClientTxnId invite) {
+  bool ok = txns_.cancel(invite, clock_.now()).has_value();
+  rearm();
+  return ok;
+}
+
 void Stack::hangup(Dialog& d) {
   if (d.state == DialogState::kConfirmed) {
     Message bye = d.make_request("BYE");

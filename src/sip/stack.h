@@ -121,6 +121,14 @@ class Stack {
   // retransmission); 481/408 end the dialog. Body optional.
   ClientTxnId request_in_dialog(Dialog& d, std::string_view method, std::string_view content_type,
                                 std::string_view body, ResponseHandler handler);
+  // Out-of-dialog INVITE (UAC). `on_event` sees every response with the
+  // dialog it created or confirmed (nullptr for failures); the ACK for a
+  // 2xx is sent automatically. Returns the transaction (for cancel()).
+  ClientTxnId invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
+                     std::string_view to_uri, std::string_view sdp,
+                     std::function<void(Dialog*, const ClientResult&)> on_event);
+  // CANCEL an INVITE we sent (after a provisional response, §9.1).
+  bool cancel(ClientTxnId invite);
   // Ends a dialog with BYE (confirmed) and forgets it.
   void hangup(Dialog& d);
 
