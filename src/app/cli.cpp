@@ -7,6 +7,7 @@
 #include "app/config.h"
 #include "app/serve.h"
 #include "common/clock.h"
+#include "iam/extensions.h"
 #include "iam/iam.h"
 #include "schema/schema.h"
 #include "security/security.h"
@@ -34,6 +35,12 @@ Commands:
                                           set a new password (generated unless read
                                           from standard input); ends the user's sessions
   user list <tenant>                      list a tenant's users
+  tenant sip-domain <tenant> <domain>     set the SIP domain the tenant's phones register to
+  extension add <tenant> <extension> [--display-name NAME] [--user USERNAME] [--password-stdin]
+                                          create a SIP extension; prints a generated SIP
+                                          password unless one is read from standard input
+  extension passwd <tenant> <extension> [--password-stdin]
+  extension list <tenant>                 list a tenant's extensions
   audit verify                            check the audit log's hash chain
   config example                          print every configuration key with its default
   config check                            load the configuration and report errors
@@ -65,7 +72,7 @@ struct Args {
   }
 };
 
-const std::vector<std::string> kValueOptions = {"--config", "--name", "--role", "--display-name", "--email"};
+const std::vector<std::string> kValueOptions = {"--config", "--name", "--role", "--display-name", "--email", "--user"};
 
 std::optional<Args> parse(const std::vector<std::string>& argv, std::ostream& err) {
   Args a;
@@ -131,6 +138,16 @@ std::optional<iam::Tenant> need_tenant(Context& ctx, const std::string& slug, st
 
 int cmd_tenant(const Args& a, std::ostream& out, std::ostream& err) {
   const auto& p = a.positional;
+  if (p.size() == 4 && p[1] == "sip-domain") {
+    auto ctx = open_context(a);
+    auto t = need_tenant(ctx, p[2], err);
+    if (!t) return 1;
+    iam::Extensions ext(*ctx.db, common::SystemClock::instance());
+    auto s = ext.set_sip_domain(t->id, p[3], iam::Actor::cli());
+    if (!s) return fail(err, s.error());
+    out << "tenant " << t->slug << " now owns SIP domain " << p[3] << "\n";
+    return 0;
+  }
   if (p.size() >= 2 && p[1] == "list") {
     auto ctx = open_context(a);
     for (const auto& t : ctx.dir->list_tenants()) {
@@ -145,7 +162,8 @@ int cmd_tenant(const Args& a, std::ostream& out, std::ostream& err) {
     out << "created tenant " << t->slug << " (id " << t->id << ")\n";
     return 0;
   }
-  err << "usage: hotline tenant add <slug> [--name NAME] | hotline tenant list\n";
+  err << "usage: hotline tenant add <slug> [--name NAME] | hotline tenant list | "
+         "hotline tenant sip-domain <tenant> <domain>\n";
   return 2;
 }
 
@@ -196,6 +214,59 @@ int cmd_user(const Args& a, std::ostream& out, std::ostream& err) {
          "       hotline user passwd <tenant> <username> [--password-stdin]\n"
          "       hotline user list <tenant>\n";
   return 2;
+}
+
+std::string sip_password(const Args& a, std::ostream& err, bool& generated) {
+  generated = !a.has_flag("--password-stdin");
+  if (generated) return security::generate_password(16);
+  auto pw = read_password(a, err);
+  return pw.value_or("");
+}
+
+int cmd_extension(const Args& a, std::ostream& out, std::ostream& err) {
+  const auto& p = a.positional;
+  if (p.size() < 3 || !(p[1] == "add" || p[1] == "list" || p[1] == "passwd") || (p[1] != "list" && p.size() != 4)) {
+    err << "usage: hotline extension add <tenant> <extension> [--display-name NAME] [--user USERNAME] "
+           "[--password-stdin]\n       hotline extension passwd <tenant> <extension> [--password-stdin]\n"
+           "       hotline extension list <tenant>\n";
+    return 2;
+  }
+  auto ctx = open_context(a);
+  auto t = need_tenant(ctx, p[2], err);
+  if (!t) return 1;
+  iam::Extensions ext(*ctx.db, common::SystemClock::instance());
+  if (p[1] == "list") {
+    for (const auto& e : ext.list(t->id)) {
+      out << e.id << "\t" << e.extension << "\t" << e.display_name << "\t" << e.realm << "\n";
+    }
+    return 0;
+  }
+  bool generated = false;
+  auto pw = sip_password(a, err, generated);
+  if (pw.empty()) return 1;
+  if (p[1] == "add") {
+    std::optional<std::int64_t> user_id;
+    if (auto username = a.option("--user")) {
+      auto u = ctx.dir->find_user(t->id, *username);
+      if (!u) return fail(err, u.error());
+      user_id = u->id;
+    }
+    auto e = ext.create(t->id, p[3], a.option("--display-name").value_or(""), pw, ctx.config.sip_realm,
+                        iam::Actor::cli(), user_id);
+    if (!e) return fail(err, e.error());
+    out << "created extension " << e->extension << " (id " << e->id << ") in tenant " << t->slug << "\n";
+  } else {
+    std::optional<iam::Extension> found;
+    for (const auto& e : ext.list(t->id)) {
+      if (e.extension == p[3]) found = e;
+    }
+    if (!found) return fail(err, common::Error::not_found("no extension '" + p[3] + "'"));
+    auto s = ext.set_password(t->id, found->id, pw, ctx.config.sip_realm, iam::Actor::cli());
+    if (!s) return fail(err, s.error());
+    out << "SIP password changed for extension " << found->extension << "\n";
+  }
+  if (generated) out << "sip password: " << pw << "\n";
+  return 0;
 }
 
 int cmd_audit(const Args& a, std::ostream& out, std::ostream& err) {
@@ -265,6 +336,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (cmd == "tenant") return cmd_tenant(a, out, err);
     if (cmd == "user") return cmd_user(a, out, err);
     if (cmd == "audit") return cmd_audit(a, out, err);
+    if (cmd == "extension") return cmd_extension(a, out, err);
     if (cmd == "config") return cmd_config(a, out, err);
   } catch (const ConfigError& e) {
     err << e.what() << "\n";

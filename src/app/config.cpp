@@ -111,6 +111,16 @@ std::optional<std::string> check_listen(const std::string& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> optional_listen(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  return check_listen(v);
+}
+
+std::optional<std::string> non_empty(const std::string& v) {
+  if (v.empty()) return std::string("must not be empty");
+  return std::nullopt;
+}
+
 std::optional<std::string> check_storage_url(const std::string& v) {
   if (v.rfind("sqlite://", 0) == 0 && v.size() > 9) return std::nullopt;
   if (v == "sqlite::memory:") return std::nullopt;
@@ -131,6 +141,23 @@ const std::vector<Key>& keys() {
       int_key("http", "threads", &Config::http_threads, 0, 256, "HTTP worker threads; 0 = one per core"),
       int_key("http", "drain_timeout_s", &Config::http_drain_timeout_s, 0, 3600,
               "On SIGTERM, wait this long for in-flight requests"),
+      bool_key("sip", "enabled", &Config::sip_enabled, "Run the SIP stack in `hotline serve`"),
+      string_key("sip", "udp", &Config::sip_udp, optional_listen, "SIP over UDP; \"\" disables"),
+      string_key("sip", "tcp", &Config::sip_tcp, optional_listen, "SIP over TCP; \"\" disables"),
+      string_key("sip", "tls", &Config::sip_tls, optional_listen, "SIP over TLS, e.g. 0.0.0.0:5061; needs tls_cert/tls_key"),
+      string_key("sip", "tls_cert", &Config::sip_tls_cert, nullptr, "PEM certificate for SIP over TLS"),
+      string_key("sip", "tls_key", &Config::sip_tls_key, nullptr, "PEM private key for SIP over TLS"),
+      string_key("sip", "realm", &Config::sip_realm, non_empty, "Digest realm; changing it needs new extension passwords"),
+      string_key("sip", "default_tenant", &Config::sip_default_tenant, nullptr,
+                 "Tenant slug for REGISTERs to a domain no tenant owns (single-tenant installs, IP addresses)"),
+      string_key("sip", "advertised_address", &Config::sip_advertised_address, nullptr,
+                 "Address put in Via/Contact when behind NAT; empty = bound address"),
+      int_key("sip", "min_expires_s", &Config::sip_min_expires_s, 10, 86400, "Shortest registration (423 below)"),
+      int_key("sip", "max_expires_s", &Config::sip_max_expires_s, 60, 7 * 86400, "Longest registration"),
+      int_key("sip", "qualify_interval_s", &Config::sip_qualify_interval_s, 0, 3600,
+              "OPTIONS ping to registered devices; 0 = off"),
+      int_key("sip", "t1_ms", &Config::sip_t1_ms, 50, 10000, "RFC 3261 T1 (round-trip estimate)"),
+      int_key("sip", "max_message_bytes", &Config::sip_max_message_bytes, 1024, 1 << 20, "Largest SIP message"),
       string_key("storage", "url", &Config::storage_url, check_storage_url,
                  "sqlite://path or postgresql://user:pass@host:port/db"),
       int_key("storage", "pool_size", &Config::storage_pool_size, 1, 256, "Database connections"),
@@ -224,6 +251,10 @@ Config load_config(const std::string& toml_text, const std::map<std::string, std
     if (!match) fail(var, "unknown environment variable");
     match->set(c, value, nullptr);
   }
+  if (!c.sip_tls.empty() && (c.sip_tls_cert.empty() || c.sip_tls_key.empty())) {
+    fail("sip.tls", "SIP over TLS needs sip.tls_cert and sip.tls_key");
+  }
+  if (c.sip_min_expires_s > c.sip_max_expires_s) fail("sip.min_expires_s", "must not exceed sip.max_expires_s");
   if (c.http_tls_cert.empty() != c.http_tls_key.empty()) {
     fail("http.tls_cert", "tls_cert and tls_key must be set together");
   }

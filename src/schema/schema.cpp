@@ -112,12 +112,34 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 )SQL";
 
+// v2: SIP identities. A tenant may own a SIP domain (phones register as
+// ext@domain); each extension stores only digest HA1 values for the
+// configured realm, never the SIP password itself.
+const char* kExtensions = R"SQL(
+ALTER TABLE tenants ADD COLUMN sip_domain TEXT;
+CREATE UNIQUE INDEX tenants_sip_domain ON tenants(sip_domain);
+CREATE TABLE extensions (
+  id {ID},
+  tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+  extension TEXT NOT NULL,
+  display_name TEXT NOT NULL DEFAULT '',
+  user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  realm TEXT NOT NULL,
+  ha1_md5 TEXT NOT NULL,
+  ha1_sha256 TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  UNIQUE (tenant_id, extension)
+);
+)SQL";
+
 }  // namespace
 
 const std::vector<store::Migration>& migrations() {
   static const std::vector<store::Migration> all = {
       portable(1, "identity: tenants, users, roles, sessions, audit log", kIdentity, kAuditGuardSqlite,
                kAuditGuardPostgres),
+      portable(2, "sip: tenant SIP domains and extensions with digest HA1", kExtensions),
   };
   return all;
 }

@@ -82,6 +82,13 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(std::span<const std::uint8_t>(digest, len));
 }
 
+std::string md5_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  return to_hex(std::span<const std::uint8_t>(digest, len));
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

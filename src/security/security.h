@@ -53,6 +53,10 @@ std::string generate_password(std::size_t length = 20);
 // Lower-case hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
 
+// Lower-case hex MD5 of `data`: only for SIP digest HA1 (RFC 2617/7616),
+// which phones still require; never for anything else.
+std::string md5_hex(std::string_view data);
+
 // Constant-time equality (length is not secret).
 bool constant_time_equal(std::string_view a, std::string_view b);
 

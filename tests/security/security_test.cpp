@@ -73,3 +73,8 @@ TEST(Hash, ConstantTimeEqual) {
   EXPECT_FALSE(constant_time_equal("abc", "abcd"));
   EXPECT_TRUE(constant_time_equal("", ""));
 }
+
+TEST(Hash, Md5KnownVector) {
+  // RFC 1321 test suite.
+  EXPECT_EQ(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+}
