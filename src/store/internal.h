@@ -116,6 +116,18 @@ class Pool {
     }
   }
 
+  // Closes every idle connection: after one turned out broken (server
+  // restart), the others very likely are too.
+  void drop_idle() {
+    std::vector<std::unique_ptr<Conn>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      total_ -= idle_.size();
+      dropped.swap(idle_);
+      cv_.notify_all();
+    }
+  }
+
   // Puts an already-open connection into the pool (used to keep the probe
   // connection made by open()).
   void adopt(std::unique_ptr<Conn> c) {

@@ -361,7 +361,7 @@ class PostgresDatabase final : public Database {
         if (attempt + 1 >= kSerializationRetries) throw;
         backoff(attempt);
       } catch (const StoreError& e) {
-        if (conn->broken()) conn.discard();
+        if (conn->broken()) drop_broken(conn);
         if (e.kind() != StoreError::Kind::Connection || !resend_ok || attempt > 0) throw;
       }
     }
@@ -401,7 +401,7 @@ class PostgresDatabase final : public Database {
       }
       unlock_migrations(*conn);
     } catch (...) {
-      if (conn->broken()) conn.discard();
+      if (conn->broken()) drop_broken(conn);
       throw;
     }
   }
@@ -432,7 +432,7 @@ class PostgresDatabase final : public Database {
       } catch (const StoreError& e) {
         // Nothing ran yet: a stale connection may be replaced and retried.
         bool broken = conn->broken();
-        if (broken) conn.discard();
+        if (broken) drop_broken(conn);
         if (!broken || attempt > 0) throw;
         continue;
       }
@@ -455,13 +455,18 @@ class PostgresDatabase final : public Database {
       } catch (...) {
         tx.close();
         rollback_quietly(*conn);
-        if (conn->broken()) conn.discard();
+        if (conn->broken()) drop_broken(conn);
         throw;
       }
     }
   }
 
  private:
+  void drop_broken(Pool<Conn>::Lease& lease) {
+    lease.discard();
+    pool_.drop_idle();
+  }
+
   std::unique_ptr<Conn> connect() {
     auto c = std::make_unique<Conn>();
     c->pg = PQconnectdb(url_.c_str());

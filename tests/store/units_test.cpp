@@ -226,5 +226,37 @@ TEST(Postgres, ReconnectsAfterServerRestart) {
   db->transaction([](Tx& tx) { tx.exec("INSERT INTO r VALUES (4)"); });
 }
 
+TEST(Postgres, AllStaleConnectionsAreReplacedAfterRestart) {
+  auto& pg = testing::PostgresServer::shared();
+  auto db = Database::open(pg.create_schema("stale"), Options{4, std::chrono::milliseconds(30000)});
+  db->exec("CREATE TABLE r (x BIGINT)");
+  // Fill the pool: four transactions open at the same time need four connections.
+  constexpr int kConns = 4;
+  std::atomic<int> inside{0};
+  std::promise<void> all_in;
+  std::shared_future<void> go = all_in.get_future().share();
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kConns; ++k) {
+    threads.emplace_back([&, k] {
+      db->transaction([&](Tx& tx) {
+        tx.exec("INSERT INTO r VALUES ($1)", {std::int64_t{k}});
+        if (++inside == kConns) all_in.set_value();
+        go.wait();
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  pg.stop();
+  pg.start();
+  // Every idle connection is now stale. Reads recover transparently...
+  for (int k = 0; k < kConns + 1; ++k) {
+    EXPECT_EQ(db->exec("SELECT COUNT(*) FROM r").rows.at(0).integer(0), kConns) << "read " << k;
+  }
+  // ...and so do transactions and writes (stale ones were dropped together).
+  db->transaction([](Tx& tx) { tx.exec("INSERT INTO r VALUES (10)"); });
+  db->exec("INSERT INTO r VALUES (11)");
+  EXPECT_EQ(db->exec("SELECT COUNT(*) FROM r").rows.at(0).integer(0), kConns + 2);
+}
+
 }  // namespace
 }  // namespace hotline::store::test
