@@ -1,5 +1,7 @@
 #include "media/session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstring>
@@ -62,8 +64,24 @@ void Session::start() {
   set_mode(OutMode::silence);
 }
 
+void Session::connect_remote() {
+  if (connected_ || !have_remote_ || (params_.latching && !latched_)) return;
+  boost::system::error_code ec;
+  rtp_.connect(remote_, ec);
+  connected_ = !ec;
+}
+
+void Session::disconnect_remote() {
+  if (!connected_) return;
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  (void)::connect(rtp_.native_handle(), &unspec, sizeof unspec);  // dissolves the association
+  connected_ = false;
+}
+
 void Session::set_remote(const std::string& address, std::uint16_t port) {
   if (mode_ == OutMode::closed) return;
+  disconnect_remote();
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
   if (ec || port == 0) {
@@ -74,6 +92,7 @@ void Session::set_remote(const std::string& address, std::uint16_t port) {
     have_remote_ = true;
   }
   latched_ = false;
+  connect_remote();
 }
 
 // The one transition function for what the session sends.
@@ -161,12 +180,14 @@ void Session::arm_receive() {
 
 void Session::on_readable() {
   // Drain what is queued (bounded, so one busy session cannot starve the loop).
+  const common::SteadyTime now = clock_.now();
   for (int i = 0; i < 32; ++i) {
     udp::endpoint from;
     boost::system::error_code ec;
     const std::size_t n = rtp_.receive_from(asio::buffer(rx_buf_), from, 0, ec);
-    if (ec) break;
-    handle_rtp(n, from);
+    if (ec == asio::error::would_block) break;
+    if (ec) continue;  // e.g. ECONNREFUSED reported for an earlier send: consumed, keep reading
+    handle_rtp(n, from, now);
     if (mode_ == OutMode::closed) return;
   }
   arm_receive();
@@ -177,7 +198,7 @@ std::uint32_t Session::arrival_units(common::SteadyTime now) const {
   return static_cast<std::uint32_t>(us * 8 / 1000);
 }
 
-void Session::handle_rtp(std::size_t size, const udp::endpoint& from) {
+void Session::handle_rtp(std::size_t size, const udp::endpoint& from, common::SteadyTime now) {
   const std::span<const std::uint8_t> data(rx_buf_.data(), size);
   if (looks_like_rtcp(data)) {  // rtcp-mux is not negotiated by us
     ++stats_.dropped_invalid;
@@ -200,6 +221,7 @@ void Session::handle_rtp(std::size_t size, const udp::endpoint& from) {
     remote_rtcp_ = udp::endpoint(from.address(), static_cast<std::uint16_t>(from.port() + 1));
     have_remote_ = true;
     latched_ = true;
+    connect_remote();
   } else if (have_remote_ && from != remote_) {
     ++stats_.dropped_stranger;
     return;
@@ -210,7 +232,6 @@ void Session::handle_rtp(std::size_t size, const udp::endpoint& from) {
     ++stats_.dropped_invalid;
     return;
   }
-  const common::SteadyTime now = clock_.now();
   if (rx_ssrc_known_ && pkt.header.ssrc != rx_ssrc_) rx_stats_.reset();
   rx_ssrc_ = pkt.header.ssrc;
   rx_ssrc_known_ = true;
@@ -243,11 +264,11 @@ void Session::handle_rtp(std::size_t size, const udp::endpoint& from) {
     }
   }
   if (mode_ == OutMode::bridged && peer_ != nullptr)
-    peer_->relay_from_peer(rx_buf_.data(), size, pkt, is_event, params_.codec);
+    peer_->relay_from_peer(rx_buf_.data(), size, pkt, is_event, params_.codec, steady::now());
 }
 
 void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event,
-                              Codec from) {
+                              Codec from, steady::time_point now) {
   if (mode_ != OutMode::bridged || !have_remote_) return;
   if (dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_)
     return;  // our own DTMF owns the stream
@@ -259,7 +280,6 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
     std::uint8_t* p = data + pkt.payload_offset;
     for (std::size_t i = 0; i < pkt.payload_size; ++i) p[i] = table[p[i]];
   }
-  const auto now = steady::now();
   bool marker = pkt.header.marker;
   if (!relay_.valid || relay_.in_ssrc != pkt.header.ssrc) {
     // New segment: continue our own sequence and timeline from where they were.
@@ -292,7 +312,12 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
 void Session::send_packet(const std::uint8_t* data, std::size_t size) {
   if (!have_remote_) return;
   boost::system::error_code ec;
-  rtp_.send_to(asio::buffer(data, size), remote_, 0, ec);  // non-blocking: a full buffer drops the packet
+  // Non-blocking: a full socket buffer drops the packet rather than stalling the loop.
+  if (connected_) {
+    rtp_.send(asio::buffer(data, size), 0, ec);
+  } else {
+    rtp_.send_to(asio::buffer(data, size), remote_, 0, ec);
+  }
   if (!ec) {
     ++stats_.packets_sent;
     ++out_.packets;

@@ -93,7 +93,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Relay entry point: a packet received by the peer, to be sent from here.
   // `data` is the peer's receive buffer; rewritten in place.
-  void relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event, Codec from);
+  void relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event, Codec from,
+                       std::chrono::steady_clock::time_point now);
 
  private:
   void set_mode(OutMode next);
@@ -101,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void arm_rtcp_receive();
   void on_readable();
   void on_rtcp_readable();
-  void handle_rtp(std::size_t size, const boost::asio::ip::udp::endpoint& from);
+  void handle_rtp(std::size_t size, const boost::asio::ip::udp::endpoint& from, common::SteadyTime now);
   void arm_pacer();
   void on_pace_tick();
   bool send_dtmf_tick(std::uint32_t ts);
@@ -138,6 +139,12 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::ip::udp::endpoint remote_rtcp_;
   bool have_remote_ = false;
   bool latched_ = false;
+  // Once the peer is known for good (latched, or fixed by SDP without latching)
+  // the RTP socket is connect()ed: send() skips the route lookup of sendto() and
+  // the kernel itself drops datagrams from anyone else.
+  bool connected_ = false;
+  void connect_remote();
+  void disconnect_remote();
 
   // Pacing on absolute deadlines: tick k is due at pace_start_ + k * ptime.
   bool pacer_running_ = false;
