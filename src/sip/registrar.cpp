@@ -84,13 +84,14 @@ Message Registrar::challenge(const Message& req, const Peer& from, const std::st
   ch.nonce = nonces_.issue(realm, clock_.wall_ms());
   ch.qop = "auth";
   ch.stale = stale;
-  // RFC 7616 §3.7: one challenge per algorithm, most preferred first.
-  if (sha256) {
-    ch.algorithm = DigestAlgorithm::kSha256;
+  // RFC 7616 §3.7: one challenge per algorithm, in order of preference.
+  auto add = [&](DigestAlgorithm a) {
+    ch.algorithm = a;
     r.add_header(HeaderId::kWwwAuthenticate, ch.str());
-  }
-  ch.algorithm = DigestAlgorithm::kMd5;
-  r.add_header(HeaderId::kWwwAuthenticate, ch.str());
+  };
+  if (sha256 && config_.sha256_first) add(DigestAlgorithm::kSha256);
+  add(DigestAlgorithm::kMd5);
+  if (sha256 && !config_.sha256_first) add(DigestAlgorithm::kSha256);
   return r;
 }
 

@@ -84,7 +84,13 @@ struct RegistrarConfig {
   std::chrono::seconds nonce_ttl{300};
   size_t max_contacts_per_aor = 10;
   size_t max_bindings = 1'000'000;
-  bool offer_sha256 = true;
+  // SHA-256 (RFC 7616) as an extra challenge. Off by default: deployed
+  // clients break on it — SIPp 3.6 answers the first challenge and fails on
+  // SHA-256, baresip 1.0 (libre) fails on any SHA-256 challenge ("Function
+  // not implemented"). When on, MD5 still goes first unless sha256_first
+  // (RFC 7616 order: most preferred first). Verification accepts either.
+  bool offer_sha256 = false;
+  bool sha256_first = false;
   std::string nonce_secret;  // empty = random per process
 };
 

@@ -28,6 +28,7 @@ class RegistrarTest : public ::testing::Test {
     c.min_expires = 60s;
     c.max_expires = 3600s;
     c.max_contacts_per_aor = 3;
+    c.offer_sha256 = true;
     return c;
   }
 
@@ -61,7 +62,7 @@ class RegistrarTest : public ::testing::Test {
     EXPECT_EQ(ch.status(), 401);
     auto chs = ch.values(HeaderId::kWwwAuthenticate);
     EXPECT_FALSE(chs.empty());
-    auto c = DigestChallenge::parse(force_md5 ? chs.back() : chs.front());
+    auto c = DigestChallenge::parse(force_md5 ? chs.front() : chs.back());
     EXPECT_TRUE(c.ok());
     m.add_header(HeaderId::kAuthorization,
                  digest_authorization(*c, user, password, "REGISTER", m.request_uri(), "abc", 1));
@@ -77,7 +78,7 @@ class RegistrarTest : public ::testing::Test {
   Peer peer_{Transport::kUdp, "203.0.113.7", 40000, 0};
 };
 
-TEST_F(RegistrarTest, ChallengeOffersSha256ThenMd5WithQopAuth) {
+TEST_F(RegistrarTest, ChallengeOffersMd5ThenSha256WithQopAuth) {
   Message r = send(reg("201", "<sip:201@10.0.0.5:5060>"));
   EXPECT_EQ(r.status(), 401);
   auto chs = r.values(HeaderId::kWwwAuthenticate);
@@ -85,8 +86,8 @@ TEST_F(RegistrarTest, ChallengeOffersSha256ThenMd5WithQopAuth) {
   auto a = DigestChallenge::parse(chs[0]);
   auto b = DigestChallenge::parse(chs[1]);
   ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_EQ(a->algorithm, DigestAlgorithm::kSha256);
-  EXPECT_EQ(b->algorithm, DigestAlgorithm::kMd5);
+  EXPECT_EQ(a->algorithm, DigestAlgorithm::kMd5);
+  EXPECT_EQ(b->algorithm, DigestAlgorithm::kSha256);
   EXPECT_EQ(a->realm, "acme.example.com");
   EXPECT_EQ(a->qop, "auth");
   EXPECT_FALSE(a->stale);
@@ -113,6 +114,27 @@ TEST_F(RegistrarTest, Md5RegistrationCreatesBindingWithFlow) {
   EXPECT_EQ(events_.seen.size(), 1u);
   EXPECT_EQ(events_.seen[0].first, BindingEvent::kRegistered);
   EXPECT_EQ(auth_ok_, 1);
+}
+
+TEST_F(RegistrarTest, Md5OnlyByDefaultForClientCompatibility) {
+  RegistrarConfig c;
+  Registrar r(c, store_, clock_);
+  std::optional<Message> out;
+  r.handle(reg("201", "<sip:201@10.0.0.5>"), peer_, [&](Message m) { out = std::move(m); });
+  ASSERT_TRUE(out.has_value());
+  auto chs = out->values(HeaderId::kWwwAuthenticate);
+  ASSERT_EQ(chs.size(), 1u);
+  EXPECT_EQ(DigestChallenge::parse(chs[0])->algorithm, DigestAlgorithm::kMd5);
+}
+
+TEST_F(RegistrarTest, Sha256FirstWhenConfigured) {
+  RegistrarConfig c = config();
+  c.sha256_first = true;
+  Registrar r(c, store_, clock_);
+  std::optional<Message> out;
+  r.handle(reg("201", "<sip:201@10.0.0.5>"), peer_, [&](Message m) { out = std::move(m); });
+  EXPECT_EQ(DigestChallenge::parse(out->values(HeaderId::kWwwAuthenticate).front())->algorithm,
+            DigestAlgorithm::kSha256);
 }
 
 TEST_F(RegistrarTest, Sha256Registration) {
@@ -157,7 +179,7 @@ TEST_F(RegistrarTest, AuthUserMustMatchAor) {
 TEST_F(RegistrarTest, ExpiredNonceIsStale) {
   Message m = reg("201", "<sip:201@10.0.0.5>");
   Message ch = send(m);
-  auto c = DigestChallenge::parse(ch.values(HeaderId::kWwwAuthenticate).back());
+  auto c = DigestChallenge::parse(ch.values(HeaderId::kWwwAuthenticate).front());
   clock_.advance(301s);
   m.add_header(HeaderId::kAuthorization,
                digest_authorization(*c, "201", "secret201", "REGISTER", m.request_uri(), "x", 1));

@@ -3,7 +3,7 @@
 //
 //   sip_test_server [--ip 127.0.0.1] [--port 0] [--tcp] [--tls CERT KEY]
 //                   [--domain D] [--user NAME:PASSWORD]... [--users N]
-//                   [--exempt PREFIX] [--min-expires S] [--md5-only]
+//                   [--exempt PREFIX] [--min-expires S] [--sha256]
 //
 // --users N adds users 1000..1000+N-1 with password "pw<NAME>" (benchmarks).
 // Prints "PORT <udp port>" (and "TCP <port>", "TLS <port>") once bound, then

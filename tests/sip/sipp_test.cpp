@@ -32,8 +32,6 @@ class SippTest : public ::testing::Test {
     StackConfig cfg;
     cfg.listen = {{Transport::kUdp, "127.0.0.1", 0}, {Transport::kTcp, "127.0.0.1", 0}};
     cfg.qualify_interval = 0s;
-    // SIPp's digest support is MD5 only; SHA-256 is covered by unit tests.
-    cfg.registrar.offer_sha256 = false;
     cfg.guard.exempt_prefixes = {"127.0.0.1"};
     stack_ = std::make_unique<Stack>(io_, cfg, creds_);
     uas_ = std::make_unique<testing::TestUas>(*stack_);
