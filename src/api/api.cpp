@@ -9,9 +9,9 @@ namespace hotline::api {
 
 namespace http = boost::beast::http;
 
-Api::Api(iam::Directory& directory, store::Database& db, common::MetricsRegistry& metrics, common::Clock& clock,
-         ApiOptions options)
-    : dir_(directory), db_(db), metrics_(metrics), clock_(clock), options_(std::move(options)) {
+Api::Api(iam::Directory& directory, iam::Extensions& extensions, store::Database& db,
+         common::MetricsRegistry& metrics, common::Clock& clock, ApiOptions options)
+    : dir_(directory), extensions_(extensions), db_(db), metrics_(metrics), clock_(clock), options_(std::move(options)) {
   logins_ok_ = &metrics_.counter("hotline_logins_total", "Login attempts by result", {{"result", "success"}});
   logins_failed_ = &metrics_.counter("hotline_logins_total", "Login attempts by result", {{"result", "failure"}});
   add_system_routes();
@@ -19,6 +19,7 @@ Api::Api(iam::Directory& directory, store::Database& db, common::MetricsRegistry
   add_user_routes();
   add_role_routes();
   add_audit_routes();
+  add_extension_routes();
 }
 
 namespace {

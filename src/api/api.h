@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,7 @@
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "iam/extensions.h"
 #include "iam/iam.h"
 #include "store/database.h"
 
@@ -28,11 +30,13 @@ namespace hotline::api {
 struct ApiOptions {
   std::string version = "0.0.0";
   bool access_log = true;
+  std::string sip_realm = "hotline";           // realm extension HA1s are made for
+  std::function<void()> on_extensions_changed;  // e.g. reload the SIP registrar's credentials
 };
 
 class Api {
  public:
-  Api(iam::Directory& directory, store::Database& db, common::MetricsRegistry& metrics, common::Clock& clock,
+  Api(iam::Directory& directory, iam::Extensions& extensions, store::Database& db, common::MetricsRegistry& metrics, common::Clock& clock,
       ApiOptions options);
 
   Response handle(Request&& req, const Peer& peer);
@@ -58,11 +62,13 @@ class Api {
   void add_user_routes();
   void add_role_routes();
   void add_audit_routes();
+  void add_extension_routes();
   Reply dispatch(RequestContext& ctx, const Router::Match& m);
   Response to_response(const Request& req, Reply reply, const std::string& request_id);
   void observe(const Request& req, const std::string& route, unsigned status, double seconds);
 
   iam::Directory& dir_;
+  iam::Extensions& extensions_;
   store::Database& db_;
   common::MetricsRegistry& metrics_;
   common::Clock& clock_;

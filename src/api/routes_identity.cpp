@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api.h"
+#include "security/security.h"
 
 namespace hotline::api {
 
@@ -322,6 +323,88 @@ void Api::add_audit_routes() {
                 json items = json::array();
                 for (const auto& e : page.items) items.push_back(audit_out(e));
                 return ok(json{{"items", items}, {"next_cursor", cursor(page.next_cursor)}});
+              });
+}
+
+}  // namespace hotline::api
+
+namespace hotline::api {
+
+namespace {
+
+json extension_out(const iam::Extension& e) {
+  return json{{"id", e.id},
+              {"extension", e.extension},
+              {"display_name", e.display_name},
+              {"user_id", e.user_id ? json(*e.user_id) : json(nullptr)},
+              {"realm", e.realm},
+              {"created_ms", e.created_ms},
+              {"updated_ms", e.updated_ms}};
+}
+
+json ext_schema() {
+  return object({{"id", integer()}, {"extension", str()}, {"display_name", str()},
+                 {"user_id", {{"type", "integer"}, {"nullable", true}}}, {"realm", str()},
+                 {"created_ms", integer()}, {"updated_ms", integer()}, {"password", str()}});
+}
+
+}  // namespace
+
+void Api::add_extension_routes() {
+  auto changed = [this] {
+    if (options_.on_extensions_changed) options_.on_extensions_changed();
+  };
+  router_.add(http::verb::get, "/api/v1/extensions", Access::Permission, Permission::AgentsRead,
+              {"List the tenant's SIP extensions", "extensions", nullptr,
+               object({{"items", {{"type", "array"}, {"items", ext_schema()}}}})},
+              [this](RequestContext& ctx) {
+                json items = json::array();
+                for (const auto& e : extensions_.list(ctx.principal->tenant_id)) items.push_back(extension_out(e));
+                return ok(json{{"items", items}});
+              });
+  router_.add(http::verb::post, "/api/v1/extensions", Access::Permission, Permission::AgentsWrite,
+              {"Create a SIP extension; the SIP password is returned once (generated unless given)", "extensions",
+               object({{"extension", str()}, {"display_name", str()}, {"user_id", integer()}, {"password", str()}},
+                      {"extension"}),
+               ext_schema(), {}, 201},
+              [this, changed](RequestContext& ctx) {
+                const auto& b = ctx.body();
+                reject_unknown_fields(b, {"extension", "display_name", "user_id", "password"});
+                std::optional<std::int64_t> user_id;
+                if (b.contains("user_id") && !b["user_id"].is_null()) {
+                  if (!b["user_id"].is_number_integer()) {
+                    throw ApiError::bad_request("field 'user_id' must be an integer", "user_id");
+                  }
+                  user_id = b["user_id"].get<std::int64_t>();
+                }
+                auto given = opt_string(b, "password");
+                const auto password = given ? *given : security::generate_password(16);
+                auto e = unwrap(extensions_.create(ctx.principal->tenant_id, req_string(b, "extension"),
+                                                   opt_string(b, "display_name").value_or(""), password,
+                                                   options_.sip_realm, ctx.actor(), user_id));
+                changed();
+                auto out = extension_out(e);
+                if (!given) out["password"] = password;
+                return ok(out, 201);
+              });
+  router_.add(http::verb::put, "/api/v1/extensions/{id}/password", Access::Permission, Permission::AgentsWrite,
+              {"Set a new SIP password (generated unless given; returned once)", "extensions",
+               object({{"password", str()}}), object({{"password", str()}})},
+              [this, changed](RequestContext& ctx) {
+                const auto& b = ctx.body();
+                reject_unknown_fields(b, {"password"});
+                auto given = opt_string(b, "password");
+                const auto password = given ? *given : security::generate_password(16);
+                unwrap(extensions_.set_password(ctx.principal->tenant_id, ctx.id_param(), password,
+                                                options_.sip_realm, ctx.actor()));
+                changed();
+                return ok(given ? json::object() : json{{"password", password}});
+              });
+  router_.add(http::verb::delete_, "/api/v1/extensions/{id}", Access::Permission, Permission::AgentsWrite,
+              {"Delete a SIP extension", "extensions", nullptr, nullptr, {}, 204}, [this, changed](RequestContext& ctx) {
+                unwrap(extensions_.remove(ctx.principal->tenant_id, ctx.id_param(), ctx.actor()));
+                changed();
+                return no_content();
               });
 }
 

@@ -9,6 +9,8 @@
 
 #include "api/api.h"
 #include "app/cli.h"
+#include "app/sip_service.h"
+#include "iam/extensions.h"
 #include "common/clock.h"
 #include "iam/iam.h"
 #include "schema/schema.h"
@@ -83,7 +85,22 @@ int serve(const Config& c) {
   auto& clock = common::SystemClock::instance();
   common::MetricsRegistry metrics;
   iam::Directory directory(*db, clock, auth_policy(c));
-  api::Api api(directory, *db, metrics, clock, api::ApiOptions{kVersion, c.log_access});
+  iam::Extensions extensions(*db, clock);
+
+  std::unique_ptr<SipService> sip;
+  if (c.sip_enabled) {
+    sip = std::make_unique<SipService>(c, extensions, metrics);
+    if (auto s = sip->start(); !s) {
+      spdlog::critical("sip: {}", s.error().message);
+      return 1;
+    }
+  }
+  api::ApiOptions options;
+  options.version = kVersion;
+  options.access_log = c.log_access;
+  options.sip_realm = c.sip_realm;
+  if (sip) options.on_extensions_changed = [&sip] { sip->credentials().reload(); };
+  api::Api api(directory, extensions, *db, metrics, clock, options);
 
   const unsigned threads = c.http_threads > 0 ? static_cast<unsigned>(c.http_threads)
                                               : std::max(2u, std::thread::hardware_concurrency());
@@ -142,11 +159,19 @@ int serve(const Config& c) {
                           std::to_string(server->port());
   spdlog::info("hotline {} serving {} with {} HTTP thread(s)", kVersion, url, threads);
   std::cout << "listening http=" << url << std::endl;
+  if (sip) {
+    for (const auto& l : sip->bound()) {
+      const char* scheme = l.transport == sip::Transport::kUdp ? "udp" : l.transport == sip::Transport::kTcp ? "tcp" : "tls";
+      spdlog::info("sip: listening on {} {}:{}", scheme, l.address, l.port);
+      std::cout << "listening sip=" << scheme << "://" << l.address << ":" << l.port << std::endl;
+    }
+  }
 
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  if (sip) sip->stop();
   spdlog::info("stopped");
   return 0;
 }

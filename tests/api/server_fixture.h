@@ -40,7 +40,8 @@ class ApiServer {
     db = store::Database::open(url_);
     db->migrate(schema::migrations());
     directory = std::make_unique<iam::Directory>(*db, clock, policy);
-    api = std::make_unique<api::Api>(*directory, *db, metrics, clock, api::ApiOptions{"test", false});
+    extensions = std::make_unique<iam::Extensions>(*db, clock);
+    api = std::make_unique<api::Api>(*directory, *extensions, *db, metrics, clock, test_options());
     options.host = "127.0.0.1";
     options.port = 0;
     server = std::make_unique<api::HttpServer>(io_, options, api->handler(), api->error_responder());
@@ -50,6 +51,13 @@ class ApiServer {
   ~ApiServer() {
     io_.stop();
     thread_.join();
+  }
+
+  static api::ApiOptions test_options() {
+    api::ApiOptions o;
+    o.version = "test";
+    o.access_log = false;
+    return o;
   }
 
   // HOTLINE_TEST_STORAGE=postgres runs the same suite on a real PostgreSQL
@@ -90,6 +98,7 @@ class ApiServer {
   common::MetricsRegistry metrics;
   std::unique_ptr<store::Database> db;
   std::unique_ptr<iam::Directory> directory;
+  std::unique_ptr<iam::Extensions> extensions;
   std::unique_ptr<api::Api> api;
   std::unique_ptr<api::HttpServer> server;
 
