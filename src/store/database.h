@@ -132,12 +132,21 @@ class Database {
 
   virtual Backend backend() const = 0;
 
-  // One statement in its own transaction (autocommit).
+  // One statement in its own transaction (autocommit). Exactly one statement;
+  // the number of params must equal the highest $N used.
   virtual QueryResult exec(std::string_view sql, const std::vector<Value>& params = {}) = 0;
 
   // Runs `fn(tx)` in one transaction: commits when fn returns, rolls back and
   // rethrows when it throws. Write transactions on SQLite start with BEGIN
   // IMMEDIATE so writers serialise instead of failing late.
+  //
+  // Also (docs/store.md): a failed tx.exec() aborts the whole transaction on
+  // both backends — later tx.exec() calls throw and transaction() throws even
+  // if fn swallowed the error, so catch StoreError outside transaction().
+  // Calling transaction()/exec()/migrate() on the same Database inside fn
+  // throws StoreError(Other) (no nesting). On PostgreSQL, fn is run again
+  // (up to 4 attempts) after a deadlock or serialization failure, so keep it
+  // free of side effects other than tx.exec().
   template <class F>
   auto transaction(F&& fn) -> std::invoke_result_t<F, Tx&> {
     using R = std::invoke_result_t<F, Tx&>;
