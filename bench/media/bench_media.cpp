@@ -267,6 +267,7 @@ BENCHMARK(BM_RelayLoopback)
 // each inter-arrival gap from ptime, drift the end-to-end error of the grid.
 void BM_PacingJitter(benchmark::State& state) {
   const int sessions = static_cast<int>(state.range(0));
+  const int rt_priority = static_cast<int>(state.range(1));
   double seconds = 10;
   if (const char* env = std::getenv("HOTLINE_PACING_SECONDS")) seconds = std::atof(env);
   EngineConfig cfg;
@@ -274,6 +275,7 @@ void BM_PacingJitter(benchmark::State& state) {
   cfg.bind_address = "127.0.0.1";
   cfg.port_min = 40000;
   cfg.port_max = 59999;
+  cfg.realtime_priority = rt_priority;
   MediaEngine engine(cfg);
   std::uint16_t port = 0;
   const int fd = udp_socket(&port);
@@ -356,8 +358,14 @@ void BM_PacingJitter(benchmark::State& state) {
   state.counters["jitter_max_ms"] = pct(1.0);
   state.counters["max_drift_ms"] = worst_drift;
   state.counters["seconds"] = seconds;
+  state.SetLabel(rt_priority ? "SCHED_FIFO loops" : "normal scheduling");
 }
-BENCHMARK(BM_PacingJitter)->Arg(1)->Arg(200)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PacingJitter)
+    ->Args({1, 0})
+    ->Args({200, 0})
+    ->Args({200, 10})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hotline::media

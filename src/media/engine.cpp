@@ -1,7 +1,9 @@
 #include "media/engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "media/session.h"
@@ -119,6 +121,11 @@ MediaEngine::MediaEngine(EngineConfig config)
     loop->thread = std::thread([raw] { raw->io.run(); });
     // Named so operators (and bench_media) can find the media threads in top/proc.
     pthread_setname_np(loop->thread.native_handle(), ("hl-media-" + std::to_string(i)).c_str());
+    if (config_.realtime_priority > 0) {
+      sched_param sp{};
+      sp.sched_priority = std::clamp(config_.realtime_priority, 1, 99);
+      (void)pthread_setschedparam(loop->thread.native_handle(), SCHED_FIFO, &sp);  // EPERM: stay normal
+    }
     loops_.push_back(std::move(loop));
   }
 }

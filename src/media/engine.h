@@ -130,6 +130,10 @@ struct EngineConfig {
   std::string bind_address = "0.0.0.0";
   std::chrono::milliseconds rtcp_interval{5000};
   common::Clock* clock = nullptr;  // nullptr = SystemClock
+  // SCHED_FIFO priority for the loop threads (1..99), 0 = normal scheduling.
+  // Pacing jitter on a busy host is mostly run-queue delay; real-time priority
+  // removes it. Needs CAP_SYS_NICE; silently stays normal without it.
+  int realtime_priority = 0;
 };
 
 class MediaEngine {
