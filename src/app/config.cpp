@@ -152,7 +152,7 @@ const std::vector<Key>& keys() {
                  "Tenant slug for REGISTERs to a domain no tenant owns (single-tenant installs, IP addresses)"),
       string_key("sip", "advertised_address", &Config::sip_advertised_address, nullptr,
                  "Address put in Via/Contact when behind NAT; empty = bound address"),
-      int_key("sip", "min_expires_s", &Config::sip_min_expires_s, 10, 86400, "Shortest registration (423 below)"),
+      int_key("sip", "min_expires_s", &Config::sip_min_expires_s, 1, 86400, "Shortest registration (423 below)"),
       int_key("sip", "max_expires_s", &Config::sip_max_expires_s, 60, 7 * 86400, "Longest registration"),
       int_key("sip", "qualify_interval_s", &Config::sip_qualify_interval_s, 0, 3600,
               "OPTIONS ping to registered devices; 0 = off"),

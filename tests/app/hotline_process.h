@@ -89,6 +89,19 @@ class ServeProcess {
     return rc.value_or(-999);
   }
   pid_t pid() const { return pid_; }
+  // The port printed as "listening sip=<scheme>://127.0.0.1:<port>".
+  unsigned short sip_port(const std::string& scheme = "udp") const {
+    const std::string marker = "listening sip=" + scheme + "://127.0.0.1:";
+    for (int i = 0; i < 500; ++i) {
+      auto text = read_file(log_);
+      auto at = text.find(marker);
+      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
+        return static_cast<unsigned short>(std::stoi(text.substr(at + marker.size())));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("no " + marker + " line:\n" + read_file(log_));
+  }
   std::string log() const { return read_file(log_); }
 
  private:
