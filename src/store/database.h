@@ -159,6 +159,23 @@ class Database {
     }
   }
 
+  // Like transaction(), for several reads that must see one consistent
+  // snapshot. Never waits for writers: on SQLite it takes no write lock (WAL
+  // readers run concurrently with the writer); on PostgreSQL it is BEGIN READ
+  // ONLY. A statement that writes throws StoreError(Other). Same abort and
+  // nesting rules as transaction().
+  template <class F>
+  auto read_transaction(F&& fn) -> std::invoke_result_t<F, Tx&> {
+    using R = std::invoke_result_t<F, Tx&>;
+    if constexpr (std::is_void_v<R>) {
+      run_read_transaction([&](Tx& tx) { fn(tx); });
+    } else {
+      std::optional<R> out;
+      run_read_transaction([&](Tx& tx) { out.emplace(fn(tx)); });
+      return std::move(*out);
+    }
+  }
+
   // Applies every migration whose version is above the stored one, each in its
   // own transaction, recording it in `schema_migrations(version, name,
   // applied_at_ms)`. Safe to call at every start and from several processes
@@ -173,6 +190,8 @@ class Database {
 
  protected:
   virtual void run_transaction(const std::function<void(Tx&)>& fn) = 0;
+  // Default for other implementations (fakes): a normal transaction.
+  virtual void run_read_transaction(const std::function<void(Tx&)>& fn) { run_transaction(fn); }
 };
 
 }  // namespace hotline::store

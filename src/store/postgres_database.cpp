@@ -423,12 +423,18 @@ class PostgresDatabase final : public Database {
   }
 
  protected:
-  void run_transaction(const std::function<void(Tx&)>& fn) override {
+  void run_transaction(const std::function<void(Tx&)>& fn) override { transact(fn, "BEGIN"); }
+
+  // READ ONLY: the server rejects writes (SQLSTATE 25006 -> Other).
+  void run_read_transaction(const std::function<void(Tx&)>& fn) override { transact(fn, "BEGIN READ ONLY"); }
+
+ private:
+  void transact(const std::function<void(Tx&)>& fn, const char* begin) {
     TransactionScope scope(this);
     for (int attempt = 0;; ++attempt) {
       auto conn = pool_.acquire();
       try {
-        run_script(*conn, "BEGIN");
+        run_script(*conn, begin);
       } catch (const StoreError& e) {
         // Nothing ran yet: a stale connection may be replaced and retried.
         bool broken = conn->broken();
@@ -461,7 +467,6 @@ class PostgresDatabase final : public Database {
     }
   }
 
- private:
   void drop_broken(Pool<Conn>::Lease& lease) {
     lease.discard();
     pool_.drop_idle();

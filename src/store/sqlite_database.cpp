@@ -190,7 +190,7 @@ class SqliteDatabase;
 
 class SqliteTx final : public Tx {
  public:
-  explicit SqliteTx(Conn& conn) : conn_(conn) {}
+  SqliteTx(Conn& conn, bool read_only) : conn_(conn), read_only_(read_only) {}
   QueryResult exec(std::string_view sql, const std::vector<Value>& params) override;
   bool failed() const { return !failure_.empty(); }
   StoreError::Kind failure_kind() const { return failure_kind_; }
@@ -199,6 +199,7 @@ class SqliteTx final : public Tx {
 
  private:
   Conn& conn_;
+  bool read_only_;
   bool closed_ = false;
   std::string failure_;
   StoreError::Kind failure_kind_ = StoreError::Kind::Other;
@@ -240,6 +241,10 @@ QueryResult SqliteTx::exec(std::string_view sql, const std::vector<Value>& param
                      "store: transaction already failed (" + failure_ + "); rethrow instead of continuing");
   }
   try {
+    if (read_only_ && !sqlite3_stmt_readonly(conn_.prepare(sql))) {
+      throw StoreError(StoreError::Kind::Other,
+                       "store: read_transaction() cannot write: " + std::string(sql));
+    }
     auto r = run(conn_, sql, params);
     if (sqlite3_get_autocommit(conn_.db)) {
       throw StoreError(StoreError::Kind::Other,
@@ -349,23 +354,40 @@ class SqliteDatabase final : public Database {
  protected:
   void run_transaction(const std::function<void(Tx&)>& fn) override {
     TransactionScope scope(this);
-    write_transaction([&](Conn& conn) {
-      SqliteTx tx(conn);
-      try {
-        fn(tx);
-      } catch (...) {
-        tx.close();
-        throw;
-      }
-      tx.close();
-      if (tx.failed()) {
-        throw StoreError(tx.failure_kind(),
-                         "store: transaction rolled back because a statement failed: " + tx.failure());
-      }
-    });
+    write_transaction([&](Conn& conn) { run_callback(conn, false, fn); });
+  }
+
+  void run_read_transaction(const std::function<void(Tx&)>& fn) override {
+    TransactionScope scope(this);
+    auto conn = pool_.acquire();
+    Conn& c = *conn;
+    // Deferred BEGIN: the snapshot starts at the first read; no write lock.
+    c.exec_script("BEGIN");
+    try {
+      run_callback(c, true, fn);
+      c.exec_script("COMMIT");
+    } catch (...) {
+      if (!sqlite3_get_autocommit(c.db)) sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
   }
 
  private:
+  static void run_callback(Conn& conn, bool read_only, const std::function<void(Tx&)>& fn) {
+    SqliteTx tx(conn, read_only);
+    try {
+      fn(tx);
+    } catch (...) {
+      tx.close();
+      throw;
+    }
+    tx.close();
+    if (tx.failed()) {
+      throw StoreError(tx.failure_kind(),
+                       "store: transaction rolled back because a statement failed: " + tx.failure());
+    }
+  }
+
   std::unique_ptr<Conn> connect() {
     auto c = std::make_unique<Conn>();
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;

@@ -253,6 +253,36 @@ TEST_P(StoreTest, FailedStatementAbortsTheWholeTransaction) {
   EXPECT_EQ(count(*db, "u"), 1);
 }
 
+TEST_P(StoreTest, ReadTransactionNeverWaitsForWritersAndRejectsWrites) {
+  auto db = open(Options{3, std::chrono::milliseconds(100)});
+  db->exec("CREATE TABLE t (x BIGINT)");
+  db->exec("INSERT INTO t VALUES (1)");
+  std::promise<void> holding, release;
+  std::thread writer([&] {
+    db->transaction([&](Tx& tx) {
+      tx.exec("INSERT INTO t VALUES (2)");
+      holding.set_value();
+      release.get_future().wait();
+    });
+  });
+  holding.get_future().wait();
+  // A write transaction is open; a read transaction (100 ms timeout) still
+  // runs and sees only committed rows, twice the same.
+  auto seen = db->read_transaction([](Tx& tx) {
+    auto a = tx.exec("SELECT COUNT(*) FROM t").rows.at(0).integer(0);
+    auto b = tx.exec("SELECT COUNT(*) FROM t").rows.at(0).integer(0);
+    return std::make_pair(a, b);
+  });
+  release.set_value();
+  writer.join();
+  EXPECT_EQ(seen, std::make_pair(std::int64_t{1}, std::int64_t{1}));
+  expect_store_error(Kind::Other,
+                     [&] { db->read_transaction([](Tx& tx) { tx.exec("INSERT INTO t VALUES (3)"); }); });
+  expect_store_error(Kind::Other,
+                     [&] { db->read_transaction([&](Tx&) { db->read_transaction([](Tx&) {}); }); });
+  EXPECT_EQ(count(*db, "t"), 2);
+}
+
 TEST_P(StoreTest, NestedUseIsRejected) {
   auto db = open();
   db->exec("CREATE TABLE t (x BIGINT)");
