@@ -27,6 +27,13 @@ listen = "127.0.0.1:8080"
 [storage]
 url = "sqlite://$VAR_DIR/hotline.db"
 
+[sip]
+# Phones register as <extension>@<this machine's address>; such requests
+# belong to the demo tenant.
+udp = "0.0.0.0:5060"
+tcp = "0.0.0.0:5060"
+default_tenant = "demo"
+
 [log]
 level = "info"
 format = "text"
@@ -47,6 +54,18 @@ if ! "$HOTLINE" --config "$CONFIG" user list demo | cut -f2 | grep -qx admin; th
     | sed -n 's/^password: //p' > "$PASSWORD_FILE"
 fi
 
+# Demo SIP extensions 1001-1005; their passwords are generated once and kept
+# in $VAR_DIR/extensions (mode 600).
+EXT_FILE="$VAR_DIR/extensions"
+for ext in 1001 1002 1003 1004 1005; do
+  if ! "$HOTLINE" --config "$CONFIG" extension list demo | cut -f2 | grep -qx "$ext"; then
+    umask 077
+    pw=$("$HOTLINE" --config "$CONFIG" extension add demo "$ext" --display-name "Agent $ext" \
+         | sed -n 's/^sip password: //p')
+    echo "$ext $pw" >> "$EXT_FILE"
+  fi
+done
+
 LISTEN=$(sed -n 's/^listen = "\(.*\)"/\1/p' "$CONFIG" | head -n 1)
 LISTEN=${HOTLINE_HTTP_LISTEN:-$LISTEN}
 cat <<MSG
@@ -57,6 +76,9 @@ cat <<MSG
     Tenant:   demo
     User:     admin
     Password: $(cat "$PASSWORD_FILE" 2>/dev/null || echo "(not known here: reset with '$HOTLINE --config $CONFIG user passwd demo admin')")
+
+  SIP:      register a softphone (e.g. baresip, Linphone) to this machine's address, port 5060:
+$(sed 's/^\([^ ]*\) \(.*\)$/              extension \1  password \2/' "$EXT_FILE" 2>/dev/null)
 
   Sign in:  curl -s -X POST http://$LISTEN/api/v1/auth/login -H 'Content-Type: application/json' \\
               -d '{"tenant":"demo","username":"admin","password":"<password>"}'

@@ -126,10 +126,45 @@ TEST(MakeRun, SetupScriptCreatesConfigDemoTenantAndAdmin) {
   EXPECT_NE(read_file(d.str() + "/setup.log").find("Password: " + pw), std::string::npos);
 
   // The server it would start works with that password (on a free port here).
+  EXPECT_NE(out.find("extension 1001  password "), std::string::npos) << out;
+  EXPECT_NE(out.find("extension 1005  password "), std::string::npos) << out;
   ::setenv("HOTLINE_HTTP_LISTEN", "127.0.0.1:0", 1);
+  ::setenv("HOTLINE_SIP_UDP", "127.0.0.1:0", 1);
+  ::setenv("HOTLINE_SIP_TCP", "127.0.0.1:0", 1);
   ServeProcess server(d, var + "/hotline.toml");
   ::unsetenv("HOTLINE_HTTP_LISTEN");
+  ::unsetenv("HOTLINE_SIP_UDP");
+  ::unsetenv("HOTLINE_SIP_TCP");
   HttpClient c("127.0.0.1", server.port());
   auto r = c.post("/api/v1/auth/login", {{"tenant", "demo"}, {"username", "admin"}, {"password", pw}});
   EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(server.log().find("5 extension credential(s) loaded"), std::string::npos) << server.log();
+}
+
+TEST(Logging, JsonFormatWritesOneJsonObjectPerLine) {
+  TempDir d;
+  auto config = write_config(d, "sqlite://" + d.str() + "/hotline.db",
+                             "\n[sip]\nudp = \"127.0.0.1:0\"\ntcp = \"\"\n", "info");
+  ::setenv("HOTLINE_LOG_FORMAT", "json", 1);
+  ::setenv("HOTLINE_LOG_ACCESS", "true", 1);
+  ServeProcess server(d, config);
+  ::unsetenv("HOTLINE_LOG_FORMAT");
+  ::unsetenv("HOTLINE_LOG_ACCESS");
+  HttpClient c("127.0.0.1", server.port());
+  c.request(http::verb::get, "/api/v1/nope\"quote");
+  EXPECT_EQ(server.terminate(), 0);
+  std::istringstream lines(server.log());
+  std::string line;
+  int json_lines = 0;
+  bool saw_access = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("listening ", 0) == 0) continue;  // stdout: the machine-readable port lines
+    auto j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg"));
+    saw_access = saw_access || (j["logger"] == "access" && j["msg"].get<std::string>().find("nope\"quote") != std::string::npos);
+    ++json_lines;
+  }
+  EXPECT_GE(json_lines, 3);
+  EXPECT_TRUE(saw_access);
 }
