@@ -150,7 +150,94 @@ struct QueueRec {
   double aht_s = 0;
   std::uint32_t rr_last = 0;
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
+  Duration weight{0};                // cfg.weight_seconds
 };
+
+// Open-addressing map from a non-zero 64-bit id to a 32-bit index (linear
+// probing, backward-shift deletion). Every API call looks ids up, so this
+// avoids a node allocation per interaction and a pointer chase per lookup.
+class FlatIndex {
+ public:
+  std::uint32_t get(std::uint64_t key) const {
+    if (slots_.empty()) return kNil;
+    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) return slots_[i].value;
+      if (slots_[i].key == 0) return kNil;
+    }
+  }
+  void put(std::uint64_t key, std::uint32_t value) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) {
+        slots_[i].value = value;
+        return;
+      }
+      if (slots_[i].key == 0) {
+        slots_[i] = {key, value};
+        ++size_;
+        return;
+      }
+    }
+  }
+  void erase(std::uint64_t key) {
+    if (slots_.empty()) return;
+    std::size_t i = hash(key) & mask_;
+    while (slots_[i].key != key) {
+      if (slots_[i].key == 0) return;
+      i = (i + 1) & mask_;
+    }
+    // Backward-shift: move later entries of the probe run into the hole.
+    for (std::size_t j = (i + 1) & mask_; slots_[j].key != 0; j = (j + 1) & mask_) {
+      const std::size_t home = hash(slots_[j].key) & mask_;
+      if (((j - home) & mask_) >= ((j - i) & mask_)) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = {0, 0};
+    --size_;
+  }
+  std::size_t size() const { return size_; }
+  std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    std::uint64_t key;
+    std::uint32_t value;
+  };
+  static std::size_t hash(std::uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return static_cast<std::size_t>(k);
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, 0});
+    mask_ = slots_.size() - 1;
+    size_ = 0;
+    for (const Slot& e : old)
+      if (e.key != 0) put(e.key, e.value);
+  }
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+// The first waiting entry of a queue, kept in a dense array so an agent that
+// frees up can compare the heads of all its queues without touching them.
+struct Head {
+  bool nonempty = false;
+  int priority = 0;
+  Time eff{};  // arrival minus the queue's weight
+  std::uint64_t seq = 0;
+};
+
+inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std::uint64_t sb) {
+  if (pa != pb) return pa > pb;
+  if (ea != eb) return ea < eb;
+  return sa < sb;
+}
 
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
@@ -214,18 +301,21 @@ struct Engine::Impl {
   std::vector<Bucket> buckets;
   std::vector<Node> nodes;
   std::vector<AgentRec> agents;
-  std::unordered_map<std::uint64_t, std::uint32_t> agent_index;
+  FlatIndex agent_index;
   std::vector<QueueRec> queues;
-  std::unordered_map<std::uint64_t, std::uint32_t> queue_index;
+  FlatIndex queue_index;
+  std::vector<Head> heads;  // per queue
   std::vector<IxRec> ixs;
   std::vector<std::uint32_t> free_ixs;
-  std::unordered_map<std::uint64_t, std::uint32_t> ix_index;
+  FlatIndex ix_index;
   std::unordered_map<std::uint64_t, std::pair<std::uint32_t, Time>> last_agent_for_customer;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
 
   // Scratch space reused by decisions (allocation-free steady state).
   std::vector<std::uint32_t> cursors;
   std::vector<std::uint32_t> picked;
+  std::vector<std::uint32_t> order;
+  std::vector<std::pair<Time, std::uint32_t>> ranked;
 
   explicit Impl(EngineOptions o) : opt(o), rng(o.seed) { buckets.resize(kLevels * kChannelCount); }
 
@@ -255,22 +345,9 @@ struct Engine::Impl {
     return d;
   }
 
-  AgentRec* find_agent(AgentId id) {
-    auto it = agent_index.find(raw(id));
-    return it == agent_index.end() ? nullptr : &agents[it->second];
-  }
-  std::uint32_t agent_idx(AgentId id) const {
-    auto it = agent_index.find(raw(id));
-    return it == agent_index.end() ? kNil : it->second;
-  }
-  std::uint32_t queue_idx(QueueId id) const {
-    auto it = queue_index.find(raw(id));
-    return it == queue_index.end() ? kNil : it->second;
-  }
-  std::uint32_t ix_idx(InteractionId id) const {
-    auto it = ix_index.find(raw(id));
-    return it == ix_index.end() ? kNil : it->second;
-  }
+  std::uint32_t agent_idx(AgentId id) const { return agent_index.get(raw(id)); }
+  std::uint32_t queue_idx(QueueId id) const { return queue_index.get(raw(id)); }
+  std::uint32_t ix_idx(InteractionId id) const { return ix_index.get(raw(id)); }
 
   void push_timer(Time at, TimerKind kind, std::uint32_t idx, std::uint32_t gen, std::uint32_t aux = 0) {
     timers.push(Timer{at, ++timer_seq, kind, idx, gen, aux});
@@ -458,7 +535,8 @@ struct Engine::Impl {
 
   // Fills `cursors` with the heads of the buckets that contain every eligible
   // agent (a superset); picks the cheapest driving term.
-  void collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
+  // Returns how many list nodes the cursors cover.
+  std::uint32_t collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
     cursors.clear();
     auto add_term = [&](const DenseSkill& t) {
       for (int l = t.level; l <= kLevels; ++l) {
@@ -478,20 +556,22 @@ struct Engine::Impl {
     for (const auto& t : extra) consider(t);
     if (req.mode == MatchMode::kAll || req.terms.size() <= 1) {
       for (const auto& t : req.terms) consider(t);
-      if (best)
+      if (best) {
         add_term(*best);
-      else
-        add_term(DenseSkill{0, kMaxSkillLevel});
-      return;
+        return best_n;
+      }
+      add_term(DenseSkill{0, kMaxSkillLevel});
+      return buckets[bucket_id(0, kMaxSkillLevel, ch)].count;
     }
     // OR: the union of the terms, unless one extra (ANDed) term is smaller.
     std::uint32_t sum = 0;
     for (const auto& t : req.terms) sum += ready_count(t.skill, t.level, ch);
     if (best && best_n <= sum) {
       add_term(*best);
-      return;
+      return best_n;
     }
     for (const auto& t : req.terms) add_term(t);
+    return sum;
   }
 
   // Picks the next cursor in availability order and advances it.
@@ -542,7 +622,11 @@ struct Engine::Impl {
       return picked.size();
     }
     const Strategy& s = *q.strategy;
-    collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
+    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
+    // A narrow requirement (several ANDed skills) can make the cheapest skill
+    // list much longer than the set of agents that could ever serve the
+    // queue; then the queue's member list is the smaller superset to scan.
+    if (q.members.size() < listed) return select_from_members(ix, t, q, s, now);
     if (s.idle_ordered() || s.ring_all()) {
       const std::size_t want = s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1;
       for (std::uint32_t n = next_in_order(); n != kNil && picked.size() < want; n = next_in_order()) {
@@ -577,13 +661,57 @@ struct Engine::Impl {
     return picked.size();
   }
 
+  std::size_t select_from_members(const IxRec& ix, const Target& t, QueueRec& q, const Strategy& s,
+                                  Time now) {
+    if (s.idle_ordered() || s.ring_all()) {
+      ranked.clear();
+      for (std::uint32_t ai : q.members)
+        if (eligible(ai, ix, t, now)) ranked.emplace_back(nodes[node_of(agents[ai], ix.ch, 0)].since, ai);
+      const std::size_t want = std::min(
+          ranked.size(), s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1);
+      std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(want), ranked.end());
+      for (std::size_t i = 0; i < want; ++i) picked.push_back(ranked[i].second);
+      return picked.size();
+    }
+    SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    std::uint32_t best = kNil;
+    double best_score = 0;
+    Time best_since{};
+    for (std::uint32_t ai : q.members) {
+      if (!eligible(ai, ix, t, now)) continue;
+      const Node& n = nodes[node_of(agents[ai], ix.ch, 0)];
+      CandidateView v = view(ai, n, q, now);
+      if (s.needs_random()) v.random_unit = unit_random();
+      const double sc = s.score(v, ctx);
+      if (best == kNil || sc > best_score ||
+          (sc == best_score && (n.since < best_since || (n.since == best_since && ai < best)))) {
+        best = ai;
+        best_score = sc;
+        best_since = n.since;
+      }
+    }
+    if (best != kNil) picked.push_back(best);
+    return picked.size();
+  }
+
   // ------------------------------------------------------------- waiting ----
+  void update_head(std::uint32_t qi) {
+    const QueueRec& q = queues[qi];
+    Head& h = heads[qi];
+    h.nonempty = !q.waiting.empty();
+    if (!h.nonempty) return;
+    const WaitKey& k = *q.waiting.begin();
+    h.priority = k.priority;
+    h.eff = k.arrival - q.weight;
+    h.seq = k.seq;
+  }
   void insert_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
       t.it = queues[t.queue].waiting.insert(WaitKey{ix.priority, ix.arrival, ix.seq, xi}).first;
       t.in_set = true;
+      update_head(t.queue);
     }
   }
   void remove_waiting(std::uint32_t xi) {
@@ -592,6 +720,7 @@ struct Engine::Impl {
       if (!t.in_set) continue;
       queues[t.queue].waiting.erase(t.it);
       t.in_set = false;
+      update_head(t.queue);
     }
   }
 
@@ -671,26 +800,39 @@ struct Engine::Impl {
     return false;
   }
 
-  // Finds the best waiting interaction the agent can take across its queues.
+  // Finds the best waiting interaction the agent can take across its queues:
+  // queues are visited in order of their head entry, and the search stops as
+  // soon as no remaining queue's head can beat the best eligible entry found.
   void dispatch_agent(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
+      order.clear();
+      for (auto [qi, base] : a.queues) {
+        (void)base;
+        if (heads[qi].nonempty) order.push_back(qi);
+      }
+      if (order.empty()) return;
       std::uint32_t best_ix = kNil, best_q = kNil;
       int best_pri = 0;
       Time best_eff{};
       std::uint64_t best_seq = 0;
-      for (auto [qi, base] : a.queues) {
-        (void)base;
+      // Repeatedly take the unvisited queue with the best head. Usually its
+      // head is eligible and beats every other head, so one pass suffices.
+      for (std::size_t remaining = order.size(); remaining > 0; --remaining) {
+        std::size_t pick = 0;
+        for (std::size_t i = 1; i < remaining; ++i) {
+          const Head& hi = heads[order[i]];
+          const Head& hp = heads[order[pick]];
+          if (head_before(hi.priority, hi.eff, hi.seq, hp.priority, hp.eff, hp.seq)) pick = i;
+        }
+        const std::uint32_t qi = order[pick];
+        std::swap(order[pick], order[remaining - 1]);
+        const Head& h = heads[qi];
+        if (best_ix != kNil && !head_before(h.priority, h.eff, h.seq, best_pri, best_eff, best_seq)) break;
         QueueRec& q = queues[qi];
-        if (q.waiting.empty()) continue;
-        const auto weight =
-            std::chrono::duration_cast<Duration>(std::chrono::duration<double>(q.cfg.weight_seconds));
         for (const WaitKey& k : q.waiting) {
-          const Time eff = k.arrival - weight;
-          if (best_ix != kNil) {
-            if (k.priority < best_pri) break;
-            if (k.priority == best_pri && (eff > best_eff || (eff == best_eff && k.seq >= best_seq))) break;
-          }
+          const Time eff = k.arrival - q.weight;
+          if (best_ix != kNil && !head_before(k.priority, eff, k.seq, best_pri, best_eff, best_seq)) break;
           const IxRec& ix = ixs[k.ix];
           const Target* t = nullptr;
           for (const auto& tt : ix.targets)
@@ -969,8 +1111,7 @@ struct Engine::Impl {
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
       const IxRec& ix = ixs[xi];
       if (!ix.live) continue;
-      auto f = ix_index.find(raw(ix.id));
-      if (f == ix_index.end() || f->second != xi) err << "interaction " << raw(ix.id) << " not indexed\n";
+      if (ix_index.get(raw(ix.id)) != xi) err << "interaction " << raw(ix.id) << " not indexed\n";
       for (const auto& t : ix.targets)
         if (t.in_set != (ix.phase == Phase::kWaiting))
           err << "interaction " << raw(ix.id) << " waiting-set membership does not match phase\n";
@@ -1083,7 +1224,7 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
   if (ai == kNil) {
     ai = static_cast<std::uint32_t>(m.agents.size());
     m.agents.emplace_back();
-    m.agent_index[raw(config.id)] = ai;
+    m.agent_index.put(raw(config.id), ai);
     AgentRec& a = m.agents[ai];
     a.live = true;
     a.cfg = config;
@@ -1146,7 +1287,8 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   if (is_new) {
     qi = static_cast<std::uint32_t>(m.queues.size());
     m.queues.emplace_back();
-    m.queue_index[raw(config.id)] = qi;
+    m.queue_index.put(raw(config.id), qi);
+    m.heads.emplace_back();
     m.queues[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
   }
   QueueRec& q = m.queues[qi];
@@ -1170,6 +1312,8 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   for (const auto& r : config.attribute_rules)
     q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
   q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
+  q.weight = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config.weight_seconds));
+  m.update_head(qi);
   m.rebuild_queue_membership(qi);
   if (!is_new) {
     // Waiting interactions keep their position; requirement tiers are
@@ -1404,7 +1548,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
   Target home;
   home.queue = qi;
   ix.targets.push_back(home);
-  m.ix_index[raw(spec.id)] = xi;
+  m.ix_index.put(raw(spec.id), xi);
   m.insert_waiting(xi);
   m.emit_ix(EventType::kEnqueued, now, ix);
   if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
@@ -1434,7 +1578,7 @@ Status Engine::schedule_callback(const InteractionSpec& spec, Time at, Time now)
   Target home;
   home.queue = qi;
   ix.targets.push_back(home);
-  m.ix_index[raw(spec.id)] = xi;
+  m.ix_index.put(raw(spec.id), xi);
   Event& e = m.emit_ix(EventType::kCallbackQueued, now, ix);
   e.deadline = ix.arrival;
   if (ix.arrival <= now)
@@ -1684,7 +1828,8 @@ std::size_t Engine::approximate_memory_bytes() const {
   for (const auto& ix : m.ixs)
     bytes += ix.targets.capacity() * sizeof(Target) + ix.extra.capacity() * sizeof(DenseSkill) +
              ix.ringing.capacity() * 4 + ix.declined.capacity() * sizeof(Decline);
-  bytes += (m.agent_index.size() + m.ix_index.size() + m.queue_index.size()) * 32;
+  bytes +=
+      m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() + m.heads.capacity() * sizeof(Head);
   return bytes;
 }
 
