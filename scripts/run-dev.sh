@@ -34,6 +34,11 @@ udp = "0.0.0.0:5060"
 tcp = "0.0.0.0:5060"
 default_tenant = "demo"
 
+[recording]
+# Key-encryption key for recordings at rest, generated for this machine.
+kek = "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+kek_id = "dev1"
+
 [log]
 level = "info"
 format = "text"

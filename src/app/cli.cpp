@@ -2,12 +2,15 @@
 
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "app/config.h"
 #include "app/serve.h"
 #include "common/clock.h"
 #include "iam/extensions.h"
+#include "media/recording.h"
+#include "routing/simulate.h"
 #include "iam/iam.h"
 #include "schema/schema.h"
 #include "security/security.h"
@@ -42,6 +45,9 @@ Commands:
   extension passwd <tenant> <extension> [--password-stdin]
   extension list <tenant>                 list a tenant's extensions
   audit verify                            check the audit log's hash chain
+  recording decrypt <in.hrec> <out.wav>   decrypt a recording with the configured key (audited)
+  simulate [options] scenario.json        run the routing engine on a simulated contact center
+                                          (`hotline simulate --help`)
   config example                          print every configuration key with its default
   config check                            load the configuration and report errors
   version                                 print the version
@@ -302,9 +308,45 @@ int cmd_config(const Args& a, std::ostream& out, std::ostream& err) {
   return 2;
 }
 
+
+int run_parsed(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
+
+int cmd_recording(const Args& a, std::ostream& out, std::ostream& err) {
+  const auto& p = a.positional;
+  if (p.size() != 4 || p[1] != "decrypt") {
+    err << "usage: hotline recording decrypt <recording.hrec> <out.wav>\n";
+    return 2;
+  }
+  auto ctx = open_context(a);
+  if (ctx.config.recording_kek.empty()) {
+    err << "hotline: recording.kek is not configured; recordings cannot be decrypted\n";
+    return 1;
+  }
+  auto kek = media::kek_from_hex(ctx.config.recording_kek_id, ctx.config.recording_kek);
+  if (!kek) return fail(err, kek.error());
+  std::vector<media::Kek> keks{*kek};
+  const int rc = media::run_recording_decrypt_command({p[2], p[3]}, keks, out, err);
+  // Listening to a recording is a privileged act: leave a trace either way.
+  ctx.dir->audit(iam::Actor::cli(), 0, "recording.decrypt", "recording:" + p[2],
+                 nlohmann::json{{"output", p[3]}, {"exit_code", rc}}.dump());
+  return rc;
+}
+
 }  // namespace
 
-int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+int run_cli(const std::vector<std::string>& raw, std::ostream& out, std::ostream& err) {
+  // `simulate` takes its own options: hand it the words as they are.
+  std::size_t first = 0;
+  while (first + 1 < raw.size() && raw[first] == "--config") first += 2;
+  if (first < raw.size() && raw[first] == "simulate") {
+    return routing::run_simulate_command(std::vector<std::string>(raw.begin() + first + 1, raw.end()), out, err);
+  }
+  return run_parsed(raw, out, err);
+}
+
+namespace {
+
+int run_parsed(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   auto parsed = parse(argv, err);
   if (!parsed) return 2;
   const Args& a = *parsed;
@@ -337,6 +379,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (cmd == "user") return cmd_user(a, out, err);
     if (cmd == "audit") return cmd_audit(a, out, err);
     if (cmd == "extension") return cmd_extension(a, out, err);
+    if (cmd == "recording") return cmd_recording(a, out, err);
     if (cmd == "config") return cmd_config(a, out, err);
   } catch (const ConfigError& e) {
     err << e.what() << "\n";
@@ -348,5 +391,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   err << "hotline: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }
+
+}  // namespace
 
 }  // namespace hotline::app

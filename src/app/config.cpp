@@ -116,6 +116,14 @@ std::optional<std::string> optional_listen(const std::string& v) {
   return check_listen(v);
 }
 
+std::optional<std::string> hex_key(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  if (v.size() != 64 || v.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    return std::string("must be 64 hexadecimal characters (32 bytes)");
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> non_empty(const std::string& v) {
   if (v.empty()) return std::string("must not be empty");
   return std::nullopt;
@@ -158,6 +166,12 @@ const std::vector<Key>& keys() {
               "OPTIONS ping to registered devices; 0 = off"),
       int_key("sip", "t1_ms", &Config::sip_t1_ms, 50, 10000, "RFC 3261 T1 (round-trip estimate)"),
       int_key("sip", "max_message_bytes", &Config::sip_max_message_bytes, 1024, 1 << 20, "Largest SIP message"),
+      string_key("recording", "kek", &Config::recording_kek, hex_key,
+                 "Key-encryption key for recordings: 64 hex characters (openssl rand -hex 32)"),
+      string_key("recording", "kek_id", &Config::recording_kek_id, non_empty,
+                 "Name of that key, stored in each recording (rotate by adding a new id)"),
+      string_key("recording", "cipher", &Config::recording_cipher, one_of({"aes-256-gcm", "sm4"}),
+                 "Cipher for recordings at rest"),
       string_key("storage", "url", &Config::storage_url, check_storage_url,
                  "sqlite://path or postgresql://user:pass@host:port/db"),
       int_key("storage", "pool_size", &Config::storage_pool_size, 1, 256, "Database connections"),

@@ -46,6 +46,10 @@ struct Config {
   std::int64_t sip_qualify_interval_s = 30;
   std::int64_t sip_t1_ms = 500;
   std::int64_t sip_max_message_bytes = 65535;
+  // [recording]
+  std::string recording_kek;           // 64 hex chars: key-encryption key for recordings
+  std::string recording_kek_id = "k1";  // stored in each recording's header (key rotation)
+  std::string recording_cipher = "aes-256-gcm";  // or "sm4"
   // [storage]
   std::string storage_url = "sqlite://var/hotline.db";
   std::int64_t storage_pool_size = 8;

@@ -6,6 +6,7 @@
 
 #include "app/config.h"
 #include "app/hotline_process.h"
+#include "media/recording.h"
 
 using namespace hotline::testing;
 
@@ -121,4 +122,50 @@ TEST(Cli, AuditVerifyReportsTheFirstBrokenLink) {
   auto r = hotline_cli(config, {"audit", "verify"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.output.find("BROKEN at entry 3"), std::string::npos) << r.output;
+}
+
+TEST(Cli, SimulateRunsTheRoutingEngine) {
+  auto r = run_process({hotline_binary(), "simulate", std::string(HOTLINE_SOURCE_DIR) + "/tests/routing/data/mmn.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(r.output.empty());
+  auto bad = run_process({hotline_binary(), "simulate", "/nonexistent.json"});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+TEST(Cli, RecordingDecryptUsesTheConfiguredKeyAndIsAudited) {
+  TempDir d;
+  const std::string hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+  auto config = write_config(d, sqlite_url(d), "\n[recording]\nkek = \"" + hex + "\"\nkek_id = \"k7\"\n");
+  auto kek = hotline::media::kek_from_hex("k7", hex);
+  ASSERT_TRUE(kek);
+  const std::string rec = d.str() + "/call.hrec";
+  {
+    auto f = hotline::media::EncryptedRecordingFile::create(rec, *kek, hotline::media::Cipher::aes_256_gcm);
+    ASSERT_TRUE(f);
+    std::vector<std::uint8_t> pcm(64000);
+    for (std::size_t i = 0; i < pcm.size(); ++i) pcm[i] = static_cast<std::uint8_t>(i * 7);
+    ASSERT_TRUE((*f)->write(pcm));
+    ASSERT_TRUE((*f)->finish());
+  }
+  auto r = hotline_cli(config, {"recording", "decrypt", rec, d.str() + "/call.wav"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("kek 'k7'"), std::string::npos) << r.output;
+  EXPECT_GT(std::filesystem::file_size(d.str() + "/call.wav"), 64000u);
+
+  TempDir other;
+  auto wrong = write_config(other, sqlite_url(other),
+                            "\n[recording]\nkek = \"" + std::string(64, 'f') + "\"\nkek_id = \"k7\"\n");
+  auto denied = hotline_cli(wrong, {"recording", "decrypt", rec, other.str() + "/call.wav"});
+  EXPECT_NE(denied.exit_code, 0) << denied.output;
+
+  auto audit = hotline_cli(config, {"audit", "verify"});
+  EXPECT_EQ(audit.exit_code, 0);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((d.str() + "/hotline.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM audit_log WHERE action = 'recording.decrypt'", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
