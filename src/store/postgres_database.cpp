@@ -474,7 +474,12 @@ class PostgresDatabase final : public Database {
 
   std::unique_ptr<Conn> connect() {
     auto c = std::make_unique<Conn>();
-    c->pg = PQconnectdb(url_.c_str());
+    // A default connect_timeout so an unreachable host fails open() in
+    // seconds, not after the OS TCP timeout; one in the URL wins (keywords
+    // processed later override earlier ones, and the URL comes last).
+    const char* keys[] = {"connect_timeout", "dbname", nullptr};
+    const char* values[] = {"10", url_.c_str(), nullptr};
+    c->pg = PQconnectdbParams(keys, values, 1);
     if (c->pg == nullptr || PQstatus(c->pg) != CONNECTION_OK) {
       std::string msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
       while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
