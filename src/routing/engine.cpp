@@ -898,7 +898,9 @@ struct Engine::Impl {
     ++a.misses;
     if (home.cfg.max_consecutive_misses > 0 && a.misses >= home.cfg.max_consecutive_misses &&
         a.status.status == AgentStatus::kReady) {
-      a.status = StatusValue{AgentStatus::kNotReady, reason::kMissed};
+      auto next = transition_status(a.status, StatusInput::kNotReady, reason::kMissed);
+      assert(next.ok());
+      a.status = *next;
       a.misses = 0;
       emit_agent(EventType::kAgentNotReady, now, a).reason = reason::kMissed;
     }
@@ -1045,9 +1047,9 @@ struct Engine::Impl {
     const std::vector<std::uint32_t> held = a.ixs;
     for (std::uint32_t xi : held)
       if (ixs[xi].phase == Phase::kOffered) withdraw(xi, ai, now);
-    if (a.status.status == AgentStatus::kReady ||
-        (a.status.status == AgentStatus::kNotReady && a.status.reason != reason::kDisconnected)) {
-      a.status = StatusValue{AgentStatus::kNotReady, reason::kDisconnected};
+    // Fails (and changes nothing) when already not ready (disconnected).
+    if (auto next = transition_status(a.status, StatusInput::kNotReady, reason::kDisconnected)) {
+      a.status = *next;
       emit_agent(EventType::kAgentNotReady, now, a).reason = reason::kDisconnected;
     }
     refresh(ai, now);
@@ -1424,12 +1426,11 @@ Status Engine::logout(AgentId id, Time now) {
   if (a.connected > 0 || a.wrapping > 0)
     return Error::conflict("agent has connected or wrap-up interactions");
   // Status first so the withdrawn interactions are not offered straight back.
-  a.status = StatusValue{AgentStatus::kNotReady, reason::kLogin};
+  m.adjust_staffed(ai, -1);
+  a.status = *next;
   m.refresh(ai, now);
   const std::vector<std::uint32_t> held = a.ixs;
   for (std::uint32_t xi : held) m.withdraw(xi, ai, now);
-  m.adjust_staffed(ai, -1);
-  a.status = *next;
   ++a.hb_gen;
   m.emit_agent(EventType::kAgentLoggedOut, now, a);
   m.refresh(ai, now);
