@@ -306,6 +306,7 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
     out_.last_time = now;
   }
   out_.started = true;
+  relayed_since_segment_ = true;
   ++stats_.packets_relayed;
 }
 
@@ -328,8 +329,12 @@ void Session::send_packet(const std::uint8_t* data, std::size_t size) {
 // ---- pacing ---------------------------------------------------------------
 
 void Session::arm_pacer() {
-  if (pacer_running_ || mode_ == OutMode::closed) return;
+  if (mode_ == OutMode::closed) return;
+  // A pending tick may still belong to a segment the relay has since moved past
+  // (bridge → play within one ptime); restart rather than go back in time.
+  if (pacer_running_ && !relayed_since_segment_) return;
   pacer_running_ = true;
+  relayed_since_segment_ = false;
   pace_start_ = steady::now();
   pace_tick_ = 0;
   segment_ts_ = out_.segment_start_ts(pace_start_, frame_samples_);

@@ -152,6 +152,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t pace_tick_ = 0;
   std::uint32_t segment_ts_ = 0;  // timestamp of tick 0 of the current segment
   bool segment_marker_ = false;
+  // Set when the relay sent packets after the pacer's segment began: the pacer
+  // must then start a new segment instead of continuing a stale timeline.
+  bool relayed_since_segment_ = false;
 
   // Outgoing DTMF (RFC 4733): queued digits, one event at a time.
   std::array<char, 64> dtmf_queue_{};

@@ -162,3 +162,81 @@ TEST(Bridge, RelaysWithRewrittenHeadersAcrossSourceSwitches) {
 
 }  // namespace
 }  // namespace hotline::media
+
+namespace hotline::media {
+namespace {
+
+// The OutMode transitions not covered above: playing → bridged, bridged →
+// playing (the peer falls back to silence), bridged → closed (the peer falls
+// back to silence). Every packet each phone sees keeps one SSRC and
+// consecutive sequence numbers.
+TEST(Bridge, ModeTransitionsKeepStreamsContinuous) {
+  EngineConfig c;
+  c.loops = 1;
+  c.port_min = 31000;
+  c.port_max = 38999;
+  c.bind_address = "127.0.0.1";
+  MediaEngine engine(c);
+  UdpPeer pa_phone, pb_phone;
+  SessionParams pa;
+  pa.remote_address = "127.0.0.1";
+  pa.remote_port = pa_phone.port();
+  SessionParams pb = pa;
+  pb.remote_port = pb_phone.port();
+  std::atomic<int> done{0};
+  SessionEvents eb;
+  eb.on_playback_done = [&](std::uint64_t) { ++done; };
+  auto a = engine.create_session(pa, {});
+  auto b = engine.create_session(pb, eb, a->get());
+  ASSERT_TRUE(a && b);
+  Collector at_a(pa_phone), at_b(pb_phone);
+  auto clip = std::make_shared<Clip>();
+  clip->samples.assign(8000 * 5, 1000);  // 5 s of a constant level (μ-law 0xce-ish, not silence)
+  const std::uint8_t clip_byte = linear_to_ulaw(1000);
+
+  // silence → playing (B), then playing → bridged: the clip stops, relay takes over.
+  (*b)->play({clip}, false, 1);
+  ASSERT_TRUE(at_b.wait([&](auto& v) {
+    return std::count_if(v.begin(), v.end(), [&](const Rx& r) { return r.data[12] == clip_byte; }) >= 5;
+  }));
+  ASSERT_TRUE(engine.bridge(**a, **b));
+  (void)(*b)->stats().get();
+  // In the bridge nobody talks, so neither session sends; A's phone talks now:
+  std::vector<std::uint8_t> voice(160, 0x11);
+  for (std::uint16_t i = 0; i < 5; ++i)
+    pa_phone.send_rtp((*a)->local_port(), {i == 0, 0, i, 160u * i, 0xF00D}, voice);
+  ASSERT_TRUE(at_b.wait([](auto& v) {
+    return std::count_if(v.begin(), v.end(), [](const Rx& r) { return r.data[12] == 0x11; }) == 5;
+  }));
+  EXPECT_EQ(done.load(), 0);  // leaving playback for a bridge is not "playback done"
+
+  // bridged → playing: B plays again; A is left alone and falls back to silence.
+  const std::size_t a_before = at_a.size();
+  (*b)->play({clip}, false, 2);
+  ASSERT_TRUE(at_a.wait([&](auto& v) { return v.size() >= a_before + 5; }));
+  ASSERT_TRUE(at_b.wait([&](auto& v) {
+    return std::count_if(v.begin(), v.end(), [&](const Rx& r) { return r.data[12] == clip_byte; }) >= 10;
+  }));
+
+  // playing → bridged again, then B closes: A falls back to silence.
+  ASSERT_TRUE(engine.bridge(**a, **b));
+  (*b)->close();
+  const std::size_t a_mid = at_a.size();
+  ASSERT_TRUE(at_a.wait([&](auto& v) { return v.size() >= a_mid + 5; }));
+
+  for (Collector* col : {&at_a, &at_b}) {
+    auto v = col->snapshot();
+    ASSERT_GE(v.size(), 5u);
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      EXPECT_EQ(v[i].p.header.ssrc, v[0].p.header.ssrc) << i;
+      EXPECT_EQ(static_cast<std::uint16_t>(v[i].p.header.sequence - v[i - 1].p.header.sequence), 1) << i;
+      EXPECT_GE(static_cast<std::int32_t>(v[i].p.header.timestamp - v[i - 1].p.header.timestamp), 160)
+          << (col == &at_a ? "A" : "B") << " packet " << i << " of " << v.size() << " byte "
+          << int(v[i].data[12]) << " prev byte " << int(v[i - 1].data[12]) << " marker "
+          << v[i].p.header.marker;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hotline::media
