@@ -60,6 +60,11 @@ struct WaitKey {
   Time arrival{};
   std::uint64_t seq = 0;
   std::uint32_t ix = kNil;
+  // Not part of the order; copies of interaction state so that an agent can
+  // test the common case without touching the interaction record.
+  mutable std::uint16_t tier = 0;  // requirement tier of this queue's target
+  mutable bool simple = false;     // no extra skills, declines or preferred agent
+  Channel ch = Channel::kVoice;
 };
 
 struct WaitOrder {
@@ -137,20 +142,21 @@ struct IxRec {
 };
 
 struct QueueRec {
+  // Hot fields first: the decision path reads these.
+  WaitSet waiting;
+  Duration weight{0};           // cfg.weight_seconds
+  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
+  std::vector<std::uint32_t> members;
+  const Strategy* strategy = nullptr;
   bool live = false;
   QueueConfig cfg;
-  const Strategy* strategy = nullptr;
   std::shared_ptr<const Strategy> custom;
-  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
-  std::vector<int> step_tier;   // per overflow step: tier it switches to, or -1
+  std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
-  WaitSet waiting;
-  std::vector<std::uint32_t> members;
   std::uint32_t staffed = 0;
   double aht_s = 0;
   std::uint32_t rr_last = 0;
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
-  Duration weight{0};                // cfg.weight_seconds
 };
 
 // Open-addressing map from a non-zero 64-bit id to a 32-bit index (linear
@@ -709,7 +715,10 @@ struct Engine::Impl {
     IxRec& ix = ixs[xi];
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
-      t.it = queues[t.queue].waiting.insert(WaitKey{ix.priority, ix.arrival, ix.seq, xi}).first;
+      const bool simple = ix.extra.empty() && ix.declined.empty() && ix.pref_agent == kNil;
+      t.it = queues[t.queue]
+                 .waiting.insert(WaitKey{ix.priority, ix.arrival, ix.seq, xi, t.tier, simple, ix.ch})
+                 .first;
       t.in_set = true;
       update_head(t.queue);
     }
@@ -833,14 +842,20 @@ struct Engine::Impl {
         for (const WaitKey& k : q.waiting) {
           const Time eff = k.arrival - q.weight;
           if (best_ix != kNil && !head_before(k.priority, eff, k.seq, best_pri, best_eff, best_seq)) break;
-          const IxRec& ix = ixs[k.ix];
-          const Target* t = nullptr;
-          for (const auto& tt : ix.targets)
-            if (tt.queue == qi) {
-              t = &tt;
-              break;
-            }
-          if (t && eligible(ai, ix, *t, now)) {
+          bool ok;
+          if (k.simple) {
+            ok = (a.avail_mask & bit(k.ch)) && meets(a.skills, q.tiers[k.tier]);
+          } else {
+            const IxRec& ix = ixs[k.ix];
+            const Target* t = nullptr;
+            for (const auto& tt : ix.targets)
+              if (tt.queue == qi) {
+                t = &tt;
+                break;
+              }
+            ok = t && eligible(ai, ix, *t, now);
+          }
+          if (ok) {
             best_ix = k.ix;
             best_q = qi;
             best_pri = k.priority;
@@ -951,6 +966,7 @@ struct Engine::Impl {
       switch (step.action) {
         case OverflowStep::Action::kRelax:
           ix.targets[0].tier = static_cast<std::uint16_t>(home.step_tier[i]);
+          if (ix.targets[0].in_set) ix.targets[0].it->tier = ix.targets[0].tier;
           break;
         case OverflowStep::Action::kAddQueue: {
           const std::uint32_t qi = queue_idx(step.queue);
@@ -1114,9 +1130,14 @@ struct Engine::Impl {
       const IxRec& ix = ixs[xi];
       if (!ix.live) continue;
       if (ix_index.get(raw(ix.id)) != xi) err << "interaction " << raw(ix.id) << " not indexed\n";
-      for (const auto& t : ix.targets)
+      for (const auto& t : ix.targets) {
         if (t.in_set != (ix.phase == Phase::kWaiting))
           err << "interaction " << raw(ix.id) << " waiting-set membership does not match phase\n";
+        if (t.in_set && (t.it->tier != t.tier || t.it->ix != xi || t.it->ch != ix.ch))
+          err << "interaction " << raw(ix.id) << " waiting key out of date\n";
+        if (t.in_set && t.it->simple && (!ix.extra.empty() || !ix.declined.empty() || ix.pref_agent != kNil))
+          err << "interaction " << raw(ix.id) << " marked simple but is not\n";
+      }
       if (ix.phase == Phase::kOffered) {
         if (ix.ringing.empty()) err << "offered interaction " << raw(ix.id) << " rings nobody\n";
         for (auto ai : ix.ringing) {
@@ -1333,6 +1354,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
             if (q.step_tier[static_cast<std::size_t>(s)] >= 0)
               t.tier = static_cast<std::uint16_t>(q.step_tier[static_cast<std::size_t>(s)]);
         }
+        if (t.in_set) t.it->tier = t.tier;
       }
       if (ix.phase == Phase::kWaiting) waiting.push_back(xi);
     }
