@@ -101,7 +101,8 @@ std::future<Status> RecordingHandle::stop() {
   asio::post(s_->caller->io(), [st = s_, p] {
     st->caller->detach_recorder();
     st->agent->detach_recorder();
-    p->set_value(st->recorder->stop(st->clock->now()));
+    // Resolves on the writer thread once the file is closed; the loop never waits.
+    st->recorder->stop_async(st->clock->now(), [p](Status s) { p->set_value(std::move(s)); });
   });
   return f;
 }
@@ -113,7 +114,9 @@ RecordingHandle::~RecordingHandle() {
 // ---- engine -------------------------------------------------------------------
 
 MediaEngine::MediaEngine(EngineConfig config)
-    : config_(std::move(config)), clock_(config_.clock ? config_.clock : &common::SystemClock::instance()) {
+    : config_(std::move(config)),
+      clock_(config_.clock ? config_.clock : &common::SystemClock::instance()),
+      writer_(std::make_shared<RecordingWriter>()) {
   unsigned n = config_.loops ? config_.loops : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto loop = std::make_shared<EventLoop>();
@@ -194,7 +197,7 @@ Result<std::unique_ptr<RecordingHandle>> MediaEngine::start_recording(const Medi
                                                                       const RecordingOptions& options) {
   if (caller.loop_index() != agent.loop_index())
     return Error::invalid("session", "sessions on different loops (create the second with colocate_with)");
-  auto file = EncryptedRecordingFile::create(options.path, options.kek, options.cipher);
+  auto file = EncryptedRecordingFile::create(options.path, options.kek, options.cipher, 2, 8000, writer_);
   if (!file) return file.error();
   auto state = std::make_shared<RecordingHandle::State>();
   state->recorder = std::make_shared<Recorder>(std::move(*file), clock_->now());

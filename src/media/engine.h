@@ -172,6 +172,7 @@ class MediaEngine {
   std::size_t next_loop_ = 0;
   std::uint32_t next_port_ = 0;
   std::vector<std::weak_ptr<Session>> sessions_;  // closed on engine shutdown
+  std::shared_ptr<RecordingWriter> writer_;       // recording file I/O off the loops
 };
 
 }  // namespace hotline::media

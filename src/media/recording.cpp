@@ -3,11 +3,13 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sndfile.h>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 
 namespace hotline::media {
@@ -168,12 +170,69 @@ Result<Kek> kek_from_hex(std::string id, const std::string& hex) {
   return k;
 }
 
+// ---- background writer ----------------------------------------------------
+
+RecordingWriter::RecordingWriter() : thread_([this] { run(); }) {
+  pthread_setname_np(thread_.native_handle(), "hl-rec-writer");
+}
+
+RecordingWriter::~RecordingWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+std::vector<std::uint8_t> RecordingWriter::take_buffer() {
+  std::lock_guard lock(mu_);
+  if (pool_.empty()) return {};
+  auto b = std::move(pool_.back());
+  pool_.pop_back();
+  return b;
+}
+
+void RecordingWriter::submit(std::FILE* file, std::vector<std::uint8_t> bytes, bool close, Done done,
+                             std::shared_ptr<std::atomic<bool>> failed) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(Job{file, std::move(bytes), close, std::move(done), std::move(failed)});
+  }
+  cv_.notify_one();
+}
+
+void RecordingWriter::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stop_ and drained
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    bool ok = true;
+    if (!job.bytes.empty()) {
+      // One fwrite+fflush per chunk: each chunk reaches the kernel whole.
+      ok = std::fwrite(job.bytes.data(), 1, job.bytes.size(), job.file) == job.bytes.size() &&
+           std::fflush(job.file) == 0;
+    }
+    if (job.close) ok = (std::fclose(job.file) == 0) && ok;
+    if (!ok && job.failed) *job.failed = true;
+    if (job.done) {
+      const bool failed = job.failed && job.failed->load();
+      job.done(failed ? common::Status(Error::internal("recording write failed")) : common::ok_status());
+    }
+    job.bytes.clear();
+    lock.lock();
+    if (job.bytes.capacity() > 0 && pool_.size() < 64) pool_.push_back(std::move(job.bytes));
+  }
+}
+
 // ---- writer -------------------------------------------------------------
 
-Result<std::unique_ptr<EncryptedRecordingFile>> EncryptedRecordingFile::create(const std::string& path,
-                                                                               const Kek& kek, Cipher cipher,
-                                                                               std::uint16_t channels,
-                                                                               std::uint32_t sample_rate) {
+Result<std::unique_ptr<EncryptedRecordingFile>> EncryptedRecordingFile::create(
+    const std::string& path, const Kek& kek, Cipher cipher, std::uint16_t channels, std::uint32_t sample_rate,
+    std::shared_ptr<RecordingWriter> writer) {
   if (cipher == Cipher::sm4_gcm && !sm4_gcm_available())
     return Error::invalid("cipher", "SM4-GCM is not available in this OpenSSL");
   if (kek.id.size() > 255) return Error::invalid("kek", "KEK id too long");
@@ -207,11 +266,16 @@ Result<std::unique_ptr<EncryptedRecordingFile>> EncryptedRecordingFile::create(c
     return Error::internal("cannot write recording header");
   f->buffer_.reserve(kChunkBytes);
   f->out_.resize(5 + kChunkBytes + kTag);
+  f->writer_ = std::move(writer);
   return f;
 }
 
 EncryptedRecordingFile::~EncryptedRecordingFile() {
-  if (file_) std::fclose(file_);
+  if (file_ && writer_) {
+    writer_->submit(file_, {}, true, nullptr, failed_);  // closed after queued chunks, no final chunk
+  } else if (file_) {
+    std::fclose(file_);
+  }
   OPENSSL_cleanse(data_key_.data(), data_key_.size());
 }
 
@@ -229,17 +293,25 @@ Status EncryptedRecordingFile::seal_chunk(bool final) {
   if (!aead(true, cipher_, data_key_, nonce, aad, buffer_, out_.data() + 5, out_.data() + 5 + n))
     return Error::internal("chunk encryption failed");
   const std::size_t total = 5 + n + kTag;
+  ++chunk_index_;
+  buffer_.clear();
+  if (writer_) {
+    // Hand the sealed chunk to the writer thread; recycle one of its buffers.
+    std::vector<std::uint8_t> b = writer_->take_buffer();
+    b.assign(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(total));
+    writer_->submit(file_, std::move(b), false, nullptr, failed_);
+    return common::ok_status();
+  }
   // One fwrite+fflush per chunk: the chunk reaches the kernel whole, so after a
   // process crash every completed chunk is on disk.
   if (std::fwrite(out_.data(), 1, total, file_) != total || std::fflush(file_) != 0)
     return Error::internal("recording write failed");
-  ++chunk_index_;
-  buffer_.clear();
   return common::ok_status();
 }
 
 Status EncryptedRecordingFile::write(std::span<const std::uint8_t> pcm) {
   if (finished_) return Error::conflict("recording already finished");
+  if (failed_->load()) return Error::internal("recording write failed");
   while (!pcm.empty()) {
     const std::size_t n = std::min(pcm.size(), kChunkBytes - buffer_.size());
     buffer_.insert(buffer_.end(), pcm.begin(), pcm.begin() + static_cast<std::ptrdiff_t>(n));
@@ -257,13 +329,33 @@ Status EncryptedRecordingFile::flush() {
   return seal_chunk(false);
 }
 
-Status EncryptedRecordingFile::finish() {
-  if (finished_) return common::ok_status();
+void EncryptedRecordingFile::finish_async(RecordingWriter::Done done) {
+  if (finished_) {
+    if (done) done(common::ok_status());
+    return;
+  }
   finished_ = true;
   auto st = seal_chunk(true);
-  std::fclose(file_);
+  std::FILE* f = file_;
   file_ = nullptr;
-  return st;
+  if (writer_) {
+    writer_->submit(
+        f, {}, true,
+        [st, done = std::move(done)](Status closed) {
+          if (done) done(st ? closed : st);
+        },
+        failed_);
+    return;
+  }
+  const bool closed = std::fclose(f) == 0;
+  if (done) done(!st ? st : closed ? common::ok_status() : Status(Error::internal("recording close failed")));
+}
+
+Status EncryptedRecordingFile::finish() {
+  std::promise<Status> p;
+  auto fut = p.get_future();
+  finish_async([&p](Status s) { p.set_value(std::move(s)); });
+  return fut.get();
 }
 
 // ---- reader -------------------------------------------------------------
@@ -451,12 +543,23 @@ Status Recorder::poll(common::SteadyTime now) {
   return write_until(pos_of(now) - holdback_);
 }
 
-Status Recorder::stop(common::SteadyTime now) {
-  if (stopped_) return common::ok_status();
+void Recorder::stop_async(common::SteadyTime now, RecordingWriter::Done done) {
+  if (stopped_) {
+    if (done) done(common::ok_status());
+    return;
+  }
   auto st = write_until(pos_of(now));
   stopped_ = true;
-  auto fin = file_->finish();
-  return st ? fin : st;
+  file_->finish_async([st, done = std::move(done)](Status fin) {
+    if (done) done(st ? fin : st);
+  });
+}
+
+Status Recorder::stop(common::SteadyTime now) {
+  std::promise<Status> p;
+  auto fut = p.get_future();
+  stop_async(now, [&p](Status s) { p.set_value(std::move(s)); });
+  return fut.get();
 }
 
 }  // namespace hotline::media

@@ -16,12 +16,18 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -43,15 +49,53 @@ struct Kek {
 // Parses 64 hex characters into a KEK.
 common::Result<Kek> kek_from_hex(std::string id, const std::string& hex);
 
+// One background thread that performs recording file I/O, so media loops
+// only encrypt (microseconds) and never wait on the disk. Sealed chunks are
+// queued with their FILE*; buffers are recycled, so steady-state recording
+// allocates nothing. Shared by all recordings of an engine.
+class RecordingWriter {
+ public:
+  using Done = std::function<void(common::Status)>;
+  RecordingWriter();
+  ~RecordingWriter();  // writes everything queued, then joins
+  RecordingWriter(const RecordingWriter&) = delete;
+  RecordingWriter& operator=(const RecordingWriter&) = delete;
+
+  std::vector<std::uint8_t> take_buffer();
+  // Appends `bytes` to `file`; with `close`, closes it afterwards and calls
+  // `done` (on the writer thread). `failed` is set if any write fails.
+  void submit(std::FILE* file, std::vector<std::uint8_t> bytes, bool close, Done done,
+              std::shared_ptr<std::atomic<bool>> failed);
+
+ private:
+  struct Job {
+    std::FILE* file;
+    std::vector<std::uint8_t> bytes;
+    bool close;
+    Done done;
+    std::shared_ptr<std::atomic<bool>> failed;
+  };
+  void run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::vector<std::vector<std::uint8_t>> pool_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // Writes the encrypted container. Not thread-safe; owned by one loop.
+// With a RecordingWriter, file I/O happens on the writer's thread; without
+// one (tools, tests) it is synchronous.
 class EncryptedRecordingFile {
  public:
   static constexpr std::size_t kChunkBytes = 32000;  // 1 s of stereo 8 kHz s16
 
-  static common::Result<std::unique_ptr<EncryptedRecordingFile>> create(const std::string& path,
-                                                                        const Kek& kek, Cipher cipher,
-                                                                        std::uint16_t channels = 2,
-                                                                        std::uint32_t sample_rate = 8000);
+  static common::Result<std::unique_ptr<EncryptedRecordingFile>> create(
+      const std::string& path, const Kek& kek, Cipher cipher, std::uint16_t channels = 2,
+      std::uint32_t sample_rate = 8000, std::shared_ptr<RecordingWriter> writer = nullptr);
+  // Dropping an unfinished file closes it without the final chunk: it reads
+  // back as an incomplete recording, exactly like a crash.
   ~EncryptedRecordingFile();
   EncryptedRecordingFile(const EncryptedRecordingFile&) = delete;
   EncryptedRecordingFile& operator=(const EncryptedRecordingFile&) = delete;
@@ -60,7 +104,10 @@ class EncryptedRecordingFile {
   common::Status write(std::span<const std::uint8_t> pcm);
   // Seals and writes the buffered partial chunk (e.g. on pause) so it survives a crash.
   common::Status flush();
-  // Writes the final chunk (flagged, so truncation is detectable) and closes.
+  // Writes the final chunk (flagged, so truncation is detectable) and closes;
+  // `done` runs once the file is closed (on the writer thread if there is one).
+  void finish_async(RecordingWriter::Done done);
+  // Blocking finish_async, for callers outside the media loops.
   common::Status finish();
   std::uint64_t bytes_written() const { return plaintext_bytes_; }
 
@@ -69,6 +116,8 @@ class EncryptedRecordingFile {
   common::Status seal_chunk(bool final);
 
   std::FILE* file_ = nullptr;
+  std::shared_ptr<RecordingWriter> writer_;
+  std::shared_ptr<std::atomic<bool>> failed_ = std::make_shared<std::atomic<bool>>(false);
   Cipher cipher_ = Cipher::aes_256_gcm;
   std::array<std::uint8_t, 48> data_key_{};
   std::array<std::uint8_t, 32> header_hash_{};
@@ -123,7 +172,10 @@ class Recorder {
   bool paused() const { return paused_; }
   // Writes out everything older than the holdback. Call periodically.
   common::Status poll(common::SteadyTime now);
-  // Writes out everything up to `now` and closes the file.
+  // Writes out everything up to `now` and closes the file; `done` runs when
+  // the file is closed (on the writer thread if the file has one).
+  void stop_async(common::SteadyTime now, RecordingWriter::Done done);
+  // Blocking stop_async, for callers outside the media loops.
   common::Status stop(common::SteadyTime now);
   std::uint64_t frames_written() const { return flushed_; }
   bool failed() const { return failed_; }

@@ -170,6 +170,37 @@ TEST_P(Container, RejectsWrongKeyAndTampering) {
 INSTANTIATE_TEST_SUITE_P(Ciphers, Container, ::testing::Values(Cipher::aes_256_gcm, sm4_cipher()),
                          [](const auto& info) { return info.param == Cipher::aes_256_gcm ? "AES" : "SM4"; });
 
+// Through the background writer thread (the engine's path): same container,
+// same crash semantics, and finish() only returns once the file is closed.
+TEST(RecordingWriterThread, WritesCompleteAndCrashedFiles) {
+  TempDir dir;
+  const Kek kek = test_kek();
+  const auto signal = test_signal(20000);
+  auto writer = std::make_shared<RecordingWriter>();
+  {
+    auto f = EncryptedRecordingFile::create(dir.file("ok.hrec"), kek, Cipher::aes_256_gcm, 2, 8000, writer);
+    ASSERT_TRUE(f);
+    ASSERT_TRUE((*f)->write(pcm_bytes(signal)));
+    ASSERT_TRUE((*f)->finish());
+  }
+  {
+    auto f =
+        EncryptedRecordingFile::create(dir.file("crash.hrec"), kek, Cipher::aes_256_gcm, 2, 8000, writer);
+    ASSERT_TRUE(f);
+    ASSERT_TRUE((*f)->write(pcm_bytes(signal)));
+  }                // dropped unfinished
+  writer.reset();  // drains the queue and joins
+  std::vector<Kek> keks = {kek};
+  auto ok = decrypt_recording(dir.file("ok.hrec"), dir.file("ok.wav"), keks);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_TRUE(ok->complete);
+  EXPECT_EQ(read_wav(dir.file("ok.wav")), signal);
+  auto crash = decrypt_recording(dir.file("crash.hrec"), dir.file("crash.wav"), keks);
+  ASSERT_TRUE(crash) << crash.error().message;
+  EXPECT_FALSE(crash->complete);
+  EXPECT_EQ(crash->frames, 16000u);
+}
+
 TEST(RecordingCli, DecryptCommand) {
   TempDir dir;
   const Kek kek = test_kek();
