@@ -265,6 +265,22 @@ void run(const RunOptions& opt) {
       (void)engine.set_not_ready(aid, reason::kBreak + static_cast<ReasonCode>(rng() % 3), now);
     } else if (op < 81) {
       (void)engine.logout(aid, now);
+    } else if (op < 82 && !opt.fifo_mode) {
+      // Live reconfiguration: new skills for an agent.
+      AgentConfig c = model.agents[agent];
+      c.skills.clear();
+      for (int s = 1; s <= kSkills; ++s)
+        if (rng() % 2) c.skills.push_back({static_cast<SkillId>(s), static_cast<int>(1 + rng() % 10)});
+      ASSERT_TRUE(engine.upsert_agent(c, now).ok());
+      model.agents[agent] = c;
+    } else if (op < 83 && !opt.fifo_mode) {
+      // Live reconfiguration: new base and relaxed requirements for a queue.
+      const std::uint64_t q = 1 + rng() % static_cast<std::uint64_t>(kQueues);
+      QueueConfig c = model.queues[q];
+      c.requirement = random_req(rng, kSkills);
+      c.overflow[0].requirement = random_req(rng, kSkills);
+      ASSERT_TRUE(engine.upsert_queue(c, now).ok());
+      model.queues[q] = c;
     } else {
       clock.advance(Millis(static_cast<int>(rng() % 4000)));
       engine.tick(clock.now());
