@@ -209,10 +209,12 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   std::string call_id(req.call_id());
   std::uint32_t cseq = req.cseq();
   // §10.3 step 7: an out-of-order REGISTER from the same Call-ID is refused.
+  // An equal CSeq can only be a retransmission (REGISTER is handled without
+  // transaction state, see Stack), and re-applying it is idempotent.
   for (const auto& u : updates) {
     for (const auto& b : list) {
       auto bu = Uri::parse(b.contact);
-      if (bu && bu->equivalent(u.na.uri) && b.call_id == call_id && cseq <= b.cseq) {
+      if (bu && bu->equivalent(u.na.uri) && b.call_id == call_id && cseq < b.cseq) {
         return respond(make_response(req, 500, &from));
       }
     }

@@ -206,8 +206,34 @@ void Stack::on_wire(std::string data, const Peer& from) {
       return;
     }
   }
+  if (m->is_request() && m->method() == "REGISTER") return register_stateless(*m, from);
   txns_.receive(std::move(*m), from, now);
   rearm();
+}
+
+// REGISTER needs no transaction state: a challenge is stateless by design
+// (digest.h) and the registrar treats a retransmitted authenticated REGISTER
+// (same Call-ID and CSeq) idempotently. Skipping the 64*T1 Completed state
+// keeps memory flat at thousands of registrations per second.
+void Stack::register_stateless(const Message& req, const Peer& from) {
+  auto reply = [this, from](Message r) {
+    r.add_header(HeaderId::kServer, config_.user_agent);
+    send_wire(from, r.serialize());
+  };
+  if (int st = request_uri_status(req); st != 0) return reply(make_response(req, st, &from));
+  if (auto require = req.values(HeaderId::kRequire); !require.empty()) {
+    Message r = make_response(req, 420, &from);
+    std::string unsupported;
+    for (auto o : require) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);
+    r.add_header(HeaderId::kUnsupported, unsupported);
+    return reply(std::move(r));
+  }
+  if (!req.to_tag().empty()) return reply(make_response(req, 481, &from));
+  std::weak_ptr<bool> alive = alive_;
+  registrar_.handle(req, from, [alive, reply](Message r) {
+    if (alive.expired()) return;
+    reply(std::move(r));
+  });
 }
 
 std::string Stack::tag_for(ServerTxnId id) {

@@ -142,6 +142,7 @@ class Stack {
  private:
   void on_wire(std::string data, const Peer& from);
   void on_request(ServerTxnId id, const Message& req, const Peer& from);
+  void register_stateless(const Message& req, const Peer& from);
   void on_in_dialog(ServerTxnId id, const Message& req, const Peer& from);
   void on_ack(const Message& ack, const Peer& from);
   void send_wire(const Peer& to, const std::string& wire);

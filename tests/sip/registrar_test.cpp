@@ -234,6 +234,17 @@ TEST_F(RegistrarTest, OutOfOrderCSeqIs500) {
   EXPECT_EQ(r.status(), 500);
 }
 
+TEST_F(RegistrarTest, RetransmittedRegisterIsIdempotent) {
+  Message m = reg("201", "<sip:201@10.0.0.5>", 600, 10);
+  Message ch = send(m);
+  auto c = DigestChallenge::parse(ch.values(HeaderId::kWwwAuthenticate).front());
+  m.add_header(HeaderId::kAuthorization,
+               digest_authorization(*c, "201", "secret201", "REGISTER", m.request_uri(), "x", 1));
+  EXPECT_EQ(send(m).status(), 200);
+  EXPECT_EQ(send(m).status(), 200);  // same Call-ID and CSeq: a retransmission
+  EXPECT_EQ(reg_.binding_count(), 1u);
+}
+
 TEST_F(RegistrarTest, WildcardUnregisterNeedsExpiresZero) {
   register_with(reg("201", "<sip:201@10.0.0.5>", 600, 1), "201", "secret201");
   register_with(reg("201", "<sip:201@10.0.0.6>", 600, 3), "201", "secret201");
