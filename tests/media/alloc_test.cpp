@@ -1,0 +1,98 @@
+// Proves the steady-state packet path allocates nothing: global operator new
+// is replaced by a counter that only counts allocations made on the media
+// loop threads (hl-media-*). After a warm-up, relaying, recording-free
+// bridged traffic with RTP statistics and in-band DTMF detection must not
+// allocate at all. Separate executable because it replaces operator new.
+#include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "media/media.h"
+#include "udp_peer.h"
+
+namespace {
+std::atomic<long> g_media_allocs{0};
+
+bool on_media_thread() {
+  thread_local int state = -1;  // -1 unknown, 0 no, 1 yes
+  if (state < 0) {
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    state = std::strncmp(name, "hl-media-", 9) == 0 ? 1 : 0;
+  }
+  return state == 1;
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (on_media_thread()) g_media_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace hotline::media {
+namespace {
+
+using testing::UdpPeer;
+using testing::wait_for;
+
+TEST(SteadyState, BridgedRelayDoesNotAllocate) {
+  EngineConfig c;
+  c.loops = 1;
+  c.port_min = 31000;
+  c.port_max = 38999;
+  c.bind_address = "127.0.0.1";
+  c.rtcp_interval = std::chrono::hours(1);  // keep RTCP out of the measured window
+  MediaEngine engine(c);
+  UdpPeer pa, pb;
+  SessionParams p;
+  p.remote_address = "127.0.0.1";
+  p.remote_port = pa.port();
+  SessionParams q = p;
+  q.remote_port = pb.port();
+  q.codec = Codec::pcma;  // exercise transcoding too
+  q.payload_type = 8;
+  auto a = engine.create_session(p, {});
+  auto b = engine.create_session(q, {}, a->get());
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(engine.bridge(**a, **b));
+  (void)(*a)->stats().get();
+  std::vector<std::uint8_t> pkt(12 + 160, 0x20);  // a non-silent value in both laws
+  std::uint16_t seq = 0;
+  // Sends in bursts of 50 per side (socket buffers are finite) and waits for
+  // every packet to come out of the bridge at the other phone.
+  auto send_and_wait = [&](int n) {
+    int got = 0;
+    for (int sent = 0; sent < n; sent += 50) {
+      for (int i = 0; i < 50; ++i, ++seq) {
+        write_rtp_header(pkt, {false, 0, seq, 160u * seq, 0x5151});
+        pa.send_to((*a)->local_port(), pkt);
+        write_rtp_header(pkt, {false, 8, seq, 160u * seq, 0x6161});
+        pb.send_to((*b)->local_port(), pkt);
+      }
+      const bool ok = wait_for([&] {
+        for (const UdpPeer* peer : {&pa, &pb}) {
+          while (auto d = peer->recv(0)) {
+            if (d->data.size() == pkt.size() && d->data[12] != 0xff && d->data[12] != 0xd5) ++got;
+          }
+        }
+        return got >= 2 * (sent + 50);
+      });
+      if (!ok) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(send_and_wait(200));  // warm-up: handler caches, first-packet paths
+  const long before = g_media_allocs.load();
+  ASSERT_TRUE(send_and_wait(1000));
+  EXPECT_EQ(g_media_allocs.load() - before, 0) << "allocations on the media threads per 2000 relayed packets";
+}
+
+}  // namespace
+}  // namespace hotline::media
