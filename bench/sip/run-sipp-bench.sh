@@ -13,9 +13,9 @@ OPT_CALLS="${OPT_CALLS:-200000}"
 OPT_RATE="${OPT_RATE:-20000}"
 REG_USERS="${REG_USERS:-50000}"
 REG_RATE="${REG_RATE:-8000}"
-SCN=tests/sip/scenarios
+SCN="$PWD/tests/sip/scenarios"
 TMP=$(mktemp -d)
-trap 'kill $SRV 2>/dev/null || true; rm -rf "$TMP"' EXIT
+trap 'kill $SRV 2>/dev/null || true; echo "logs kept in $TMP"' EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
@@ -31,7 +31,7 @@ run() {  # name, transactions per call, sipp args...
   local name=$1 per=$2; shift 2
   local c0 r0 t0 c1 t1
   c0=$(cpu_ticks $SRV); r0=$(rss_kb $SRV); t0=$(date +%s.%N)
-  ( cd "$TMP" && sipp 127.0.0.1:"$PORT" -i 127.0.0.1 -ci 127.0.0.1 -buff_size 4194304 -nostdin \
+  ( cd "$TMP" && exec sipp 127.0.0.1:"$PORT" -i 127.0.0.1 -ci 127.0.0.1 -buff_size 4194304 -nostdin \
       -timeout 300s -trace_stat -stf "$name.csv" "$@" > "$name.log" 2>&1 ) || echo "sipp exit code $? (see failures)"
   t1=$(date +%s.%N); c1=$(cpu_ticks $SRV)
   local ok fail

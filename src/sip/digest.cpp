@@ -222,8 +222,7 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(a[i])) ^
-                                       std::tolower(static_cast<unsigned char>(b[i])));
+    diff |= static_cast<unsigned char>(ascii_lower(a[i]) ^ ascii_lower(b[i]));
   return diff == 0;
 }
 

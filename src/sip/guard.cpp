@@ -11,18 +11,16 @@ bool Guard::exempt(const std::string& ip) const {
 }
 
 bool Guard::is_scanner(const Message& msg) const {
-  std::string_view ua = msg.header(HeaderId::kUserAgent);
-  std::string_view from = msg.header(HeaderId::kFrom);
-  for (const auto& s : config_.scanner_agents) {
-    auto contains = [&](std::string_view hay) {
-      if (hay.size() < s.size()) return false;
-      for (size_t i = 0; i + s.size() <= hay.size(); ++i)
-        if (iequals(hay.substr(i, s.size()), s)) return true;
-      return false;
-    };
-    if (contains(ua)) return true;
+  // Lower-case once, then plain substring search (this runs on every request).
+  std::string_view ua_raw = msg.header(HeaderId::kUserAgent);
+  std::string_view from_raw = msg.header(HeaderId::kFrom);
+  if (ua_raw.empty() && from_raw.empty()) return false;
+  std::string ua = to_lower(ua_raw.substr(0, 256));
+  std::string from = to_lower(from_raw.substr(0, 64));
+  for (const auto& s : scanners_lower_) {
+    if (ua.find(s) != std::string::npos) return true;
     // svwar/svmap also put their name in From's display name.
-    if (contains(from.substr(0, std::min<size_t>(from.size(), 64))) && s == "sipvicious") return true;
+    if (s == "sipvicious" && from.find(s) != std::string::npos) return true;
   }
   return false;
 }

@@ -41,7 +41,9 @@ class Guard {
  public:
   enum class Verdict { kAllow, kRateLimited, kBanned, kScanner };
 
-  explicit Guard(GuardConfig config) : config_(std::move(config)) {}
+  explicit Guard(GuardConfig config) : config_(std::move(config)) {
+    for (const auto& a : config_.scanner_agents) scanners_lower_.push_back(to_lower(a));
+  }
   // Called for every received request (responses are only rate-counted).
   Verdict admit(const Message& msg, const std::string& ip, common::SteadyTime now);
   void auth_result(const std::string& ip, bool ok, common::SteadyTime now);
@@ -66,6 +68,7 @@ class Guard {
   bool exempt(const std::string& ip) const;
 
   GuardConfig config_;
+  std::vector<std::string> scanners_lower_;
   std::unordered_map<std::string, Source> sources_;
   Stats stats_;
 };

@@ -55,12 +55,10 @@ constexpr std::array<NameEntry, static_cast<size_t>(HeaderId::kCount) - 1> kName
     {HeaderId::kTimestamp, "Timestamp", 0},
 }};
 
-bool is_token_char(unsigned char c) { return std::isalnum(c) || std::strchr("-.!%*_+`'~", c) != nullptr; }
-
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (!is_token_char(c) || c == 0) return false;
+  for (char c : s)
+    if (!is_token_char(c)) return false;
   return true;
 }
 
@@ -70,7 +68,9 @@ Error bad(std::string msg) { return Error{kErrBadRequest, std::move(msg), {}}; }
 // first body byte, or npos. Accepts bare LF line ends for robustness.
 size_t find_header_end(std::string_view s, size_t from) {
   for (size_t i = from; i < s.size(); ++i) {
-    if (s[i] != '\n') continue;
+    const void* nl = std::memchr(s.data() + i, '\n', s.size() - i);
+    if (!nl) return std::string_view::npos;
+    i = static_cast<size_t>(static_cast<const char*>(nl) - s.data());
     if (i + 1 < s.size() && s[i + 1] == '\n') return i + 2;
     if (i + 2 < s.size() && s[i + 1] == '\r' && s[i + 2] == '\n') return i + 3;
   }
@@ -87,13 +87,14 @@ std::string_view header_name(HeaderId id) {
 
 HeaderId header_id(std::string_view name) {
   if (name.size() == 1) {
-    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+    char c = ascii_lower(name[0]);
     for (const auto& e : kNames)
       if (e.compact == c) return e.id;
     return HeaderId::kOther;
   }
+  char first = ascii_lower(name[0]);
   for (const auto& e : kNames)
-    if (e.name.size() == name.size() && iequals(e.name, name)) return e.id;
+    if (e.name.size() == name.size() && ascii_lower(e.name[0]) == first && iequals(e.name, name)) return e.id;
   return HeaderId::kOther;
 }
 
@@ -228,9 +229,8 @@ Result<Message> Message::parse(std::string data, Framing framing) {
     if (sp1 == std::string_view::npos) return bad("malformed status line");
     if (start.substr(0, sp1) != "SIP/2.0") return Error{kErrBadVersion, "unsupported SIP version", {}};
     std::string_view code = start.substr(sp1 + 1, 3);
-    if (code.size() != 3 || !std::isdigit(static_cast<unsigned char>(code[0])) ||
-        !std::isdigit(static_cast<unsigned char>(code[1])) ||
-        !std::isdigit(static_cast<unsigned char>(code[2])))
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (code.size() != 3 || !digit(code[0]) || !digit(code[1]) || !digit(code[2]))
       return bad("malformed status code");
     m.status_ = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
     if (m.status_ < 100 || m.status_ > 699) return bad("status code out of range");

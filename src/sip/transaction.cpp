@@ -519,6 +519,23 @@ void TransactionLayer::run(std::uint64_t id, TxnEvent ev, const Message* msg, St
   }
   it = txns_.find(id);
   if (it == txns_.end()) return;
+  // A Completed server non-INVITE transaction only has to re-send its final
+  // response for 64*T1 (Timer J). Keep just the key, the wire bytes and the
+  // peer for that: a few hundred bytes instead of two parsed messages.
+  if (!it->second.is_client && it->second.txn->kind() == TxnKind::kServerNonInvite &&
+      it->second.txn->state() == TxnState::kCompleted && it->second.txn->last_response()) {
+    const Transaction& t = *it->second.txn;
+    std::string key = server_key(t.request(), t.request().method());
+    auto expires = now + 64 * timers_.t1;
+    completed_[key] = Completed{t.last_response()->serialize(), t.peer(), expires};
+    completed_fifo_.emplace_back(expires, key);
+    while (completed_.size() > max_txns_ && !completed_fifo_.empty()) {
+      completed_.erase(completed_fifo_.front().second);
+      completed_fifo_.pop_front();
+    }
+    // Fall through to the removal below as if terminated.
+    it->second.txn->handle(TxnEvent::kTimerJ, nullptr, expires);
+  }
   if (it->second.txn->state() == TxnState::kTerminated) {
     const Message& req = it->second.txn->request();
     if (it->second.is_client) {
@@ -608,6 +625,10 @@ void TransactionLayer::receive(Message msg, const Peer& from, SteadyTime now) {
     run(it->second, TxnEvent::kReceive, &msg, now);  // retransmission
     return;
   }
+  if (auto c = completed_.find(key); c != completed_.end() && c->second.expires > now) {
+    cb_.send(c->second.peer, c->second.wire);  // retransmission after the final response
+    return;
+  }
   if (txns_.size() >= max_txns_) {
     send_stateless(msg, from, 503);  // bounded memory under flood
     return;
@@ -673,6 +694,11 @@ void TransactionLayer::receive(Message msg, const Peer& from, SteadyTime now) {
 }
 
 void TransactionLayer::tick(SteadyTime now) {
+  while (!completed_fifo_.empty() && completed_fifo_.front().first <= now) {
+    auto c = completed_.find(completed_fifo_.front().second);
+    if (c != completed_.end() && c->second.expires <= now) completed_.erase(c);
+    completed_fifo_.pop_front();
+  }
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     auto [at, id] = *deadlines_.begin();
     deadlines_.erase(deadlines_.begin());
@@ -689,8 +715,11 @@ void TransactionLayer::tick(SteadyTime now) {
 }
 
 std::optional<SteadyTime> TransactionLayer::next_deadline() const {
-  if (deadlines_.empty()) return std::nullopt;
-  return deadlines_.begin()->first;
+  std::optional<SteadyTime> next;
+  if (!deadlines_.empty()) next = deadlines_.begin()->first;
+  if (!completed_fifo_.empty() && (!next || completed_fifo_.front().first < *next))
+    next = completed_fifo_.front().first;
+  return next;
 }
 
 }  // namespace hotline::sip

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -163,6 +164,8 @@ class TransactionLayer {
   const Transaction* server(ServerTxnId id) const;
   const Transaction* client(ClientTxnId id) const;
   size_t size() const { return txns_.size(); }
+  // Completed server non-INVITE transactions kept only as response bytes.
+  size_t completed_size() const { return completed_.size(); }
   void set_limit(size_t max_transactions) { max_txns_ = max_transactions; }
 
   static std::string new_branch();
@@ -191,6 +194,13 @@ class TransactionLayer {
   // Merged-request detection (§8.2.2.2): From-tag + Call-ID + CSeq -> branch key.
   std::unordered_map<std::string, std::string> merge_keys_;
   std::multimap<SteadyTime, std::uint64_t> deadlines_;
+  struct Completed {
+    std::string wire;
+    Peer peer;
+    SteadyTime expires;
+  };
+  std::unordered_map<std::string, Completed> completed_;
+  std::deque<std::pair<SteadyTime, std::string>> completed_fifo_;
   std::unordered_map<std::uint64_t, SteadyTime> armed_at_;
 };
 

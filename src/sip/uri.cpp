@@ -15,15 +15,8 @@ int hexval(char c) {
   return -1;
 }
 
-bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-}
-
 // Characters allowed unescaped in the host part.
-bool is_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-}
+bool is_host_char(char c) { return ascii_alnum(c) || c == '-' || c == '.' || c == '_'; }
 
 // Parses ";a=b;c" (starting at a ';' or at the end) into params. `quoted`
 // allows quoted-string values (header parameters); URI parameters are plain.
@@ -112,8 +105,7 @@ bool parse_hostport(std::string_view hp, std::string& host, std::uint16_t& port)
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
 }
 
@@ -125,7 +117,7 @@ std::string_view trim(std::string_view s) {
 
 std::string to_lower(std::string_view s) {
   std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : r) c = ascii_lower(c);
   return r;
 }
 
@@ -233,8 +225,7 @@ Result<Uri> Uri::parse(std::string_view text) {
   Uri u;
   u.scheme = to_lower(text.substr(0, colon));
   for (char c : u.scheme)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
-      return Error::invalid("uri", "bad scheme");
+    if (!ascii_alnum(c) && c != '+' && c != '-' && c != '.') return Error::invalid("uri", "bad scheme");
   std::string_view rest = text.substr(colon + 1);
   for (char c : rest)
     if (static_cast<unsigned char>(c) <= 0x20 || c == '<' || c == '>' || c == '"' || c == 0x7f)

@@ -298,15 +298,25 @@ TEST_F(TxnTest, ServerNonInviteTryingAbsorbsThenCompletedResends) {
   layer_->receive(req, udp_, clock_.now());  // retransmission: absorbed, not passed up
   EXPECT_EQ(requests_.size(), 1u);
   EXPECT_TRUE(sent_.empty());
-  layer_->respond(id, response_to(req, 200), clock_.now());
-  EXPECT_EQ(layer_->server(id)->state(), TxnState::kCompleted);
+  // Completed: kept only as the response bytes (see TransactionLayer::run).
+  Transaction t(TxnKind::kServerNonInvite, req, udp_, TimerConfig{});
+  t.handle(TxnEvent::kSend, &req, clock_.now());  // not a response: ignored
+  Message ok = response_to(req, 200);
+  t.handle(TxnEvent::kSend, &ok, clock_.now());
+  EXPECT_EQ(t.state(), TxnState::kCompleted);
+  layer_->respond(id, ok, clock_.now());
+  EXPECT_EQ(layer_->completed_size(), 1u);
   run_until(1000);
   layer_->receive(req, udp_, clock_.now());
   EXPECT_EQ(send_times("200"), (std::vector<std::int64_t>{0, 1000}));
   run_until(31999);
-  EXPECT_NE(layer_->server(id), nullptr);
-  run_until(32000);  // Timer J = 64*T1
-  EXPECT_EQ(layer_->server(id), nullptr);
+  layer_->receive(req, udp_, clock_.now());
+  EXPECT_EQ(send_times("200").size(), 3u);
+  EXPECT_EQ(requests_.size(), 1u);
+  run_until(32000);  // Timer J = 64*T1: forgotten; a copy now is a new request
+  EXPECT_EQ(layer_->completed_size(), 0u);
+  layer_->receive(req, udp_, clock_.now());
+  EXPECT_EQ(requests_.size(), 2u);
 }
 
 TEST_F(TxnTest, ServerNonInviteProceedingResendsProvisional) {
