@@ -10,7 +10,7 @@ function(hotline_test)
     HOTLINE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     HOTLINE_BINARY_DIR="${PROJECT_BINARY_DIR}")
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
-  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT 900)
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT 300)
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
   endif()

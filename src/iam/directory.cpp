@@ -231,11 +231,11 @@ Result<User> Directory::create_user(std::int64_t tenant_id, const NewUser& nu, c
 }
 
 Result<User> Directory::get_user(std::int64_t tenant_id, std::int64_t user_id) {
-  return db_.transaction([&](store::Tx& tx) { return load_user(tx, tenant_id, user_id); });
+  return db_.read_transaction([&](store::Tx& tx) { return load_user(tx, tenant_id, user_id); });
 }
 
 Result<User> Directory::find_user(std::int64_t tenant_id, const std::string& username) {
-  return db_.transaction([&](store::Tx& tx) -> Result<User> {
+  return db_.read_transaction([&](store::Tx& tx) -> Result<User> {
     auto rows = tx.exec("SELECT id FROM users WHERE tenant_id = $1 AND username = $2", {tenant_id, username}).rows;
     if (rows.empty()) return Error::not_found("no user named '" + username + "'");
     return load_user(tx, tenant_id, rows[0].integer(0));
@@ -244,7 +244,7 @@ Result<User> Directory::find_user(std::int64_t tenant_id, const std::string& use
 
 Page<User> Directory::list_users(std::int64_t tenant_id, const UserQuery& q) {
   const int limit = std::clamp(q.limit, 1, 500);
-  return db_.transaction([&](store::Tx& tx) {
+  return db_.read_transaction([&](store::Tx& tx) {
     Page<User> page;
     auto rows = tx.exec(std::string("SELECT ") + kUserColumns +
                             " FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
