@@ -333,16 +333,7 @@ void Stack::on_request(ServerTxnId id, const Message& req, const Peer& from) {
   // We are a B2BUA: an INVITE that cannot be forwarded further is refused.
   if (req.max_forwards() == 0 && method != "OPTIONS" && method != "REGISTER") return reject(id, 483);
   if (!req.to_tag().empty()) return on_in_dialog(id, req, from);
-  if (method == "REGISTER") {
-    std::weak_ptr<bool> alive = alive_;
-    registrar_.handle(req, from, [this, alive, id](Message r) {
-      if (alive.expired()) return;
-      r.add_header(HeaderId::kServer, config_.user_agent);
-      txns_.respond(id, std::move(r), clock_.now());
-      rearm();
-    });
-    return;
-  }
+  // REGISTER never gets here: on_wire() hands it to register_stateless().
   if (method == "OPTIONS") return answer_options(id);
   if (method == "INVITE") {
     if (!handler_) return reject(id, 480);
