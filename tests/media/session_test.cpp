@@ -202,6 +202,28 @@ TEST(Session, PlaysClipPacedWithConsecutiveHeaders) {
   EXPECT_LT(worst, 100.0) << "packets drift from the 20 ms grid";
 }
 
+TEST(Session, HonoursNegotiatedPtimeAndPayloadType) {
+  MediaEngine engine(test_config());
+  UdpPeer phone;
+  auto p = params_to(&phone, Codec::pcma);
+  p.ptime_ms = 30;
+  p.payload_type = 8;
+  auto s = engine.create_session(p, {});
+  ASSERT_TRUE(s);
+  auto pkts = collect_rtp(phone, 10);
+  ASSERT_EQ(pkts.size(), 10u);
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    EXPECT_EQ(pkts[i].first.header.payload_type, 8);
+    EXPECT_EQ(pkts[i].first.payload_size, 240u);  // 30 ms at 8 kHz
+    if (i > 0) {
+      EXPECT_EQ(pkts[i].first.header.timestamp - pkts[i - 1].first.header.timestamp, 240u);
+    }
+  }
+  const double span_ms =
+      std::chrono::duration<double, std::milli>(pkts.back().second.at - pkts.front().second.at).count();
+  EXPECT_GT(span_ms, 9 * 30 * 0.5);  // paced, not a burst
+}
+
 TEST(Session, ReceivesRfc4733OncePerPressAndSuppressesInbandAfterwards) {
   MediaEngine engine(test_config());
   Collected ev;
