@@ -30,6 +30,10 @@ Guard::Verdict Guard::admit(const Message& msg, const std::string& ip, common::S
     ++stats_.scanners;
     return Verdict::kScanner;
   }
+  return admit_source(ip, now);
+}
+
+Guard::Verdict Guard::admit_source(const std::string& ip, common::SteadyTime now) {
   if (exempt(ip)) return Verdict::kAllow;
   auto it = sources_.find(ip);
   if (it == sources_.end()) {

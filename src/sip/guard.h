@@ -46,6 +46,8 @@ class Guard {
   }
   // Called for every received request (responses are only rate-counted).
   Verdict admit(const Message& msg, const std::string& ip, common::SteadyTime now);
+  // Rate/ban check for traffic that is not a parsed request.
+  Verdict admit_source(const std::string& ip, common::SteadyTime now);
   void auth_result(const std::string& ip, bool ok, common::SteadyTime now);
   bool banned(const std::string& ip, common::SteadyTime now) const;
   bool is_scanner(const Message& msg) const;

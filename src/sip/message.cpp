@@ -197,10 +197,19 @@ Span Message::append(std::string_view s) {
   return sp;
 }
 
-Result<Message> Message::parse(std::string data, Framing framing) {
-  if (data.size() > 0x7fffffffu) return bad("message too large");
+Result<Message> Message::parse(std::string data, Framing framing, std::string* keep_on_error) {
   Message m;
   m.buf_ = std::move(data);
+  auto st = parse_into(m, framing);
+  if (!st) {
+    if (keep_on_error) *keep_on_error = std::move(m.buf_);
+    return st.error();
+  }
+  return m;
+}
+
+common::Status Message::parse_into(Message& m, Framing framing) {
+  if (m.buf_.size() > 0x7fffffffu) return bad("message too large");
   std::string_view s(m.buf_);
   size_t pos = 0;
   // §7.5: ignore CRLFs before the start line.
@@ -336,7 +345,7 @@ Result<Message> Message::parse(std::string data, Framing framing) {
   }
   auto st = m.validate();
   if (!st) return st.error();
-  return m;
+  return common::ok_status();
 }
 
 Status Message::validate() {
@@ -665,6 +674,67 @@ Message make_response(const Message& req, int status, const Peer* from, std::str
   r.add_header(HeaderId::kTo, to);
   r.add_header(HeaderId::kCallId, req.call_id());
   r.add_header(HeaderId::kCSeq, req.header(HeaderId::kCSeq));
+  return r;
+}
+
+std::optional<std::string> error_response_for(std::string_view raw, const common::Error& parse_error) {
+  size_t pos = 0;
+  while (pos < raw.size() && (raw[pos] == '\r' || raw[pos] == '\n')) ++pos;
+  raw = raw.substr(pos);
+  if (raw.substr(0, 4) == "SIP/") return std::nullopt;  // never answer a response
+  size_t end = find_header_end(raw, 0);
+  std::string_view head =
+      raw.substr(0, end == std::string_view::npos ? std::min<size_t>(raw.size(), 8192) : end);
+  std::string via, from, to, call_id, cseq;
+  size_t p = head.find('\n');
+  while (p != std::string_view::npos && p + 1 < head.size()) {
+    size_t nl = head.find('\n', p + 1);
+    std::string_view line = head.substr(p + 1, (nl == std::string_view::npos ? head.size() : nl) - p - 1);
+    p = nl;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || line.empty() || line[0] == ' ' || line[0] == '\t') continue;
+    std::string_view value = trim(line.substr(colon + 1));
+    bool clean = true;
+    for (char c : value)
+      if (static_cast<unsigned char>(c) < 0x20 && c != '\t') clean = false;
+    if (!clean || value.size() > 1024) continue;
+    switch (header_id(trim(line.substr(0, colon)))) {
+      case HeaderId::kVia:
+        via += "Via: " + std::string(value) + "\r\n";
+        break;
+      case HeaderId::kFrom:
+        if (from.empty()) from = value;
+        break;
+      case HeaderId::kTo:
+        if (to.empty()) to = value;
+        break;
+      case HeaderId::kCallId:
+        if (call_id.empty()) call_id = value;
+        break;
+      case HeaderId::kCSeq:
+        if (cseq.empty()) cseq = value;
+        break;
+      default:
+        break;
+    }
+  }
+  if (via.empty() || from.empty() || to.empty() || call_id.empty() || cseq.empty()) return std::nullopt;
+  int status = parse_error.code == kErrBadVersion ? 505 : 400;
+  std::string r =
+      "SIP/2.0 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n" + via;
+  r += "From: " + from + "\r\n";
+  r += "To: " + to + (to.find(";tag=") == std::string::npos ? ";tag=" + random_token(12) : std::string()) +
+       "\r\n";
+  r += "Call-ID: " + call_id + "\r\nCSeq: " + cseq + "\r\n";
+  if (status == 400) {
+    // The reason for the rejection helps the sender's developer; keep it short.
+    std::string why = parse_error.message.substr(0, 80);
+    for (auto& c : why)
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+    r += "Warning: 399 hotline \"" + why + "\"\r\n";
+  }
+  r += "Content-Length: 0\r\n\r\n";
   return r;
 }
 

@@ -100,7 +100,10 @@ class Message {
   };
 
   Message() = default;
-  static common::Result<Message> parse(std::string data, Framing framing = Framing::kDatagram);
+  // On failure the bytes are moved to *keep_on_error if given (for an
+  // error response); otherwise they are freed.
+  static common::Result<Message> parse(std::string data, Framing framing = Framing::kDatagram,
+                                       std::string* keep_on_error = nullptr);
   static Message request(std::string_view method, std::string_view request_uri);
   static Message response(int status, std::string_view reason = {});
 
@@ -162,6 +165,7 @@ class Message {
   std::string_view view(Span s) const { return std::string_view(buf_.data() + s.off, s.len); }
   Span append(std::string_view s);
   common::Status validate();
+  static common::Status parse_into(Message& m, Framing framing);
 
   std::string buf_;
   bool is_request_ = true;
@@ -179,6 +183,11 @@ std::string_view reason_phrase(int status);
 Message make_response(const Message& req, int status, const Peer* from = nullptr,
                       std::string_view to_tag = {});
 std::string random_token(size_t hex_digits);
+
+// For a request that failed to parse: a best-effort error response
+// (400, or 505 for kErrBadVersion) built from its raw Via/From/To/Call-ID/
+// CSeq lines, or nullopt when those are not all there (then: drop it).
+std::optional<std::string> error_response_for(std::string_view raw, const common::Error& parse_error);
 
 // 0 if the Request-URI is a usable sip/sips/tel URI, else the status to
 // answer with (416 unknown scheme, 400 malformed).

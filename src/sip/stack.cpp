@@ -192,12 +192,17 @@ void Stack::on_wire(std::string data, const Peer& from) {
     ++stats_.dropped;
     return;
   }
-  auto m =
-      Message::parse(std::move(data), is_reliable(from.transport) ? Framing::kStream : Framing::kDatagram);
+  std::string raw;  // filled only when parsing fails
+  auto m = Message::parse(std::move(data),
+                          is_reliable(from.transport) ? Framing::kStream : Framing::kDatagram, &raw);
   if (!m) {
-    // Not answerable reliably without the headers a response needs; the
-    // RFC 4475 cases are covered by the parser tests. Drop and count.
     ++stats_.parse_errors;
+    // RFC 4475: malformed requests get 400 (505 for a bad version) when the
+    // headers a response needs are there; anything else is dropped. The
+    // answer is no larger than the request and rate-limited like any other
+    // traffic, so this is no amplifier.
+    if (guard_.admit_source(from.ip, now) != Guard::Verdict::kAllow) return;
+    if (auto r = error_response_for(raw, m.error())) send_wire(from, *r);
     return;
   }
   if (m->is_request()) {

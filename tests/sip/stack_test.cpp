@@ -226,6 +226,19 @@ TEST_F(StackTest, CoreRejections) {
   }
 }
 
+TEST_F(StackTest, MalformedRequestGets400) {
+  start(default_config());
+  UdpClient c;
+  std::string bad = request("OPTIONS", "sip:127.0.0.1", "mm1", "", "", c.port());
+  bad.replace(bad.find("CSeq: 1 OPTIONS"), 15, "CSeq: 1 INVITE");  // RFC 4475 mismatch01
+  c.send(udp_, bad);
+  auto r = c.recv();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), 400);
+  EXPECT_EQ(r->call_id(), "mm1");
+  EXPECT_FALSE(r->header("Warning").empty());
+}
+
 TEST_F(StackTest, ScannerIsDroppedSilently) {
   start(default_config());
   UdpClient c;

@@ -233,5 +233,41 @@ INSTANTIATE_TEST_SUITE_P(Rfc4475, TortureInvalid,
 
 TEST(Torture, BadversIs505) { EXPECT_EQ(parse_err("invalid/badvers"), kErrBadVersion); }
 
+// What the stack sends back for each invalid request (RFC 4475 §3.1.2):
+// 400 (505 for badvers) when the headers a response needs are present;
+// nothing for a response (bigcode, scalarlg) or when they are missing (insuf).
+TEST(Torture, ErrorResponsesForInvalidMessages) {
+  struct Case {
+    const char* name;
+    int status;  // 0 = no response possible
+  } cases[] = {{"badinv01", 400},   {"clerr", 400},      {"scalar02", 400}, {"ncl", 400},
+               {"quotbal", 400},    {"ltgtruri", 400},   {"lwsruri", 400},  {"lwsstart", 400},
+               {"trws", 400},       {"escruri", 400},    {"badaspec", 400}, {"baddn", 400},
+               {"mismatch01", 400}, {"mismatch02", 400}, {"multi01", 400},  {"mcl01", 400},
+               {"badvers", 505},    {"insuf", 0},        {"bigcode", 0},    {"scalarlg", 0}};
+  for (const auto& c : cases) {
+    std::string raw = load(std::string("invalid/") + c.name);
+    auto parsed = Message::parse(raw);
+    ASSERT_FALSE(parsed.ok()) << c.name;
+    auto r = error_response_for(raw, parsed.error());
+    if (c.status == 0) {
+      EXPECT_FALSE(r.has_value()) << c.name;
+      continue;
+    }
+    ASSERT_TRUE(r.has_value()) << c.name;
+    // The response echoes the request's (possibly malformed) headers, as
+    // §8.2.6 asks, so only its start line and identifiers are checked.
+    EXPECT_EQ(r->rfind("SIP/2.0 " + std::to_string(c.status) + " ", 0), 0u) << c.name;
+    size_t cid = raw.find("Call-ID: ");
+    if (cid != std::string::npos) {
+      std::string line = raw.substr(cid, raw.find("\r\n", cid) - cid);
+      EXPECT_NE(r->find(line), std::string::npos) << c.name;
+    }
+    EXPECT_NE(r->find("To: "), std::string::npos) << c.name;
+    EXPECT_NE(r->find(";tag="), std::string::npos) << c.name;
+    EXPECT_LE(r->size(), raw.size() + 200) << c.name;  // no amplification to speak of
+  }
+}
+
 }  // namespace
 }  // namespace hotline::sip
