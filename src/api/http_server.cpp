@@ -24,9 +24,12 @@ struct HttpServer::Shared {
   HttpServerOptions options;
   Handler handler;
   ErrorResponder on_error;
-  std::atomic<bool>* draining;
-  std::atomic<std::size_t>* in_flight;
-  std::atomic<std::size_t>* connections;
+  std::atomic<bool> draining_flag{false};
+  std::atomic<std::size_t> in_flight_count{0};
+  std::atomic<std::size_t> connection_count{0};
+  std::atomic<bool>* draining = &draining_flag;
+  std::atomic<std::size_t>* in_flight = &in_flight_count;
+  std::atomic<std::size_t>* connections = &connection_count;
   std::mutex mu;
   std::unordered_map<void*, std::function<void()>> idle_closers;  // connection -> close-if-idle
 };
@@ -231,9 +234,6 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
   shared_->options = options_;
   shared_->handler = std::move(handler);
   shared_->on_error = std::move(on_error);
-  shared_->draining = &draining_;
-  shared_->in_flight = &in_flight_;
-  shared_->connections = &connections_;
 }
 
 HttpServer::~HttpServer() {
@@ -245,18 +245,18 @@ void HttpServer::start() { do_accept(); }
 
 void HttpServer::do_accept() {
   acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || draining_.load()) return;
+    if (ec == asio::error::operation_aborted || shared_->draining_flag.load()) return;
     if (!ec) {
       boost::system::error_code ep_ec;
       auto remote = socket.remote_endpoint(ep_ec);
       Peer peer{ep_ec ? std::string("unknown") : remote.address().to_string(), ssl_ != nullptr};
-      if (connections_.load() >= options_.max_connections) {
+      if (shared_->connection_count.load() >= options_.max_connections) {
         // Over the limit: close at once. Cheaper than a 503 and the client
         // retries; the limit protects memory and file descriptors.
         spdlog::warn("http: connection limit {} reached; refusing {}", options_.max_connections, peer.address);
         socket.close(ep_ec);
       } else {
-        connections_.fetch_add(1);
+        shared_->connection_count.fetch_add(1);
         socket.set_option(tcp::no_delay(true), ep_ec);
         if (ssl_) {
           auto c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
@@ -273,8 +273,12 @@ void HttpServer::do_accept() {
   });
 }
 
+bool HttpServer::draining() const { return shared_->draining_flag.load(); }
+std::size_t HttpServer::in_flight() const { return shared_->in_flight_count.load(); }
+std::size_t HttpServer::connections() const { return shared_->connection_count.load(); }
+
 void HttpServer::drain() {
-  draining_.store(true);
+  shared_->draining_flag.store(true);
   asio::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);

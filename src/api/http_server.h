@@ -65,10 +65,10 @@ class HttpServer {
 
   // Stop accepting, close idle connections; in-flight requests complete.
   void drain();
-  bool draining() const { return draining_.load(); }
+  bool draining() const;
   // Requests received whose response has not been fully written yet.
-  std::size_t in_flight() const { return in_flight_.load(); }
-  std::size_t connections() const { return connections_.load(); }
+  std::size_t in_flight() const;
+  std::size_t connections() const;
 
   struct Shared;  // state shared with connections (outlives the server if needed)
 
@@ -80,10 +80,9 @@ class HttpServer {
   std::unique_ptr<boost::asio::ssl::context> ssl_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
+  // Counters live in Shared: connections that outlive the server (their
+  // handlers are destroyed with the io_context) still update them safely.
   std::shared_ptr<Shared> shared_;
-  std::atomic<bool> draining_{false};
-  std::atomic<std::size_t> in_flight_{0};
-  std::atomic<std::size_t> connections_{0};
 };
 
 }  // namespace hotline::api

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
 #include <spdlog/spdlog.h>
+#include <optional>
 #include <thread>
 
 #include "api/api.h"
@@ -42,29 +43,40 @@ std::string redact_url(const std::string& url) {
   return url.substr(0, scheme + 3) + "***" + url.substr(at);
 }
 
-// Drain, then stop the loop: polled so that the last in-flight request's
-// write completes before the threads exit.
-void drain_then_stop(asio::io_context& io, api::HttpServer& server, api::Api& api, const Config& c) {
-  spdlog::info("draining: no new connections; waiting for {} in-flight request(s)", server.in_flight());
-  api.set_draining(true);
-  server.drain();
-  auto timer = std::make_shared<asio::steady_timer>(io);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(c.http_drain_timeout_s);
-  auto poll = std::make_shared<std::function<void()>>();
-  *poll = [&io, &server, timer, deadline, poll] {
-    if (server.in_flight() == 0 || std::chrono::steady_clock::now() >= deadline) {
-      if (server.in_flight() != 0) spdlog::warn("drain timeout: {} request(s) cut off", server.in_flight());
-      io.stop();
-      *poll = nullptr;  // break the self-reference
+// Drain, then stop the loop: polls so that the last in-flight request's
+// write completes before the threads exit. Lives in serve()'s frame, so the
+// timer's handler may capture `this`.
+class Drainer {
+ public:
+  Drainer(asio::io_context& io, api::HttpServer& server, std::chrono::seconds timeout)
+      : io_(io), server_(server), timer_(io), deadline_(std::chrono::steady_clock::now() + timeout) {}
+
+  void start(api::Api& api) {
+    spdlog::info("draining: no new connections; waiting for {} in-flight request(s)", server_.in_flight());
+    api.set_draining(true);
+    server_.drain();
+    check();
+  }
+
+ private:
+  void check() {
+    const bool done = server_.in_flight() == 0;
+    if (done || std::chrono::steady_clock::now() >= deadline_) {
+      if (!done) spdlog::warn("drain timeout: {} request(s) cut off", server_.in_flight());
+      io_.stop();
       return;
     }
-    timer->expires_after(std::chrono::milliseconds(20));
-    timer->async_wait([poll](boost::system::error_code) {
-      if (*poll) (*poll)();
+    timer_.expires_after(std::chrono::milliseconds(20));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) check();
     });
-  };
-  (*poll)();
-}
+  }
+
+  asio::io_context& io_;
+  api::HttpServer& server_;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_;
+};
 
 }  // namespace
 
@@ -138,6 +150,7 @@ int serve(const Config& c) {
   };
   sample();
 
+  std::optional<Drainer> drainer;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   int signal_count = 0;
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
@@ -145,7 +158,8 @@ int serve(const Config& c) {
     if (++signal_count == 1) {
       spdlog::info("received signal {}; shutting down gracefully", sig);
       gauges.cancel();
-      drain_then_stop(io, *server, api, c);
+      drainer.emplace(io, *server, std::chrono::seconds(c.http_drain_timeout_s));
+      drainer->start(api);
       signals.async_wait(on_signal);
     } else {
       spdlog::warn("second signal: stopping now");
