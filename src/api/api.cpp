@@ -11,9 +11,15 @@ namespace http = boost::beast::http;
 
 Api::Api(iam::Directory& directory, iam::Extensions& extensions, store::Database& db,
          common::MetricsRegistry& metrics, common::Clock& clock, ApiOptions options)
-    : dir_(directory), extensions_(extensions), db_(db), metrics_(metrics), clock_(clock), options_(std::move(options)) {
+    : dir_(directory),
+      extensions_(extensions),
+      db_(db),
+      metrics_(metrics),
+      clock_(clock),
+      options_(std::move(options)) {
   logins_ok_ = &metrics_.counter("hotline_logins_total", "Login attempts by result", {{"result", "success"}});
-  logins_failed_ = &metrics_.counter("hotline_logins_total", "Login attempts by result", {{"result", "failure"}});
+  logins_failed_ =
+      &metrics_.counter("hotline_logins_total", "Login attempts by result", {{"result", "failure"}});
   add_system_routes();
   add_auth_routes();
   add_user_routes();
@@ -57,7 +63,8 @@ Response Api::error_response(unsigned status, const std::string& code, const std
   if (!request_id.empty()) res.set("X-Request-Id", request_id);
   res.body() = error_body(code, message, json::object()).dump();
   res.prepare_payload();
-  metrics_.counter("hotline_http_errors_total", "HTTP error responses", {{"status", std::to_string(status)}}).inc();
+  metrics_.counter("hotline_http_errors_total", "HTTP error responses", {{"status", std::to_string(status)}})
+      .inc();
   return res;
 }
 
@@ -84,13 +91,15 @@ Response Api::to_response(const Request& req, Reply reply, const std::string& re
 void Api::observe(const Request& req, const std::string& route, unsigned status, double seconds) {
   metrics_
       .counter("hotline_http_requests_total", "HTTP requests by route and status",
-               {{"method", std::string(http::to_string(req.method()))}, {"route", route},
+               {{"method", std::string(http::to_string(req.method()))},
+                {"route", route},
                 {"status", std::to_string(status)}})
       .inc();
   metrics_.histogram("hotline_http_request_duration_seconds", "HTTP request latency", {{"route", route}})
       .observe(seconds);
   if (status >= 400) {
-    metrics_.counter("hotline_http_errors_total", "HTTP error responses", {{"status", std::to_string(status)}})
+    metrics_
+        .counter("hotline_http_errors_total", "HTTP error responses", {{"status", std::to_string(status)}})
         .inc();
   }
 }
@@ -103,9 +112,10 @@ Reply Api::dispatch(RequestContext& ctx, const Router::Match& m) {
     ctx.principal = dir_.authenticate(*token);
     if (!ctx.principal) throw ApiError{401, "unauthorized", "invalid or expired token"};
     if (r.permission && !ctx.principal->can(*r.permission)) {
-      throw ApiError{403, "forbidden",
-                     "this requires the permission '" + std::string(iam::permission_name(*r.permission)) + "'",
-                     json{{"permission", iam::permission_name(*r.permission)}}};
+      throw ApiError{
+          403, "forbidden",
+          "this requires the permission '" + std::string(iam::permission_name(*r.permission)) + "'",
+          json{{"permission", iam::permission_name(*r.permission)}}};
     }
   }
   return r.handler(ctx);
@@ -178,8 +188,8 @@ Response Api::handle(Request&& req, const Peer& peer) {
   observe(req, route_label, reply.status, seconds);
   if (options_.access_log) {
     spdlog::get("access")->info("{} {} {} {} {:.3f}ms rid={} user={}", peer.address,
-                                std::string(http::to_string(req.method())), ctx.path, reply.status, seconds * 1000,
-                                request_id, ctx.principal ? ctx.principal->username : "-");
+                                std::string(http::to_string(req.method())), ctx.path, reply.status,
+                                seconds * 1000, request_id, ctx.principal ? ctx.principal->username : "-");
   }
   return to_response(req, std::move(reply), request_id);
 }

@@ -30,14 +30,14 @@ namespace hotline::api {
 struct ApiOptions {
   std::string version = "0.0.0";
   bool access_log = true;
-  std::string sip_realm = "hotline";           // realm extension HA1s are made for
+  std::string sip_realm = "hotline";            // realm extension HA1s are made for
   std::function<void()> on_extensions_changed;  // e.g. reload the SIP registrar's credentials
 };
 
 class Api {
  public:
-  Api(iam::Directory& directory, iam::Extensions& extensions, store::Database& db, common::MetricsRegistry& metrics, common::Clock& clock,
-      ApiOptions options);
+  Api(iam::Directory& directory, iam::Extensions& extensions, store::Database& db,
+      common::MetricsRegistry& metrics, common::Clock& clock, ApiOptions options);
 
   Response handle(Request&& req, const Peer& peer);
   Response error_response(unsigned status, const std::string& code, const std::string& message,

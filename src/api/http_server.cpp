@@ -1,14 +1,15 @@
 #include "api/http_server.h"
 
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/ssl.h>
-#include <array>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 namespace hotline::api {
 
@@ -81,10 +82,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     parser_->body_limit(shared_->options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(shared_->options.max_header_bytes));
     lowest().expires_after(shared_->options.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_header(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -94,9 +94,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     busy_ = true;
     shared_->in_flight->fetch_add(1);
     lowest().expires_after(shared_->options.request_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec2, std::size_t) {
-      self->on_body(ec2);
-    });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec2, std::size_t) { self->on_body(ec2); });
   }
 
   void on_body(beast::error_code ec) {
@@ -117,17 +117,20 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void on_read_error(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::eof || ec == asio::error::connection_reset) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::eof ||
+        ec == asio::error::connection_reset) {
       return close();
     }
     if (ec == http::error::body_limit) {
-      return write_error(413, "payload_too_large",
-                         "request body exceeds " + std::to_string(shared_->options.max_body_bytes) + " bytes");
+      return write_error(
+          413, "payload_too_large",
+          "request body exceeds " + std::to_string(shared_->options.max_body_bytes) + " bytes");
     }
     if (ec == http::error::header_limit) {
-      return write_error(431, "headers_too_large",
-                         "request head exceeds " + std::to_string(shared_->options.max_header_bytes) + " bytes");
+      return write_error(
+          431, "headers_too_large",
+          "request head exceeds " + std::to_string(shared_->options.max_header_bytes) + " bytes");
     }
     return write_error(400, "bad_request", "malformed HTTP request: " + ec.message());
   }
@@ -165,12 +168,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void drain_some() {
-    lowest().async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec,
-                                                                                        std::size_t n) {
-      self->drained_ += n;
-      if (ec || self->drained_ > (8u << 20)) return self->close();
-      self->drain_some();
-    });
+    lowest().async_read_some(asio::buffer(discard_),
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                               self->drained_ += n;
+                               if (ec || self->drained_ > (8u << 20)) return self->close();
+                               self->drain_some();
+                             });
   }
 
   void finish_request() {
@@ -204,7 +207,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler, ErrorResponder on_error)
+HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler,
+                       ErrorResponder on_error)
     : io_(io), options_(std::move(options)), acceptor_(io) {
   if (!options_.tls_cert_file.empty()) {
     ssl_ = std::make_unique<ssl::context>(ssl::context::tls_server);
@@ -213,9 +217,11 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
                       ssl::context::single_dh_use);
     boost::system::error_code ec;
     ssl_->use_certificate_chain_file(options_.tls_cert_file, ec);
-    if (ec) throw std::runtime_error("http: cannot load tls_cert " + options_.tls_cert_file + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error("http: cannot load tls_cert " + options_.tls_cert_file + ": " + ec.message());
     ssl_->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
-    if (ec) throw std::runtime_error("http: cannot load tls_key " + options_.tls_key_file + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error("http: cannot load tls_key " + options_.tls_key_file + ": " + ec.message());
   }
   boost::system::error_code ec;
   auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
@@ -225,8 +231,8 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep, ec);
   if (ec) {
-    throw std::runtime_error("http: cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
-                             ec.message());
+    throw std::runtime_error("http: cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                             ": " + ec.message());
   }
   acceptor_.listen(asio::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
@@ -253,18 +259,20 @@ void HttpServer::do_accept() {
       if (shared_->connection_count.load() >= options_.max_connections) {
         // Over the limit: close at once. Cheaper than a 503 and the client
         // retries; the limit protects memory and file descriptors.
-        spdlog::warn("http: connection limit {} reached; refusing {}", options_.max_connections, peer.address);
+        spdlog::warn("http: connection limit {} reached; refusing {}", options_.max_connections,
+                     peer.address);
         socket.close(ep_ec);
       } else {
         shared_->connection_count.fetch_add(1);
         socket.set_option(tcp::no_delay(true), ep_ec);
         if (ssl_) {
           auto c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_), shared_, peer);
+              beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_), shared_,
+              peer);
           c->start();
         } else {
-          auto c = std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), shared_,
-                                                                   peer);
+          auto c = std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
+                                                                   shared_, peer);
           c->start();
         }
       }

@@ -38,7 +38,8 @@ using Handler = std::function<Response(Request&& req, const Peer& peer)>;
 
 // Called for requests the server rejects itself (413, 431, 400, 503); builds
 // the body in the API's error shape.
-using ErrorResponder = std::function<Response(unsigned status, const std::string& code, const std::string& message)>;
+using ErrorResponder =
+    std::function<Response(unsigned status, const std::string& code, const std::string& message)>;
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
@@ -56,7 +57,8 @@ class HttpServer {
  public:
   // Throws std::runtime_error when the address cannot be bound or the TLS
   // files cannot be loaded.
-  HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler, ErrorResponder on_error);
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler,
+             ErrorResponder on_error);
   ~HttpServer();
 
   void start();

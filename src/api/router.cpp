@@ -14,7 +14,7 @@ ApiError ApiError::bad_request(std::string message, std::string field) {
 
 ApiError ApiError::from(const common::Error& e) {
   static const std::map<std::string, unsigned> status = {
-      {"invalid_argument", 400}, {"unauthorized", 401}, {"forbidden", 403}, {"not_found", 404},
+      {"invalid_argument", 400}, {"unauthorized", 401}, {"forbidden", 403},    {"not_found", 404},
       {"conflict", 409},         {"locked", 429},       {"rate_limited", 429}, {"internal", 500},
   };
   auto it = status.find(e.code);
@@ -44,7 +44,8 @@ bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == 
 
 void Router::add(http::verb method, const std::string& pattern, Access access,
                  std::optional<iam::Permission> permission, RouteDoc doc, RouteHandler handler) {
-  routes_.push_back(Route{method, pattern, access, permission, std::move(doc), std::move(handler), split_path(pattern)});
+  routes_.push_back(
+      Route{method, pattern, access, permission, std::move(doc), std::move(handler), split_path(pattern)});
 }
 
 Router::Match Router::match(http::verb method, const std::string& path) const {
@@ -56,8 +57,10 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
     bool ok = true;
     for (std::size_t i = 0; i < segs.size() && ok; ++i) {
       if (is_param(r.segments[i])) {
-        if (segs[i].empty()) ok = false;
-        else params[r.segments[i].substr(1, r.segments[i].size() - 2)] = segs[i];
+        if (segs[i].empty())
+          ok = false;
+        else
+          params[r.segments[i].substr(1, r.segments[i].size() - 2)] = segs[i];
       } else {
         ok = r.segments[i] == segs[i];
       }
@@ -96,7 +99,10 @@ json Router::openapi(const std::string& version) const {
       }
     }
     for (const auto& [name, desc] : r.doc.query) {
-      params.push_back({{"name", name}, {"in", "query"}, {"required", false}, {"description", desc},
+      params.push_back({{"name", name},
+                        {"in", "query"},
+                        {"required", false},
+                        {"description", desc},
                         {"schema", {{"type", "string"}}}});
     }
     if (!params.empty()) op["parameters"] = params;
@@ -112,8 +118,9 @@ json Router::openapi(const std::string& version) const {
       responses[ok] = {{"description", "Success"},
                        {"content", {{"application/json", {{"schema", r.doc.response_schema}}}}}};
     }
-    auto err = json{{"description", "Error"},
-                    {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+    auto err =
+        json{{"description", "Error"},
+             {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
     responses["400"] = err;
     if (r.access != Access::Public) responses["401"] = err;
     if (r.permission) responses["403"] = err;
@@ -131,15 +138,16 @@ json Router::openapi(const std::string& version) const {
       }
     }
   }
-  json error_schema = {
-      {"type", "object"},
-      {"required", {"error"}},
-      {"properties",
-       {{"error",
-         {{"type", "object"},
-          {"required", {"code", "message", "details"}},
-          {"properties",
-           {{"code", {{"type", "string"}}}, {"message", {{"type", "string"}}}, {"details", {{"type", "object"}}}}}}}}}};
+  json error_schema = {{"type", "object"},
+                       {"required", {"error"}},
+                       {"properties",
+                        {{"error",
+                          {{"type", "object"},
+                           {"required", {"code", "message", "details"}},
+                           {"properties",
+                            {{"code", {{"type", "string"}}},
+                             {"message", {{"type", "string"}}},
+                             {"details", {{"type", "object"}}}}}}}}}};
   return json{{"openapi", "3.0.3"},
               {"info", {{"title", "Hotline API"}, {"version", version}}},
               {"servers", json::array({json{{"url", "/"}}})},
@@ -192,8 +200,8 @@ std::optional<std::int64_t> RequestContext::query_int(const std::string& name, s
     used = 0;
   }
   if (s->empty() || used != s->size() || v < lo || v > hi) {
-    throw ApiError::bad_request("query parameter '" + name + "' must be an integer from " + std::to_string(lo) +
-                                    " to " + std::to_string(hi),
+    throw ApiError::bad_request("query parameter '" + name + "' must be an integer from " +
+                                    std::to_string(lo) + " to " + std::to_string(hi),
                                 name);
   }
   return v;
@@ -208,7 +216,8 @@ std::int64_t RequestContext::id_param(const std::string& name) const {
   } catch (...) {
     used = 0;
   }
-  if (used != s.size() || v < 1) throw ApiError::bad_request("path parameter '" + name + "' must be a positive integer", name);
+  if (used != s.size() || v < 1)
+    throw ApiError::bad_request("path parameter '" + name + "' must be a positive integer", name);
   return v;
 }
 
@@ -277,7 +286,8 @@ std::optional<std::vector<std::string>> opt_string_list(const json& body, const 
     if (!v.is_string()) wrong_type(field, "an array of strings");
     out.push_back(v.get<std::string>());
   }
-  if (out.size() > 100) throw ApiError::bad_request(std::string("field '") + field + "' has too many items", field);
+  if (out.size() > 100)
+    throw ApiError::bad_request(std::string("field '") + field + "' has too many items", field);
   return out;
 }
 

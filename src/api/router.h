@@ -47,8 +47,8 @@ struct RouteDoc {
 
   std::string summary;
   std::string tag;
-  json request_schema;   // null when the route takes no body
-  json response_schema;  // schema of a success body; null for 204
+  json request_schema;                                     // null when the route takes no body
+  json response_schema;                                    // schema of a success body; null for 204
   std::vector<std::pair<std::string, std::string>> query;  // name, description
   unsigned success_status = 200;
 };
@@ -60,10 +60,10 @@ struct RequestContext {
   const Request& req;
   const Peer& peer;
   std::string request_id;
-  std::string path;                             // without the query string
-  std::map<std::string, std::string> params;    // {id} -> value
-  std::map<std::string, std::string> query;     // decoded
-  std::optional<iam::Principal> principal;      // set unless the route is public
+  std::string path;                           // without the query string
+  std::map<std::string, std::string> params;  // {id} -> value
+  std::map<std::string, std::string> query;   // decoded
+  std::optional<iam::Principal> principal;    // set unless the route is public
 
   // The JSON object body. Throws ApiError 415/400 with a reason.
   const json& body();
@@ -79,7 +79,7 @@ struct RequestContext {
 
 struct Reply {
   unsigned status = 200;
-  json body;                // serialised unless `text` is set
+  json body;  // serialised unless `text` is set
   std::optional<std::string> text;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;

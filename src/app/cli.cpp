@@ -9,9 +9,9 @@
 #include "app/serve.h"
 #include "common/clock.h"
 #include "iam/extensions.h"
+#include "iam/iam.h"
 #include "media/recording.h"
 #include "routing/simulate.h"
-#include "iam/iam.h"
 #include "schema/schema.h"
 #include "security/security.h"
 #include "store/database.h"
@@ -78,7 +78,8 @@ struct Args {
   }
 };
 
-const std::vector<std::string> kValueOptions = {"--config", "--name", "--role", "--display-name", "--email", "--user"};
+const std::vector<std::string> kValueOptions = {"--config",       "--name",  "--role",
+                                                "--display-name", "--email", "--user"};
 
 std::optional<Args> parse(const std::vector<std::string>& argv, std::ostream& err) {
   Args a;
@@ -117,7 +118,8 @@ Context open_context(const Args& a) {
   so.pool_size = 2;
   ctx.db = store::Database::open(ctx.config.storage_url, so);
   ctx.db->migrate(schema::migrations());
-  ctx.dir = std::make_unique<iam::Directory>(*ctx.db, common::SystemClock::instance(), auth_policy(ctx.config));
+  ctx.dir =
+      std::make_unique<iam::Directory>(*ctx.db, common::SystemClock::instance(), auth_policy(ctx.config));
   return ctx;
 }
 
@@ -201,8 +203,12 @@ int cmd_user(const Args& a, std::ostream& out, std::ostream& err) {
     auto pw = read_password(a, err);
     if (!pw) return 1;
     if (p[1] == "add") {
-      iam::NewUser nu{p[3], a.option("--display-name").value_or(""), a.option("--email").value_or(""), *pw,
-                      a.all("--role"), true};
+      iam::NewUser nu{p[3],
+                      a.option("--display-name").value_or(""),
+                      a.option("--email").value_or(""),
+                      *pw,
+                      a.all("--role"),
+                      true};
       auto u = ctx.dir->create_user(t->id, nu, iam::Actor::cli());
       if (!u) return fail(err, u.error());
       out << "created user " << u->username << " (id " << u->id << ") in tenant " << t->slug << "\n";
@@ -231,7 +237,8 @@ std::string sip_password(const Args& a, std::ostream& err, bool& generated) {
 
 int cmd_extension(const Args& a, std::ostream& out, std::ostream& err) {
   const auto& p = a.positional;
-  if (p.size() < 3 || !(p[1] == "add" || p[1] == "list" || p[1] == "passwd") || (p[1] != "list" && p.size() != 4)) {
+  if (p.size() < 3 || !(p[1] == "add" || p[1] == "list" || p[1] == "passwd") ||
+      (p[1] != "list" && p.size() != 4)) {
     err << "usage: hotline extension add <tenant> <extension> [--display-name NAME] [--user USERNAME] "
            "[--password-stdin]\n       hotline extension passwd <tenant> <extension> [--password-stdin]\n"
            "       hotline extension list <tenant>\n";
@@ -308,7 +315,6 @@ int cmd_config(const Args& a, std::ostream& out, std::ostream& err) {
   return 2;
 }
 
-
 int run_parsed(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
 int cmd_recording(const Args& a, std::ostream& out, std::ostream& err) {
@@ -339,7 +345,8 @@ int run_cli(const std::vector<std::string>& raw, std::ostream& out, std::ostream
   std::size_t first = 0;
   while (first + 1 < raw.size() && raw[first] == "--config") first += 2;
   if (first < raw.size() && raw[first] == "simulate") {
-    return routing::run_simulate_command(std::vector<std::string>(raw.begin() + first + 1, raw.end()), out, err);
+    return routing::run_simulate_command(std::vector<std::string>(raw.begin() + first + 1, raw.end()), out,
+                                         err);
   }
   return run_parsed(raw, out, err);
 }

@@ -1,10 +1,11 @@
 #include "app/config.h"
 
+#include <toml++/toml.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <toml++/toml.h>
 #include <variant>
 
 extern char** environ;
@@ -26,10 +27,11 @@ struct Key {
   throw ConfigError("config: " + key + ": " + msg);
 }
 
-Key int_key(std::string section, std::string name, std::int64_t Config::*field, std::int64_t lo, std::int64_t hi,
-            std::string doc) {
+Key int_key(std::string section, std::string name, std::int64_t Config::*field, std::int64_t lo,
+            std::int64_t hi, std::string doc) {
   const std::string full = section + "." + name;
-  Key k{section, name, std::move(doc), [field](const Config& c) { return std::to_string(c.*field); }, nullptr};
+  Key k{section, name, std::move(doc), [field](const Config& c) { return std::to_string(c.*field); },
+        nullptr};
   k.set = [=](Config& c, const std::string& raw, const toml::node* node) {
     std::int64_t v = 0;
     if (node) {
@@ -74,8 +76,8 @@ Key string_key(std::string section, std::string name, std::string Config::*field
 
 Key bool_key(std::string section, std::string name, bool Config::*field, std::string doc) {
   const std::string full = section + "." + name;
-  Key k{section, name, std::move(doc), [field](const Config& c) { return std::string(c.*field ? "true" : "false"); },
-        nullptr};
+  Key k{section, name, std::move(doc),
+        [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }, nullptr};
   k.set = [=](Config& c, const std::string& raw, const toml::node* node) {
     if (node) {
       if (!node->is_boolean()) fail(full, "must be true or false");
@@ -139,33 +141,44 @@ std::optional<std::string> check_storage_url(const std::string& v) {
 const std::vector<Key>& keys() {
   static const std::vector<Key> all = {
       string_key("http", "listen", &Config::http_listen, check_listen, "Address and port of the HTTP API"),
-      string_key("http", "tls_cert", &Config::http_tls_cert, nullptr, "PEM certificate; HTTPS when set with tls_key"),
+      string_key("http", "tls_cert", &Config::http_tls_cert, nullptr,
+                 "PEM certificate; HTTPS when set with tls_key"),
       string_key("http", "tls_key", &Config::http_tls_key, nullptr, "PEM private key"),
-      int_key("http", "max_body_bytes", &Config::http_max_body_bytes, 1024, 100 << 20, "Largest request body"),
-      int_key("http", "max_header_bytes", &Config::http_max_header_bytes, 1024, 1 << 20, "Largest request head"),
-      int_key("http", "max_connections", &Config::http_max_connections, 1, 1'000'000, "Open connections at most"),
-      int_key("http", "idle_timeout_s", &Config::http_idle_timeout_s, 1, 3600, "Close idle keep-alive connections"),
-      int_key("http", "request_timeout_s", &Config::http_request_timeout_s, 1, 3600, "Time to send one request"),
+      int_key("http", "max_body_bytes", &Config::http_max_body_bytes, 1024, 100 << 20,
+              "Largest request body"),
+      int_key("http", "max_header_bytes", &Config::http_max_header_bytes, 1024, 1 << 20,
+              "Largest request head"),
+      int_key("http", "max_connections", &Config::http_max_connections, 1, 1'000'000,
+              "Open connections at most"),
+      int_key("http", "idle_timeout_s", &Config::http_idle_timeout_s, 1, 3600,
+              "Close idle keep-alive connections"),
+      int_key("http", "request_timeout_s", &Config::http_request_timeout_s, 1, 3600,
+              "Time to send one request"),
       int_key("http", "threads", &Config::http_threads, 0, 256, "HTTP worker threads; 0 = one per core"),
       int_key("http", "drain_timeout_s", &Config::http_drain_timeout_s, 0, 3600,
               "On SIGTERM, wait this long for in-flight requests"),
       bool_key("sip", "enabled", &Config::sip_enabled, "Run the SIP stack in `hotline serve`"),
       string_key("sip", "udp", &Config::sip_udp, optional_listen, "SIP over UDP; \"\" disables"),
       string_key("sip", "tcp", &Config::sip_tcp, optional_listen, "SIP over TCP; \"\" disables"),
-      string_key("sip", "tls", &Config::sip_tls, optional_listen, "SIP over TLS, e.g. 0.0.0.0:5061; needs tls_cert/tls_key"),
+      string_key("sip", "tls", &Config::sip_tls, optional_listen,
+                 "SIP over TLS, e.g. 0.0.0.0:5061; needs tls_cert/tls_key"),
       string_key("sip", "tls_cert", &Config::sip_tls_cert, nullptr, "PEM certificate for SIP over TLS"),
       string_key("sip", "tls_key", &Config::sip_tls_key, nullptr, "PEM private key for SIP over TLS"),
-      string_key("sip", "realm", &Config::sip_realm, non_empty, "Digest realm; changing it needs new extension passwords"),
-      string_key("sip", "default_tenant", &Config::sip_default_tenant, nullptr,
-                 "Tenant slug for REGISTERs to a domain no tenant owns (single-tenant installs, IP addresses)"),
+      string_key("sip", "realm", &Config::sip_realm, non_empty,
+                 "Digest realm; changing it needs new extension passwords"),
+      string_key(
+          "sip", "default_tenant", &Config::sip_default_tenant, nullptr,
+          "Tenant slug for REGISTERs to a domain no tenant owns (single-tenant installs, IP addresses)"),
       string_key("sip", "advertised_address", &Config::sip_advertised_address, nullptr,
                  "Address put in Via/Contact when behind NAT; empty = bound address"),
-      int_key("sip", "min_expires_s", &Config::sip_min_expires_s, 1, 86400, "Shortest registration (423 below)"),
+      int_key("sip", "min_expires_s", &Config::sip_min_expires_s, 1, 86400,
+              "Shortest registration (423 below)"),
       int_key("sip", "max_expires_s", &Config::sip_max_expires_s, 60, 7 * 86400, "Longest registration"),
       int_key("sip", "qualify_interval_s", &Config::sip_qualify_interval_s, 0, 3600,
               "OPTIONS ping to registered devices; 0 = off"),
       int_key("sip", "t1_ms", &Config::sip_t1_ms, 50, 10000, "RFC 3261 T1 (round-trip estimate)"),
-      int_key("sip", "max_message_bytes", &Config::sip_max_message_bytes, 1024, 1 << 20, "Largest SIP message"),
+      int_key("sip", "max_message_bytes", &Config::sip_max_message_bytes, 1024, 1 << 20,
+              "Largest SIP message"),
       string_key("recording", "kek", &Config::recording_kek, hex_key,
                  "Key-encryption key for recordings: 64 hex characters (openssl rand -hex 32)"),
       string_key("recording", "kek_id", &Config::recording_kek_id, non_empty,
@@ -175,14 +188,15 @@ const std::vector<Key>& keys() {
       string_key("storage", "url", &Config::storage_url, check_storage_url,
                  "sqlite://path or postgresql://user:pass@host:port/db"),
       int_key("storage", "pool_size", &Config::storage_pool_size, 1, 256, "Database connections"),
-      string_key("log", "level", &Config::log_level, one_of({"trace", "debug", "info", "warn", "error", "off"}),
-                 "Log level"),
+      string_key("log", "level", &Config::log_level,
+                 one_of({"trace", "debug", "info", "warn", "error", "off"}), "Log level"),
       string_key("log", "format", &Config::log_format, one_of({"text", "json"}), "Log line format"),
       bool_key("log", "access", &Config::log_access, "One log line per HTTP request"),
       int_key("auth", "session_ttl_s", &Config::auth_session_ttl_s, 60, 30 * 86400, "Session lifetime"),
       int_key("auth", "max_failed_logins", &Config::auth_max_failed_logins, 1, 1000,
               "Failed logins before an account is locked"),
-      int_key("auth", "lockout_s", &Config::auth_lockout_s, 1, 86400, "How long a locked account stays locked"),
+      int_key("auth", "lockout_s", &Config::auth_lockout_s, 1, 86400,
+              "How long a locked account stays locked"),
       int_key("auth", "max_failures_per_source", &Config::auth_max_failures_per_source, 1, 100000,
               "Failed logins per client address per 5 minutes"),
       int_key("auth", "kdf_opslimit", &Config::auth_kdf_opslimit, 1, 10, "argon2id passes"),
@@ -268,7 +282,8 @@ Config load_config(const std::string& toml_text, const std::map<std::string, std
   if (!c.sip_tls.empty() && (c.sip_tls_cert.empty() || c.sip_tls_key.empty())) {
     fail("sip.tls", "SIP over TLS needs sip.tls_cert and sip.tls_key");
   }
-  if (c.sip_min_expires_s > c.sip_max_expires_s) fail("sip.min_expires_s", "must not exceed sip.max_expires_s");
+  if (c.sip_min_expires_s > c.sip_max_expires_s)
+    fail("sip.min_expires_s", "must not exceed sip.max_expires_s");
   if (c.http_tls_cert.empty() != c.http_tls_key.empty()) {
     fail("http.tls_cert", "tls_cert and tls_key must be set together");
   }

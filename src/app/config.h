@@ -35,20 +35,20 @@ struct Config {
   bool sip_enabled = true;
   std::string sip_udp = "0.0.0.0:5060";  // "" disables the transport
   std::string sip_tcp = "0.0.0.0:5060";
-  std::string sip_tls;                   // e.g. "0.0.0.0:5061"; needs tls_cert/tls_key
+  std::string sip_tls;  // e.g. "0.0.0.0:5061"; needs tls_cert/tls_key
   std::string sip_tls_cert;
   std::string sip_tls_key;
-  std::string sip_realm = "hotline";     // digest realm; extension HA1s are stored for it
-  std::string sip_default_tenant;        // tenant for REGISTERs to a domain no tenant owns (e.g. an IP)
-  std::string sip_advertised_address;    // our address in Via/Contact when behind NAT
+  std::string sip_realm = "hotline";   // digest realm; extension HA1s are stored for it
+  std::string sip_default_tenant;      // tenant for REGISTERs to a domain no tenant owns (e.g. an IP)
+  std::string sip_advertised_address;  // our address in Via/Contact when behind NAT
   std::int64_t sip_min_expires_s = 60;
   std::int64_t sip_max_expires_s = 3600;
   std::int64_t sip_qualify_interval_s = 30;
   std::int64_t sip_t1_ms = 500;
   std::int64_t sip_max_message_bytes = 65535;
   // [recording]
-  std::string recording_kek;           // 64 hex chars: key-encryption key for recordings
-  std::string recording_kek_id = "k1";  // stored in each recording's header (key rotation)
+  std::string recording_kek;                     // 64 hex chars: key-encryption key for recordings
+  std::string recording_kek_id = "k1";           // stored in each recording's header (key rotation)
   std::string recording_cipher = "aes-256-gcm";  // or "sm4"
   // [storage]
   std::string storage_url = "sqlite://var/hotline.db";

@@ -1,18 +1,19 @@
 #include "app/serve.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
-#include <spdlog/spdlog.h>
 #include <optional>
 #include <thread>
 
 #include "api/api.h"
 #include "app/cli.h"
 #include "app/sip_service.h"
-#include "iam/extensions.h"
 #include "common/clock.h"
+#include "iam/extensions.h"
 #include "iam/iam.h"
 #include "schema/schema.h"
 #include "store/database.h"
@@ -175,7 +176,9 @@ int serve(const Config& c) {
   std::cout << "listening http=" << url << std::endl;
   if (sip) {
     for (const auto& l : sip->bound()) {
-      const char* scheme = l.transport == sip::Transport::kUdp ? "udp" : l.transport == sip::Transport::kTcp ? "tcp" : "tls";
+      const char* scheme = l.transport == sip::Transport::kUdp   ? "udp"
+                           : l.transport == sip::Transport::kTcp ? "tcp"
+                                                                 : "tls";
       spdlog::info("sip: listening on {} {}:{}", scheme, l.address, l.port);
       std::cout << "listening sip=" << scheme << "://" << l.address << ":" << l.port << std::endl;
     }

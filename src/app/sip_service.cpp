@@ -8,7 +8,8 @@ namespace asio = boost::asio;
 
 // ---- credentials ----
 
-DbCredentialStore::DbCredentialStore(iam::Extensions& extensions, std::string realm, std::string default_tenant)
+DbCredentialStore::DbCredentialStore(iam::Extensions& extensions, std::string realm,
+                                     std::string default_tenant)
     : extensions_(extensions),
       realm_(std::move(realm)),
       default_tenant_(std::move(default_tenant)),
@@ -31,8 +32,8 @@ void DbCredentialStore::reload() {
     next->credentials[id.tenant_slug + '\0' + id.extension] = std::move(c);
   }
   if (stale > 0) {
-    spdlog::warn("sip: {} extension(s) have credentials for another realm than '{}'; set new passwords", stale,
-                 realm_);
+    spdlog::warn("sip: {} extension(s) have credentials for another realm than '{}'; set new passwords",
+                 stale, realm_);
   }
   std::lock_guard lock(mu_);
   snapshot_ = std::move(next);
@@ -101,7 +102,8 @@ class SipService::Events final : public sip::RegistrarListener, public sip::Sess
 
 namespace {
 
-void add_listen(std::vector<sip::ListenAddress>& out, sip::Transport t, const std::string& value, const char* key) {
+void add_listen(std::vector<sip::ListenAddress>& out, sip::Transport t, const std::string& value,
+                const char* key) {
   if (value.empty()) return;
   auto [host, port] = split_host_port(value, key);
   out.push_back(sip::ListenAddress{t, host, port});

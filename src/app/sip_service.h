@@ -37,7 +37,7 @@ class DbCredentialStore final : public sip::CredentialStore {
 
  private:
   struct Snapshot {
-    std::unordered_map<std::string, std::string> domains;           // sip domain -> tenant slug
+    std::unordered_map<std::string, std::string> domains;          // sip domain -> tenant slug
     std::unordered_map<std::string, sip::Credential> credentials;  // "tenant\0ext"
   };
   std::shared_ptr<const Snapshot> snapshot() const;

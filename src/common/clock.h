@@ -62,7 +62,7 @@ class FakeClock final : public Clock {
 
  private:
   std::atomic<std::int64_t> ns_{1'000'000'000'000};  // 1000 s after the steady epoch
-  std::int64_t wall_offset_ms_ = 1'767'225'600'000;    // 2026-01-01T00:00:00Z
+  std::int64_t wall_offset_ms_ = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 };
 
 }  // namespace hotline::common

@@ -25,7 +25,8 @@ void append_audit(store::Tx& tx, std::int64_t ts_ms, const Actor& actor, std::in
   const std::string prev = head.rows.at(0).text(1);
   const std::string hash = security::audit_hash(prev, f);
   tx.exec(
-      "INSERT INTO audit_log (seq, tenant_id, ts_ms, actor, source, action, target, details, prev_hash, hash) "
+      "INSERT INTO audit_log (seq, tenant_id, ts_ms, actor, source, action, target, details, prev_hash, "
+      "hash) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       {f.seq, f.tenant_id, f.ts_ms, f.actor, f.source, f.action, f.target, f.details, prev, hash});
   tx.exec("UPDATE audit_head SET hash = $1 WHERE id = 1", {hash});
@@ -33,7 +34,8 @@ void append_audit(store::Tx& tx, std::int64_t ts_ms, const Actor& actor, std::in
 
 void Directory::audit(const Actor& actor, std::int64_t tenant_id, const std::string& action,
                       const std::string& target, const std::string& details_json) {
-  db_.transaction([&](store::Tx& tx) { append_audit(tx, now_ms(), actor, tenant_id, action, target, details_json); });
+  db_.transaction(
+      [&](store::Tx& tx) { append_audit(tx, now_ms(), actor, tenant_id, action, target, details_json); });
 }
 
 namespace {
@@ -91,9 +93,10 @@ AuditVerification Directory::verify_audit() {
     if (rows.empty()) break;
     for (const auto& r : rows) {
       auto e = entry_from_row(r);
-      security::StoredAuditEntry s{{e.seq, e.tenant_id, e.ts_ms, e.actor, e.source, e.action, e.target, e.details},
-                                   e.prev_hash,
-                                   e.hash};
+      security::StoredAuditEntry s{
+          {e.seq, e.tenant_id, e.ts_ms, e.actor, e.source, e.action, e.target, e.details},
+          e.prev_hash,
+          e.hash};
       after = e.seq;
       if (auto b = verifier.add(s)) {
         out.broken = b;

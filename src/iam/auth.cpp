@@ -19,7 +19,8 @@ namespace {
 bool plausible_token(const std::string& t) {
   if (t.size() != 43) return false;
   for (char c : t) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -35,8 +36,8 @@ Error locked_error(std::int64_t retry_after_ms) {
 
 }  // namespace
 
-Result<LoginResult> Directory::fail_login(const LoginRequest& req, std::int64_t tenant_id, std::int64_t user_id,
-                                          const std::string& reason) {
+Result<LoginResult> Directory::fail_login(const LoginRequest& req, std::int64_t tenant_id,
+                                          std::int64_t user_id, const std::string& reason) {
   const auto now = now_ms();
   const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(policy_.source_window).count();
   const auto lockout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(policy_.lockout).count();
@@ -57,7 +58,8 @@ Result<LoginResult> Directory::fail_login(const LoginRequest& req, std::int64_t 
     }
     if (unknown_accounts_.size() > 100'000) unknown_accounts_.clear();
   }
-  const Actor actor{tenant_id, user_id, "user:" + std::to_string(user_id) + ":" + req.username, req.source, {}};
+  const Actor actor{
+      tenant_id, user_id, "user:" + std::to_string(user_id) + ":" + req.username, req.source, {}};
   db_.transaction([&](store::Tx& tx) {
     if (user_id != 0) {
       auto row = tx.exec(
@@ -87,7 +89,8 @@ Result<LoginResult> Directory::login(const LoginRequest& req) {
   {
     std::lock_guard lock(throttle_mu_);
     auto it = source_failures_.find(req.source);
-    const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(policy_.source_window).count();
+    const auto window_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(policy_.source_window).count();
     if (it != source_failures_.end() && now - it->second.window_start_ms <= window_ms &&
         it->second.count >= policy_.max_failures_per_source) {
       Error e{"rate_limited", "too many failed logins from your address; try again later", {}};
@@ -106,9 +109,10 @@ Result<LoginResult> Directory::login(const LoginRequest& req) {
   std::string stored_hash;
   bool active = false;
   if (tenant_id != 0) {
-    auto rows = db_.exec("SELECT id, password_hash, active, locked_until_ms FROM users "
-                         "WHERE tenant_id = $1 AND username = $2",
-                         {tenant_id, req.username})
+    auto rows = db_.exec(
+                       "SELECT id, password_hash, active, locked_until_ms FROM users "
+                       "WHERE tenant_id = $1 AND username = $2",
+                       {tenant_id, req.username})
                     .rows;
     if (!rows.empty()) {
       user_id = rows[0].integer(0);
@@ -116,8 +120,9 @@ Result<LoginResult> Directory::login(const LoginRequest& req) {
       active = rows[0].integer(2) != 0;
       const auto locked_until = rows[0].integer(3);
       if (locked_until > now) {
-        audit(Actor{tenant_id, user_id, "user:" + std::to_string(user_id) + ":" + req.username, req.source, {}},
-              tenant_id, "auth.login_blocked", "user:" + req.username, json{{"reason", "locked"}}.dump());
+        audit(
+            Actor{tenant_id, user_id, "user:" + std::to_string(user_id) + ":" + req.username, req.source, {}},
+            tenant_id, "auth.login_blocked", "user:" + req.username, json{{"reason", "locked"}}.dump());
         return locked_error(locked_until - now);
       }
     }
@@ -132,10 +137,13 @@ Result<LoginResult> Directory::login(const LoginRequest& req) {
 
   const auto token = security::new_token();
   const auto token_hash = security::sha256_hex(token);
-  const auto expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(policy_.session_ttl).count();
-  const std::string rehash =
-      security::needs_rehash(stored_hash, policy_.kdf) ? security::hash_password(req.password, policy_.kdf) : "";
-  const Actor actor{tenant_id, user_id, "user:" + std::to_string(user_id) + ":" + req.username, req.source, {}};
+  const auto expires =
+      now + std::chrono::duration_cast<std::chrono::milliseconds>(policy_.session_ttl).count();
+  const std::string rehash = security::needs_rehash(stored_hash, policy_.kdf)
+                                 ? security::hash_password(req.password, policy_.kdf)
+                                 : "";
+  const Actor actor{
+      tenant_id, user_id, "user:" + std::to_string(user_id) + ":" + req.username, req.source, {}};
   auto session_id = db_.transaction([&](store::Tx& tx) {
     tx.exec("UPDATE users SET failed_logins = 0 WHERE id = $1", {user_id});
     if (!rehash.empty()) tx.exec("UPDATE users SET password_hash = $1 WHERE id = $2", {rehash, user_id});
@@ -156,13 +164,14 @@ Result<LoginResult> Directory::login(const LoginRequest& req) {
 }
 
 std::optional<Principal> Directory::load_principal(const std::string& token_hash, std::int64_t now) {
-  auto rows = db_.exec(
-                     "SELECT s.id, s.tenant_id, s.user_id, s.expires_ms, u.username, u.display_name, u.email, "
-                     "t.slug FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON t.id = s.tenant_id "
-                     "WHERE s.token_hash = $1 AND s.revoked_ms = 0 AND s.expires_ms > $2 AND u.active = 1 "
-                     "AND t.active = 1",
-                     {token_hash, now})
-                  .rows;
+  auto rows =
+      db_.exec(
+             "SELECT s.id, s.tenant_id, s.user_id, s.expires_ms, u.username, u.display_name, u.email, "
+             "t.slug FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON t.id = s.tenant_id "
+             "WHERE s.token_hash = $1 AND s.revoked_ms = 0 AND s.expires_ms > $2 AND u.active = 1 "
+             "AND t.active = 1",
+             {token_hash, now})
+          .rows;
   if (rows.empty()) return std::nullopt;
   const auto& r = rows[0];
   Principal p;
@@ -174,10 +183,11 @@ std::optional<Principal> Directory::load_principal(const std::string& token_hash
   p.display_name = r.text(5);
   p.email = r.text(6);
   p.tenant_slug = r.text(7);
-  for (const auto& rr : db_.exec("SELECT r.name, r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id "
-                                 "WHERE ur.user_id = $1 ORDER BY r.name",
-                                 {p.user_id})
-                            .rows) {
+  for (const auto& rr :
+       db_.exec("SELECT r.name, r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id "
+                "WHERE ur.user_id = $1 ORDER BY r.name",
+                {p.user_id})
+           .rows) {
     p.roles.push_back(rr.text(0));
     p.permissions |= PermissionSet::from_storage(rr.text(1));
   }

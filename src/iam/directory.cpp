@@ -38,8 +38,11 @@ Tenant tenant_from_row(const store::Row& r) {
 }
 
 json user_json(const User& u) {
-  return json{{"username", u.username}, {"display_name", u.display_name}, {"email", u.email},
-              {"active", u.active},     {"roles", u.roles}};
+  return json{{"username", u.username},
+              {"display_name", u.display_name},
+              {"email", u.email},
+              {"active", u.active},
+              {"roles", u.roles}};
 }
 
 // Only the fields that differ, as {"before":{...},"after":{...}}.
@@ -80,7 +83,7 @@ User user_from_row(const store::Row& r, std::int64_t now_ms) {
 }
 
 Role role_from_row(const store::Row& r) {
-  return Role{r.integer(0),       r.integer(1), r.text(2),    r.text(3), PermissionSet::from_storage(r.text(4)),
+  return Role{r.integer(0),      r.integer(1), r.text(2),   r.text(3), PermissionSet::from_storage(r.text(4)),
               r.integer(5) != 0, r.integer(6), r.integer(7)};
 }
 
@@ -105,16 +108,18 @@ Result<PermissionSet> parse_permissions(const std::vector<std::string>& names) {
 
 // ---- tenants ----
 
-Result<Tenant> Directory::create_tenant(const std::string& slug, const std::string& name, const Actor& actor) {
+Result<Tenant> Directory::create_tenant(const std::string& slug, const std::string& name,
+                                        const Actor& actor) {
   if (auto e = check_slug(slug)) return *e;
   if (auto e = check_text(name, 128, "name")) return *e;
   try {
     return db_.transaction([&](store::Tx& tx) {
       const auto now = now_ms();
-      auto id = tx.exec("INSERT INTO tenants (slug, name, active, created_ms) VALUES ($1, $2, 1, $3) RETURNING id",
-                        {slug, name.empty() ? slug : name, now})
-                    .rows.at(0)
-                    .integer(0);
+      auto id =
+          tx.exec("INSERT INTO tenants (slug, name, active, created_ms) VALUES ($1, $2, 1, $3) RETURNING id",
+                  {slug, name.empty() ? slug : name, now})
+              .rows.at(0)
+              .integer(0);
       for (const auto& role : builtin_roles()) {
         tx.exec(
             "INSERT INTO roles (tenant_id, name, description, permissions, builtin, created_ms, updated_ms) "
@@ -172,8 +177,9 @@ Result<std::vector<std::int64_t>> Directory::resolve_roles(store::Tx& tx, std::i
                                                            const Actor& actor) {
   std::vector<std::int64_t> ids;
   for (const auto& name : names) {
-    auto rows = tx.exec("SELECT id, permissions FROM roles WHERE tenant_id = $1 AND name = $2", {tenant_id, name})
-                    .rows;
+    auto rows =
+        tx.exec("SELECT id, permissions FROM roles WHERE tenant_id = $1 AND name = $2", {tenant_id, name})
+            .rows;
     if (rows.empty()) return Error::invalid("roles", "unknown role '" + name + "'");
     // Nobody hands out a permission they do not hold themselves.
     if (!actor.permissions.contains(PermissionSet::from_storage(rows[0].text(1)))) {
@@ -216,7 +222,8 @@ Result<User> Directory::create_user(std::int64_t tenant_id, const NewUser& nu, c
                     .rows.at(0)
                     .integer(0);
       for (auto rid : *role_ids) {
-        tx.exec("INSERT INTO user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)", {tenant_id, id, rid});
+        tx.exec("INSERT INTO user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)",
+                {tenant_id, id, rid});
       }
       auto u = load_user(tx, tenant_id, id);
       append_audit(tx, now, actor, tenant_id, "user.create", "user:" + std::to_string(id),
@@ -236,7 +243,8 @@ Result<User> Directory::get_user(std::int64_t tenant_id, std::int64_t user_id) {
 
 Result<User> Directory::find_user(std::int64_t tenant_id, const std::string& username) {
   return db_.read_transaction([&](store::Tx& tx) -> Result<User> {
-    auto rows = tx.exec("SELECT id FROM users WHERE tenant_id = $1 AND username = $2", {tenant_id, username}).rows;
+    auto rows =
+        tx.exec("SELECT id FROM users WHERE tenant_id = $1 AND username = $2", {tenant_id, username}).rows;
     if (rows.empty()) return Error::not_found("no user named '" + username + "'");
     return load_user(tx, tenant_id, rows[0].integer(0));
   });
@@ -260,14 +268,16 @@ Page<User> Directory::list_users(std::int64_t tenant_id, const UserQuery& q) {
     }
     if (page.items.empty()) return page;
     // Roles of the whole page in one query.
-    auto role_rows = tx.exec(
-                           "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id "
-                           "WHERE ur.tenant_id = $1 AND ur.user_id >= $2 AND ur.user_id <= $3 ORDER BY r.name",
-                           {tenant_id, page.items.front().id, page.items.back().id})
-                         .rows;
+    auto role_rows =
+        tx.exec(
+              "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id "
+              "WHERE ur.tenant_id = $1 AND ur.user_id >= $2 AND ur.user_id <= $3 ORDER BY r.name",
+              {tenant_id, page.items.front().id, page.items.back().id})
+            .rows;
     for (const auto& rr : role_rows) {
       auto uid = rr.integer(0);
-      auto it = std::find_if(page.items.begin(), page.items.end(), [&](const User& u) { return u.id == uid; });
+      auto it =
+          std::find_if(page.items.begin(), page.items.end(), [&](const User& u) { return u.id == uid; });
       if (it != page.items.end()) it->roles.push_back(rr.text(1));
     }
     return page;
@@ -341,8 +351,9 @@ Status Directory::set_password(std::int64_t tenant_id, std::int64_t user_id, con
                                const Actor& actor, const std::optional<std::string>& current) {
   if (auto e = check_password(password, policy_.min_password_length)) return *e;
   if (current) {
-    auto rows = db_.exec("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2", {tenant_id, user_id})
-                    .rows;
+    auto rows =
+        db_.exec("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2", {tenant_id, user_id})
+            .rows;
     if (rows.empty()) return Error::not_found("no user with id " + std::to_string(user_id));
     if (!security::verify_password(rows[0].text(0), *current)) {
       return Error{"forbidden", "current password is wrong", "current_password"};
@@ -399,7 +410,8 @@ Result<User> Directory::set_user_roles(std::int64_t tenant_id, std::int64_t user
 std::vector<Role> Directory::list_roles(std::int64_t tenant_id) {
   std::vector<Role> out;
   for (const auto& r :
-       db_.exec(std::string("SELECT ") + kRoleColumns + " FROM roles WHERE tenant_id = $1 ORDER BY id", {tenant_id})
+       db_.exec(std::string("SELECT ") + kRoleColumns + " FROM roles WHERE tenant_id = $1 ORDER BY id",
+                {tenant_id})
            .rows) {
     out.push_back(role_from_row(r));
   }
@@ -457,9 +469,10 @@ Result<Role> Directory::update_role(std::int64_t tenant_id, std::int64_t role_id
     perms = *parsed;
   }
   auto r = db_.transaction([&](store::Tx& tx) -> Result<Role> {
-    auto rows = tx.exec(std::string("SELECT ") + kRoleColumns + " FROM roles WHERE tenant_id = $1 AND id = $2",
-                        {tenant_id, role_id})
-                    .rows;
+    auto rows =
+        tx.exec(std::string("SELECT ") + kRoleColumns + " FROM roles WHERE tenant_id = $1 AND id = $2",
+                {tenant_id, role_id})
+            .rows;
     if (rows.empty()) return Error::not_found("no role with id " + std::to_string(role_id));
     Role before = role_from_row(rows[0]);
     if (before.builtin) return Error{"forbidden", "built-in roles cannot be changed", {}};
@@ -479,13 +492,15 @@ Result<Role> Directory::update_role(std::int64_t tenant_id, std::int64_t role_id
 
 Status Directory::delete_role(std::int64_t tenant_id, std::int64_t role_id, const Actor& actor) {
   return db_.transaction([&](store::Tx& tx) -> Status {
-    auto rows = tx.exec(std::string("SELECT ") + kRoleColumns + " FROM roles WHERE tenant_id = $1 AND id = $2",
-                        {tenant_id, role_id})
-                    .rows;
+    auto rows =
+        tx.exec(std::string("SELECT ") + kRoleColumns + " FROM roles WHERE tenant_id = $1 AND id = $2",
+                {tenant_id, role_id})
+            .rows;
     if (rows.empty()) return Error::not_found("no role with id " + std::to_string(role_id));
     Role role = role_from_row(rows[0]);
     if (role.builtin) return Error{"forbidden", "built-in roles cannot be deleted", {}};
-    auto users = tx.exec("SELECT COUNT(*) FROM user_roles WHERE role_id = $1", {role_id}).rows.at(0).integer(0);
+    auto users =
+        tx.exec("SELECT COUNT(*) FROM user_roles WHERE role_id = $1", {role_id}).rows.at(0).integer(0);
     if (users > 0) {
       return Error::conflict("role is assigned to " + std::to_string(users) + " user(s); unassign it first");
     }

@@ -13,8 +13,8 @@ using store::StoreError;
 std::optional<Error> check_extension(const std::string& v) {
   if (v.size() < 2 || v.size() > 32) return Error::invalid("extension", "must be 2 to 32 characters");
   for (char c : v) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '*' || c == '#' ||
-              c == '-' || c == '_' || c == '.';
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '*' ||
+              c == '#' || c == '-' || c == '_' || c == '.';
     if (!ok) return Error::invalid("extension", "may contain only digits, letters and * # - _ .");
   }
   return std::nullopt;
@@ -26,7 +26,7 @@ constexpr const char* kColumns =
     "id, tenant_id, extension, display_name, user_id, realm, ha1_md5, ha1_sha256, created_ms, updated_ms";
 
 Extension from_row(const store::Row& r) {
-  return Extension{r.integer(0), r.integer(1), r.text(2), r.text(3), r.opt_integer(4),
+  return Extension{r.integer(0), r.integer(1), r.text(2), r.text(3),    r.opt_integer(4),
                    r.text(5),    r.text(6),    r.text(7), r.integer(8), r.integer(9)};
 }
 
@@ -39,7 +39,8 @@ std::optional<Error> check_sip_password(const std::string& pw) {
 }
 
 json ext_json(const Extension& e) {
-  return json{{"extension", e.extension}, {"display_name", e.display_name},
+  return json{{"extension", e.extension},
+              {"display_name", e.display_name},
               {"user_id", e.user_id ? json(*e.user_id) : json(nullptr)}};
 }
 
@@ -64,7 +65,8 @@ Result<Extension> Extensions::create(std::int64_t tenant_id, const std::string& 
       store::Value uid = user_id ? store::Value(*user_id) : store::Value(store::Null{});
       auto id = tx.exec(
                       "INSERT INTO extensions (tenant_id, extension, display_name, user_id, realm, ha1_md5, "
-                      "ha1_sha256, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                      "ha1_sha256, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) "
+                      "RETURNING id",
                       {tenant_id, extension, display_name, uid, realm, ha1_md5, ha1_sha, now})
                     .rows.at(0)
                     .integer(0);
@@ -74,7 +76,8 @@ Result<Extension> Extensions::create(std::int64_t tenant_id, const std::string& 
       return e;
     });
   } catch (const StoreError& e) {
-    if (e.kind() == StoreError::Kind::Unique) return Error::conflict("extension '" + extension + "' already exists");
+    if (e.kind() == StoreError::Kind::Unique)
+      return Error::conflict("extension '" + extension + "' already exists");
     throw;
   }
 }
@@ -99,8 +102,8 @@ Status Extensions::remove(std::int64_t tenant_id, std::int64_t id, const Actor& 
   if (!ext) return ext.error();
   return db_.transaction([&](store::Tx& tx) -> Status {
     tx.exec("DELETE FROM extensions WHERE tenant_id = $1 AND id = $2", {tenant_id, id});
-    append_audit(tx, clock_.wall_ms(), actor, tenant_id, "extension.delete", "extension:" + std::to_string(id),
-                 json{{"before", ext_json(*ext)}}.dump());
+    append_audit(tx, clock_.wall_ms(), actor, tenant_id, "extension.delete",
+                 "extension:" + std::to_string(id), json{{"before", ext_json(*ext)}}.dump());
     return common::ok_status();
   });
 }
@@ -117,9 +120,10 @@ std::vector<Extension> Extensions::list(std::int64_t tenant_id) {
 }
 
 Result<Extension> Extensions::get(std::int64_t tenant_id, std::int64_t id) {
-  auto rows = db_.exec(std::string("SELECT ") + kColumns + " FROM extensions WHERE tenant_id = $1 AND id = $2",
-                       {tenant_id, id})
-                  .rows;
+  auto rows =
+      db_.exec(std::string("SELECT ") + kColumns + " FROM extensions WHERE tenant_id = $1 AND id = $2",
+               {tenant_id, id})
+          .rows;
   if (rows.empty()) return Error::not_found("no extension with id " + std::to_string(id));
   return from_row(rows[0]);
 }
@@ -128,8 +132,8 @@ Status Extensions::set_sip_domain(std::int64_t tenant_id, const std::string& dom
   if (!domain.empty()) {
     if (auto e = check_text(domain, 253, "sip_domain")) return *e;
     for (char c : domain) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' || c == '[' ||
-                c == ']';
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
+                c == '[' || c == ']';
       if (!ok) return Error::invalid("sip_domain", "must be a lower-case host name or IP address");
     }
   }
@@ -138,8 +142,8 @@ Status Extensions::set_sip_domain(std::int64_t tenant_id, const std::string& dom
       store::Value v = domain.empty() ? store::Value(store::Null{}) : store::Value(domain);
       auto r = tx.exec("UPDATE tenants SET sip_domain = $1 WHERE id = $2", {v, tenant_id});
       if (r.affected == 0) return Error::not_found("no such tenant");
-      append_audit(tx, clock_.wall_ms(), actor, tenant_id, "tenant.sip_domain", "tenant:" + std::to_string(tenant_id),
-                   json{{"after", {{"sip_domain", domain}}}}.dump());
+      append_audit(tx, clock_.wall_ms(), actor, tenant_id, "tenant.sip_domain",
+                   "tenant:" + std::to_string(tenant_id), json{{"after", {{"sip_domain", domain}}}}.dump());
       return common::ok_status();
     });
   } catch (const StoreError& e) {

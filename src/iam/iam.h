@@ -110,11 +110,11 @@ struct Principal {
 struct AuthPolicy {
   security::KdfCost kdf;
   std::chrono::seconds session_ttl{8 * 3600};
-  int max_failed_logins = 5;                 // per account, then lockout
+  int max_failed_logins = 5;  // per account, then lockout
   std::chrono::seconds lockout{15 * 60};
-  int max_failures_per_source = 30;          // per client address per window
+  int max_failures_per_source = 30;  // per client address per window
   std::chrono::seconds source_window{5 * 60};
-  std::chrono::seconds cache_ttl{30};        // how long a cached session is trusted without the DB
+  std::chrono::seconds cache_ttl{30};  // how long a cached session is trusted without the DB
   std::size_t min_password_length = 10;
 };
 
@@ -172,8 +172,8 @@ struct AuditQuery {
   std::optional<std::string> action;
   std::optional<std::string> actor;
   std::optional<std::string> target;
-  std::optional<std::int64_t> from_ms;  // inclusive
-  std::optional<std::int64_t> to_ms;    // exclusive
+  std::optional<std::int64_t> from_ms;     // inclusive
+  std::optional<std::int64_t> to_ms;       // exclusive
   std::optional<std::int64_t> before_seq;  // cursor: newest first
   int limit = 50;                          // 1..500
 };
@@ -219,20 +219,22 @@ class Directory {
   Result<User> get_user(std::int64_t tenant_id, std::int64_t user_id);
   Result<User> find_user(std::int64_t tenant_id, const std::string& username);
   Page<User> list_users(std::int64_t tenant_id, const UserQuery& q);
-  Result<User> update_user(std::int64_t tenant_id, std::int64_t user_id, const UserPatch& patch, const Actor& actor);
+  Result<User> update_user(std::int64_t tenant_id, std::int64_t user_id, const UserPatch& patch,
+                           const Actor& actor);
   Status delete_user(std::int64_t tenant_id, std::int64_t user_id, const Actor& actor);
   // Sets a new password and revokes the user's sessions. `current` is checked
   // when given (a user changing their own password).
   Status set_password(std::int64_t tenant_id, std::int64_t user_id, const std::string& password,
                       const Actor& actor, const std::optional<std::string>& current = std::nullopt);
-  Result<User> set_user_roles(std::int64_t tenant_id, std::int64_t user_id, const std::vector<std::string>& roles,
-                              const Actor& actor);
+  Result<User> set_user_roles(std::int64_t tenant_id, std::int64_t user_id,
+                              const std::vector<std::string>& roles, const Actor& actor);
 
   // Roles.
   std::vector<Role> list_roles(std::int64_t tenant_id);
   Result<Role> get_role(std::int64_t tenant_id, std::int64_t role_id);
   Result<Role> create_role(std::int64_t tenant_id, const NewRole& r, const Actor& actor);
-  Result<Role> update_role(std::int64_t tenant_id, std::int64_t role_id, const RolePatch& patch, const Actor& actor);
+  Result<Role> update_role(std::int64_t tenant_id, std::int64_t role_id, const RolePatch& patch,
+                           const Actor& actor);
   Status delete_role(std::int64_t tenant_id, std::int64_t role_id, const Actor& actor);
 
   // Authentication.

@@ -6,7 +6,9 @@ namespace {
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-common::Error bad(const char* field, std::string msg) { return common::Error::invalid(field, std::move(msg)); }
+common::Error bad(const char* field, std::string msg) {
+  return common::Error::invalid(field, std::move(msg));
+}
 
 }  // namespace
 
@@ -89,14 +91,16 @@ std::optional<common::Error> check_email(std::string_view v, const char* field) 
   if (v.empty()) return std::nullopt;
   if (auto e = check_text(v, 254, field)) return e;
   auto at = v.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= v.size() || v.find(' ') != std::string_view::npos) {
+  if (at == std::string_view::npos || at == 0 || at + 1 >= v.size() ||
+      v.find(' ') != std::string_view::npos) {
     return bad(field, "must look like name@example.com");
   }
   return std::nullopt;
 }
 
 std::optional<common::Error> check_password(std::string_view v, std::size_t min_length, const char* field) {
-  if (v.size() < min_length) return bad(field, "must be at least " + std::to_string(min_length) + " characters");
+  if (v.size() < min_length)
+    return bad(field, "must be at least " + std::to_string(min_length) + " characters");
   if (v.size() > 1024) return bad(field, "must be at most 1024 bytes");
   if (!is_clean_utf8(v)) return bad(field, "must be valid UTF-8 without control characters");
   return std::nullopt;

@@ -22,11 +22,11 @@ struct AuditFields {
   std::int64_t seq = 0;        // 1, 2, 3 ... without gaps
   std::int64_t tenant_id = 0;  // 0 for system-level events (CLI on no tenant)
   std::int64_t ts_ms = 0;
-  std::string actor;           // "user:17:alice", "cli:root", "system"
-  std::string source;          // client IP or "cli"
-  std::string action;          // "user.create", "auth.login_failed", ...
-  std::string target;          // "user:42", "role:7", ...
-  std::string details;         // JSON text (before/after of changed fields, reasons)
+  std::string actor;    // "user:17:alice", "cli:root", "system"
+  std::string source;   // client IP or "cli"
+  std::string action;   // "user.create", "auth.login_failed", ...
+  std::string target;   // "user:42", "role:7", ...
+  std::string details;  // JSON text (before/after of changed fields, reasons)
 };
 
 inline const std::string kGenesisHash(64, '0');
@@ -40,7 +40,7 @@ struct StoredAuditEntry {
 };
 
 struct ChainBreak {
-  std::int64_t seq;     // first entry whose link is broken (or where one is missing)
+  std::int64_t seq;  // first entry whose link is broken (or where one is missing)
   std::string reason;
 };
 

@@ -21,7 +21,7 @@
 namespace hotline::security {
 
 struct KdfCost {
-  std::uint64_t opslimit = 2;                    // argon2id passes (libsodium "interactive")
+  std::uint64_t opslimit = 2;                     // argon2id passes (libsodium "interactive")
   std::size_t memlimit_bytes = 64 * 1024 * 1024;  // 64 MiB
 };
 

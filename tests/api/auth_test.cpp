@@ -29,7 +29,8 @@ TEST(Auth, LoginReturnsTokenThatAuthenticatesMe) {
   EXPECT_EQ(j["username"], "alice");
   EXPECT_EQ(j["tenant"]["slug"], "acme");
   EXPECT_EQ(j["roles"], json::array({"admin"}));
-  EXPECT_NE(std::find(j["permissions"].begin(), j["permissions"].end(), "users.write"), j["permissions"].end());
+  EXPECT_NE(std::find(j["permissions"].begin(), j["permissions"].end(), "users.write"),
+            j["permissions"].end());
   EXPECT_FALSE(me.header("X-Request-Id").empty());
   EXPECT_EQ(audit_count(s, "auth.login"), 1);
 }
@@ -62,7 +63,8 @@ TEST(Auth, RepeatedFailuresLockTheAccountAndAreAudited) {
   ApiServer s;
   s.signed_in("acme", "alice", {"agent"});
   auto c = s.client();
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.post("/api/v1/auth/login", creds("alice", "wrong-wrong")).status, 401);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(c.post("/api/v1/auth/login", creds("alice", "wrong-wrong")).status, 401);
   auto fifth = c.post("/api/v1/auth/login", creds("alice", "wrong-wrong"));
   EXPECT_EQ(fifth.status, 429);
   EXPECT_EQ(fifth.json()["error"]["code"], "locked");
@@ -81,7 +83,8 @@ TEST(Auth, UnknownAccountsLockTheSameWay) {
   ApiServer s;
   s.signed_in("acme", "alice", {"agent"});
   auto c = s.client();
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.post("/api/v1/auth/login", creds("ghost", "wrong-wrong")).status, 401);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(c.post("/api/v1/auth/login", creds("ghost", "wrong-wrong")).status, 401);
   auto fifth = c.post("/api/v1/auth/login", creds("ghost", "wrong-wrong"));
   EXPECT_EQ(fifth.status, 429);
   EXPECT_EQ(fifth.json()["error"]["code"], "locked");
@@ -128,7 +131,8 @@ TEST(Auth, PasswordChangeEndsOtherSessions) {
   auto admin = s.signed_in("acme", "root", {"admin"});
   auto agent = s.signed_in("acme", "bob", {"agent"});
   auto bob = *s.directory->find_user(1, "bob");
-  auto r = admin.put("/api/v1/users/" + std::to_string(bob.id) + "/password", {{"password", "a-new-password-1"}});
+  auto r =
+      admin.put("/api/v1/users/" + std::to_string(bob.id) + "/password", {{"password", "a-new-password-1"}});
   ASSERT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(agent.get("/api/v1/me").status, 401);
   auto c = s.client();
@@ -138,7 +142,8 @@ TEST(Auth, PasswordChangeEndsOtherSessions) {
 TEST(Auth, OwnPasswordChangeNeedsTheCurrentOne) {
   ApiServer s;
   auto c = s.signed_in("acme", "alice", {"agent"});
-  auto bad = c.put("/api/v1/me/password", {{"current_password", "nope-nope-nope"}, {"new_password", "brand-new-pass"}});
+  auto bad = c.put("/api/v1/me/password",
+                   {{"current_password", "nope-nope-nope"}, {"new_password", "brand-new-pass"}});
   EXPECT_EQ(bad.status, 403);
   auto good = c.put("/api/v1/me/password",
                     {{"current_password", ApiServer::kPassword}, {"new_password", "brand-new-pass"}});

@@ -36,7 +36,8 @@ class BadInput : public ::testing::Test {
     before = snap(s);
   }
   void TearDown() override { EXPECT_EQ(snap(s), before) << "bad input changed stored records"; }
-  HttpResult post_raw(const std::string& target, const std::string& body, const std::string& ct = "application/json") {
+  HttpResult post_raw(const std::string& target, const std::string& body,
+                      const std::string& ct = "application/json") {
     return admin->request(http::verb::post, target, body, {{"Content-Type", ct}});
   }
 
@@ -53,7 +54,9 @@ TEST_F(BadInput, MalformedJson) {
   EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("parse error"), std::string::npos);
 }
 
-TEST_F(BadInput, BodyMustBeAnObject) { expect_error(post_raw("/api/v1/users", "[1,2]"), 400, "malformed_json"); }
+TEST_F(BadInput, BodyMustBeAnObject) {
+  expect_error(post_raw("/api/v1/users", "[1,2]"), 400, "malformed_json");
+}
 
 TEST_F(BadInput, WrongContentType) {
   expect_error(post_raw("/api/v1/users", R"({"username":"x"})", "text/plain"), 415, "unsupported_media_type");
@@ -63,10 +66,12 @@ TEST_F(BadInput, WrongTypesNameTheField) {
   auto r = admin->post("/api/v1/users", {{"username", 42}, {"password", "a-long-password"}});
   expect_error(r, 400, "invalid_argument");
   EXPECT_EQ(r.json()["error"]["details"]["field"], "username");
-  auto roles = admin->post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}, {"roles", "admin"}});
+  auto roles =
+      admin->post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}, {"roles", "admin"}});
   expect_error(roles, 400, "invalid_argument");
   EXPECT_EQ(roles.json()["error"]["details"]["field"], "roles");
-  auto active = admin->post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}, {"active", "yes"}});
+  auto active =
+      admin->post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}, {"active", "yes"}});
   EXPECT_EQ(active.json()["error"]["details"]["field"], "active");
 }
 
@@ -79,7 +84,8 @@ TEST_F(BadInput, MissingFieldsNameTheField) {
 }
 
 TEST_F(BadInput, UnknownFieldsAreRejected) {
-  auto r = admin->post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}, {"is_admin", true}});
+  auto r =
+      admin->post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}, {"is_admin", true}});
   expect_error(r, 400, "invalid_argument");
   EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("is_admin"), std::string::npos);
 }
@@ -87,10 +93,13 @@ TEST_F(BadInput, UnknownFieldsAreRejected) {
 TEST_F(BadInput, InvalidValues) {
   expect_error(admin->post("/api/v1/users", {{"username", "bad name"}, {"password", "a-long-password"}}), 400,
                "invalid_argument");
-  expect_error(admin->post("/api/v1/users", {{"username", "ok"}, {"password", "short"}}), 400, "invalid_argument");
-  expect_error(admin->post("/api/v1/users", {{"username", "ok"}, {"password", "a-long-password"}, {"email", "nope"}}),
-               400, "invalid_argument");
-  expect_error(admin->post("/api/v1/users", {{"username", "ok"}, {"password", "a-long-password"}, {"roles", {"czar"}}}),
+  expect_error(admin->post("/api/v1/users", {{"username", "ok"}, {"password", "short"}}), 400,
+               "invalid_argument");
+  expect_error(
+      admin->post("/api/v1/users", {{"username", "ok"}, {"password", "a-long-password"}, {"email", "nope"}}),
+      400, "invalid_argument");
+  expect_error(admin->post("/api/v1/users",
+                           {{"username", "ok"}, {"password", "a-long-password"}, {"roles", {"czar"}}}),
                400, "invalid_argument");
   expect_error(admin->post("/api/v1/roles", {{"name", "r"}, {"permissions", {"everything"}}}), 400,
                "invalid_argument");
@@ -103,14 +112,16 @@ TEST_F(BadInput, InvalidValues) {
 
 TEST_F(BadInput, SqlMetacharactersAreData) {
   // Rejected by validation where the field has a format...
-  expect_error(admin->post("/api/v1/users", {{"username", "x'; DROP TABLE users;--"}, {"password", "a-long-password"}}),
+  expect_error(admin->post("/api/v1/users",
+                           {{"username", "x'; DROP TABLE users;--"}, {"password", "a-long-password"}}),
                400, "invalid_argument");
   // ...and harmless as values everywhere else (parameters, never SQL text).
   auto r = admin->get("/api/v1/audit?action=%27%20OR%201%3D1%20--");
   ASSERT_EQ(r.status, 200);
   EXPECT_TRUE(r.json()["items"].empty());
-  auto login = s.client().post("/api/v1/auth/login",
-                               {{"tenant", "acme' OR '1'='1"}, {"username", "root' --"}, {"password", "x' OR 'x'='x"}});
+  auto login = s.client().post(
+      "/api/v1/auth/login",
+      {{"tenant", "acme' OR '1'='1"}, {"username", "root' --"}, {"password", "x' OR 'x'='x"}});
   expect_error(login, 401, "unauthorized");
   before.audit += 1;  // the failed login is audited, as it must be
 }
@@ -118,10 +129,12 @@ TEST_F(BadInput, SqlMetacharactersAreData) {
 TEST_F(BadInput, InvalidUtf8) {
   std::string bad = "{\"username\":\"a\xC3\x28\",\"password\":\"a-long-password\"}";
   expect_error(post_raw("/api/v1/users", bad), 400, "malformed_json");
-  std::string overlong = "{\"username\":\"a\",\"password\":\"a-long-password\",\"display_name\":\"\xC0\xAF\"}";
+  std::string overlong =
+      "{\"username\":\"a\",\"password\":\"a-long-password\",\"display_name\":\"\xC0\xAF\"}";
   expect_error(post_raw("/api/v1/users", overlong), 400, "malformed_json");
   expect_error(admin->get("/api/v1/audit?action=%C3%28"), 400, "invalid_argument");
-  expect_error(admin->post("/api/v1/users", {{"username", "ctl"}, {"password", "a-long-password"},
+  expect_error(admin->post("/api/v1/users", {{"username", "ctl"},
+                                             {"password", "a-long-password"},
                                              {"display_name", std::string("tab\x01")}}),
                400, "invalid_argument");
 }
@@ -153,7 +166,9 @@ TEST_F(BadInput, UnknownRouteAndWrongMethod) {
 
 TEST_F(BadInput, UnauthenticatedWritesChangeNothing) {
   auto anon = s.client();
-  expect_error(anon.post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}}), 401, "unauthorized");
+  expect_error(anon.post("/api/v1/users", {{"username", "x"}, {"password", "a-long-password"}}), 401,
+               "unauthorized");
   anon.token = std::string(43, 'z');
-  expect_error(anon.post("/api/v1/roles", {{"name", "x"}, {"permissions", json::array()}}), 401, "unauthorized");
+  expect_error(anon.post("/api/v1/roles", {{"name", "x"}, {"permissions", json::array()}}), 401,
+               "unauthorized");
 }

@@ -1,17 +1,16 @@
 // A small synchronous HTTP/1.1 client over real sockets for tests.
 //
 //   HttpClient c("127.0.0.1", port);
-//   auto r = c.request(http::verb::post, "/api/v1/auth/login", R"({"tenant":"demo"})", {{"Content-Type", "application/json"}});
-//   EXPECT_EQ(r.status, 400);
-//   auto j = r.json();
+//   auto r = c.request(http::verb::post, "/api/v1/auth/login", R"({"tenant":"demo"})", {{"Content-Type",
+//   "application/json"}}); EXPECT_EQ(r.status, 400); auto j = r.json();
 #pragma once
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>

@@ -1,10 +1,10 @@
 // HTTP server behaviour: health, readiness, metrics, TLS, connection and idle limits, drain.
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cstdlib>
-#include <openssl/ssl.h>
 
 #include "api/server_fixture.h"
 
@@ -86,16 +86,20 @@ TEST(Drain, InFlightRequestFinishesAndNewConnectionsAreRefused) {
   ApiServer s;
   s.signed_in("acme", "root", {"admin"});
   // The sign-in above may still be finishing its write: start from zero.
-  for (int i = 0; i < 500 && s.server->in_flight() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && s.server->in_flight() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(s.server->in_flight(), 0u);
   asio::io_context io;
   asio::ip::tcp::socket sock(io);
   sock.connect({asio::ip::make_address("127.0.0.1"), s.port()});
   const std::string body = R"({"tenant":"acme","username":"root","password":"correct-horse-battery"})";
-  std::string head = "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  std::string head =
+      "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
   asio::write(sock, asio::buffer(head));
-  for (int i = 0; i < 500 && s.server->in_flight() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && s.server->in_flight() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(s.server->in_flight(), 1u);
   s.server->drain();
   // New connections are no longer accepted...
@@ -118,7 +122,8 @@ TEST(Drain, InFlightRequestFinishesAndNewConnectionsAreRefused) {
   EXPECT_EQ(res.result_int(), 200u) << res.body();
   EXPECT_FALSE(res.keep_alive());
   // The counter drops when the write completes, which may be just after we read.
-  for (int i = 0; i < 500 && s.server->in_flight() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && s.server->in_flight() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(s.server->in_flight(), 0u);
 }
 

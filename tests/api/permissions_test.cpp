@@ -72,7 +72,8 @@ TEST(PermissionsDoc, RoleMatrixMatchesTheCode) {
 TEST(PermissionsDoc, RouteTableMatchesTheRouter) {
   ApiServer s;
   std::set<std::string> doc, code;
-  for (const auto& row : table_rows(read_doc(), "| Method |")) doc.insert(row[0] + " " + row[1] + " " + row[2]);
+  for (const auto& row : table_rows(read_doc(), "| Method |"))
+    doc.insert(row[0] + " " + row[1] + " " + row[2]);
   for (const auto& r : s.api->router().routes()) {
     code.insert(std::string(http::to_string(r.method)) + " " + r.pattern + " " + access_of(r));
   }
@@ -103,7 +104,8 @@ TEST(OpenApi, DescribesEveryRoute) {
     }
   }
   for (auto& [path, ops] : doc["paths"].items()) operations += ops.size();
-  EXPECT_EQ(operations, s.api->router().routes().size()) << "openapi.json lists routes the router does not have";
+  EXPECT_EQ(operations, s.api->router().routes().size())
+      << "openapi.json lists routes the router does not have";
 }
 
 // Calls every route as every built-in role: 403 exactly when the role lacks
@@ -116,12 +118,15 @@ TEST(PermissionsOverHttp, EveryRouteForEveryBuiltinRole) {
     std::vector<const api::Route*> routes;
     for (const auto& r : s.api->router().routes()) routes.push_back(&r);
     // Sign-out last: it ends the session the other calls use.
-    std::stable_partition(routes.begin(), routes.end(), [](const api::Route* r) { return r->pattern != "/api/v1/auth/logout"; });
+    std::stable_partition(routes.begin(), routes.end(),
+                          [](const api::Route* r) { return r->pattern != "/api/v1/auth/logout"; });
     for (const auto* r : routes) {
       std::string target = std::regex_replace(r->pattern, std::regex("\\{id\\}"), "999999");
-      const bool has_body = r->method == http::verb::post || r->method == http::verb::put || r->method == http::verb::patch;
+      const bool has_body =
+          r->method == http::verb::post || r->method == http::verb::put || r->method == http::verb::patch;
       auto res = c.request(r->method, target, has_body ? "{}" : "");
-      const std::string what = std::string(role.name) + " " + std::string(http::to_string(r->method)) + " " + r->pattern;
+      const std::string what =
+          std::string(role.name) + " " + std::string(http::to_string(r->method)) + " " + r->pattern;
       if (r->access == api::Access::Permission) {
         const bool allowed = role.permissions.has(*r->permission);
         EXPECT_EQ(res.status == 403, !allowed) << what << " -> " << res.status << " " << res.body;

@@ -75,14 +75,16 @@ class ApiServer {
   HttpClient client() { return HttpClient("127.0.0.1", port()); }
 
   // Creates a tenant and a user with `roles`; returns a client signed in as that user.
-  HttpClient signed_in(const std::string& tenant, const std::string& username, std::vector<std::string> roles) {
+  HttpClient signed_in(const std::string& tenant, const std::string& username,
+                       std::vector<std::string> roles) {
     auto t = directory->find_tenant(tenant);
     if (!t) t = *directory->create_tenant(tenant, tenant, iam::Actor::cli());
     auto u = directory->create_user(t->id, {username, username, "", kPassword, std::move(roles), true},
                                     iam::Actor::cli());
     if (!u) throw std::runtime_error("cannot create user " + username + ": " + u.error().message);
     auto c = client();
-    auto r = c.post("/api/v1/auth/login", {{"tenant", tenant}, {"username", username}, {"password", kPassword}});
+    auto r =
+        c.post("/api/v1/auth/login", {{"tenant", tenant}, {"username", username}, {"password", kPassword}});
     if (r.status != 200) throw std::runtime_error("login failed: " + r.body);
     c.token = r.json()["token"];
     return c;
@@ -101,7 +103,6 @@ class ApiServer {
   std::unique_ptr<iam::Extensions> extensions;
   std::unique_ptr<api::Api> api;
   std::unique_ptr<api::HttpServer> server;
-
 };
 
 }  // namespace hotline::testing

@@ -10,8 +10,11 @@ using nlohmann::json;
 namespace {
 
 json new_user(const std::string& name, std::vector<std::string> roles = {}) {
-  return {{"username", name}, {"password", "a-long-password"}, {"display_name", "User " + name},
-          {"email", name + "@example.com"}, {"roles", roles}};
+  return {{"username", name},
+          {"password", "a-long-password"},
+          {"display_name", "User " + name},
+          {"email", name + "@example.com"},
+          {"roles", roles}};
 }
 
 }  // namespace
@@ -59,7 +62,8 @@ TEST(Users, DuplicateUsernameIsConflict) {
 TEST(Users, ListIsPaginated) {
   ApiServer s;
   auto admin = s.signed_in("acme", "root", {"admin"});
-  for (int i = 0; i < 7; ++i) ASSERT_EQ(admin.post("/api/v1/users", new_user("u" + std::to_string(i))).status, 201);
+  for (int i = 0; i < 7; ++i)
+    ASSERT_EQ(admin.post("/api/v1/users", new_user("u" + std::to_string(i))).status, 201);
   std::vector<std::string> seen;
   std::string cursor;
   for (int pages = 0; pages < 10; ++pages) {
@@ -125,8 +129,9 @@ TEST(Roles, CustomRoleLifecycleAndAssignment) {
 
   // quinn's permissions follow the role, including after the role changes.
   auto quinn = s.client();
-  quinn.token = quinn.post("/api/v1/auth/login",
-                           {{"tenant", "acme"}, {"username", "quinn"}, {"password", "a-long-password"}})
+  quinn.token = quinn
+                    .post("/api/v1/auth/login",
+                          {{"tenant", "acme"}, {"username", "quinn"}, {"password", "a-long-password"}})
                     .json()["token"];
   EXPECT_EQ(quinn.get("/api/v1/audit").status, 403);
   ASSERT_EQ(admin.patch("/api/v1/roles/" + rid, {{"permissions", {"audit.read"}}}).status, 200);
@@ -145,8 +150,8 @@ TEST(Roles, NobodyGrantsWhatTheyDoNotHold) {
   s.signed_in("acme", "root", {"admin"});
   // A custom role allowed to manage roles, but without audit.read.
   auto t = *s.directory->find_tenant("acme");
-  ASSERT_TRUE(s.directory->create_role(t.id, {"rolemgr", "", {"roles.read", "roles.write", "roles.assign", "users.read"}},
-                                       iam::Actor::cli()));
+  ASSERT_TRUE(s.directory->create_role(
+      t.id, {"rolemgr", "", {"roles.read", "roles.write", "roles.assign", "users.read"}}, iam::Actor::cli()));
   auto mgr = s.signed_in("acme", "mgr", {"rolemgr"});
   auto r = mgr.post("/api/v1/roles", {{"name", "spy"}, {"permissions", {"audit.read"}}});
   EXPECT_EQ(r.status, 403);

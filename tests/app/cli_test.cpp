@@ -19,8 +19,8 @@ std::string sqlite_url(const TempDir& d) { return "sqlite://" + d.str() + "/hotl
 TEST(Cli, HelpListsEveryCommand) {
   auto r = run_process({hotline_binary(), "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"serve", "migrate", "tenant add", "tenant list", "user add", "user passwd", "user list",
-                          "audit verify", "version"}) {
+  for (const char* cmd : {"serve", "migrate", "tenant add", "tenant list", "user add", "user passwd",
+                          "user list", "audit verify", "version"}) {
     EXPECT_NE(r.output.find(cmd), std::string::npos) << cmd;
   }
   EXPECT_EQ(run_process({hotline_binary(), "user", "--help"}).exit_code, 0);
@@ -58,7 +58,8 @@ TEST(Cli, ConfigErrorsNameTheKey) {
   auto r5 = run_process({hotline_binary(), "config", "check"});
   ::unsetenv("HOTLINE_HTTP_LISTN");
   EXPECT_EQ(r5.exit_code, 2);
-  EXPECT_NE(r5.output.find("HOTLINE_HTTP_LISTN: unknown environment variable"), std::string::npos) << r5.output;
+  EXPECT_NE(r5.output.find("HOTLINE_HTTP_LISTN: unknown environment variable"), std::string::npos)
+      << r5.output;
 
   ::setenv("HOTLINE_HTTP_MAX_CONNECTIONS", "lots", 1);
   auto r6 = run_process({hotline_binary(), "config", "check"});
@@ -110,8 +111,9 @@ TEST(Cli, AuditVerifyReportsTheFirstBrokenLink) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((d.str() + "/hotline.db").c_str(), &db), SQLITE_OK);
   char* err = nullptr;
-  EXPECT_NE(sqlite3_exec(db, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3", nullptr, nullptr, &err),
-            SQLITE_OK);
+  EXPECT_NE(
+      sqlite3_exec(db, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3", nullptr, nullptr, &err),
+      SQLITE_OK);
   sqlite3_free(err);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TRIGGER audit_log_no_update; "
@@ -125,7 +127,8 @@ TEST(Cli, AuditVerifyReportsTheFirstBrokenLink) {
 }
 
 TEST(Cli, SimulateRunsTheRoutingEngine) {
-  auto r = run_process({hotline_binary(), "simulate", std::string(HOTLINE_SOURCE_DIR) + "/tests/routing/data/mmn.json"});
+  auto r = run_process(
+      {hotline_binary(), "simulate", std::string(HOTLINE_SOURCE_DIR) + "/tests/routing/data/mmn.json"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(r.output.empty());
   auto bad = run_process({hotline_binary(), "simulate", "/nonexistent.json"});
@@ -163,7 +166,8 @@ TEST(Cli, RecordingDecryptUsesTheConfiguredKeyAndIsAudited) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((d.str() + "/hotline.db").c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM audit_log WHERE action = 'recording.decrypt'", -1, &st, nullptr);
+  sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM audit_log WHERE action = 'recording.decrypt'", -1, &st,
+                     nullptr);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 1);
   sqlite3_finalize(st);

@@ -25,12 +25,13 @@ inline std::string read_file(const std::string& path) {
 }
 
 // A config file in `dir` for `storage_url`, HTTP on an ephemeral port.
-inline std::string write_config(const TempDir& dir, const std::string& storage_url, const std::string& extra = "",
-                                const std::string& log_level = "warn") {
+inline std::string write_config(const TempDir& dir, const std::string& storage_url,
+                                const std::string& extra = "", const std::string& log_level = "warn") {
   auto path = dir.str() + "/hotline.toml";
   std::ofstream f(path);
   f << "[http]\nlisten = \"127.0.0.1:0\"\n\n[storage]\nurl = \"" << storage_url << "\"\n\n"
-    << "[auth]\nkdf_opslimit = 1\nkdf_memlimit_kib = 8192\n\n[log]\nlevel = \"" << log_level << "\"\naccess = false\n"
+    << "[auth]\nkdf_opslimit = 1\nkdf_memlimit_kib = 8192\n\n[log]\nlevel = \"" << log_level
+    << "\"\naccess = false\n"
     << extra;
   return path;
 }

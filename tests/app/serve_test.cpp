@@ -85,8 +85,10 @@ TEST(Drain, SigtermFinishesInFlightRequestsAndExitsZero) {
   asio::ip::tcp::socket sock(io);
   sock.connect({asio::ip::make_address("127.0.0.1"), server.port()});
   const std::string body = json{{"tenant", "acme"}, {"username", "root"}, {"password", pw}}.dump();
-  asio::write(sock, asio::buffer("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  asio::write(sock,
+              asio::buffer("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Content-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n"));
   // Wait until the server has the head (it reports in-flight in /metrics).
   HttpClient probe("127.0.0.1", server.port());
   bool seen = false;
@@ -97,7 +99,8 @@ TEST(Drain, SigtermFinishesInFlightRequestsAndExitsZero) {
   probe.close();
   ASSERT_TRUE(seen) << "server never reported the in-flight request";
   ::kill(server.pid(), SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the signal land; correctness does not depend on it
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(200));  // let the signal land; correctness does not depend on it
   asio::write(sock, asio::buffer(body));
   boost::beast::flat_buffer buf;
   http::response<http::string_body> res;
@@ -162,7 +165,8 @@ TEST(Logging, JsonFormatWritesOneJsonObjectPerLine) {
     auto j = json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
     EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg"));
-    saw_access = saw_access || (j["logger"] == "access" && j["msg"].get<std::string>().find("nope\"quote") != std::string::npos);
+    saw_access = saw_access || (j["logger"] == "access" &&
+                                j["msg"].get<std::string>().find("nope\"quote") != std::string::npos);
     ++json_lines;
   }
   EXPECT_GE(json_lines, 3);

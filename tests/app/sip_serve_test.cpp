@@ -31,9 +31,21 @@ std::string add_extension(const std::string& config, const std::string& ext) {
 }
 
 ProcessResult sipp(const TempDir& d, unsigned short port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"/usr/bin/sipp", "127.0.0.1:" + std::to_string(port), "-i", "127.0.0.1",
-                                   "-p", "0", "-buff_size", "4194304", "-nostdin", "-timeout", "60s",
-                                   "-timeout_error", "-trace_err", "-error_file", d.str() + "/sipp_errors.log"};
+  std::vector<std::string> argv = {"/usr/bin/sipp",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "-i",
+                                   "127.0.0.1",
+                                   "-p",
+                                   "0",
+                                   "-buff_size",
+                                   "4194304",
+                                   "-nostdin",
+                                   "-timeout",
+                                   "60s",
+                                   "-timeout_error",
+                                   "-trace_err",
+                                   "-error_file",
+                                   d.str() + "/sipp_errors.log"};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions o;
   o.cwd = d.str();
@@ -43,8 +55,8 @@ ProcessResult sipp(const TempDir& d, unsigned short port, std::vector<std::strin
 
 std::string users_file(const TempDir& d, const std::string& user, const std::string& password) {
   auto path = d.str() + "/users-" + user + ".csv";
-  std::ofstream(path) << "SEQUENTIAL\n" << user << ";[authentication username=" << user << " password=" << password
-                      << "]\n";
+  std::ofstream(path) << "SEQUENTIAL\n"
+                      << user << ";[authentication username=" << user << " password=" << password << "]\n";
   return path;
 }
 
@@ -64,19 +76,23 @@ TEST_F(SipServe, SippRegistersWithDigestCredentialsFromTheDatabase) {
   auto pw = add_extension(config, "1001");
   ServeProcess server(d, config);
   auto port = server.sip_port();
-  auto ok = sipp(d, port, {"-sf", kScenarios + "register_digest.xml", "-inf", users_file(d, "1001", pw), "-m", "3"});
+  auto ok = sipp(d, port,
+                 {"-sf", kScenarios + "register_digest.xml", "-inf", users_file(d, "1001", pw), "-m", "3"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output << read_file(d.str() + "/sipp_errors.log");
   // A wrong password and an unknown extension are refused alike.
-  auto bad = sipp(d, port, {"-sf", kScenarios + "register_wrong_password.xml", "-inf",
-                            users_file(d, "1001", "not-the-password"), "-m", "1"});
+  auto bad = sipp(d, port,
+                  {"-sf", kScenarios + "register_wrong_password.xml", "-inf",
+                   users_file(d, "1001", "not-the-password"), "-m", "1"});
   EXPECT_EQ(bad.exit_code, 0) << bad.output;
-  auto unknown = sipp(d, port, {"-sf", kScenarios + "register_wrong_password.xml", "-inf",
-                                users_file(d, "9999", "whatever-pass"), "-m", "1"});
+  auto unknown = sipp(d, port,
+                      {"-sf", kScenarios + "register_wrong_password.xml", "-inf",
+                       users_file(d, "9999", "whatever-pass"), "-m", "1"});
   EXPECT_EQ(unknown.exit_code, 0) << unknown.output;
   HttpClient http("127.0.0.1", server.port());
   auto metrics = http.get("/metrics").body;
   EXPECT_NE(metrics.find("hotline_sip_registrations 1"), std::string::npos) << metrics;
-  EXPECT_NE(server.log().find("sip: registered 1001@127.0.0.1 (tenant acme)"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find("sip: registered 1001@127.0.0.1 (tenant acme)"), std::string::npos)
+      << server.log();
 }
 
 TEST_F(SipServe, ExtensionCreatedThroughTheApiRegistersAtOnce) {
@@ -86,20 +102,23 @@ TEST_F(SipServe, ExtensionCreatedThroughTheApiRegistersAtOnce) {
   auto admin_pw = u.output.substr(at + 10, u.output.find('\n', at) - at - 10);
   ServeProcess server(d, config);
   HttpClient http("127.0.0.1", server.port());
-  http.token = http.post("/api/v1/auth/login", {{"tenant", "acme"}, {"username", "root"}, {"password", admin_pw}})
-                   .json()["token"];
+  http.token =
+      http.post("/api/v1/auth/login", {{"tenant", "acme"}, {"username", "root"}, {"password", admin_pw}})
+          .json()["token"];
   auto created = http.post("/api/v1/extensions", {{"extension", "2002"}, {"display_name", "Agent Two"}});
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string sip_pw = created.json()["password"];
   EXPECT_EQ(created.json()["realm"], "hotline");
-  auto r = sipp(d, server.sip_port(),
-                {"-sf", kScenarios + "register_digest.xml", "-inf", users_file(d, "2002", sip_pw), "-m", "1"});
+  auto r =
+      sipp(d, server.sip_port(),
+           {"-sf", kScenarios + "register_digest.xml", "-inf", users_file(d, "2002", sip_pw), "-m", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.output << read_file(d.str() + "/sipp_errors.log");
   // After a password change the old one no longer works.
   auto id = std::to_string(created.json()["id"].get<std::int64_t>());
   ASSERT_EQ(http.put("/api/v1/extensions/" + id + "/password", nlohmann::json::object()).status, 200);
-  auto old = sipp(d, server.sip_port(), {"-sf", kScenarios + "register_wrong_password.xml", "-inf",
-                                         users_file(d, "2002", sip_pw), "-m", "1"});
+  auto old = sipp(
+      d, server.sip_port(),
+      {"-sf", kScenarios + "register_wrong_password.xml", "-inf", users_file(d, "2002", sip_pw), "-m", "1"});
   EXPECT_EQ(old.exit_code, 0) << old.output;
   // Nothing is stored that would reveal the SIP password.
   auto stored = http.get("/api/v1/extensions").body;
@@ -132,7 +151,8 @@ TEST_F(SipServe, BaresipRegistersAndStaysRegistered) {
   auto log = server.log();
   EXPECT_NE(log.find("sip: registered 3003@127.0.0.1 (tenant acme)"), std::string::npos) << log;
   std::size_t refreshes = 0;
-  for (auto at = log.find("sip: refreshed 3003@"); at != std::string::npos; at = log.find("sip: refreshed 3003@", at + 1)) {
+  for (auto at = log.find("sip: refreshed 3003@"); at != std::string::npos;
+       at = log.find("sip: refreshed 3003@", at + 1)) {
     ++refreshes;
   }
   EXPECT_GE(refreshes, 2u) << log;

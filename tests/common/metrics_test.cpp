@@ -16,9 +16,12 @@ TEST(Metrics, RendersPrometheusTextFormat) {
   EXPECT_NE(text.find("# TYPE hotline_requests_total counter\n"), std::string::npos) << text;
   EXPECT_NE(text.find("hotline_requests_total{route=\"/a\",status=\"200\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("hotline_connections 5\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("hotline_latency_seconds_bucket{route=\"/a\",le=\"0.1\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("hotline_latency_seconds_bucket{route=\"/a\",le=\"1\"} 2\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("hotline_latency_seconds_bucket{route=\"/a\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("hotline_latency_seconds_bucket{route=\"/a\",le=\"0.1\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hotline_latency_seconds_bucket{route=\"/a\",le=\"1\"} 2\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hotline_latency_seconds_bucket{route=\"/a\",le=\"+Inf\"} 3\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("hotline_latency_seconds_count{route=\"/a\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("hotline_latency_seconds_sum{route=\"/a\"} 3.55\n"), std::string::npos) << text;
 }

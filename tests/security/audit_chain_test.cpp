@@ -11,7 +11,13 @@ std::vector<StoredAuditEntry> make_chain(int n) {
   std::string prev = kGenesisHash;
   for (int i = 1; i <= n; ++i) {
     StoredAuditEntry e;
-    e.fields = AuditFields{i, 1, 1000 + i, "user:1:admin", "127.0.0.1", "user.update", "user:" + std::to_string(i),
+    e.fields = AuditFields{i,
+                           1,
+                           1000 + i,
+                           "user:1:admin",
+                           "127.0.0.1",
+                           "user.update",
+                           "user:" + std::to_string(i),
                            R"({"after":{"name":"x"}})"};
     e.prev_hash = prev;
     e.hash = audit_hash(prev, e.fields);
