@@ -171,12 +171,13 @@ TEST_F(SippTest, CancelBeforeAnswer) {
   EXPECT_EQ(on_stack([&] { return stack_->dialogs().size(); }), 0u);
 }
 
-TEST_F(SippTest, ReinviteHoldUnholdInfoAndBye) {
+TEST_F(SippTest, ReinviteHoldUnholdInfoUpdateReferAndBye) {
   auto r = sipp({"-sf", kScenarios + "reinvite_hold.xml", "-m", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(on_stack([&] { return uas_->reinvites.load(); }), 6);
   EXPECT_EQ(on_stack([&] { return uas_->holds.load(); }), 3);
   EXPECT_EQ(on_stack([&] { return uas_->infos.load(); }), 3);
+  EXPECT_EQ(on_stack([&] { return uas_->refers.load(); }), 3);
   EXPECT_EQ(on_stack([&] { return uas_->terminated_remote.load(); }), 3);
 }
 
