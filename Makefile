@@ -35,11 +35,13 @@ test-asan: deps
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
 
+SOURCES = $(shell git ls-files 'src/*.h' 'src/*.cpp' 'tests/*.h' 'tests/*.cpp' 'bench/*.h' 'bench/*.cpp' 'fuzz/*.cpp')
+
 format:
-	find src tests bench -name '*.h' -o -name '*.cpp' | xargs clang-format -i
+	clang-format -i $(SOURCES)
 
 format-check:
-	find src tests bench -name '*.h' -o -name '*.cpp' | xargs clang-format --dry-run --Werror
+	clang-format --dry-run --Werror $(SOURCES)
 
 clean:
 	rm -rf build

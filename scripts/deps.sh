@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build ccache pkg-config git clang
+  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev clang-format
   # libraries
   libboost-dev libssl-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libspdlog-dev
   libsodium-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
