@@ -89,19 +89,36 @@ Response Api::to_response(const Request& req, Reply reply, const std::string& re
 }
 
 void Api::observe(const Request& req, const std::string& route, unsigned status, double seconds) {
-  metrics_
-      .counter("hotline_http_requests_total", "HTTP requests by route and status",
-               {{"method", std::string(http::to_string(req.method()))},
-                {"route", route},
-                {"status", std::to_string(status)}})
-      .inc();
-  metrics_.histogram("hotline_http_request_duration_seconds", "HTTP request latency", {{"route", route}})
-      .observe(seconds);
-  if (status >= 400) {
-    metrics_
-        .counter("hotline_http_errors_total", "HTTP error responses", {{"status", std::to_string(status)}})
-        .inc();
+  // The registry lookup renders label strings; cache the series per
+  // (route, method, status) so the hot path is one shared-lock map probe.
+  const std::string key =
+      route + '\n' + std::string(http::to_string(req.method())) + '\n' + std::to_string(status);
+  std::optional<SeriesSet> series;  // a copy: the cache may be cleared meanwhile
+  {
+    std::shared_lock lock(series_mu_);
+    auto it = series_.find(key);
+    if (it != series_.end()) series = it->second;
   }
+  if (!series) {
+    SeriesSet fresh;
+    fresh.requests = &metrics_.counter("hotline_http_requests_total", "HTTP requests by route and status",
+                                       {{"method", std::string(http::to_string(req.method()))},
+                                        {"route", route},
+                                        {"status", std::to_string(status)}});
+    fresh.latency = &metrics_.histogram("hotline_http_request_duration_seconds", "HTTP request latency",
+                                        {{"route", route}});
+    if (status >= 400) {
+      fresh.errors = &metrics_.counter("hotline_http_errors_total", "HTTP error responses",
+                                       {{"status", std::to_string(status)}});
+    }
+    std::unique_lock lock(series_mu_);
+    if (series_.size() > 10'000) series_.clear();  // bound: routes x methods x statuses is small
+    series_.try_emplace(key, fresh);
+    series = fresh;
+  }
+  series->requests->inc();
+  series->latency->observe(seconds);
+  if (series->errors) series->errors->inc();
 }
 
 Reply Api::dispatch(RequestContext& ctx, const Router::Match& m) {

@@ -15,7 +15,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "api/http_server.h"
 #include "api/router.h"
@@ -75,6 +77,13 @@ class Api {
   ApiOptions options_;
   Router router_;
   std::atomic<bool> draining_{false};
+  struct SeriesSet {
+    common::Counter* requests = nullptr;
+    common::Histogram* latency = nullptr;
+    common::Counter* errors = nullptr;
+  };
+  std::shared_mutex series_mu_;
+  std::unordered_map<std::string, SeriesSet> series_;
   common::Counter* logins_ok_;
   common::Counter* logins_failed_;
 };
