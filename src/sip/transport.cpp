@@ -196,6 +196,10 @@ common::Status TransportManager::listen(const ListenAddress& where) {
     if (!ec && addr.is_v6()) u->sock.set_option(asio::ip::v6_only(true), ec);
     if (!ec) u->sock.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec), ec.clear();
     if (!ec) u->sock.bind(ep, ec);
+    // Non-blocking: receives are drained in a loop; a send that would block
+    // (4 MB socket buffer full) is dropped like any lost datagram.
+    if (!ec) u->sock.non_blocking(true, ec);
+    if (!ec) u->sock.set_option(asio::socket_base::send_buffer_size(4 << 20), ec), ec.clear();
     if (ec)
       return Error::internal("udp bind " + where.address + ":" + std::to_string(where.port) + ": " +
                              ec.message());
@@ -215,6 +219,18 @@ common::Status TransportManager::listen(const ListenAddress& where) {
             if (!e && n > 0 && n <= config_.max_message_size) {
               Peer p{Transport::kUdp, u->from.address().to_string(), u->from.port(), 0};
               deliver(std::string(u->buf.data(), n), p);
+            }
+            // Under load, drain what is already queued without going back
+            // through the reactor (one wake-up for many datagrams); bounded
+            // so other sockets and timers still get their turn.
+            for (int i = 0; i < 64 && !alive.expired(); ++i) {
+              boost::system::error_code rec;
+              size_t m = u->sock.receive_from(asio::buffer(u->buf), u->from, 0, rec);
+              if (rec) break;  // would_block: queue empty
+              if (m > 0 && m <= config_.max_message_size) {
+                Peer p{Transport::kUdp, u->from.address().to_string(), u->from.port(), 0};
+                deliver(std::string(u->buf.data(), m), p);
+              }
             }
             if (alive.expired() || !l) return;
             (*l)();
