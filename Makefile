@@ -1,7 +1,7 @@
 # Two commands for a fresh Debian 12 machine:
 #   make run   — install deps, build, set up var/ with a demo tenant, serve
 #   make test  — install deps, build, run every test
-.PHONY: all deps build run test test-asan bench format format-check clean
+.PHONY: all deps build server run test test-asan bench format format-check clean
 
 BUILD_DIR ?= build/release
 ASAN_DIR  ?= build/asan
@@ -20,7 +20,11 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# `make run` builds only the server binary (tests are for `make test`).
+server: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target hotline
+
+run: server
 	@bash scripts/run-dev.sh $(BUILD_DIR)/src/app/hotline
 
 test: build
