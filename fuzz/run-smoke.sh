@@ -16,7 +16,8 @@ for t in sip_message sdp; do
   work="$BUILD/corpus/$t"
   mkdir -p "$work"
   echo "== fuzz_$t for ${SECS}s"
-  "$BUILD/fuzz/fuzz_$t" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=1024 \
+  # A fixed seed keeps CI runs reproducible: the same inputs every time.
+  "$BUILD/fuzz/fuzz_$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$SECS" -max_len=8192 -timeout=10 -rss_limit_mb=1024 \
     -artifact_prefix="$BUILD/artifacts/$t-" "$work" "fuzz/corpus/$t" "fuzz/regressions/$t" 2>&1 | tail -n 3
 done
 echo "fuzz smoke: no crashes"

@@ -209,8 +209,11 @@ Result<Session> parse(std::string_view text) {
           std::string_view rate = enc.substr(s1 + 1);
           size_t s2 = rate.find('/');
           long long r, ch = 1;
-          if (!to_int(rate.substr(0, s2), r) || r <= 0) return Error::invalid("sdp", "malformed rtpmap rate");
-          if (s2 != std::string_view::npos && (!to_int(rate.substr(s2 + 1), ch) || ch <= 0))
+          // Bounded so the value fits an int and survives re-serialisation
+          // (found by fuzz_sdp: a 17-digit rate wrapped negative).
+          if (!to_int(rate.substr(0, s2), r) || r <= 0 || r > 10'000'000)
+            return Error::invalid("sdp", "malformed rtpmap rate");
+          if (s2 != std::string_view::npos && (!to_int(rate.substr(s2 + 1), ch) || ch <= 0 || ch > 255))
             return Error::invalid("sdp", "malformed rtpmap channels");
           c.clock_rate = static_cast<int>(r);
           c.channels = static_cast<int>(ch);
