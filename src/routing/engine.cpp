@@ -295,6 +295,9 @@ Status check_levels(const std::vector<SkillLevel>& skills, const char* field) {
 }  // namespace
 
 struct Engine::Impl {
+  // declined() and no_answer(): the offer to `agent` ends without an answer.
+  Status end_ringing(InteractionId id, AgentId agent, Time now, EventType type);
+
   EngineOptions opt;
   std::mt19937_64 rng;
   Time last{};
@@ -1660,30 +1663,24 @@ Status Engine::answered(InteractionId id, AgentId agent, Time now) {
   return common::ok_status();
 }
 
-Status Engine::declined(InteractionId id, AgentId agent, Time now) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
-  const std::uint32_t ai = m.agent_idx(agent);
+Status Engine::Impl::end_ringing(InteractionId id, AgentId agent, Time now, EventType type) {
+  now = clamp(now);
+  const std::uint32_t xi = ix_idx(id);
+  const std::uint32_t ai = agent_idx(agent);
   if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
-  IxRec& ix = m.ixs[xi];
+  IxRec& ix = ixs[xi];
   if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
     return Error::conflict("interaction is not ringing this agent");
-  m.miss(xi, ai, EventType::kDeclined, now, false);
+  miss(xi, ai, type, now, false);
   return common::ok_status();
 }
 
+Status Engine::declined(InteractionId id, AgentId agent, Time now) {
+  return impl_->end_ringing(id, agent, now, EventType::kDeclined);
+}
+
 Status Engine::no_answer(InteractionId id, AgentId agent, Time now) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
-  const std::uint32_t ai = m.agent_idx(agent);
-  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
-  IxRec& ix = m.ixs[xi];
-  if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
-    return Error::conflict("interaction is not ringing this agent");
-  m.miss(xi, ai, EventType::kNoAnswer, now, false);
-  return common::ok_status();
+  return impl_->end_ringing(id, agent, now, EventType::kNoAnswer);
 }
 
 Status Engine::abandoned(InteractionId id, Time now) {
