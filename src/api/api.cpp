@@ -26,6 +26,10 @@ Api::Api(iam::Directory& directory, iam::Extensions& extensions, store::Database
   add_role_routes();
   add_audit_routes();
   add_extension_routes();
+  add_center_routes();
+  add_records_routes();
+  add_live_routes();
+  add_call_routes();
 }
 
 namespace {

@@ -27,13 +27,36 @@
 #include "iam/iam.h"
 #include "store/database.h"
 
+namespace hotline::center {
+class Repository;
+}
+namespace hotline::records {
+class Store;
+}
+namespace hotline::live {
+class Hub;
+}
+namespace hotline::call {
+class Control;
+}
+
 namespace hotline::api {
+
+// The contact-center services behind the issue-6 routes. Each may be null
+// (tests of the foundation); their routes then answer 503 "unavailable".
+struct ApiServices {
+  center::Repository* center = nullptr;  // configuration (routes_center.cpp)
+  records::Store* records = nullptr;     // call records, recordings (routes_records.cpp)
+  live::Hub* live = nullptr;             // live events WebSocket (routes_live.cpp)
+  call::Control* calls = nullptr;        // agent status, realtime stats (routes_call.cpp)
+};
 
 struct ApiOptions {
   std::string version = "0.0.0";
   bool access_log = true;
   std::string sip_realm = "hotline";            // realm extension HA1s are made for
   std::function<void()> on_extensions_changed;  // e.g. reload the SIP registrar's credentials
+  ApiServices services;
 };
 
 class Api {
@@ -65,6 +88,10 @@ class Api {
   void add_role_routes();
   void add_audit_routes();
   void add_extension_routes();
+  void add_center_routes();   // routes_center.cpp
+  void add_records_routes();  // routes_records.cpp
+  void add_live_routes();     // routes_live.cpp
+  void add_call_routes();     // routes_call.cpp
   Reply dispatch(RequestContext& ctx, const Router::Match& m);
   Response to_response(const Request& req, Reply reply, const std::string& request_id);
   void observe(const Request& req, const std::string& route, unsigned status, double seconds);

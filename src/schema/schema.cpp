@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "schema/parts.h"
+
 namespace hotline::schema {
 namespace {
 
@@ -13,12 +15,6 @@ std::string for_backend(std::string sql, bool postgres) {
     sql.replace(pos, 4, id);
   }
   return sql;
-}
-
-store::Migration portable(int version, std::string name, const std::string& sql,
-                          const std::string& sqlite_extra = "", const std::string& postgres_extra = "") {
-  return store::Migration{version, std::move(name), for_backend(sql, false) + sqlite_extra,
-                          for_backend(sql, true) + postgres_extra};
 }
 
 // v1: tenants, users, roles, sessions, the audit log.
@@ -135,11 +131,19 @@ CREATE TABLE extensions (
 
 }  // namespace
 
+store::Migration portable(int version, std::string name, const std::string& sql,
+                          const std::string& sqlite_extra, const std::string& postgres_extra) {
+  return store::Migration{version, std::move(name), for_backend(sql, false) + sqlite_extra,
+                          for_backend(sql, true) + postgres_extra};
+}
+
 const std::vector<store::Migration>& migrations() {
   static const std::vector<store::Migration> all = {
       portable(1, "identity: tenants, users, roles, sessions, audit log", kIdentity, kAuditGuardSqlite,
                kAuditGuardPostgres),
       portable(2, "sip: tenant SIP domains and extensions with digest HA1", kExtensions),
+      center_migration(),
+      records_migration(),
   };
   return all;
 }

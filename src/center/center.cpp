@@ -1,0 +1,1 @@
+#include "center/center.h"

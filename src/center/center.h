@@ -1,0 +1,4 @@
+// center/center.h — placeholder public header; the subsystem is being written (issue 6).
+#pragma once
+
+namespace hotline::center {}  // namespace hotline::center

@@ -1,0 +1,1 @@
+#include "ivr/ivr.h"
