@@ -4,6 +4,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <thread>
 
@@ -34,14 +36,21 @@ class ApiServer {
   std::thread thread_;
 
  public:
+  // `setup` runs after the database, directory and extensions exist and
+  // before the Api is built: it may create services (keep them alive in
+  // `keep_alive`, destroyed after the server) and put them into the options.
+  using Setup = std::function<void(ApiServer&, api::ApiOptions&)>;
+
   explicit ApiServer(std::string url = "", api::HttpServerOptions options = {},
-                     iam::AuthPolicy policy = fast_policy())
+                     iam::AuthPolicy policy = fast_policy(), Setup setup = {})
       : url_(url.empty() ? default_url() : url) {
     db = store::Database::open(url_);
     db->migrate(schema::migrations());
     directory = std::make_unique<iam::Directory>(*db, clock, policy);
     extensions = std::make_unique<iam::Extensions>(*db, clock);
-    api = std::make_unique<api::Api>(*directory, *extensions, *db, metrics, clock, test_options());
+    auto api_options = test_options();
+    if (setup) setup(*this, api_options);
+    api = std::make_unique<api::Api>(*directory, *extensions, *db, metrics, clock, api_options);
     options.host = "127.0.0.1";
     options.port = 0;
     server = std::make_unique<api::HttpServer>(io_, options, api->handler(), api->error_responder());
@@ -101,6 +110,7 @@ class ApiServer {
   std::unique_ptr<store::Database> db;
   std::unique_ptr<iam::Directory> directory;
   std::unique_ptr<iam::Extensions> extensions;
+  std::vector<std::shared_ptr<void>> keep_alive;  // services made by `setup`
   std::unique_ptr<api::Api> api;
   std::unique_ptr<api::HttpServer> server;
 };
