@@ -21,4 +21,14 @@ while IFS=$'\t' read -r lang name text; do
   espeak-ng -v "${voice}" -s "${speed}" -w "${tmp}" "${text}"
   mv "${tmp}" "${out}/${lang}/${name}.wav"
 done < "${phrases}"
+# Music on hold: a soft repeating arpeggio made with sox (no recorded music
+# ships, so there is nothing to license). Same file for every language.
+if command -v sox >/dev/null; then
+  for lang_dir in "${out}"/*/; do
+    sox -n -r 8000 -c 1 -b 16 "${lang_dir}moh.wav" \
+      synth 0.5 sine 523.25 synth 0.5 sine 659.25 synth 0.5 sine 783.99 synth 0.5 sine 659.25 \
+      fade q 0.05 0.5 0.05 gain -14 repeat 7 2>/dev/null ||
+      sox -n -r 8000 -c 1 -b 16 "${lang_dir}moh.wav" synth 16 sine 440 tremolo 2 60 gain -18
+  done
+fi
 touch "${out}/.stamp"

@@ -71,6 +71,10 @@ for ext in 1001 1002 1003 1004 1005; do
   fi
 done
 
+# The demo contact center: number 400 (IVR in Chinese and English), queues
+# sales and support, agents on extensions 1001-1005, a VIP customer.
+"$HOTLINE" --config "$CONFIG" demo seed demo >/dev/null
+
 LISTEN=$(sed -n 's/^listen = "\(.*\)"/\1/p' "$CONFIG" | head -n 1)
 LISTEN=${HOTLINE_HTTP_LISTEN:-$LISTEN}
 cat <<MSG
@@ -84,6 +88,10 @@ cat <<MSG
 
   SIP:      register a softphone (e.g. baresip, Linphone) to this machine's address, port 5060:
 $(sed 's/^\([^ ]*\) \(.*\)$/              extension \1  password \2/' "$EXT_FILE" 2>/dev/null)
+
+  Call in:  register one softphone as 1001 and another as 1002 (any extension), then
+            on 1001 dial *23 (log in and ready; *22 logs out, *24 not ready, *25 ends wrap-up)
+            and from 1002 dial 400: the IVR answers (1 sales, 2 support, 9 English).
 
   Sign in:  curl -s -X POST http://$LISTEN/api/v1/auth/login -H 'Content-Type: application/json' \\
               -d '{"tenant":"demo","username":"admin","password":"<password>"}'

@@ -11,6 +11,8 @@
 #include "iam/extensions.h"
 #include "iam/iam.h"
 #include "media/recording.h"
+#include "app/demo.h"
+#include "center/center.h"
 #include "routing/simulate.h"
 #include "schema/schema.h"
 #include "security/security.h"
@@ -44,6 +46,8 @@ Commands:
                                           password unless one is read from standard input
   extension passwd <tenant> <extension> [--password-stdin]
   extension list <tenant>                 list a tenant's extensions
+  demo seed <tenant>                      add the demo contact center (number 400, IVR, queues
+                                          sales/support, agents 1001-1005, a VIP customer)
   audit verify                            check the audit log's hash chain
   recording decrypt <in.hrec> <out.wav>   decrypt a recording with the configured key (audited)
   simulate [options] scenario.json        run the routing engine on a simulated contact center
@@ -317,6 +321,23 @@ int cmd_config(const Args& a, std::ostream& out, std::ostream& err) {
 
 int run_parsed(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
+int cmd_demo(const Args& a, std::ostream& out, std::ostream& err) {
+  const auto& p = a.positional;
+  if (p.size() != 3 || p[1] != "seed") {
+    err << "usage: hotline demo seed <tenant>\n";
+    return 2;
+  }
+  auto ctx = open_context(a);
+  auto t = need_tenant(ctx, p[2], err);
+  if (!t) return 1;
+  center::RepositoryOptions ro;
+  ro.custom_prompts_dir = ctx.config.media_custom_prompts_dir;
+  center::Repository repo(*ctx.db, common::SystemClock::instance(), ro);
+  const int n = seed_demo(repo, t->id, iam::Actor::cli(), err);
+  out << "demo: " << n << " object(s) created in tenant " << t->slug << "\n";
+  return 0;
+}
+
 int cmd_recording(const Args& a, std::ostream& out, std::ostream& err) {
   const auto& p = a.positional;
   if (p.size() != 4 || p[1] != "decrypt") {
@@ -387,6 +408,7 @@ int run_parsed(const std::vector<std::string>& argv, std::ostream& out, std::ost
     if (cmd == "audit") return cmd_audit(a, out, err);
     if (cmd == "extension") return cmd_extension(a, out, err);
     if (cmd == "recording") return cmd_recording(a, out, err);
+    if (cmd == "demo") return cmd_demo(a, out, err);
     if (cmd == "config") return cmd_config(a, out, err);
   } catch (const ConfigError& e) {
     err << e.what() << "\n";

@@ -46,7 +46,16 @@ struct Config {
   std::int64_t sip_qualify_interval_s = 30;
   std::int64_t sip_t1_ms = 500;
   std::int64_t sip_max_message_bytes = 65535;
+  // [media]
+  std::int64_t media_rtp_port_min = 20000;
+  std::int64_t media_rtp_port_max = 29999;
+  std::int64_t media_loops = 0;            // media event loops; 0 = one per core
+  std::string media_address;               // our RTP address in SDP ("" = the address the peer used)
+  std::int64_t media_timeout_s = 30;       // hang up after this long without RTP; 0 = never
+  std::string media_prompts_dir;           // shipped prompts ("" = next to the binary's build, then /usr/share/hotline/prompts)
+  std::string media_custom_prompts_dir = "var/prompts";
   // [recording]
+  std::string recording_dir = "var/recordings";
   std::string recording_kek;                     // 64 hex chars: key-encryption key for recordings
   std::string recording_kek_id = "k1";           // stored in each recording's header (key rotation)
   std::string recording_cipher = "aes-256-gcm";  // or "sm4"

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "app/contact_center.h"
 #include "app/cli.h"
 #include "app/sip_service.h"
 #include "common/clock.h"
@@ -100,10 +101,24 @@ int serve(const Config& c) {
   iam::Directory directory(*db, clock, auth_policy(c));
   iam::Extensions extensions(*db, clock);
 
+  const unsigned threads = c.http_threads > 0 ? static_cast<unsigned>(c.http_threads)
+                                              : std::max(2u, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+
+  // The contact center: configuration, records, live events, media and the
+  // call layer on the SIP loop (see app/contact_center.h).
+  std::unique_ptr<ContactCenter> center;
+  try {
+    center = std::make_unique<ContactCenter>(c, *db, directory, metrics, io);
+  } catch (const std::exception& e) {
+    spdlog::critical("contact center: {}", e.what());
+    return 1;
+  }
   std::unique_ptr<SipService> sip;
   if (c.sip_enabled) {
     sip = std::make_unique<SipService>(c, extensions, metrics);
-    if (auto s = sip->start(); !s) {
+    auto attach = [&](sip::Stack& stack) { center->attach(stack, *sip); };
+    if (auto s = sip->start(attach); !s) {
       spdlog::critical("sip: {}", s.error().message);
       return 1;
     }
@@ -113,11 +128,9 @@ int serve(const Config& c) {
   options.access_log = c.log_access;
   options.sip_realm = c.sip_realm;
   if (sip) options.on_extensions_changed = [&sip] { sip->credentials().reload(); };
+  options.services = center->services();
   api::Api api(directory, extensions, *db, metrics, clock, options);
 
-  const unsigned threads = c.http_threads > 0 ? static_cast<unsigned>(c.http_threads)
-                                              : std::max(2u, std::thread::hardware_concurrency());
-  asio::io_context io(static_cast<int>(threads));
   auto [host, port] = split_host_port(c.http_listen, "http.listen");
   api::HttpServerOptions ho;
   ho.host = host;
@@ -188,7 +201,11 @@ int serve(const Config& c) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
-  if (sip) sip->stop();
+  if (sip) {
+    sip->run_on_loop_and_wait([&] { center->shutdown(); });
+    sip->stop();
+  }
+  center.reset();
   spdlog::info("stopped");
   return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 namespace hotline::app {
 
 namespace asio = boost::asio;
@@ -80,17 +82,30 @@ class SipService::Events final : public sip::RegistrarListener, public sip::Sess
     bindings_->set(static_cast<std::int64_t>(stack_.registrar().binding_count()));
     spdlog::info("sip: {} {} (tenant {}) contact {} via {}", sip::binding_event_name(event), b.aor, b.tenant,
                  b.contact, b.flow.str());
+    if (presence_) presence_->on_binding(event, b);
   }
 
-  void on_invite(sip::ServerTxnId txn, const sip::Message&, const sip::Peer& from) override {
-    // No call layer yet: say so instead of ringing forever.
-    spdlog::info("sip: INVITE from {} answered 480 (call handling not available yet)", from.str());
+  void on_invite(sip::ServerTxnId txn, const sip::Message& m, const sip::Peer& from) override {
+    if (calls_) return calls_->on_invite(txn, m, from);
+    spdlog::info("sip: INVITE from {} answered 480 (no call layer)", from.str());
     stack_.reject(txn, 480);
   }
-
-  void on_dialog_request(sip::Dialog&, sip::ServerTxnId txn, const sip::Message&) override {
+  void on_cancelled(sip::ServerTxnId txn) override {
+    if (calls_) calls_->on_cancelled(txn);
+  }
+  void on_dialog_request(sip::Dialog& d, sip::ServerTxnId txn, const sip::Message& m) override {
+    if (calls_) return calls_->on_dialog_request(d, txn, m);
     stack_.respond(txn, stack_.response_for(txn, 501));
   }
+  void on_dialog_ack(sip::Dialog& d, const sip::Message& ack) override {
+    if (calls_) calls_->on_dialog_ack(d, ack);
+  }
+  void on_dialog_terminated(const sip::Dialog& d, std::string_view reason) override {
+    if (calls_) calls_->on_dialog_terminated(d, reason);
+  }
+
+  sip::SessionHandler* calls_ = nullptr;
+  sip::RegistrarListener* presence_ = nullptr;
 
  private:
   sip::Stack& stack_;
@@ -138,14 +153,36 @@ SipService::SipService(const Config& config, iam::Extensions& extensions, common
 
 SipService::~SipService() { stop(); }
 
-common::Status SipService::start() {
+void SipService::set_call_layer(sip::SessionHandler* calls, sip::RegistrarListener* presence) {
+  pending_calls_ = calls;
+  pending_presence_ = presence;
+  if (events_) {
+    events_->calls_ = calls;
+    events_->presence_ = presence;
+  }
+}
+
+void SipService::run_on_loop_and_wait(std::function<void()> f) {
+  if (!loop_.joinable()) return f();
+  std::promise<void> done;
+  asio::post(io_, [&] {
+    f();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+common::Status SipService::start(std::function<void(sip::Stack&)> before_run) {
   credentials_.reload();
   stack_ = std::make_unique<sip::Stack>(io_, sip_stack_config(config_), credentials_);
   events_ = std::make_unique<Events>(*stack_, metrics_);
+  events_->calls_ = pending_calls_;
+  events_->presence_ = pending_presence_;
   stack_->set_registrar_listener(events_.get());
   stack_->set_session_handler(events_.get());
   if (auto s = stack_->start(); !s) return s;
   bound_ = stack_->bound();
+  if (before_run) before_run(*stack_);
   loop_ = std::thread([this] { io_.run(); });
   reloader_ = std::thread([this] { reload_loop(); });
   spdlog::info("sip: {} extension credential(s) loaded, realm '{}'", credentials_.size(), config_.sip_realm);

@@ -5,14 +5,15 @@
 // touch the database (they must not block the SIP loop), and the cache is
 // reloaded every few seconds and at once when the API changes an extension.
 //
-// Until the call layer exists (issue 6) an INVITE is answered 480
-// Temporarily Unavailable; REGISTER, OPTIONS and the registrar's qualify
-// pings work fully.
+// INVITEs and in-dialog requests go to the call layer (set_call_layer);
+// without one an INVITE is answered 480 Temporarily Unavailable. REGISTER,
+// OPTIONS and the registrar's qualify pings are the stack's own.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -54,8 +55,14 @@ class SipService {
   SipService(const Config& config, iam::Extensions& extensions, common::MetricsRegistry& metrics);
   ~SipService();
 
-  // Loads credentials, binds the transports and starts the loop thread.
-  common::Status start();
+  // Loads credentials, binds the transports, calls `before_run` with the
+  // stack (the loop is not running yet: build the call layer there) and
+  // starts the loop thread.
+  common::Status start(std::function<void(sip::Stack&)> before_run = {});
+  // Where INVITEs and binding events go; call from `before_run` (or before start).
+  void set_call_layer(sip::SessionHandler* calls, sip::RegistrarListener* presence);
+  // Runs `f` on the SIP loop (before the stack stops) — e.g. hang up every call.
+  void run_on_loop_and_wait(std::function<void()> f);
   // Stops the stack (on its loop) and joins the thread. Idempotent.
   void stop();
 
@@ -79,6 +86,8 @@ class SipService {
   std::mutex reload_mu_;
   std::condition_variable reload_cv_;
   bool stopping_ = false;
+  sip::SessionHandler* pending_calls_ = nullptr;
+  sip::RegistrarListener* pending_presence_ = nullptr;
 };
 
 // Builds the stack configuration from `[sip]` keys (exposed for tests).

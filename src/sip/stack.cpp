@@ -5,6 +5,18 @@ namespace hotline::sip {
 namespace asio = boost::asio;
 
 namespace {
+// RFC 3261 §25.1 quoted-string: escape '"' and '\\', drop control characters
+// (a caller name comes from a carrier or the CRM, never trusted).
+std::string quote_display_name(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) continue;
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 constexpr const char* kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY, MESSAGE";
 
@@ -460,14 +472,18 @@ ClientTxnId Stack::request_in_dialog(Dialog& d, std::string_view method, std::st
 
 ClientTxnId Stack::invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
                           std::string_view to_uri, std::string_view sdp,
-                          std::function<void(Dialog*, const ClientResult&)> on_event) {
+                          std::function<void(Dialog*, const ClientResult&)> on_event,
+                          const InviteOptions& options) {
   Message m = Message::request("INVITE", request_uri);
-  m.add_header(HeaderId::kFrom, "<" + std::string(from_uri) + ">;tag=" + random_token(16));
+  std::string from;
+  if (!options.from_display.empty()) from = quote_display_name(options.from_display) + " ";
+  m.add_header(HeaderId::kFrom, from + "<" + std::string(from_uri) + ">;tag=" + random_token(16));
   m.add_header(HeaderId::kTo, "<" + std::string(to_uri) + ">");
   m.add_header(HeaderId::kCallId, random_token(24) + "@hotline");
   m.add_header(HeaderId::kCSeq, "1 INVITE");
   m.add_header(HeaderId::kContact, "<" + local_contact(to) + ">");
   m.add_header(HeaderId::kAllow, kAllow);
+  for (const auto& [name, value] : options.headers) m.add_header(name, value);
   if (!sdp.empty()) m.set_body("application/sdp", sdp);
   Message copy = m;
   std::weak_ptr<bool> alive = alive_;

@@ -124,9 +124,20 @@ class Stack {
   // Out-of-dialog INVITE (UAC). `on_event` sees every response with the
   // dialog it created or confirmed (nullptr for failures); the ACK for a
   // 2xx is sent automatically. Returns the transaction (for cancel()).
+  // `options` adds a display name to From (caller ID shown on the phone) and
+  // extra headers (e.g. X-Hotline-Interaction).
+  struct InviteOptions {
+    std::string from_display;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
   ClientTxnId invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
                      std::string_view to_uri, std::string_view sdp,
-                     std::function<void(Dialog*, const ClientResult&)> on_event);
+                     std::function<void(Dialog*, const ClientResult&)> on_event, const InviteOptions& options);
+  ClientTxnId invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
+                     std::string_view to_uri, std::string_view sdp,
+                     std::function<void(Dialog*, const ClientResult&)> on_event) {
+    return invite(to, request_uri, from_uri, to_uri, sdp, std::move(on_event), InviteOptions{});
+  }
   // CANCEL an INVITE we sent (after a provisional response, §9.1).
   bool cancel(ClientTxnId invite);
   // Ends a dialog with BYE (confirmed) and forgets it.

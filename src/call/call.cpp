@@ -1,1 +1,0 @@
-#include "call/call.h"

@@ -1,0 +1,1506 @@
+// The call layer's state machine: caller legs, IVR, queue, agent offers,
+// bridging, wrap-up, records and live events. See call.h for the contract.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+
+#include "call/internal.h"
+#include "routing/types.h"
+
+namespace hotline::call {
+
+namespace asio = boost::asio;
+using routing::AgentId;
+using routing::EventType;
+using routing::InteractionId;
+using routing::QueueId;
+
+namespace {
+
+std::int64_t epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string hex_id(std::uint64_t v) {
+  static const char* d = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = d[v & 15];
+  return s;
+}
+
+// User part of a SIP/tel URI inside a header value ("\"Bob\" <sip:1001@h>;tag=x" -> "1001").
+std::string user_of(std::string_view v) {
+  auto lt = v.find('<');
+  if (lt != std::string_view::npos) v = v.substr(lt + 1);
+  for (std::string_view scheme : {"sips:", "sip:", "tel:"}) {
+    if (v.substr(0, scheme.size()) == scheme) {
+      v.remove_prefix(scheme.size());
+      break;
+    }
+  }
+  auto end = v.find_first_of("@;>?:");
+  return std::string(v.substr(0, end));
+}
+
+std::string display_of(std::string_view v) {
+  auto q1 = v.find('"');
+  if (q1 == std::string_view::npos) return "";
+  auto q2 = v.find('"', q1 + 1);
+  if (q2 == std::string_view::npos) return "";
+  return std::string(v.substr(q1 + 1, q2 - q1 - 1));
+}
+
+// Host of a SIP URI ("sip:400@10.0.0.5:5060;transport=udp" -> "10.0.0.5").
+std::string host_of(std::string_view uri) {
+  auto at = uri.find('@');
+  if (at != std::string_view::npos) uri.remove_prefix(at + 1);
+  else if (auto c = uri.find(':'); c != std::string_view::npos) uri.remove_prefix(c + 1);
+  if (!uri.empty() && uri.front() == '[') {
+    auto e = uri.find(']');
+    return std::string(uri.substr(1, e == std::string_view::npos ? std::string_view::npos : e - 1));
+  }
+  return std::string(uri.substr(0, uri.find_first_of(":;>?")));
+}
+
+bool is_dtmf(char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '*' || c == '#'; }
+
+// "Signal=5\r\nDuration=160" (application/dtmf-relay) or "5" (application/dtmf).
+std::optional<char> info_digit(const sip::Message& req) {
+  std::string_view body = req.body();
+  std::string_view ct = req.header(sip::HeaderId::kContentType);
+  if (ct.find("dtmf-relay") != std::string_view::npos) {
+    auto p = body.find("Signal");
+    if (p == std::string_view::npos) return std::nullopt;
+    p = body.find('=', p);
+    if (p == std::string_view::npos) return std::nullopt;
+    for (++p; p < body.size() && (body[p] == ' ' || body[p] == '\t'); ++p) {
+    }
+    if (p < body.size() && is_dtmf(body[p])) return body[p];
+    return std::nullopt;
+  }
+  if (ct.find("application/dtmf") != std::string_view::npos) {
+    for (char c : body)
+      if (is_dtmf(c)) return c;
+  }
+  return std::nullopt;
+}
+
+std::string status_name(routing::AgentStatus s) { return std::string(routing::to_string(s)); }
+
+}  // namespace
+
+struct CallCenter::Impl {
+  Impl(sip::Stack& s, media::MediaEngine& m, center::Repository& cfg, Sink& sk, common::MetricsRegistry& mr,
+       Options o, common::Clock& c)
+      : stack(s),
+        media(m),
+        config(cfg),
+        sink(sk),
+        metrics(mr),
+        options(std::move(o)),
+        clock(c),
+        prompts(options.prompts_dir),
+        engine_timer(s.io()) {
+    calls_total = &metrics.counter("hotline_calls_total", "Calls received");
+    calls_active = &metrics.gauge("hotline_calls_active", "Calls in progress");
+    waiting_gauge = &metrics.gauge("hotline_queue_waiting", "Callers waiting in queues");
+    next_id = (static_cast<std::uint64_t>(epoch_ms()) << 12);
+  }
+
+  sip::Stack& stack;
+  media::MediaEngine& media;
+  center::Repository& config;
+  Sink& sink;
+  common::MetricsRegistry& metrics;
+  Options options;
+  common::Clock& clock;
+  media::PromptLibrary prompts;
+  routing::Engine engine;
+  asio::steady_timer engine_timer;
+  std::unordered_map<std::int64_t, TenantState> tenants;
+  std::unordered_map<std::string, std::int64_t> tenant_by_slug;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls;
+  std::unordered_map<std::string, std::uint64_t> by_dialog;      // caller and agent dialogs
+  std::unordered_map<sip::ServerTxnId, std::uint64_t> by_txn;    // caller INVITEs not yet answered
+  std::unordered_map<std::int64_t, AgentSession> agents;
+  std::uint64_t next_id = 0;
+  std::int64_t event_seq = 0;
+  bool pumping = false;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  common::Counter* calls_total;
+  common::Gauge* calls_active;
+  common::Gauge* waiting_gauge;
+
+  routing::Time now() { return clock.now(); }
+  Call* find(std::uint64_t id) {
+    auto it = calls.find(id);
+    return it == calls.end() ? nullptr : it->second.get();
+  }
+
+  // Runs `f` on the loop later (never inside the current handler).
+  template <class F>
+  void later(F&& f) {
+    std::weak_ptr<bool> a = alive;
+    asio::post(stack.io(), [a, f = std::forward<F>(f)]() mutable {
+      if (!a.expired()) f();
+    });
+  }
+
+  // ---------------------------------------------------------- tenants ----
+
+  TenantState* tenant(std::int64_t id) {
+    auto it = tenants.find(id);
+    return it == tenants.end() ? nullptr : &it->second;
+  }
+
+  void sync(TenantState& t) {
+    auto snap = config.snapshot(t.ref.id);
+    if (!snap) return;
+    t.snap = snap;
+    t.flows.clear();
+    ivr::References refs;  // the repository validated references when the flow was saved
+    for (const auto& f : snap->flows) {
+      auto compiled = ivr::compile(f.definition, refs);
+      if (compiled) t.flows[f.name] = *compiled;
+      else spdlog::warn("call: flow '{}' of tenant {} does not compile: {}", f.name, t.ref.slug, compiled.error().message);
+    }
+    t.calendars.clear();
+    for (const auto& c : snap->calendars) {
+      auto cal = ivr::Calendar::compile(c.time_zone, c.weekly, c.holidays, c.workdays, c.workday_hours);
+      if (cal) t.calendars.emplace(c.name, *cal);
+      else spdlog::warn("call: calendar '{}' unusable: {}", c.name, cal.error().message);
+    }
+    sync_routing(t, *snap);
+    pump();
+  }
+
+  void sync_routing(TenantState& t, const center::Snapshot& snap) {
+    const auto ts = now();
+    // Queues first without overflow (steps may name queues not yet known), then with.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& q : snap.queues) {
+        auto qc = to_queue_config(q, snap);
+        if (pass == 0) qc.overflow.clear();
+        if (auto st = engine.upsert_queue(qc, ts); !st)
+          spdlog::warn("call: queue '{}' not accepted by routing: {}", q.name, st.error().message);
+        t.queues.insert(q.id);
+      }
+    }
+    std::set<std::int64_t> live_agents;
+    for (const auto& a : snap.agents) {
+      if (!a.active) continue;
+      live_agents.insert(a.id);
+      if (auto st = engine.upsert_agent(to_agent_config(a, snap), ts); !st)
+        spdlog::warn("call: agent {} not accepted by routing: {}", a.id, st.error().message);
+      t.agents.insert(a.id);
+      auto [sit, fresh] = agents.try_emplace(a.id, AgentSession{t.ref.id, a.extension, false});
+      if (!fresh && !sit->second.logged_in) sit->second.extension = a.extension;
+    }
+    for (auto it = t.agents.begin(); it != t.agents.end();) {
+      if (live_agents.count(*it) == 0) {
+        (void)engine.logout(AgentId{static_cast<std::uint64_t>(*it)}, ts);
+        (void)engine.remove_agent(AgentId{static_cast<std::uint64_t>(*it)});
+        agents.erase(*it);
+        it = t.agents.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::set<std::int64_t> live_queues;
+    for (const auto& q : snap.queues) live_queues.insert(q.id);
+    for (auto it = t.queues.begin(); it != t.queues.end();) {
+      if (live_queues.count(*it) == 0 && engine.remove_queue(QueueId{static_cast<std::uint64_t>(*it)}))
+        it = t.queues.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  // ---------------------------------------------------------- records ----
+
+  void save(Call& c) { sink.call(c.rec); }
+
+  void publish_call(Call& c) {
+    live::Event e;
+    e.tenant_id = c.tenant;
+    e.type = "call.update";
+    e.permission = iam::Permission::ReportsRead;
+    e.data = {{"call_id", c.rec.id},         {"phase", phase_name(c.phase)}, {"queue", c.queue_name},
+              {"agent_id", c.agent},         {"caller", c.rec.caller},       {"disposition", c.rec.disposition},
+              {"arrived_ms", c.rec.arrived_ms}};
+    sink.live(std::move(e));
+  }
+
+  void set_phase(Call& c, CallPhase p) {
+    if (c.phase == p) return;
+    c.phase = p;
+    if (!c.feature) publish_call(c);
+  }
+
+  void save_leg(Call& c, const AgentLeg& l, int sip_status, const std::string& reason) {
+    records::CallLeg leg;
+    leg.call_id = c.rec.id;
+    leg.tenant_id = c.tenant;
+    leg.leg_no = l.leg_no;
+    leg.role = "agent";
+    leg.peer = l.extension;
+    leg.agent_id = l.agent;
+    leg.started_ms = l.started_ms;
+    leg.answered_ms = l.answered_ms;
+    leg.ended_ms = l.state == LegState::kEnded ? epoch_ms() : 0;
+    leg.sip_status = sip_status;
+    leg.end_reason = reason;
+    sink.leg(leg);
+  }
+
+  // ------------------------------------------------------------ media ----
+
+  std::string lang_dir(const std::string& lang) {
+    // Prompt folders are "en", "zh"; flows say "zh-CN".
+    auto dash = lang.find('-');
+    return dash == std::string::npos ? lang : lang.substr(0, dash);
+  }
+
+  std::vector<media::ClipPtr> clips(const Call& c, const std::vector<std::string>& names, const std::string& lang) {
+    std::vector<media::ClipPtr> out;
+    const TenantState* t = tenants.count(c.tenant) ? &tenants.at(c.tenant) : nullptr;
+    for (const auto& n : names) {
+      if (t && t->snap) {
+        if (const auto* p = t->snap->prompt(n, lang); p && !p->path.empty()) {
+          if (auto clip = media::load_clip(p->path)) {
+            out.push_back(*clip);
+            continue;
+          }
+        }
+      }
+      auto clip = prompts.get(lang_dir(lang), n);
+      if (!clip) clip = prompts.get(lang_dir(options.default_language), n);
+      if (clip) out.push_back(*clip);
+      else spdlog::warn("call {}: prompt '{}' ({}) missing", c.rec.id, n, lang);
+    }
+    return out;
+  }
+
+  void play(Call& c, std::vector<media::ClipPtr> list, Playing what, bool loop = false) {
+    c.playing = what;
+    c.playback = ++next_id;
+    if (!c.caller_media) return;
+    if (list.empty()) {
+      // Nothing to play: behave as if it finished at once.
+      const auto id = c.id, pb = c.playback;
+      later([this, id, pb] { playback_done(id, pb); });
+      return;
+    }
+    c.caller_media->play(std::move(list), loop, c.playback);
+  }
+
+  void stop_playing(Call& c) {
+    c.playing = Playing::kNothing;
+    ++c.playback;
+    if (c.caller_media) c.caller_media->silence();
+  }
+
+  media::SessionEvents events_for(std::uint64_t id, bool caller) {
+    media::SessionEvents ev;
+    std::weak_ptr<bool> a = alive;
+    auto& io = stack.io();
+    ev.on_dtmf = [this, a, &io, id, caller](const media::DtmfDigit& d) {
+      if (!caller) return;  // agents' keys are not routed anywhere (yet)
+      const char digit = d.digit;
+      asio::post(io, [this, a, id, digit] {
+        if (!a.expired()) on_digit(id, digit);
+      });
+    };
+    ev.on_playback_done = [this, a, &io, id](std::uint64_t pb) {
+      asio::post(io, [this, a, id, pb] {
+        if (!a.expired()) playback_done(id, pb);
+      });
+    };
+    ev.on_media_timeout = [this, a, &io, id, caller] {
+      asio::post(io, [this, a, id, caller] {
+        if (!a.expired()) media_timeout(id, caller);
+      });
+    };
+    return ev;
+  }
+
+  // ---------------------------------------------------------- inbound ----
+
+  std::optional<std::int64_t> tenant_for(const sip::Message& invite) {
+    const std::string host = host_of(invite.request_uri());
+    if (auto it = tenant_by_slug.find(domain_tenant(host)); it != tenant_by_slug.end()) return it->second;
+    return std::nullopt;
+  }
+
+  std::function<std::string(const std::string&)> domain_to_slug;
+  std::string domain_tenant(const std::string& host) { return domain_to_slug ? domain_to_slug(host) : ""; }
+
+  // A registered device of the tenant sending from exactly this flow.
+  std::optional<std::string> extension_at(TenantState& t, const sip::Peer& from) {
+    for (const auto& [ext, list] : t.devices)
+      for (const auto& b : list)
+        if (b.flow.ip == from.ip && b.flow.port == from.port && b.flow.transport == from.transport) return ext;
+    return std::nullopt;
+  }
+
+  void on_invite(sip::ServerTxnId txn, const sip::Message& inv, const sip::Peer& from) {
+    auto tid = tenant_for(inv);
+    TenantState* t = tid ? tenant(*tid) : nullptr;
+    if (!t || !t->snap) return stack.reject(txn, 404);
+    const std::string dialled = user_of(inv.request_uri());
+    const std::string caller = user_of(inv.header(sip::HeaderId::kFrom));
+    auto ext = extension_at(*t, from);
+    const center::TrunkDef* trunk = t->snap->trunk_for_source(from.ip);
+    if (!ext && !trunk) {
+      spdlog::info("call: INVITE from {} refused: neither a registered extension nor a trunk", from.str());
+      return stack.reject(txn, 403);
+    }
+    if (ext && !dialled.empty() && dialled[0] == '*') return feature_code(*t, txn, inv, *ext, dialled);
+    const center::NumberDef* number = t->snap->number(dialled);
+    if (!number) return stack.reject(txn, 404);
+    auto flow = t->flows.find(number->flow);
+    if (flow == t->flows.end()) return stack.reject(txn, 480);
+    auto c = std::make_unique<Call>();
+    c->id = ++next_id;
+    c->tenant = t->ref.id;
+    c->invite_txn = txn;
+    c->language = number->language.empty() ? options.default_language : number->language;
+    c->extension_caller = ext.has_value();
+    c->caller_extension = ext.value_or("");
+    c->rec.id = hex_id(c->id);
+    c->rec.tenant_id = t->ref.id;
+    c->rec.direction = ext ? "internal" : "inbound";
+    c->rec.caller = caller;
+    c->rec.caller_name = display_of(inv.header(sip::HeaderId::kFrom));
+    c->rec.dialled = dialled;
+    c->rec.flow = number->flow;
+    c->rec.arrived_ms = epoch_ms();
+    c->timer = std::make_unique<asio::steady_timer>(stack.io());
+    c->announce = std::make_unique<asio::steady_timer>(stack.io());
+    Call& call = *c;
+    if (!answer_caller(call, txn, inv)) return;
+    calls_total->inc();
+    calls.emplace(call.id, std::move(c));
+    calls_active->set(static_cast<std::int64_t>(calls.size()));
+    start_ivr(call, flow->second, *t);
+  }
+
+  // Answers the caller's INVITE with our SDP; false (and a final error
+  // response sent) when the offer is unusable.
+  bool answer_caller(Call& c, sip::ServerTxnId txn, const sip::Message& inv, bool with_session = true) {
+    auto offer = sip::sdp::parse(inv.body());
+    if (!offer) {
+      stack.reject(txn, inv.body().empty() ? 488 : 400);
+      return false;
+    }
+    std::string addr = media_address_for(inv.request_uri());
+    sip::sdp::LocalMedia local;
+    local.address = addr;
+    auto probe = sip::sdp::answer(*offer, local);
+    if (!probe) {
+      stack.reject(txn, 488);
+      return false;
+    }
+    // Remote address and codec from the offer / our answer.
+    std::size_t mi = 0;
+    for (; mi < probe->media.size(); ++mi)
+      if (probe->media[mi].port != 0) break;
+    if (mi >= probe->media.size() || probe->media[mi].codecs.empty()) {
+      stack.reject(txn, 488);
+      return false;
+    }
+    media::SessionParams p;
+    p.remote_address = offer->connection_for(mi);
+    p.remote_port = offer->media[mi].port;
+    const auto& codec = probe->media[mi].codecs.front();
+    p.codec = codec.name == "PCMA" || codec.payload_type == sip::sdp::kPcma ? media::Codec::pcma : media::Codec::pcmu;
+    p.payload_type = static_cast<std::uint8_t>(codec.payload_type);
+    p.telephone_event_pt = -1;
+    for (const auto& cd : probe->media[mi].codecs)
+      if (cd.name == "telephone-event") p.telephone_event_pt = cd.payload_type;
+    if (offer->media[mi].ptime > 0) p.ptime_ms = offer->media[mi].ptime;
+    p.media_timeout = options.media_timeout;
+    if (!with_session) return true;
+    auto session = media.create_session(p, events_for(c.id, true));
+    if (!session) {
+      spdlog::error("call: no media session: {}", session.error().message);
+      stack.reject(txn, 503);
+      return false;
+    }
+    c.caller_media = *session;
+    c.codec = p.codec;
+    c.media_address = addr;
+    local.port = c.caller_media->local_port();
+    auto ans = sip::sdp::answer(*offer, local);
+    sip::Dialog* d = stack.answer(txn, 200, ans->str());
+    if (!d) {
+      c.caller_media->close();
+      return false;
+    }
+    c.caller_dialog = d->key();
+    by_dialog[c.caller_dialog] = c.id;
+    return true;
+  }
+
+  std::string media_address_for(std::string_view request_uri) {
+    std::string a = options.media_address.empty() ? stack.config().advertised_address : options.media_address;
+    if (a.empty()) a = host_of(request_uri);
+    if (a.empty() || a == "0.0.0.0" || a.find_first_not_of("0123456789.:abcdefABCDEF") != std::string::npos)
+      a = "127.0.0.1";
+    return a;
+  }
+
+  // ------------------------------------------------------------- IVR ----
+
+  void start_ivr(Call& c, std::shared_ptr<const ivr::Flow> flow, TenantState& t) {
+    ivr::Environment env;
+    const std::int64_t tid = t.ref.id;
+    env.is_open = [this, tid](const std::string& cal) {
+      TenantState* ts = tenant(tid);
+      if (!ts) return true;
+      auto it = ts->calendars.find(cal);
+      return it == ts->calendars.end() ? true : it->second.is_open(std::chrono::system_clock::now());
+    };
+    env.lookup = [this, tid](const std::string& number) {
+      ivr::CallerInfo info;
+      TenantState* ts = tenant(tid);
+      if (!ts || !ts->snap) return info;
+      if (const auto* cu = ts->snap->customer_by_phone(number)) {
+        info.known = true;
+        info.vip = cu->vip;
+        info.blocked = cu->blocked;
+        info.customer_id = cu->id;
+        info.priority = cu->priority;
+        info.language = cu->language;
+        info.name = cu->name;
+      }
+      return info;
+    };
+    c.runner.emplace(std::move(flow), c.rec.caller, c.rec.dialled, c.language, std::move(env));
+    set_phase(c, CallPhase::kIvr);
+    publish_call(c);
+    save(c);
+    run(c, c.runner->start());
+  }
+
+  void run(Call& c, ivr::Action a) {
+    using K = ivr::Action::Kind;
+    if (a.kind == K::kPlay && a.prompts.empty() && c.action.kind == K::kPlay && c.playing == Playing::kIvr)
+      return;  // a key during a plain prompt: keep playing
+    if (!a.language.empty()) c.language = a.language;
+    c.action = a;
+    if (a.kind == K::kCollect && a.prompts.empty()) return arm_collect_timeout(c);
+    play(c, clips(c, a.prompts, c.language), Playing::kIvr);
+  }
+
+  void arm_collect_timeout(Call& c) {
+    const auto id = c.id;
+    const auto pb = c.playback;
+    c.timer->expires_after(c.action.timeout);
+    c.timer->async_wait([this, id, pb](boost::system::error_code ec) {
+      if (ec) return;
+      Call* call = find(id);
+      if (!call || call->phase != CallPhase::kIvr || call->playback != pb) return;
+      run(*call, call->runner->on_timeout());
+    });
+  }
+
+  void ivr_played(Call& c) {
+    using K = ivr::Action::Kind;
+    switch (c.action.kind) {
+      case K::kPlay: return run(c, c.runner->on_played());
+      case K::kCollect: return arm_collect_timeout(c);
+      default: return ivr_terminal(c);
+    }
+  }
+
+  void ivr_terminal(Call& c) {
+    using K = ivr::Action::Kind;
+    c.rec.ivr_left_ms = epoch_ms();
+    std::string path;
+    for (const auto& n : c.runner->path()) path += (path.empty() ? "" : ",") + n;
+    c.rec.ivr_path = path;
+    const auto& info = c.runner->caller_info();
+    if (info.customer_id) c.rec.customer_id = info.customer_id;
+    if (!info.name.empty() && c.rec.caller_name.empty()) c.rec.caller_name = info.name;
+    switch (c.action.kind) {
+      case K::kQueue: return enqueue(c, c.action.queue, c.action);
+      case K::kVoicemail: return start_voicemail(c, c.action.mailbox);
+      case K::kTransfer:
+        // Outbound transfer through a trunk is not implemented yet (see docs/call.md).
+        spdlog::warn("call {}: transfer to {} not supported yet", c.rec.id, c.action.number);
+        return goodbye(c, "failed", "transfer not supported");
+      default:
+        return goodbye(c, info.blocked ? "blocked" : (c.rec.disposition.empty() ? "ivr" : c.rec.disposition),
+                       "flow hangup", false);
+    }
+  }
+
+  void on_digit(std::uint64_t id, char d) {
+    Call* c = find(id);
+    if (!c) return;
+    switch (c->phase) {
+      case CallPhase::kIvr:
+        if (c->action.kind == ivr::Action::Kind::kCollect) {
+          if (c->playing == Playing::kIvr) stop_playing(*c);
+          c->timer->cancel();
+          run(*c, c->runner->on_digit(d));
+        } else {
+          run(*c, c->runner->on_digit(d));
+        }
+        return;
+      case CallPhase::kQueued: return queue_key(*c, d);
+      case CallPhase::kCallbackConfirm: return callback_key(*c, d);
+      default: return;
+    }
+  }
+
+  void playback_done(std::uint64_t id, std::uint64_t pb) {
+    Call* c = find(id);
+    if (!c || c->playback != pb) return;
+    const Playing what = c->playing;
+    c->playing = Playing::kNothing;
+    switch (what) {
+      case Playing::kIvr:
+        if (c->phase == CallPhase::kIvr) ivr_played(*c);
+        return;
+      case Playing::kAnnouncement:
+        if (c->phase == CallPhase::kQueued) play_moh(*c);
+        return;
+      case Playing::kGoodbye:
+      case Playing::kTone: return hangup_caller(*c);
+      case Playing::kBeep: return;
+      default: return;
+    }
+  }
+
+  // ------------------------------------------------------------ queue ----
+
+  const center::QueueDef* queue_def(const Call& c, const std::string& name) {
+    TenantState* t = tenant(c.tenant);
+    return t && t->snap ? t->snap->queue(name) : nullptr;
+  }
+
+  void enqueue(Call& c, const std::string& name, const ivr::Action& a) {
+    const center::QueueDef* q = queue_def(c, name);
+    TenantState* t = tenant(c.tenant);
+    if (!q || !t) return goodbye(c, "failed", "unknown queue " + name);
+    c.queue_id = q->id;
+    c.queue_name = q->name;
+    c.rec.queue = q->name;
+    c.rec.queued_ms = epoch_ms();
+    routing::InteractionSpec spec;
+    spec.id = InteractionId{c.id};
+    spec.queue = QueueId{static_cast<std::uint64_t>(q->id)};
+    spec.tenant = static_cast<std::uint32_t>(c.tenant);
+    spec.customer = static_cast<std::uint64_t>(c.rec.customer_id);
+    spec.priority = a.priority + q->priority;
+    c.rec.priority = spec.priority;
+    for (const auto& [k, v] : a.attributes) spec.attributes.push_back({k, v});
+    for (const auto& s : a.skills) {
+      if (auto sid = skill_id(*t->snap, s.skill)) spec.required_skills.push_back({*sid, s.level});
+    }
+    set_phase(c, CallPhase::kQueued);
+    save(c);
+    auto outcome = engine.enqueue(spec, now());
+    if (!outcome) {
+      spdlog::warn("call {}: enqueue failed: {}", c.rec.id, outcome.error().message);
+      return goodbye(c, "failed", outcome.error().message);
+    }
+    c.routed = *outcome == routing::EnqueueOutcome::kQueued || *outcome == routing::EnqueueOutcome::kRedirected;
+    if (c.routed) {
+      if (q->announce_interval_s > 0 && (q->announce_position || q->announce_wait)) announce(c);
+      else play_moh(c);
+      arm_announcements(c);
+    }
+    pump();
+  }
+
+  void play_moh(Call& c) {
+    const center::QueueDef* q = queue_def(c, c.queue_name);
+    auto list = clips(c, {q ? q->moh_prompt : "moh"}, c.language);
+    if (list.empty()) {
+      c.playing = Playing::kMoh;
+      c.playback = ++next_id;
+      if (c.caller_media) c.caller_media->play_tone(media::ToneSpec::ringback_cn(), c.playback);
+      return;
+    }
+    play(c, std::move(list), Playing::kMoh, true);
+  }
+
+  std::size_t position(const Call& c) {
+    std::size_t ahead = 0;
+    for (const auto& [id, o] : calls) {
+      if (o.get() == &c || o->phase != CallPhase::kQueued || o->queue_id != c.queue_id) continue;
+      if (o->rec.priority > c.rec.priority ||
+          (o->rec.priority == c.rec.priority && o->rec.queued_ms < c.rec.queued_ms))
+        ++ahead;
+    }
+    return ahead;
+  }
+
+  void announce(Call& c) {
+    const center::QueueDef* q = queue_def(c, c.queue_name);
+    if (!q) return play_moh(c);
+    const std::string lang = lang_dir(c.language);
+    std::vector<media::ClipPtr> list;
+    auto add = [&](std::vector<media::ClipPtr> v) { list.insert(list.end(), v.begin(), v.end()); };
+    const std::size_t pos = position(c);
+    if (q->announce_position) {
+      add(clips(c, {"queue_position"}, c.language));
+      if (auto n = prompts.say_number(lang, pos + 1)) add(*n);
+      add(clips(c, {"in_queue"}, c.language));
+    }
+    if (q->announce_wait) {
+      auto ewt = engine.estimated_wait(QueueId{static_cast<std::uint64_t>(q->id)}, pos);
+      const auto minutes = ewt ? std::max<std::int64_t>(
+                                     1, std::chrono::duration_cast<std::chrono::minutes>(*ewt).count() + 1)
+                               : 1;
+      add(clips(c, {"estimated_wait"}, c.language));
+      if (auto n = prompts.say_number(lang, static_cast<std::uint64_t>(minutes))) add(*n);
+      add(clips(c, {"minutes"}, c.language));
+    }
+    if (q->callback_key) add(clips(c, {"callback_offer"}, c.language));
+    play(c, std::move(list), Playing::kAnnouncement);
+  }
+
+  void arm_announcements(Call& c) {
+    const center::QueueDef* q = queue_def(c, c.queue_name);
+    if (!q || q->announce_interval_s <= 0) return;
+    const auto id = c.id;
+    c.announce->expires_after(std::chrono::seconds(q->announce_interval_s));
+    c.announce->async_wait([this, id](boost::system::error_code ec) {
+      if (ec) return;
+      Call* call = find(id);
+      if (!call || call->phase != CallPhase::kQueued) return;
+      if (call->offers.empty()) announce(*call);  // not over an agent's ringing
+      arm_announcements(*call);
+    });
+  }
+
+  void queue_key(Call& c, char d) {
+    const center::QueueDef* q = queue_def(c, c.queue_name);
+    if (!q) return;
+    if (d == '1' && q->callback_key) {
+      set_phase(c, CallPhase::kCallbackConfirm);
+      // "We will call you back at <number>: press 1 to confirm, 2 to keep waiting."
+      std::vector<media::ClipPtr> list = clips(c, {"callback_confirm"}, c.language);
+      if (auto n = prompts.say_digits(lang_dir(c.language), c.rec.caller)) list.insert(list.end(), n->begin(), n->end());
+      play(c, std::move(list), Playing::kIvr);
+    } else if (d == '0' && q->voicemail_key) {
+      withdraw_from_routing(c);
+      start_voicemail(c, c.queue_name);
+    }
+  }
+
+  void callback_key(Call& c, char d) {
+    if (d == '1') {
+      if (auto st = engine.convert_to_callback(InteractionId{c.id}, now()); !st) {
+        spdlog::warn("call {}: callback refused: {}", c.rec.id, st.error().message);
+        set_phase(c, CallPhase::kQueued);
+        return play_moh(c);
+      }
+      c.rec.disposition = "callback";
+      c.rec.direction = "callback";
+      pump();
+      return goodbye(c, "callback", "callback requested", true);
+    }
+    set_phase(c, CallPhase::kQueued);
+    play_moh(c);
+  }
+
+  // The caller leaves routing without an agent (voicemail key, hang-up).
+  void withdraw_from_routing(Call& c) {
+    if (!c.routed) return;
+    c.routed = false;
+    (void)engine.abandoned(InteractionId{c.id}, now());
+    pump();
+  }
+
+  // -------------------------------------------------------- voicemail ----
+
+  void start_voicemail(Call& c, const std::string& mailbox) {
+    // Voicemail needs a mono recorder in the media engine, which does not
+    // exist yet: the caller hears the goodbye prompt instead (docs/call.md).
+    spdlog::warn("call {}: voicemail for '{}' not available yet", c.rec.id, mailbox);
+    c.rec.queue = mailbox.empty() ? c.rec.queue : mailbox;
+    goodbye(c, "voicemail_unavailable", "voicemail not implemented");
+  }
+
+  // ---------------------------------------------------------- offers ----
+
+  void offer(Call& c, std::int64_t agent_id, bool callback) {
+    auto sit = agents.find(agent_id);
+    TenantState* t = tenant(c.tenant);
+    const std::vector<sip::Binding>* devices = nullptr;
+    if (sit != agents.end() && t) {
+      auto dit = t->devices.find(sit->second.extension);
+      if (dit != t->devices.end() && !dit->second.empty()) devices = &dit->second;
+    }
+    if (!devices || callback || !c.caller_media) {
+      // No phone to ring (or an agent-first callback, which needs outbound
+      // calling through a trunk: not implemented yet): count as not answered.
+      later([this, id = c.id, agent_id] {
+        if (auto st = engine.no_answer(InteractionId{id}, AgentId{static_cast<std::uint64_t>(agent_id)}, now()); st)
+          pump();
+      });
+      return;
+    }
+    const sip::Binding& b = devices->front();
+    media::SessionParams p;
+    p.codec = c.codec;
+    p.payload_type = static_cast<std::uint8_t>(c.codec);
+    p.telephone_event_pt = 101;
+    p.media_timeout = options.media_timeout;
+    auto session = media.create_session(p, events_for(c.id, false), c.caller_media.get());
+    if (!session) {
+      spdlog::error("call {}: no media session for agent leg: {}", c.rec.id, session.error().message);
+      later([this, id = c.id, agent_id] {
+        if (engine.declined(InteractionId{id}, AgentId{static_cast<std::uint64_t>(agent_id)}, now())) pump();
+      });
+      return;
+    }
+    AgentLeg leg;
+    leg.agent = agent_id;
+    leg.extension = sit->second.extension;
+    leg.media = *session;
+    leg.leg_no = ++c.legs;
+    leg.started_ms = epoch_ms();
+    sip::sdp::LocalMedia local;
+    local.address = c.media_address;
+    local.port = leg.media->local_port();
+    local.codecs = {c.codec == media::Codec::pcma ? sip::sdp::Codec{sip::sdp::kPcma, "PCMA", 8000, 1, {}}
+                                                  : sip::sdp::Codec{sip::sdp::kPcmu, "PCMU", 8000, 1, {}}};
+    const std::string host = host_of(b.contact);
+    const std::string caller = c.rec.caller.empty() ? "anonymous" : c.rec.caller;
+    sip::Stack::InviteOptions opts;
+    opts.from_display = c.rec.caller_name.empty() ? caller : c.rec.caller_name;
+    opts.headers.push_back({"X-Hotline-Interaction", c.rec.id});
+    opts.headers.push_back({"X-Hotline-Queue", c.queue_name});
+    const auto id = c.id;
+    leg.txn = stack.invite(
+        b.flow, b.contact, "sip:" + caller + "@" + c.media_address, "sip:" + leg.extension + "@" + host,
+        sip::sdp::offer(local).str(),
+        [this, id, agent_id](sip::Dialog* d, const sip::ClientResult& r) { agent_response(id, agent_id, d, r); },
+        opts);
+    if (c.rec.offered_ms == 0) c.rec.offered_ms = epoch_ms();
+    ++c.rec.offers;
+    c.offers[agent_id] = std::move(leg);
+  }
+
+  void agent_response(std::uint64_t id, std::int64_t agent_id, sip::Dialog* d, const sip::ClientResult& r) {
+    Call* c = find(id);
+    AgentLeg* leg = nullptr;
+    if (c) {
+      auto it = c->offers.find(agent_id);
+      if (it != c->offers.end()) leg = &it->second;
+    }
+    const int status = r.kind == sip::ClientResult::kResponse ? r.response->status() : 408;
+    if (status < 200) return;
+    if (!leg) {
+      if (d && status < 300) stack.hangup(*d);  // too late: the call is gone or moved on
+      return;
+    }
+    if (status < 300) return agent_answered(*c, *leg, d, *r.response);
+    leg->state = LegState::kEnded;
+    save_leg(*c, *leg, status, leg->cancel_requested ? "cancelled" : "not answered");
+    if (leg->media) leg->media->close();
+    const bool cancelled = leg->cancel_requested;
+    c->offers.erase(agent_id);
+    if (cancelled) return;
+    const auto ix = InteractionId{id};
+    const auto ag = AgentId{static_cast<std::uint64_t>(agent_id)};
+    // Busy or declined by the person; unreachable or timed out by the device.
+    const bool declined = status == 486 || status == 600 || status == 603;
+    auto st = declined ? engine.declined(ix, ag, now()) : engine.no_answer(ix, ag, now());
+    if (!st) spdlog::debug("call {}: offer outcome not accepted: {}", c->rec.id, st.error().message);
+    pump();
+  }
+
+  void agent_answered(Call& c, AgentLeg& leg, sip::Dialog* d, const sip::Message& resp) {
+    if (!d) return;
+    if (leg.cancel_requested || (c.phase != CallPhase::kQueued && c.phase != CallPhase::kCallbackConfirm)) {
+      leg.state = LegState::kEnded;
+      save_leg(c, leg, 200, "answered after cancel");
+      if (leg.media) leg.media->close();
+      c.offers.erase(leg.agent);
+      stack.hangup(*d);
+      return;
+    }
+    leg.dialog = d->key();
+    leg.state = LegState::kAnswered;
+    leg.answered_ms = epoch_ms();
+    by_dialog[leg.dialog] = c.id;
+    if (auto ans = sip::sdp::parse(resp.body()); ans) {
+      if (auto n = sip::sdp::negotiated(*ans); n) leg.media->set_remote(n->remote_address, n->remote_port);
+    }
+    if (auto st = engine.answered(InteractionId{c.id}, AgentId{static_cast<std::uint64_t>(leg.agent)}, now()); !st) {
+      spdlog::warn("call {}: answer not accepted by routing: {}", c.rec.id, st.error().message);
+      leg.state = LegState::kEnded;
+      by_dialog.erase(leg.dialog);
+      leg.media->close();
+      std::string key = leg.dialog;
+      c.offers.erase(leg.agent);
+      if (sip::Dialog* dd = stack.dialogs().find(key)) stack.hangup(*dd);
+      return;
+    }
+    connect(c, leg);
+    pump();
+  }
+
+  void connect(Call& c, AgentLeg& leg) {
+    c.announce->cancel();
+    stop_playing(c);
+    c.agent = leg.agent;
+    c.rec.agent_id = leg.agent;
+    c.rec.agent_extension = leg.extension;
+    c.rec.answered_ms = leg.answered_ms;
+    c.rec.disposition = "answered";
+    if (auto st = media.bridge(*c.caller_media, *leg.media); !st)
+      spdlog::error("call {}: bridge failed: {}", c.rec.id, st.error().message);
+    set_phase(c, CallPhase::kConnected);
+    start_recording(c, leg);
+    save_leg(c, leg, 200, "");
+    save(c);
+  }
+
+  void start_recording(Call& c, AgentLeg& leg) {
+    const center::QueueDef* q = queue_def(c, c.queue_name);
+    if (!q || !q->record) return;
+    if (!options.recording_kek) {
+      spdlog::warn("call {}: queue '{}' records calls but no recording key is configured", c.rec.id, q->name);
+      return;
+    }
+    media::MediaEngine::RecordingOptions ro;
+    const std::string rid = hex_id(++next_id);
+    ro.path = options.recordings_dir + "/" + rid + ".hlrec";
+    ro.kek = *options.recording_kek;
+    ro.cipher = options.recording_cipher;
+    auto h = media.start_recording(*c.caller_media, *leg.media, ro);
+    if (!h) {
+      spdlog::error("call {}: recording failed to start: {}", c.rec.id, h.error().message);
+      return;
+    }
+    c.recording = std::move(*h);
+    c.rec.recording_id = rid;
+    auto& info = c.recording_info;
+    info.id = rid;
+    info.tenant_id = c.tenant;
+    info.call_id = c.rec.id;
+    info.kind = "call";
+    info.path = ro.path;
+    info.cipher = media::cipher_name(ro.cipher);
+    info.started_ms = epoch_ms();
+    info.queue = c.queue_name;
+    info.customer_id = c.rec.customer_id;
+    sink.recording(info);
+  }
+
+  void stop_recording(Call& c) {
+    if (!c.recording) return;
+    auto done = c.recording->stop();
+    c.recording.reset();
+    c.recording_info.ended_ms = epoch_ms();
+    std::error_code ec;
+    // The file's size is final once the writer closed it; recorded as best known now.
+    (void)done;
+    auto size = std::filesystem::file_size(c.recording_info.path, ec);
+    c.recording_info.bytes = ec ? 0 : static_cast<std::int64_t>(size);
+    sink.recording(c.recording_info);
+  }
+
+  void cancel_offer(Call& c, std::int64_t agent_id) {
+    auto it = c.offers.find(agent_id);
+    if (it == c.offers.end() || it->second.state != LegState::kRinging) return;
+    it->second.cancel_requested = true;
+    if (!stack.cancel(it->second.txn)) {
+      // No provisional response yet: CANCEL is not allowed (§9.1); a late 2xx
+      // is answered with BYE in agent_answered().
+      spdlog::debug("call {}: CANCEL to agent {} deferred", c.rec.id, agent_id);
+    }
+  }
+
+  // -------------------------------------------------------- endings ----
+
+  // Final prompt, then BYE. `keep_routing` leaves the routing entry alone
+  // (callbacks stay queued after the caller hangs up).
+  void goodbye(Call& c, const std::string& disposition, const std::string& reason, bool keep_routing = false) {
+    if (!keep_routing) withdraw_from_routing(c);
+    c.announce->cancel();
+    c.timer->cancel();
+    if (c.rec.disposition.empty() || c.rec.disposition != "callback") c.rec.disposition = disposition;
+    c.rec.end_reason = reason;
+    set_phase(c, CallPhase::kGoodbye);
+    play(c, clips(c, {"goodbye"}, c.language), Playing::kGoodbye);
+  }
+
+  void hangup_caller(Call& c) {
+    std::string key = c.caller_dialog;
+    by_dialog.erase(key);
+    if (sip::Dialog* d = stack.dialogs().find(key)) stack.hangup(*d);
+    caller_gone(c, "hotline hangup");
+  }
+
+  // The caller's leg is over (their BYE, our BYE, media timeout).
+  void caller_gone(Call& c, const std::string& reason) {
+    const std::uint64_t id = c.id;
+    if (c.phase == CallPhase::kEnded) return;
+    c.announce->cancel();
+    c.timer->cancel();
+    if (c.phase == CallPhase::kQueued || c.phase == CallPhase::kCallbackConfirm) {
+      if (c.routed) {
+        c.routed = false;
+        (void)engine.abandoned(InteractionId{id}, now());
+      }
+      c.rec.disposition = "abandoned";
+    } else if (c.phase == CallPhase::kIvr && c.rec.disposition.empty()) {
+      c.rec.disposition = "abandoned_ivr";
+    }
+    for (auto& [agent_id, leg] : c.offers) {
+      if (leg.state == LegState::kRinging) {
+        leg.cancel_requested = true;
+        stack.cancel(leg.txn);
+      } else if (leg.state == LegState::kAnswered) {
+        end_agent_leg(c, leg, "caller hangup");
+      }
+    }
+    if (c.phase == CallPhase::kConnected && c.rec.end_reason.empty()) c.rec.end_reason = "caller hangup";
+    if (c.rec.end_reason.empty()) c.rec.end_reason = reason;
+    finish(c);
+    pump();
+  }
+
+  void end_agent_leg(Call& c, AgentLeg& leg, const std::string& reason) {
+    leg.state = LegState::kEnded;
+    save_leg(c, leg, 200, reason);
+    std::string key = leg.dialog;
+    by_dialog.erase(key);
+    if (sip::Dialog* d = stack.dialogs().find(key)) stack.hangup(*d);
+    if (leg.media) leg.media->close();
+  }
+
+  // The agent's leg is over while connected: the caller goes too.
+  void agent_gone(Call& c, std::int64_t agent_id) {
+    auto it = c.offers.find(agent_id);
+    if (it == c.offers.end()) return;
+    it->second.dialog.clear();
+    end_agent_leg(c, it->second, "agent hangup");
+    if (c.phase == CallPhase::kConnected) {
+      c.rec.end_reason = "agent hangup";
+      std::string key = c.caller_dialog;
+      by_dialog.erase(key);
+      if (sip::Dialog* d = stack.dialogs().find(key)) stack.hangup(*d);
+      finish(c);
+      pump();
+    }
+  }
+
+  void finish(Call& c) {
+    if (c.phase == CallPhase::kEnded) return;
+    const bool was_connected = c.phase == CallPhase::kConnected;
+    stop_recording(c);
+    c.rec.ended_ms = epoch_ms();
+    by_dialog.erase(c.caller_dialog);
+    if (c.caller_media) c.caller_media->close();
+    for (auto& [a, leg] : c.offers)
+      if (leg.media) leg.media->close();
+    set_phase(c, CallPhase::kEnded);
+    if (!c.feature) save(c);
+    if (was_connected && c.agent) {
+      (void)engine.ended(InteractionId{c.id}, now());
+      return;  // kept until wrap-up ends (its record gets wrapup_ended_ms)
+    }
+    const auto id = c.id;
+    later([this, id] { erase_call(id); });
+  }
+
+  void erase_call(std::uint64_t id) {
+    calls.erase(id);
+    calls_active->set(static_cast<std::int64_t>(calls.size()));
+  }
+
+  void media_timeout(std::uint64_t id, bool caller) {
+    Call* c = find(id);
+    if (!c) return;
+    spdlog::info("call {}: no RTP from the {} for {} ms: hanging up", c->rec.id, caller ? "caller" : "agent",
+                 options.media_timeout.count());
+    c->rec.end_reason = "media timeout";
+    if (caller) return hangup_caller(*c);
+    if (c->agent) agent_gone(*c, c->agent);
+  }
+
+  // ------------------------------------------------------ feature codes ----
+
+  void feature_code(TenantState& t, sip::ServerTxnId txn, const sip::Message& inv, const std::string& ext,
+                    const std::string& code) {
+    const center::AgentDef* agent = t.snap->agent_by_extension(ext);
+    std::string arg = code.size() > 3 ? code.substr(3) : "";
+    if (code.rfind("*21", 0) == 0 && !arg.empty()) {
+      std::int64_t aid = 0;
+      std::from_chars(arg.data(), arg.data() + arg.size(), aid);
+      agent = t.snap->agent(aid);
+    }
+    if (!agent) {
+      // The device is not an agent's: make it find out now rather than later.
+      for (const auto& [aid, s] : agents)
+        if (s.tenant == t.ref.id && s.logged_in && s.extension == ext) agent = t.snap->agent(aid);
+    }
+    if (!agent) return stack.reject(txn, 404);
+    StatusChange change;
+    const std::string op = code.substr(0, 3);
+    if (op == "*21") {
+      change.status = "logged_in";
+      change.extension = ext;
+    } else if (op == "*22") {
+      change.status = "logged_out";
+    } else if (op == "*23") {
+      change.status = "ready";
+    } else if (op == "*24") {
+      change.status = "not_ready";
+      if (!arg.empty()) std::from_chars(arg.data(), arg.data() + arg.size(), change.reason);
+    } else if (op != "*25") {
+      return stack.reject(txn, 404);
+    }
+    common::Status st = op == "*25" ? end_wrap_up_now(agent->id) : apply_status(t.ref.id, agent->id, change);
+    sink_audit(t.ref.id, "agent.status", std::to_string(agent->id),
+               {{"via", "feature_code"}, {"code", op}, {"extension", ext}, {"ok", st.ok()},
+                {"error", st.ok() ? "" : st.error().message}});
+    // Confirmation: answer, a short tone (high for done, low for refused), hang up.
+    auto c = std::make_unique<Call>();
+    c->id = ++next_id;
+    c->tenant = t.ref.id;
+    c->phase = CallPhase::kFeature;
+    c->feature = true;
+    c->rec.id = hex_id(c->id);
+    c->timer = std::make_unique<asio::steady_timer>(stack.io());
+    c->announce = std::make_unique<asio::steady_timer>(stack.io());
+    if (!answer_caller(*c, txn, inv)) return;
+    Call& call = *c;
+    calls.emplace(call.id, std::move(c));
+    media::ToneSpec tone{st.ok() ? 880.0 : 400.0, 0, -13, {}, static_cast<int>(options.feature_tone.count())};
+    call.playing = Playing::kTone;
+    call.playback = ++next_id;
+    call.caller_media->play_tone(tone, call.playback);
+  }
+
+  void sink_audit(std::int64_t tenant, const std::string& action, const std::string& target, json details);
+
+  // ------------------------------------------------------ agent control ----
+
+  common::Status apply_status(std::int64_t tenant_id, std::int64_t agent_id, const StatusChange& ch) {
+    auto sit = agents.find(agent_id);
+    if (sit == agents.end() || sit->second.tenant != tenant_id)
+      return common::Error::not_found("no such agent");
+    const auto id = AgentId{static_cast<std::uint64_t>(agent_id)};
+    const auto ts = now();
+    common::Status st = common::ok_status();
+    if (ch.status == "logged_in") {
+      if (!ch.extension.empty()) sit->second.extension = ch.extension;
+      if (sit->second.extension.empty())
+        return common::Error::invalid("extension", "the agent has no extension; give one");
+      auto snap = engine.agent(id);
+      if (snap && snap->status == routing::AgentStatus::kLoggedOut) st = engine.login(id, ts);
+      if (st) sit->second.logged_in = true;
+    } else if (ch.status == "ready") {
+      auto snap = engine.agent(id);
+      if (snap && snap->status == routing::AgentStatus::kLoggedOut) st = engine.login(id, ts);
+      if (st) {
+        sit->second.logged_in = true;
+        st = engine.set_ready(id, ts);
+      }
+    } else if (ch.status == "not_ready") {
+      const int reason = ch.reason >= 100 ? ch.reason : static_cast<int>(routing::reason::kBreak);
+      st = engine.set_not_ready(id, static_cast<routing::ReasonCode>(reason), ts);
+    } else if (ch.status == "logged_out") {
+      st = engine.logout(id, ts);
+      if (st) sit->second.logged_in = false;
+    } else {
+      return common::Error::invalid("status", "status must be logged_in, ready, not_ready or logged_out");
+    }
+    pump();
+    return st;
+  }
+
+  common::Status end_wrap_up_now(std::int64_t agent_id) {
+    auto snap = engine.agent(AgentId{static_cast<std::uint64_t>(agent_id)});
+    if (!snap) return snap.error();
+    if (snap->state != routing::AgentState::kWrapUp) return common::Error::conflict("the agent is not in wrap-up");
+    common::Status st = common::ok_status();
+    for (auto ix : snap->interactions) {
+      auto is = engine.interaction(ix);
+      if (is && is->phase == routing::Phase::kWrapUp) st = engine.wrap_up_done(ix, now());
+    }
+    pump();
+    return st;
+  }
+
+  json agent_json(std::int64_t agent_id) {
+    json j = {{"agent_id", agent_id}};
+    auto sit = agents.find(agent_id);
+    if (sit != agents.end()) {
+      j["extension"] = sit->second.extension;
+      TenantState* t = tenant(sit->second.tenant);
+      bool registered = false;
+      if (t) {
+        auto dit = t->devices.find(sit->second.extension);
+        registered = dit != t->devices.end() && !dit->second.empty();
+      }
+      j["device_registered"] = registered;
+    }
+    auto s = engine.agent(AgentId{static_cast<std::uint64_t>(agent_id)});
+    if (!s) return j;
+    j["status"] = status_name(s->status);
+    j["reason"] = s->reason;
+    j["state"] = std::string(routing::to_string(s->state));
+    j["handled_today"] = s->handled_today;
+    j["consecutive_misses"] = s->consecutive_misses;
+    json ixs = json::array();
+    for (auto ix : s->interactions) ixs.push_back(hex_id(routing::raw(ix)));
+    j["calls"] = ixs;
+    return j;
+  }
+
+  json realtime(std::int64_t tenant_id) {
+    json out = {{"queues", json::array()}, {"agents", json::array()}};
+    TenantState* t = tenant(tenant_id);
+    if (!t || !t->snap) return out;
+    for (const auto& q : t->snap->queues) {
+      auto s = engine.queue(QueueId{static_cast<std::uint64_t>(q.id)}, now());
+      json j = {{"queue", q.name}, {"id", q.id}};
+      if (s) {
+        j["waiting"] = s->waiting;
+        j["longest_wait_s"] = std::chrono::duration_cast<std::chrono::seconds>(s->longest_wait).count();
+        j["staffed"] = s->staffed;
+        j["available"] = s->available;
+        j["estimated_wait_s"] = std::chrono::duration_cast<std::chrono::seconds>(s->estimated_wait).count();
+      }
+      out["queues"].push_back(j);
+    }
+    for (const auto& a : t->snap->agents) {
+      json j = agent_json(a.id);
+      j["name"] = a.name;
+      out["agents"].push_back(j);
+    }
+    std::size_t active = 0;
+    for (const auto& [id, c] : calls)
+      if (c->tenant == tenant_id && c->phase != CallPhase::kEnded && c->phase != CallPhase::kFeature) ++active;
+    out["calls_active"] = active;
+    return out;
+  }
+
+  // ----------------------------------------------------- routing events ----
+
+  void pump() {
+    if (pumping) return;
+    pumping = true;
+    std::vector<routing::Event> evs;
+    for (int guard = 0; guard < 1000; ++guard) {
+      evs.clear();
+      if (engine.drain(evs) == 0) break;
+      for (const auto& e : evs) handle(e);
+    }
+    pumping = false;
+    rearm();
+    update_gauges();
+  }
+
+  void rearm() {
+    auto next = engine.next_deadline();
+    if (!next) {
+      engine_timer.cancel();
+      return;
+    }
+    const auto delay = std::max(std::chrono::nanoseconds(0), *next - now());
+    engine_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+    std::weak_ptr<bool> a = alive;
+    engine_timer.async_wait([this, a](boost::system::error_code ec) {
+      if (ec || a.expired()) return;
+      engine.tick(now());
+      pump();
+    });
+  }
+
+  void update_gauges() {
+    std::int64_t waiting = 0;
+    for (const auto& [id, c] : calls)
+      if (c->phase == CallPhase::kQueued) ++waiting;
+    waiting_gauge->set(waiting);
+  }
+
+  std::int64_t tenant_of_event(const routing::Event& e) {
+    if (routing::raw(e.interaction) != 0)
+      if (Call* c = find(routing::raw(e.interaction))) return c->tenant;
+    if (routing::raw(e.agent) != 0) {
+      auto it = agents.find(static_cast<std::int64_t>(routing::raw(e.agent)));
+      if (it != agents.end()) return it->second.tenant;
+    }
+    return 0;
+  }
+
+  std::string queue_name_of(std::int64_t tenant_id, routing::QueueId q) {
+    TenantState* t = tenant(tenant_id);
+    if (!t || !t->snap) return "";
+    for (const auto& d : t->snap->queues)
+      if (static_cast<std::uint64_t>(d.id) == routing::raw(q)) return d.name;
+    return "";
+  }
+
+  void handle(const routing::Event& e) {
+    const std::int64_t tid = tenant_of_event(e);
+    record_event(e, tid);
+    const auto ix = routing::raw(e.interaction);
+    const auto agent = static_cast<std::int64_t>(routing::raw(e.agent));
+    Call* c = ix ? find(ix) : nullptr;
+    switch (e.type) {
+      case EventType::kOffered:
+        if (c) {
+          offer(*c, agent, e.value == 1);
+        } else {
+          // The call is gone (a callback whose caller record ended): take it
+          // out of routing rather than ring an agent for nobody.
+          later([this, ix] {
+            if (engine.abandoned(InteractionId{ix}, now())) pump();
+          });
+        }
+        break;
+      case EventType::kOfferCancelled:
+        if (c) cancel_offer(*c, agent);
+        break;
+      case EventType::kRemoved:
+      case EventType::kRejected:
+        if (c) removed(*c, e.disposition);
+        break;
+      case EventType::kCallbackOffer:
+        if (c && c->phase == CallPhase::kQueued) {
+          stop_playing(*c);
+          play(*c, clips(*c, {"callback_offer"}, c->language), Playing::kAnnouncement);
+        }
+        break;
+      case EventType::kWrapUpEnded:
+        if (c) {
+          c->rec.wrapup_ended_ms = epoch_ms();
+          save(*c);
+          if (c->phase == CallPhase::kEnded) later([this, ix] { erase_call(ix); });
+        }
+        break;
+      default: break;
+    }
+    if (routing::raw(e.agent) != 0 && tid != 0) publish_agent(tid, agent, e);
+  }
+
+  void removed(Call& c, routing::Disposition d) {
+    c.routed = false;
+    switch (d) {
+      case routing::Disposition::kVoicemail: return start_voicemail(c, c.queue_name);
+      case routing::Disposition::kCallback:
+        set_phase(c, CallPhase::kQueued);  // the caller may still press 1
+        stop_playing(c);
+        return play(c, clips(c, {"callback_offer"}, c.language), Playing::kAnnouncement);
+      case routing::Disposition::kQueueFull: return goodbye(c, "queue_full", "queue full");
+      case routing::Disposition::kNoAgents: return goodbye(c, "no_agents", "no agents logged in");
+      default: return goodbye(c, "max_wait", "maximum wait reached");
+    }
+  }
+
+  void record_event(const routing::Event& e, std::int64_t tid) {
+    records::EventRecord r;
+    r.tenant_id = tid;
+    r.seq = static_cast<std::int64_t>(e.seq);
+    r.time_ms = epoch_ms();
+    r.type = std::string(routing::to_string(e.type));
+    r.agent_id = static_cast<std::int64_t>(routing::raw(e.agent));
+    if (routing::raw(e.interaction) != 0) r.call_id = hex_id(routing::raw(e.interaction));
+    r.queue = queue_name_of(tid, e.queue);
+    r.value = e.value;
+    if (e.disposition != routing::Disposition::kNone) r.disposition = std::string(routing::to_string(e.disposition));
+    r.reason = static_cast<int>(e.reason);
+    sink.event(r);
+  }
+
+  void publish_agent(std::int64_t tid, std::int64_t agent, const routing::Event& e) {
+    live::Event ev;
+    ev.tenant_id = tid;
+    ev.type = "agent.state";
+    ev.permission = iam::Permission::AgentsRead;
+    ev.data = agent_json(agent);
+    ev.data["event"] = std::string(routing::to_string(e.type));
+    sink.live(std::move(ev));
+  }
+
+  // --------------------------------------------------------- devices ----
+
+  void on_binding(sip::BindingEvent ev, const sip::Binding& b) {
+    auto it = tenant_by_slug.find(b.tenant);
+    if (it == tenant_by_slug.end()) return;
+    TenantState* t = tenant(it->second);
+    if (!t) return;
+    const std::string ext = b.aor.substr(0, b.aor.find('@'));
+    auto& list = t->devices[ext];
+    std::erase_if(list, [&](const sip::Binding& x) { return x.contact == b.contact; });
+    const bool up = ev == sip::BindingEvent::kRegistered || ev == sip::BindingEvent::kRefreshed ||
+                    ev == sip::BindingEvent::kReachable;
+    if (up) list.push_back(b);
+    if (list.empty()) t->devices.erase(ext);
+  }
+
+  // ----------------------------------------------------------- SIP ----
+
+  void on_dialog_request(sip::Dialog& d, sip::ServerTxnId txn, const sip::Message& req) {
+    const std::string_view m = req.method();
+    auto it = by_dialog.find(d.key());
+    Call* c = it == by_dialog.end() ? nullptr : find(it->second);
+    if (m == "INFO") {
+      stack.respond(txn, stack.response_for(txn, 200));
+      if (c && d.key() == c->caller_dialog)
+        if (auto digit = info_digit(req)) on_digit(c->id, *digit);
+      return;
+    }
+    if (m == "INVITE" || m == "UPDATE") {
+      // Hold / unhold / codec refresh: answer with the same media (the
+      // session latches to wherever the peer's packets come from).
+      auto offer = sip::sdp::parse(req.body());
+      if (!c || !offer) {
+        if (m == "INVITE" && req.body().empty()) {
+          // Delayed offer re-INVITE: not supported.
+          return stack.reject(txn, 488);
+        }
+        if (!offer) return stack.reject(txn, 488);
+      }
+      std::shared_ptr<media::MediaSession> ms;
+      if (c && d.key() == c->caller_dialog) ms = c->caller_media;
+      for (auto& [a, leg] : c ? c->offers : std::map<std::int64_t, AgentLeg>{})
+        if (leg.dialog == d.key()) ms = leg.media;
+      if (!ms) return stack.reject(txn, 488);
+      sip::sdp::LocalMedia local;
+      local.address = c->media_address;
+      local.port = ms->local_port();
+      auto ans = sip::sdp::answer(*offer, local);
+      if (!ans) return stack.reject(txn, 488);
+      if (auto n = sip::sdp::negotiated(*offer); n && n->remote_port != 0 && n->remote_address != "0.0.0.0")
+        ms->set_remote(n->remote_address, n->remote_port);
+      stack.answer(txn, 200, ans->str());
+      return;
+    }
+    if (m == "REFER") {
+      // Blind transfer by the agent is not implemented yet (docs/call.md).
+      return stack.reject(txn, 501);
+    }
+    stack.respond(txn, stack.response_for(txn, m == "NOTIFY" ? 200 : 501));
+  }
+
+  void on_dialog_terminated(const sip::Dialog& d, std::string_view reason) {
+    auto it = by_dialog.find(d.key());
+    if (it == by_dialog.end()) return;
+    const std::uint64_t id = it->second;
+    by_dialog.erase(it);
+    Call* c = find(id);
+    if (!c) return;
+    if (d.key() == c->caller_dialog) return caller_gone(*c, std::string(reason));
+    for (auto& [agent, leg] : c->offers)
+      if (leg.dialog == d.key()) return agent_gone(*c, agent);
+  }
+
+  void shutdown() {
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, c] : calls) ids.push_back(id);
+    for (auto id : ids)
+      if (Call* c = find(id); c && c->phase != CallPhase::kEnded) {
+        c->rec.end_reason = "shutdown";
+        hangup_caller(*c);
+      }
+    engine_timer.cancel();
+  }
+};
+
+// --------------------------------------------------------------- public ----
+
+CallCenter::CallCenter(sip::Stack& stack, media::MediaEngine& media, center::Repository& config, Sink& sink,
+                       common::MetricsRegistry& metrics, Options options, common::Clock& clock)
+    : impl_(std::make_unique<Impl>(stack, media, config, sink, metrics, std::move(options), clock)) {}
+
+CallCenter::~CallCenter() = default;
+
+void CallCenter::Impl::sink_audit(std::int64_t tenant, const std::string& action, const std::string& target,
+                                  json details) {
+  sink.audit(tenant, action, target, details.dump());
+}
+
+void CallCenter::add_tenant(TenantRef t) {
+  impl_->tenant_by_slug[t.slug] = t.id;
+  auto& ts = impl_->tenants[t.id];
+  ts.ref = t;
+  impl_->sync(ts);
+}
+
+void CallCenter::set_domain_resolver(std::function<std::string(const std::string&)> f) {
+  impl_->domain_to_slug = std::move(f);
+}
+
+void CallCenter::config_changed(std::int64_t tenant) {
+  impl_->later([this, tenant] {
+    if (TenantState* t = impl_->tenant(tenant)) impl_->sync(*t);
+  });
+}
+
+void CallCenter::shutdown() { impl_->shutdown(); }
+
+namespace {
+template <class F>
+auto on_loop(boost::asio::io_context& io, F f) -> decltype(f()) {
+  if (io.get_executor().running_in_this_thread()) return f();
+  // Shared: if the loop is late, the task still exists when it finally runs.
+  auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::move(f));
+  auto fut = task->get_future();
+  asio::post(io, [task] { (*task)(); });
+  if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+    throw std::runtime_error("call layer did not answer in time");
+  return fut.get();
+}
+}  // namespace
+
+common::Result<json> CallCenter::agent_status(std::int64_t tenant, std::int64_t agent_id) {
+  return on_loop(impl_->stack.io(), [this, tenant, agent_id]() -> common::Result<json> {
+    auto it = impl_->agents.find(agent_id);
+    if (it == impl_->agents.end() || it->second.tenant != tenant)
+      return common::Error::not_found("no such agent");
+    return impl_->agent_json(agent_id);
+  });
+}
+
+common::Status CallCenter::change_status(std::int64_t tenant, std::int64_t agent_id, const StatusChange& change) {
+  return on_loop(impl_->stack.io(), [this, tenant, agent_id, change] { return impl_->apply_status(tenant, agent_id, change); });
+}
+
+common::Status CallCenter::end_wrap_up(std::int64_t tenant, std::int64_t agent_id) {
+  return on_loop(impl_->stack.io(), [this, tenant, agent_id]() -> common::Status {
+    auto it = impl_->agents.find(agent_id);
+    if (it == impl_->agents.end() || it->second.tenant != tenant)
+      return common::Error::not_found("no such agent");
+    return impl_->end_wrap_up_now(agent_id);
+  });
+}
+
+json CallCenter::realtime(std::int64_t tenant) {
+  return on_loop(impl_->stack.io(), [this, tenant] { return impl_->realtime(tenant); });
+}
+
+void CallCenter::on_invite(sip::ServerTxnId txn, const sip::Message& invite, const sip::Peer& from) {
+  impl_->on_invite(txn, invite, from);
+}
+void CallCenter::on_cancelled(sip::ServerTxnId) {}
+void CallCenter::on_dialog_request(sip::Dialog& d, sip::ServerTxnId txn, const sip::Message& req) {
+  impl_->on_dialog_request(d, txn, req);
+}
+void CallCenter::on_dialog_ack(sip::Dialog&, const sip::Message&) {}
+void CallCenter::on_dialog_terminated(const sip::Dialog& d, std::string_view reason) {
+  impl_->on_dialog_terminated(d, reason);
+}
+void CallCenter::on_binding(sip::BindingEvent event, const sip::Binding& binding) {
+  impl_->on_binding(event, binding);
+}
+
+}  // namespace hotline::call

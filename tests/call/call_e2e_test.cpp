@@ -1,0 +1,356 @@
+// The inbound contact center end to end: the real `hotline serve`, SIPp as
+// customers (through the "loopback" trunk) and as agents' phones (registered
+// with digest credentials from the database), configuration and results
+// through the REST API.
+//
+// Cast of every test:
+//   caller (SIPp UAC) ──▶ hotline :sip ──▶ agent phone (SIPp, registered as 1001)
+//                          │  IVR, queue, routing, media bridge, recording
+//   test ─── REST API ─────┘  (configure, agent status, call records, events)
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "api/http_client.h"
+#include "app/hotline_process.h"
+
+using namespace hotline::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+const std::string kScenarios = std::string(HOTLINE_SOURCE_DIR) + "/tests/call/scenarios/";
+
+const char* kConfig =
+    "\n[sip]\nudp = \"127.0.0.1:0\"\ntcp = \"\"\ndefault_tenant = \"acme\"\nqualify_interval_s = 0\n"
+    "\n[media]\nrtp_port_min = 31000\nrtp_port_max = 31999\nloops = 1\n";
+
+std::string after(const std::string& text, const std::string& marker) {
+  auto at = text.find(marker);
+  if (at == std::string::npos) throw std::runtime_error("no '" + marker + "' in: " + text);
+  return text.substr(at + marker.size(), text.find('\n', at) - at - marker.size());
+}
+
+// Polls `f` until it returns true; generous so a loaded machine only waits longer.
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 60s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return f();
+}
+
+class CallCenter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string extra = std::string(kConfig) + "\n[recording]\nkek = \"" + std::string(64, 'a') +
+                              "\"\nkek_id = \"test\"\ndir = \"" + d.str() + "/recordings\"\n";
+    config = write_config(d, "sqlite://" + d.str() + "/hotline.db", extra, "info");
+    ASSERT_EQ(hotline_cli(config, {"tenant", "add", "acme"}).exit_code, 0);
+    auto admin = hotline_cli(config, {"user", "add", "acme", "admin", "--role", "admin"});
+    ASSERT_EQ(admin.exit_code, 0) << admin.output;
+    admin_password = after(admin.output, "password: ");
+    for (const std::string ext : {"1001", "1002"}) {
+      auto r = hotline_cli(config, {"extension", "add", "acme", ext});
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+      sip_passwords[ext] = after(r.output, "sip password: ");
+    }
+    auto seed = hotline_cli(config, {"demo", "seed", "acme"});
+    ASSERT_EQ(seed.exit_code, 0) << seed.output;
+    server = std::make_unique<ServeProcess>(d, config);
+    sip_port = server->sip_port();
+    api = std::make_unique<HttpClient>("127.0.0.1", server->port());
+    auto login = api->post("/api/v1/auth/login",
+                           {{"tenant", "acme"}, {"username", "admin"}, {"password", admin_password}});
+    ASSERT_EQ(login.status, 200) << login.body;
+    api->token = login.json()["token"];
+    // Tests start at the menu (no welcome prompt to wait through) and use short timers.
+    replace_flow_start("menu");
+    tune_queue("sales", {{"ring_timeout_s", 3}, {"wrap_up_s", 2}, {"max_consecutive_misses", 1}});
+  }
+
+  void TearDown() override {
+    for (pid_t p : background) {
+      ::kill(p, SIGKILL);
+      wait_process(p, 10s);
+    }
+    if (HasFailure() && server) std::cerr << "---- hotline log ----\n" << server->log() << "\n";
+  }
+
+  json find(const std::string& collection, const std::string& field, const json& value) {
+    auto r = api->get("/api/v1/" + collection);
+    EXPECT_EQ(r.status, 200) << r.body;
+    for (const auto& o : r.json()["items"])
+      if (o.contains(field) && o[field] == value) return o;
+    throw std::runtime_error("no " + collection + " with " + field + "=" + value.dump() + ": " + r.body);
+  }
+
+  void replace(const std::string& collection, json object) {
+    const auto id = object["id"].get<std::int64_t>();
+    for (const char* k : {"id", "version", "created_ms", "updated_ms"}) object.erase(k);
+    auto r = api->put("/api/v1/" + collection + "/" + std::to_string(id), object);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  void tune_queue(const std::string& name, const json& changes) {
+    auto q = find("queues", "name", name);
+    for (auto& [k, v] : changes.items()) q[k] = v;
+    replace("queues", q);
+  }
+
+  void replace_flow_start(const std::string& start) {
+    auto f = find("flows", "name", "main");
+    f["definition"]["start"] = start;
+    replace("flows", f);
+  }
+
+  std::int64_t agent_id(const std::string& ext) { return find("agents", "extension", ext)["id"]; }
+
+  json agent_status(std::int64_t id) {
+    auto r = api->get("/api/v1/agents/" + std::to_string(id) + "/status");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? r.json() : json::object();
+  }
+
+  std::string users_file(const std::string& user) {
+    auto path = d.str() + "/users-" + user + ".csv";
+    std::ofstream(path) << "SEQUENTIAL\n"
+                        << user << ";[authentication username=" << user << " password=" << sip_passwords[user]
+                        << "]\n";
+    return path;
+  }
+
+  std::vector<std::string> sipp_args(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"/usr/bin/sipp",
+                                     "127.0.0.1:" + std::to_string(sip_port),
+                                     "-i",
+                                     "127.0.0.1",
+                                     "-mi",
+                                     "127.0.0.1",
+                                     "-buff_size",
+                                     "4194304",
+                                     "-nostdin",
+                                     "-timeout",
+                                     "120s",
+                                     "-timeout_error",
+                                     "-trace_err",
+                                     "-error_file",
+                                     d.str() + "/sipp_errors_" + std::to_string(++sipp_runs) + ".log"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+
+  // An agent's phone registered as `ext`, handling offers with `ooc` (an
+  // out-of-call scenario), for `ms` milliseconds. Runs in the background.
+  void start_phone(const std::string& ext, const std::string& ooc, const std::string& main = "agent_register.xml",
+                   const std::string& service = "", int ms = 110000) {
+    std::vector<std::string> extra = {"-sf",    kScenarios + main, "-oocsf", kScenarios + ooc, "-inf",
+                                      users_file(ext), "-m", "1", "-d", std::to_string(ms), "-p", "0",
+                                      "-mp",    std::to_string(32000 + 100 * (++phones)), "-rtp_echo"};
+    if (!service.empty()) extra.insert(extra.end(), {"-s", service});
+    ProcessOptions o;
+    o.cwd = d.str();
+    o.log_path = d.str() + "/phone-" + ext + ".log";
+    o.die_with_parent = true;
+    background.push_back(spawn_process(sipp_args(extra), o));
+    const auto id = agent_id(ext);
+    ASSERT_TRUE(eventually([&] { return agent_status(id).value("device_registered", false); }))
+        << "phone " << ext << " did not register: " << read_file(d.str() + "/phone-" + ext + ".log");
+  }
+
+  void set_status(std::int64_t id, const json& body) {
+    auto r = api->put("/api/v1/agents/" + std::to_string(id) + "/status", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  // A customer's call; returns SIPp's exit code (0 = every step as scripted).
+  int call(const std::string& scenario, const std::string& caller, const std::string& digit, int hold_ms,
+           std::string* output = nullptr) {
+    ProcessOptions o;
+    o.cwd = d.str();
+    o.timeout = 150s;
+    auto r = run_process(sipp_args({"-sf", kScenarios + scenario, "-s", "400", "-key", "caller", caller, "-key",
+                                    "caller_name", "Customer " + caller, "-key", "digit", digit, "-m", "1", "-d",
+                                    std::to_string(hold_ms), "-p", "0", "-mp",
+                                    std::to_string(34000 + 100 * (++callers))}),
+                         o);
+    if (output) *output = r.output;
+    if (r.exit_code != 0) std::cerr << "sipp caller: " << r.output << "\n";
+    return r.exit_code;
+  }
+
+  // The newest call record (waits until it has ended and `ready` holds).
+  json last_call(std::function<bool(const json&)> ready = nullptr) {
+    json found;
+    eventually([&] {
+      auto r = api->get("/api/v1/calls?limit=1");
+      if (r.status != 200 || r.json()["items"].empty()) return false;
+      found = r.json()["items"][0];
+      return found.value("ended_ms", 0) > 0 && (!ready || ready(found));
+    });
+    return found;
+  }
+
+  std::vector<std::string> event_types(const std::string& call_id) {
+    std::vector<std::string> out;
+    auto r = api->get("/api/v1/routing-events?call_id=" + call_id + "&limit=1000");
+    EXPECT_EQ(r.status, 200) << r.body;
+    for (const auto& e : r.json()["items"]) out.push_back(e["type"]);
+    return out;
+  }
+
+  TempDir d;
+  std::string config;
+  std::string admin_password;
+  std::map<std::string, std::string> sip_passwords;
+  std::unique_ptr<ServeProcess> server;
+  std::unique_ptr<HttpClient> api;
+  unsigned short sip_port = 0;
+  std::vector<pid_t> background;
+  int sipp_runs = 0, phones = 0, callers = 0;
+};
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+// caller            hotline                       agent 1001
+//   INVITE 400 ──▶  200 (IVR menu)
+//   INFO "1"  ──▶   queue sales ── INVITE (X-Hotline-Interaction) ──▶
+//                               ◀── 180, 200 ── ACK ──▶
+//   ◀═══════════ RTP bridged (recorded, encrypted) ═══════════▶
+//   BYE ──▶          ── BYE ──▶  (agent in wrap-up, then idle)
+TEST_F(CallCenter, AnsweredCallIsBridgedRecordedAndWrappedUp) {
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer.xml");
+  set_status(agent, {{"status", "ready"}});
+  EXPECT_EQ(agent_status(agent)["status"], "ready");
+
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000001", "1", 5000), 0);
+
+  auto rec = last_call([](const json& c) { return !c.value("recording_id", std::string()).empty(); });
+  EXPECT_EQ(rec["disposition"], "answered");
+  EXPECT_EQ(rec["queue"], "sales");
+  EXPECT_EQ(rec["agent_id"], agent);
+  EXPECT_EQ(rec["agent_extension"], "1001");
+  EXPECT_GT(rec["answered_ms"].get<std::int64_t>(), 0);
+  EXPECT_GE(rec["answered_ms"].get<std::int64_t>(), rec["queued_ms"].get<std::int64_t>());
+  EXPECT_GE(rec["ended_ms"].get<std::int64_t>(), rec["answered_ms"].get<std::int64_t>());
+  EXPECT_EQ(rec["end_reason"], "caller hangup");
+
+  auto types = event_types(rec["id"]);
+  for (const char* t : {"enqueued", "offered", "answered", "ended"}) EXPECT_TRUE(contains(types, t)) << t;
+
+  // The agent wraps up for the queue's 2 s, then is idle again.
+  EXPECT_TRUE(eventually([&] { return agent_status(agent)["state"] == "idle"; }));
+  EXPECT_TRUE(eventually([&] { return last_call()["wrapup_ended_ms"].get<std::int64_t>() > 0; }));
+
+  // The recording decrypts to a WAV with the caller's audio in it.
+  auto details = api->get("/api/v1/calls/" + rec["id"].get<std::string>());
+  ASSERT_EQ(details.status, 200) << details.body;
+  ASSERT_FALSE(details.json()["recordings"].empty()) << details.body;
+  auto audio = api->get("/api/v1/recordings/" + rec["recording_id"].get<std::string>() + "/audio");
+  ASSERT_EQ(audio.status, 200) << audio.body.substr(0, 200);
+  EXPECT_EQ(audio.body.substr(0, 4), "RIFF");
+  EXPECT_GT(audio.body.size(), 8000u * 2 * 2);  // more than a second of stereo 16-bit audio
+}
+
+// caller            hotline                       agent 1001
+//   INVITE, INFO 1 ──▶ queue ── INVITE ──▶ 180 (rings 3 s)
+//                           ── CANCEL ──▶ 200, 487
+//                      agent → not ready (missed), caller back in the queue
+//   BYE ──▶ abandoned
+TEST_F(CallCenter, UnansweredOfferRequeuesTheCallerAndMarksTheAgentMissed) {
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_noanswer.xml");
+  set_status(agent, {{"status", "ready"}});
+
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000002", "1", 7000), 0);
+
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "abandoned");
+  EXPECT_EQ(rec["agent_id"], 0);
+  EXPECT_GE(rec["offers"].get<int>(), 1);
+  auto types = event_types(rec["id"]);
+  for (const char* t : {"offered", "offer_cancelled", "no_answer", "requeued", "abandoned"})
+    EXPECT_TRUE(contains(types, t)) << t;
+  auto st = agent_status(agent);
+  EXPECT_EQ(st["status"], "not_ready");
+  EXPECT_EQ(st["reason"], 2);  // missed
+}
+
+// caller ── INVITE, INFO 1 ──▶ queue sales (nobody ready) ── BYE after 2 s ──▶ abandoned
+TEST_F(CallCenter, CallerWhoHangsUpWhileWaitingIsAbandoned) {
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000003", "1", 2000), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "abandoned");
+  EXPECT_EQ(rec["queue"], "sales");
+  EXPECT_GT(rec["queued_ms"].get<std::int64_t>(), 0);
+  EXPECT_EQ(rec["answered_ms"], 0);
+  EXPECT_TRUE(contains(event_types(rec["id"]), "abandoned"));
+}
+
+// caller ── INVITE, RFC 4733 "1" (SIPp's dtmf_2833_1 capture) ──▶ queue sales
+TEST_F(CallCenter, Rfc4733DigitsDriveTheMenu) {
+  ASSERT_EQ(call("caller_rfc4733_hangup.xml", "13900000004", "", 3000), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["queue"], "sales");
+  EXPECT_EQ(rec["disposition"], "abandoned");
+}
+
+// agent phone ── REGISTER ──▶ ── INVITE *23 ──▶ 200, tone, BYE: logged in and ready (audited)
+TEST_F(CallCenter, FeatureCodeFromThePhoneMakesTheAgentReady) {
+  const auto agent = agent_id("1001");
+  EXPECT_EQ(agent_status(agent)["status"], "logged_out");
+  start_phone("1001", "agent_answer.xml", "agent_feature.xml", "*23");
+  EXPECT_TRUE(eventually([&] { return agent_status(agent)["status"] == "ready"; }));
+  EXPECT_TRUE(eventually([&] {
+    auto r = api->get("/api/v1/audit?limit=50");
+    return r.status == 200 && r.body.find("feature_code") != std::string::npos;
+  }));
+}
+
+// The calendar says closed: caller ── INVITE ──▶ "closed" prompt ── BYE ◀──
+TEST_F(CallCenter, ClosedHoursPlayTheClosedMessageAndHangUp) {
+  auto cal = find("calendars", "name", "main");
+  cal["weekly"] = json::array({json::array(), json::array(), json::array(), json::array(), json::array(),
+                               json::array(), json::array()});
+  replace("calendars", cal);
+  replace_flow_start("hours");
+  ASSERT_EQ(call("caller_wait_bye.xml", "13900000005", "", 0), 0);
+  auto rec = last_call();
+  EXPECT_NE(rec["ivr_path"].get<std::string>().find("closed"), std::string::npos) << rec.dump();
+  EXPECT_EQ(rec["queued_ms"], 0);
+}
+
+// caller ── INVITE, INFO 1 ──▶ bridged to 1001 ◀── BYE from the agent after 2 s; caller gets BYE
+TEST_F(CallCenter, AgentHangupEndsTheCallerLegToo) {
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer_hangup.xml");
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_wait_bye.xml", "13900000006", "1", 0), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "answered");
+  EXPECT_EQ(rec["end_reason"], "agent hangup");
+}
+
+// Bad input: an agent status with an unknown value is a 400 naming the field,
+// and a call from an unknown source is refused.
+TEST_F(CallCenter, BadStatusIsRejectedWithTheField) {
+  const auto agent = agent_id("1001");
+  auto r = api->put("/api/v1/agents/" + std::to_string(agent) + "/status", {{"status", "dancing"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json()["error"]["details"]["field"], "status");
+  r = api->put("/api/v1/agents/" + std::to_string(agent) + "/status", {{"status", "not_ready"}, {"reason", 5}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.json()["error"]["details"]["field"], "reason");
+  EXPECT_EQ(agent_status(agent)["status"], "logged_out");
+  r = api->get("/api/v1/agents/999999/status");
+  EXPECT_EQ(r.status, 404) << r.body;
+}
