@@ -63,6 +63,7 @@ struct CallerInfo {
   int priority = 0;
   std::string language;  // "" = keep
   std::string name;
+  std::string region;  // e.g. routing::RegionTable's answer; "" = unknown
 };
 
 struct Environment {
@@ -112,14 +113,20 @@ class Runner {
   Runner(Runner&&) noexcept;
   Runner& operator=(Runner&&) noexcept;
 
+  // `language` "" = the flow's default language. A null flow hangs up at once.
+  // start() begins the walk (the first event of any kind does the same);
+  // called again, it returns the current action.
   Action start();
   // The prompts of the current kPlay action finished.
   Action on_played();
   // A DTMF digit (0-9, *, #, A-D). During kPlay it is ignored (returns the
   // current action unchanged with `kind` kPlay and no prompts: keep playing).
+  // During kCollect, a kCollect with no prompts means "keep collecting"
+  // (restart the timeout); anything else is the next job.
   Action on_digit(char digit);
   // The collect timeout passed.
   Action on_timeout();
+  // After a terminal action every event returns that action again.
 
   // The node the caller is at, and every node visited (for call records).
   const std::string& current_node() const;
