@@ -39,6 +39,9 @@ namespace {
 
 constexpr int kMaxSteps = 1000;
 constexpr std::size_t kMaxPath = 1000;
+// A caller looping through a `set` node adds its priority each time round;
+// keep the sum far from int overflow.
+constexpr int kMaxPriority = 1'000'000;
 
 enum class St : std::uint8_t { kIdle, kPlaying, kMenu, kCollecting, kDone };
 enum class Ev : std::uint8_t { kStart, kPlayed, kDigit, kTimeout };
@@ -184,7 +187,7 @@ std::string Runner::State::pass_through() {
   if (n.type == NodeType::kHours) return (!env.is_open || env.is_open(n.calendar)) ? n.open : n.closed;
   if (n.type == NodeType::kLookup) return lookup();
   if (!n.language.empty()) language = n.language;
-  priority += n.priority;
+  priority = std::clamp(priority + n.priority, -kMaxPriority, kMaxPriority);
   merge_skills(skills, n.skills);
   for (const auto& [k, v] : n.attributes) attributes[k] = v;
   return n.next;

@@ -446,6 +446,18 @@ TEST(IvrRunner, DigitsResetTheStepGuard) {
   EXPECT_EQ(r.on_digit('2').queue, "support");
 }
 
+TEST(IvrRunner, PriorityAccumulatedInALoopIsBounded) {
+  json def = demo_flow();
+  def["nodes"]["menu"]["options"]["0"] = "bump";
+  def["nodes"]["bump"] = {{"type", "set"}, {"priority", 1000}, {"next", "menu"}};
+  FakeEnv fake;
+  Runner r(must_compile(def), "100", "4001", "", fake.env());
+  r.start();
+  r.on_played();
+  for (int i = 0; i < 1100; ++i) ASSERT_EQ(r.on_digit('0').kind, K::kCollect);
+  EXPECT_EQ(r.on_digit('1').priority, 1'000'000);
+}
+
 TEST(IvrRunner, PassThroughLoopInAnUncheckedFlowHangsUp) {
   // Flows are compiled before use; this one is built by hand to prove the
   // runtime guard holds even when validation was bypassed.
