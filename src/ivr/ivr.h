@@ -45,8 +45,10 @@ struct References {
 // Parses and validates a definition: structure and types, unknown node
 // references, unreachable nodes, missing prompts/queues/calendars/trunks,
 // loops without exit (a cycle that cannot reach a terminal node without
-// caller input). Errors are code "invalid" with details.field naming the
-// place ("nodes.menu.options.1").
+// caller input), nodes that can never reach a terminal node. Errors are
+// common::Error::invalid (code "invalid_argument", which the API maps to 400
+// with details.field) with `field` naming the place ("nodes.menu.options.1").
+// A null References callback skips that check.
 common::Result<std::shared_ptr<const Flow>> compile(const json& definition, const References& refs);
 
 struct SkillNeed {
@@ -63,6 +65,7 @@ struct CallerInfo {
   int priority = 0;
   std::string language;  // "" = keep
   std::string name;
+  std::string region;  // e.g. routing::RegionTable's answer; "" = unknown
 };
 
 struct Environment {
@@ -112,14 +115,20 @@ class Runner {
   Runner(Runner&&) noexcept;
   Runner& operator=(Runner&&) noexcept;
 
+  // `language` "" = the flow's default language. A null flow hangs up at once.
+  // start() begins the walk (the first event of any kind does the same);
+  // called again, it returns the current action.
   Action start();
   // The prompts of the current kPlay action finished.
   Action on_played();
   // A DTMF digit (0-9, *, #, A-D). During kPlay it is ignored (returns the
   // current action unchanged with `kind` kPlay and no prompts: keep playing).
+  // During kCollect, a kCollect with no prompts means "keep collecting"
+  // (restart the timeout); anything else is the next job.
   Action on_digit(char digit);
   // The collect timeout passed.
   Action on_timeout();
+  // After a terminal action every event returns that action again.
 
   // The node the caller is at, and every node visited (for call records).
   const std::string& current_node() const;
@@ -141,11 +150,17 @@ class Calendar {
  public:
   // weekly[0] = Monday … weekly[6] = Sunday, ranges "HH:MM-HH:MM" (end
   // exclusive, "24:00" allowed); dates "YYYY-MM-DD" in the calendar's zone.
+  // A date in both holidays and workdays is a holiday. The zone file
+  // ($TZDIR or /usr/share/zoneinfo) is read here, once; copies share it.
+  // Errors (invalid_argument) name "time_zone", "weekly.<day>.<i>",
+  // "holidays.<i>", "workdays.<i>" or "workday_hours.<i>".
   static common::Result<Calendar> compile(const std::string& time_zone,
                                           const std::array<std::vector<std::string>, 7>& weekly,
                                           const std::vector<std::string>& holidays,
                                           const std::vector<std::string>& workdays,
                                           const std::vector<std::string>& workday_hours);
+  // Closed on a holiday (local date); workday_hours on a make-up day; else
+  // the weekday's ranges. A default-constructed Calendar is always closed.
   bool is_open(std::chrono::system_clock::time_point t) const;
   // UTC offset in effect at `t` (for display and tests).
   std::chrono::seconds utc_offset(std::chrono::system_clock::time_point t) const;
