@@ -127,6 +127,7 @@ struct CallCenter::Impl {
   std::unordered_map<std::string, std::uint64_t> by_dialog;      // caller and agent dialogs
   std::unordered_map<sip::ServerTxnId, std::uint64_t> by_txn;    // caller INVITEs not yet answered
   std::unordered_map<std::int64_t, AgentSession> agents;
+  std::unordered_map<std::uint64_t, std::uint64_t> by_ix;  // routing interaction -> call
   std::uint64_t next_id = 0;
   std::int64_t event_seq = 0;
   bool pumping = false;
@@ -139,6 +140,11 @@ struct CallCenter::Impl {
   Call* find(std::uint64_t id) {
     auto it = calls.find(id);
     return it == calls.end() ? nullptr : it->second.get();
+  }
+  // The call a routing interaction belongs to.
+  Call* find_ix(std::uint64_t ix) {
+    auto it = by_ix.find(ix);
+    return it == by_ix.end() ? nullptr : find(it->second);
   }
 
   // Runs `f` on the loop later (never inside the current handler).
@@ -374,6 +380,7 @@ struct CallCenter::Impl {
     c->rec.id = hex_id(c->id);
     c->rec.tenant_id = t->ref.id;
     c->rec.direction = ext ? "internal" : "inbound";
+    if (trunk) c->trunk = trunk->name;
     c->rec.caller = caller;
     c->rec.caller_name = display_of(inv.header(sip::HeaderId::kFrom));
     c->rec.dialled = dialled;
@@ -573,7 +580,12 @@ struct CallCenter::Impl {
         return;
       case Playing::kGoodbye:
       case Playing::kTone: return hangup_caller(*c);
-      case Playing::kBeep: return;
+      case Playing::kVoicemailPrompt:
+        if (c->phase == CallPhase::kVoicemail) voicemail_beep(*c);
+        return;
+      case Playing::kBeep:
+        if (c->phase == CallPhase::kVoicemail) voicemail_record(*c);
+        return;
       default: return;
     }
   }
@@ -592,13 +604,22 @@ struct CallCenter::Impl {
     c.queue_id = q->id;
     c.queue_name = q->name;
     c.rec.queue = q->name;
-    c.rec.queued_ms = epoch_ms();
+    if (c.rec.queued_ms == 0) c.rec.queued_ms = epoch_ms();
     routing::InteractionSpec spec;
-    spec.id = InteractionId{c.id};
+    if (c.ix != 0) by_ix.erase(c.ix);
+    c.ix = ++next_id;  // a new routing entry (first queue, or a transfer to another)
+    by_ix[c.ix] = c.id;
+    spec.id = InteractionId{c.ix};
     spec.queue = QueueId{static_cast<std::uint64_t>(q->id)};
     spec.tenant = static_cast<std::uint32_t>(c.tenant);
     spec.customer = static_cast<std::uint64_t>(c.rec.customer_id);
     spec.priority = a.priority + q->priority;
+    if (c.preferred_agent) {
+      spec.preferred_agent = AgentId{static_cast<std::uint64_t>(c.preferred_agent)};
+      spec.preferred_wait = std::chrono::seconds(std::max(5, q->ring_timeout_s * 2));
+      c.preferred_agent = 0;
+    }
+    if (c.rec.queued_ms != 0) spec.arrival = c.spec.arrival;  // a transfer keeps the original arrival
     c.rec.priority = spec.priority;
     for (const auto& [k, v] : a.attributes) spec.attributes.push_back({k, v});
     for (const auto& s : a.skills) {
@@ -611,6 +632,8 @@ struct CallCenter::Impl {
       spdlog::warn("call {}: enqueue failed: {}", c.rec.id, outcome.error().message);
       return goodbye(c, "failed", outcome.error().message);
     }
+    c.spec = spec;
+    if (c.spec.arrival == routing::Time{}) c.spec.arrival = now();
     c.routed = *outcome == routing::EnqueueOutcome::kQueued || *outcome == routing::EnqueueOutcome::kRedirected;
     if (c.routed) {
       if (q->announce_interval_s > 0 && (q->announce_position || q->announce_wait)) announce(c);
@@ -699,13 +722,14 @@ struct CallCenter::Impl {
 
   void callback_key(Call& c, char d) {
     if (d == '1') {
-      if (auto st = engine.convert_to_callback(InteractionId{c.id}, now()); !st) {
+      if (auto st = engine.convert_to_callback(InteractionId{c.ix}, now()); !st) {
         spdlog::warn("call {}: callback refused: {}", c.rec.id, st.error().message);
         set_phase(c, CallPhase::kQueued);
         return play_moh(c);
       }
       c.rec.disposition = "callback";
       c.rec.direction = "callback";
+      c.callback = true;
       pump();
       return goodbye(c, "callback", "callback requested", true);
     }
@@ -717,18 +741,65 @@ struct CallCenter::Impl {
   void withdraw_from_routing(Call& c) {
     if (!c.routed) return;
     c.routed = false;
-    (void)engine.abandoned(InteractionId{c.id}, now());
+    (void)engine.abandoned(InteractionId{c.ix}, now());
     pump();
   }
 
   // -------------------------------------------------------- voicemail ----
 
+  // Prompt, beep, then the caller's audio is recorded (encrypted) until they
+  // hang up or max_message_s passes. The file is the recorder's stereo
+  // format with the caller on the left and a silent right channel (a
+  // companion session that never receives anything).
   void start_voicemail(Call& c, const std::string& mailbox) {
-    // Voicemail needs a mono recorder in the media engine, which does not
-    // exist yet: the caller hears the goodbye prompt instead (docs/call.md).
-    spdlog::warn("call {}: voicemail for '{}' not available yet", c.rec.id, mailbox);
-    c.rec.queue = mailbox.empty() ? c.rec.queue : mailbox;
-    goodbye(c, "voicemail_unavailable", "voicemail not implemented");
+    c.announce->cancel();
+    c.timer->cancel();
+    c.mailbox = mailbox.empty() ? c.queue_name : mailbox;
+    c.rec.queue = c.mailbox;
+    c.rec.disposition = "voicemail";
+    set_phase(c, CallPhase::kVoicemail);
+    play(c, clips(c, {"voicemail_prompt"}, c.language), Playing::kVoicemailPrompt);
+  }
+
+  void voicemail_beep(Call& c) {
+    c.playing = Playing::kBeep;
+    c.playback = ++next_id;
+    if (c.caller_media) c.caller_media->play_tone(media::ToneSpec{1000, 0, -13, {}, 400}, c.playback);
+  }
+
+  void voicemail_record(Call& c) {
+    if (!options.recording_kek || !c.caller_media) {
+      spdlog::warn("call {}: voicemail cannot be recorded without recording.kek", c.rec.id);
+      return goodbye(c, "voicemail_failed", "no recording key");
+    }
+    media::SessionParams p;
+    p.codec = c.codec;
+    p.payload_type = static_cast<std::uint8_t>(c.codec);
+    p.media_timeout = std::chrono::milliseconds(0);
+    auto companion = media.create_session(p, {}, c.caller_media.get());
+    if (!companion) return goodbye(c, "voicemail_failed", companion.error().message);
+    c.companion = *companion;
+    if (!begin_recording(c, *c.caller_media, *c.companion, "voicemail")) return goodbye(c, "voicemail_failed", "");
+    const center::QueueDef* q = queue_def(c, c.mailbox);
+    const int max_s = c.action.kind == ivr::Action::Kind::kVoicemail ? c.action.max_message_s : (q ? 120 : 120);
+    const auto id = c.id;
+    c.timer->expires_after(std::chrono::seconds(std::max(5, max_s)));
+    c.timer->async_wait([this, id](boost::system::error_code ec) {
+      if (ec) return;
+      if (Call* call = find(id); call && call->phase == CallPhase::kVoicemail) hangup_caller(*call);
+    });
+  }
+
+  // Announces a new voicemail to the tenant's supervisors (live event).
+  void announce_voicemail(Call& c) {
+    live::Event e;
+    e.tenant_id = c.tenant;
+    e.type = "voicemail.new";
+    e.permission = iam::Permission::ReportsRead;
+    e.data = {{"call_id", c.rec.id},           {"recording_id", c.rec.recording_id}, {"queue", c.mailbox},
+              {"caller", c.rec.caller},         {"customer_id", c.rec.customer_id},
+              {"duration_ms", c.recording_info.ended_ms - c.recording_info.started_ms}};
+    sink.live(std::move(e));
   }
 
   // ---------------------------------------------------------- offers ----
@@ -741,11 +812,12 @@ struct CallCenter::Impl {
       auto dit = t->devices.find(sit->second.extension);
       if (dit != t->devices.end() && !dit->second.empty()) devices = &dit->second;
     }
-    if (!devices || callback || !c.caller_media) {
-      // No phone to ring (or an agent-first callback, which needs outbound
-      // calling through a trunk: not implemented yet): count as not answered.
-      later([this, id = c.id, agent_id] {
-        if (auto st = engine.no_answer(InteractionId{id}, AgentId{static_cast<std::uint64_t>(agent_id)}, now()); st)
+    const bool agent_first = callback || c.phase == CallPhase::kCallbackWaiting;
+    if (!devices || (!agent_first && !c.caller_media)) {
+      // No phone to ring: count as not answered (the engine moves on, and
+      // sets the agent not ready after max_consecutive_misses).
+      later([this, ix = c.ix, agent_id] {
+        if (auto st = engine.no_answer(InteractionId{ix}, AgentId{static_cast<std::uint64_t>(agent_id)}, now()); st)
           pump();
       });
       return;
@@ -756,11 +828,11 @@ struct CallCenter::Impl {
     p.payload_type = static_cast<std::uint8_t>(c.codec);
     p.telephone_event_pt = 101;
     p.media_timeout = options.media_timeout;
-    auto session = media.create_session(p, events_for(c.id, false), c.caller_media.get());
+    auto session = media.create_session(p, events_for(c.id, false), agent_first ? nullptr : c.caller_media.get());
     if (!session) {
       spdlog::error("call {}: no media session for agent leg: {}", c.rec.id, session.error().message);
-      later([this, id = c.id, agent_id] {
-        if (engine.declined(InteractionId{id}, AgentId{static_cast<std::uint64_t>(agent_id)}, now())) pump();
+      later([this, ix = c.ix, agent_id] {
+        if (engine.declined(InteractionId{ix}, AgentId{static_cast<std::uint64_t>(agent_id)}, now())) pump();
       });
       return;
     }
@@ -781,6 +853,10 @@ struct CallCenter::Impl {
     opts.from_display = c.rec.caller_name.empty() ? caller : c.rec.caller_name;
     opts.headers.push_back({"X-Hotline-Interaction", c.rec.id});
     opts.headers.push_back({"X-Hotline-Queue", c.queue_name});
+    if (agent_first) {
+      opts.from_display = "Callback " + caller;
+      opts.headers.push_back({"X-Hotline-Callback", caller});
+    }
     const auto id = c.id;
     leg.txn = stack.invite(
         b.flow, b.contact, "sip:" + caller + "@" + c.media_address, "sip:" + leg.extension + "@" + host,
@@ -812,7 +888,7 @@ struct CallCenter::Impl {
     const bool cancelled = leg->cancel_requested;
     c->offers.erase(agent_id);
     if (cancelled) return;
-    const auto ix = InteractionId{id};
+    const auto ix = InteractionId{c->ix};
     const auto ag = AgentId{static_cast<std::uint64_t>(agent_id)};
     // Busy or declined by the person; unreachable or timed out by the device.
     const bool declined = status == 486 || status == 600 || status == 603;
@@ -823,7 +899,9 @@ struct CallCenter::Impl {
 
   void agent_answered(Call& c, AgentLeg& leg, sip::Dialog* d, const sip::Message& resp) {
     if (!d) return;
-    if (leg.cancel_requested || (c.phase != CallPhase::kQueued && c.phase != CallPhase::kCallbackConfirm)) {
+    const bool callback = c.phase == CallPhase::kCallbackWaiting;
+    if (leg.cancel_requested ||
+        (c.phase != CallPhase::kQueued && c.phase != CallPhase::kCallbackConfirm && !callback)) {
       leg.state = LegState::kEnded;
       save_leg(c, leg, 200, "answered after cancel");
       if (leg.media) leg.media->close();
@@ -838,7 +916,7 @@ struct CallCenter::Impl {
     if (auto ans = sip::sdp::parse(resp.body()); ans) {
       if (auto n = sip::sdp::negotiated(*ans); n) leg.media->set_remote(n->remote_address, n->remote_port);
     }
-    if (auto st = engine.answered(InteractionId{c.id}, AgentId{static_cast<std::uint64_t>(leg.agent)}, now()); !st) {
+    if (auto st = engine.answered(InteractionId{c.ix}, AgentId{static_cast<std::uint64_t>(leg.agent)}, now()); !st) {
       spdlog::warn("call {}: answer not accepted by routing: {}", c.rec.id, st.error().message);
       leg.state = LegState::kEnded;
       by_dialog.erase(leg.dialog);
@@ -848,7 +926,15 @@ struct CallCenter::Impl {
       if (sip::Dialog* dd = stack.dialogs().find(key)) stack.hangup(*dd);
       return;
     }
-    connect(c, leg);
+    if (callback) {
+      c.agent = leg.agent;
+      c.rec.agent_id = leg.agent;
+      c.rec.agent_extension = leg.extension;
+      save_leg(c, leg, 200, "");
+      dial_customer(c, leg);
+    } else {
+      connect(c, leg);
+    }
     pump();
   }
 
@@ -870,20 +956,26 @@ struct CallCenter::Impl {
 
   void start_recording(Call& c, AgentLeg& leg) {
     const center::QueueDef* q = queue_def(c, c.queue_name);
-    if (!q || !q->record) return;
+    if (!q || !q->record || !c.caller_media) return;
     if (!options.recording_kek) {
       spdlog::warn("call {}: queue '{}' records calls but no recording key is configured", c.rec.id, q->name);
       return;
     }
+    begin_recording(c, *c.caller_media, *leg.media, "call");
+  }
+
+  bool begin_recording(Call& c, const media::MediaSession& left, const media::MediaSession& right,
+                       const std::string& kind) {
+    if (!options.recording_kek) return false;
     media::MediaEngine::RecordingOptions ro;
     const std::string rid = hex_id(++next_id);
     ro.path = options.recordings_dir + "/" + rid + ".hlrec";
     ro.kek = *options.recording_kek;
     ro.cipher = options.recording_cipher;
-    auto h = media.start_recording(*c.caller_media, *leg.media, ro);
+    auto h = media.start_recording(left, right, ro);
     if (!h) {
       spdlog::error("call {}: recording failed to start: {}", c.rec.id, h.error().message);
-      return;
+      return false;
     }
     c.recording = std::move(*h);
     c.rec.recording_id = rid;
@@ -891,13 +983,15 @@ struct CallCenter::Impl {
     info.id = rid;
     info.tenant_id = c.tenant;
     info.call_id = c.rec.id;
-    info.kind = "call";
+    info.kind = kind;
     info.path = ro.path;
     info.cipher = media::cipher_name(ro.cipher);
     info.started_ms = epoch_ms();
     info.queue = c.queue_name;
     info.customer_id = c.rec.customer_id;
+    if (kind == "voicemail") info.queue = c.mailbox;
     sink.recording(info);
+    return true;
   }
 
   void stop_recording(Call& c) {
@@ -947,14 +1041,14 @@ struct CallCenter::Impl {
 
   // The caller's leg is over (their BYE, our BYE, media timeout).
   void caller_gone(Call& c, const std::string& reason) {
-    const std::uint64_t id = c.id;
     if (c.phase == CallPhase::kEnded) return;
     c.announce->cancel();
     c.timer->cancel();
+    if (c.callback && c.phase == CallPhase::kGoodbye) return await_callback(c);
     if (c.phase == CallPhase::kQueued || c.phase == CallPhase::kCallbackConfirm) {
       if (c.routed) {
         c.routed = false;
-        (void)engine.abandoned(InteractionId{id}, now());
+        (void)engine.abandoned(InteractionId{c.ix}, now());
       }
       c.rec.disposition = "abandoned";
     } else if (c.phase == CallPhase::kIvr && c.rec.disposition.empty()) {
@@ -974,6 +1068,134 @@ struct CallCenter::Impl {
     pump();
   }
 
+  // The caller hung up after asking for a callback: the call waits in routing
+  // (virtual hold) without a caller leg until an agent takes it.
+  void await_callback(Call& c) {
+    by_dialog.erase(c.caller_dialog);
+    c.caller_dialog.clear();
+    if (c.caller_media) c.caller_media->close();
+    c.caller_media.reset();
+    c.playing = Playing::kNothing;
+    set_phase(c, CallPhase::kCallbackWaiting);
+    save(c);
+    pump();
+  }
+
+  const center::TrunkDef* outbound_trunk(const Call& c) {
+    TenantState* t = tenant(c.tenant);
+    if (!t || !t->snap) return nullptr;
+    if (const auto* tr = t->snap->trunk(c.trunk); tr && !tr->host.empty()) return tr;
+    for (const auto& tr : t->snap->trunks)
+      if (!tr.host.empty()) return &tr;
+    return nullptr;
+  }
+
+  // Agent-first callback: the agent answered; now call the customer through
+  // a trunk and bridge them when they answer.
+  void dial_customer(Call& c, AgentLeg& leg) {
+    const center::TrunkDef* trunk = outbound_trunk(c);
+    if (!trunk) return callback_attempt_failed(c, leg, "no trunk with an outbound host");
+    media::SessionParams p;
+    p.codec = c.codec;
+    p.payload_type = static_cast<std::uint8_t>(c.codec);
+    p.telephone_event_pt = 101;
+    p.media_timeout = options.media_timeout;
+    auto session = media.create_session(p, events_for(c.id, true), leg.media.get());
+    if (!session) return callback_attempt_failed(c, leg, session.error().message);
+    c.pending_customer = *session;
+    leg.media->play_tone(media::ToneSpec::ringback_cn(), ++next_id);
+    sip::sdp::LocalMedia local;
+    local.address = c.media_address;
+    local.port = c.pending_customer->local_port();
+    local.codecs = {c.codec == media::Codec::pcma ? sip::sdp::Codec{sip::sdp::kPcma, "PCMA", 8000, 1, {}}
+                                                  : sip::sdp::Codec{sip::sdp::kPcmu, "PCMU", 8000, 1, {}}};
+    sip::Peer to;
+    to.transport = trunk->transport == "tcp" ? sip::Transport::kTcp : sip::Transport::kUdp;
+    to.ip = trunk->host;
+    to.port = static_cast<std::uint16_t>(trunk->port);
+    const std::string host = trunk->host + ":" + std::to_string(trunk->port);
+    const std::string uri = "sip:" + c.rec.caller + "@" + host;
+    const std::string from = "sip:" + (trunk->caller_id.empty() ? std::string("hotline") : trunk->caller_id) + "@" +
+                             c.media_address;
+    const auto id = c.id;
+    c.callback_dialing = true;
+    c.customer_txn = stack.invite(to, uri, from, uri, sip::sdp::offer(local).str(),
+                                  [this, id](sip::Dialog* d, const sip::ClientResult& r) { customer_response(id, d, r); });
+  }
+
+  void customer_response(std::uint64_t id, sip::Dialog* d, const sip::ClientResult& r) {
+    const int status = r.kind == sip::ClientResult::kResponse ? r.response->status() : 408;
+    if (status < 200) return;
+    Call* c = find(id);
+    AgentLeg* leg = nullptr;
+    if (c && c->agent) {
+      auto it = c->offers.find(c->agent);
+      if (it != c->offers.end() && it->second.state == LegState::kAnswered) leg = &it->second;
+    }
+    if (!c || !leg || !c->callback_dialing) {
+      if (d && status < 300) stack.hangup(*d);
+      return;
+    }
+    c->callback_dialing = false;
+    if (status >= 300 || !d) return callback_attempt_failed(*c, *leg, "customer: " + std::to_string(status));
+    c->caller_dialog = d->key();
+    by_dialog[c->caller_dialog] = c->id;
+    c->caller_media = std::move(c->pending_customer);
+    if (auto ans = sip::sdp::parse(r.response->body()); ans)
+      if (auto n = sip::sdp::negotiated(*ans); n) c->caller_media->set_remote(n->remote_address, n->remote_port);
+    c->rec.answered_ms = epoch_ms();
+    c->rec.disposition = "answered";
+    c->rec.end_reason.clear();
+    if (auto st = media.bridge(*c->caller_media, *leg->media); !st)
+      spdlog::error("call {}: bridge failed: {}", c->rec.id, st.error().message);
+    set_phase(*c, CallPhase::kConnected);
+    start_recording(*c, *leg);
+    records::CallLeg cl;
+    cl.call_id = c->rec.id;
+    cl.tenant_id = c->tenant;
+    cl.leg_no = ++c->legs;
+    cl.role = "callback";
+    cl.peer = c->rec.caller;
+    cl.started_ms = cl.answered_ms = c->rec.answered_ms;
+    cl.sip_status = 200;
+    sink.leg(cl);
+    save(*c);
+  }
+
+  // The customer did not answer the callback: the agent is released (wrap-up)
+  // and the callback is tried again after callback_retry_s, up to
+  // callback_attempts times.
+  void callback_attempt_failed(Call& c, AgentLeg& leg, const std::string& why) {
+    spdlog::info("call {}: callback attempt {} failed: {}", c.rec.id, c.callback_attempts + 1, why);
+    if (c.pending_customer) c.pending_customer->close();
+    c.pending_customer.reset();
+    end_agent_leg(c, leg, "callback not answered");
+    (void)engine.ended(InteractionId{c.ix}, now());
+    c.agent = 0;
+    c.rec.agent_id = 0;
+    ++c.callback_attempts;
+    const center::QueueDef* q = queue_def(c, c.queue_name);
+    const int attempts = q ? q->callback_attempts : 1;
+    if (c.callback_attempts >= attempts) {
+      c.rec.disposition = "callback_failed";
+      c.rec.end_reason = why;
+      finish(c);
+      return pump();
+    }
+    routing::InteractionSpec spec = c.spec;
+    by_ix.erase(c.ix);
+    c.ix = ++next_id;
+    by_ix[c.ix] = c.id;
+    spec.id = InteractionId{c.ix};
+    const auto at = now() + std::chrono::seconds(q ? q->callback_retry_s : 120);
+    if (auto st = engine.schedule_callback(spec, at, now()); !st) {
+      c.rec.disposition = "callback_failed";
+      c.rec.end_reason = st.error().message;
+      finish(c);
+    }
+    pump();
+  }
+
   void end_agent_leg(Call& c, AgentLeg& leg, const std::string& reason) {
     leg.state = LegState::kEnded;
     save_leg(c, leg, 200, reason);
@@ -989,6 +1211,18 @@ struct CallCenter::Impl {
     if (it == c.offers.end()) return;
     it->second.dialog.clear();
     end_agent_leg(c, it->second, "agent hangup");
+    if (c.callback_dialing) {
+      // The agent gave up while the customer's phone was ringing.
+      c.callback_dialing = false;
+      stack.cancel(c.customer_txn);
+      if (c.pending_customer) c.pending_customer->close();
+      c.rec.disposition = "callback_cancelled";
+      c.rec.end_reason = "agent hangup";
+      (void)engine.ended(InteractionId{c.ix}, now());
+      c.agent = 0;
+      finish(c);
+      return pump();
+    }
     if (c.phase == CallPhase::kConnected) {
       c.rec.end_reason = "agent hangup";
       std::string key = c.caller_dialog;
@@ -1002,7 +1236,10 @@ struct CallCenter::Impl {
   void finish(Call& c) {
     if (c.phase == CallPhase::kEnded) return;
     const bool was_connected = c.phase == CallPhase::kConnected;
+    const bool voicemail = c.phase == CallPhase::kVoicemail && c.recording;
     stop_recording(c);
+    if (voicemail) announce_voicemail(c);
+    if (c.companion) c.companion->close();
     c.rec.ended_ms = epoch_ms();
     by_dialog.erase(c.caller_dialog);
     if (c.caller_media) c.caller_media->close();
@@ -1011,7 +1248,7 @@ struct CallCenter::Impl {
     set_phase(c, CallPhase::kEnded);
     if (!c.feature) save(c);
     if (was_connected && c.agent) {
-      (void)engine.ended(InteractionId{c.id}, now());
+      (void)engine.ended(InteractionId{c.ix}, now());
       return;  // kept until wrap-up ends (its record gets wrapup_ended_ms)
     }
     const auto id = c.id;
@@ -1019,6 +1256,7 @@ struct CallCenter::Impl {
   }
 
   void erase_call(std::uint64_t id) {
+    if (Call* c = find(id)) by_ix.erase(c->ix);
     calls.erase(id);
     calls_active->set(static_cast<std::int64_t>(calls.size()));
   }
@@ -1159,7 +1397,8 @@ struct CallCenter::Impl {
     j["handled_today"] = s->handled_today;
     j["consecutive_misses"] = s->consecutive_misses;
     json ixs = json::array();
-    for (auto ix : s->interactions) ixs.push_back(hex_id(routing::raw(ix)));
+    for (auto ix : s->interactions)
+      if (Call* c = find_ix(routing::raw(ix))) ixs.push_back(c->rec.id);
     j["calls"] = ixs;
     return j;
   }
@@ -1233,7 +1472,7 @@ struct CallCenter::Impl {
 
   std::int64_t tenant_of_event(const routing::Event& e) {
     if (routing::raw(e.interaction) != 0)
-      if (Call* c = find(routing::raw(e.interaction))) return c->tenant;
+      if (Call* c = find_ix(routing::raw(e.interaction))) return c->tenant;
     if (routing::raw(e.agent) != 0) {
       auto it = agents.find(static_cast<std::int64_t>(routing::raw(e.agent)));
       if (it != agents.end()) return it->second.tenant;
@@ -1254,7 +1493,7 @@ struct CallCenter::Impl {
     record_event(e, tid);
     const auto ix = routing::raw(e.interaction);
     const auto agent = static_cast<std::int64_t>(routing::raw(e.agent));
-    Call* c = ix ? find(ix) : nullptr;
+    Call* c = ix ? find_ix(ix) : nullptr;
     switch (e.type) {
       case EventType::kOffered:
         if (c) {
@@ -1284,7 +1523,7 @@ struct CallCenter::Impl {
         if (c) {
           c->rec.wrapup_ended_ms = epoch_ms();
           save(*c);
-          if (c->phase == CallPhase::kEnded) later([this, ix] { erase_call(ix); });
+          if (c->phase == CallPhase::kEnded) later([this, id = c->id] { erase_call(id); });
         }
         break;
       default: break;
@@ -1313,7 +1552,8 @@ struct CallCenter::Impl {
     r.time_ms = epoch_ms();
     r.type = std::string(routing::to_string(e.type));
     r.agent_id = static_cast<std::int64_t>(routing::raw(e.agent));
-    if (routing::raw(e.interaction) != 0) r.call_id = hex_id(routing::raw(e.interaction));
+    if (routing::raw(e.interaction) != 0)
+      if (Call* c = find_ix(routing::raw(e.interaction))) r.call_id = c->rec.id;
     r.queue = queue_name_of(tid, e.queue);
     r.value = e.value;
     if (e.disposition != routing::Disposition::kNone) r.disposition = std::string(routing::to_string(e.disposition));
@@ -1385,10 +1625,7 @@ struct CallCenter::Impl {
       stack.answer(txn, 200, ans->str());
       return;
     }
-    if (m == "REFER") {
-      // Blind transfer by the agent is not implemented yet (docs/call.md).
-      return stack.reject(txn, 501);
-    }
+    if (m == "REFER") return refer(c, d, txn, req);
     stack.respond(txn, stack.response_for(txn, m == "NOTIFY" ? 200 : 501));
   }
 
@@ -1402,6 +1639,58 @@ struct CallCenter::Impl {
     if (d.key() == c->caller_dialog) return caller_gone(*c, std::string(reason));
     for (auto& [agent, leg] : c->offers)
       if (leg.dialog == d.key()) return agent_gone(*c, agent);
+  }
+
+  // Blind transfer by the agent (RFC 3515 REFER on the agent's dialog): to a
+  // queue (by name) or to another agent (by extension: that agent gets the
+  // first offer). The agent's leg ends (BYE) and they go to wrap-up. We
+  // answer 202 and do not send the NOTIFY progress reports (the agent's
+  // phone is hung up right away, so nobody would read them).
+  void refer(Call* c, sip::Dialog& d, sip::ServerTxnId txn, const sip::Message& req) {
+    AgentLeg* leg = nullptr;
+    if (c && c->phase == CallPhase::kConnected)
+      for (auto& [a, l] : c->offers)
+        if (l.dialog == d.key() && l.state == LegState::kAnswered) leg = &l;
+    if (!leg) return stack.reject(txn, 403);
+    std::string_view refer_to = req.header("Refer-To");
+    if (refer_to.empty()) refer_to = req.header("r");
+    const std::string target = user_of(refer_to);
+    TenantState* t = tenant(c->tenant);
+    if (!t || !t->snap || target.empty()) return stack.reject(txn, 400);
+    std::string queue;
+    std::int64_t preferred = 0;
+    if (t->snap->queue(target)) {
+      queue = target;
+    } else if (const auto* a = t->snap->agent_by_extension(target)) {
+      queue = c->queue_name;
+      preferred = a->id;
+    } else {
+      // Transfer to an outside number through a trunk is not implemented yet.
+      return stack.reject(txn, 488);
+    }
+    stack.respond(txn, stack.response_for(txn, 202));
+    const auto id = c->id;
+    later([this, id, queue, preferred] {
+      if (Call* call = find(id); call && call->phase == CallPhase::kConnected) transfer(*call, queue, preferred);
+    });
+  }
+
+  void transfer(Call& c, const std::string& queue, std::int64_t preferred) {
+    auto it = c.offers.find(c.agent);
+    if (it == c.offers.end()) return;
+    media.unbridge(*c.caller_media);
+    stop_recording(c);
+    end_agent_leg(c, it->second, "transferred");
+    (void)engine.ended(InteractionId{c.ix}, now());
+    c.agent = 0;
+    c.rec.disposition.clear();
+    ivr::Action a;
+    a.kind = ivr::Action::Kind::kQueue;
+    a.queue = queue;
+    a.priority = c.spec.priority - (queue_def(c, c.queue_name) ? queue_def(c, c.queue_name)->priority : 0);
+    for (const auto& at : c.spec.attributes) a.attributes[at.key] = at.value;
+    c.preferred_agent = preferred;
+    enqueue(c, queue, a);
   }
 
   void shutdown() {

@@ -90,6 +90,7 @@ const char* phase_name(CallPhase p) {
     case CallPhase::kQueued: return "queued";
     case CallPhase::kConnected: return "connected";
     case CallPhase::kCallbackConfirm: return "callback_confirm";
+    case CallPhase::kCallbackWaiting: return "callback_waiting";
     case CallPhase::kVoicemail: return "voicemail";
     case CallPhase::kGoodbye: return "goodbye";
     case CallPhase::kEnded: return "ended";

@@ -37,6 +37,7 @@ enum class CallPhase : std::uint8_t {
   kQueued,      // waiting (music on hold, announcements)
   kConnected,   // bridged to an agent
   kCallbackConfirm,  // pressed 1 in the queue: confirming the callback number
+  kCallbackWaiting,  // the caller hung up after asking for a callback; waiting for an agent
   kVoicemail,   // leaving a message
   kGoodbye,     // final prompt, then hang up
   kEnded,
@@ -45,7 +46,7 @@ const char* phase_name(CallPhase p);
 
 // What the caller's media session is playing right now (playback ids tell
 // stale "done" events apart).
-enum class Playing : std::uint8_t { kNothing, kIvr, kMoh, kAnnouncement, kGoodbye, kTone, kBeep };
+enum class Playing : std::uint8_t { kNothing, kIvr, kMoh, kAnnouncement, kGoodbye, kTone, kVoicemailPrompt, kBeep };
 
 enum class LegState : std::uint8_t { kRinging, kAnswered, kEnded };
 
@@ -63,7 +64,8 @@ struct AgentLeg {
 };
 
 struct Call {
-  std::uint64_t id = 0;  // also the routing InteractionId while it is routed
+  std::uint64_t id = 0;  // the call's id (records: 16 hex digits)
+  std::uint64_t ix = 0;  // its current routing InteractionId (a transfer makes a new one)
   std::int64_t tenant = 0;
   CallPhase phase = CallPhase::kIvr;
   sip::ServerTxnId invite_txn{};
@@ -90,6 +92,17 @@ struct Call {
   int legs = 0;
   bool extension_caller = false;
   bool feature = false;  // a feature-code call: no call record
+  // Callbacks (agent first, then the customer through a trunk).
+  bool callback = false;
+  bool callback_dialing = false;
+  int callback_attempts = 0;
+  sip::ClientTxnId customer_txn{};
+  std::shared_ptr<media::MediaSession> pending_customer;
+  std::string trunk;  // the trunk the call came in on
+  routing::InteractionSpec spec;
+  std::int64_t preferred_agent = 0;  // transfer to an agent: first offer goes there
+  std::string mailbox;   // voicemail: the queue the message belongs to
+  std::shared_ptr<media::MediaSession> companion;  // voicemail: the recorder's silent right channel
   std::string caller_extension;
 };
 
