@@ -51,6 +51,12 @@ struct References {
 // A null References callback skips that check.
 common::Result<std::shared_ptr<const Flow>> compile(const json& definition, const References& refs);
 
+// compile() for callers that only need the verdict (center::FlowValidator):
+// nullopt when valid, else the error with `field_prefix` put before its field
+// ("definition." -> "definition.nodes.menu.next").
+std::optional<common::Error> validate(const json& definition, const References& refs,
+                                      const std::string& field_prefix = "");
+
 struct SkillNeed {
   std::string skill;
   int level = 1;
