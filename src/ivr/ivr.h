@@ -44,8 +44,8 @@ struct References {
 
 // Parses and validates a definition: structure and types, unknown node
 // references, unreachable nodes, missing prompts/queues/calendars/trunks,
-// loops without exit (a cycle that cannot reach a terminal node without
-// caller input), nodes that can never reach a terminal node. Errors are
+// loops without caller input (any cycle made only of play/hours/lookup/set
+// nodes, even one with a way out), nodes that can never reach a terminal node. Errors are
 // common::Error::invalid (code "invalid_argument", which the API maps to 400
 // with details.field) with `field` naming the place ("nodes.menu.options.1").
 // A null References callback skips that check.
