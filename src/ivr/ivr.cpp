@@ -483,4 +483,18 @@ Result<std::shared_ptr<const Flow>> compile(const json& definition, const Refere
   return std::shared_ptr<const Flow>(std::move(flow));
 }
 
+std::optional<Error> validate(const json& definition, const References& refs,
+                              const std::string& field_prefix) {
+  auto r = compile(definition, refs);
+  if (r.ok()) return std::nullopt;
+  Error e = r.error();
+  if (!field_prefix.empty()) {
+    // A prefix like "definition." names the whole definition when the field is empty.
+    const bool dot = field_prefix.back() == '.';
+    e.field = e.field.empty() ? (dot ? field_prefix.substr(0, field_prefix.size() - 1) : field_prefix)
+                              : field_prefix + e.field;
+  }
+  return e;
+}
+
 }  // namespace hotline::ivr

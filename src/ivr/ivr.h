@@ -44,12 +44,18 @@ struct References {
 
 // Parses and validates a definition: structure and types, unknown node
 // references, unreachable nodes, missing prompts/queues/calendars/trunks,
-// loops without exit (a cycle that cannot reach a terminal node without
-// caller input), nodes that can never reach a terminal node. Errors are
+// loops without caller input (any cycle made only of play/hours/lookup/set
+// nodes, even one with a way out), nodes that can never reach a terminal node. Errors are
 // common::Error::invalid (code "invalid_argument", which the API maps to 400
 // with details.field) with `field` naming the place ("nodes.menu.options.1").
 // A null References callback skips that check.
 common::Result<std::shared_ptr<const Flow>> compile(const json& definition, const References& refs);
+
+// compile() for callers that only need the verdict (center::FlowValidator):
+// nullopt when valid, else the error with `field_prefix` put before its field
+// ("definition." -> "definition.nodes.menu.next").
+std::optional<common::Error> validate(const json& definition, const References& refs,
+                                      const std::string& field_prefix = "");
 
 struct SkillNeed {
   std::string skill;

@@ -201,6 +201,19 @@ TEST(IvrCompile, EveryValidationErrorNamesItsField) {
   }
 }
 
+TEST(IvrCompile, ValidatePrefixesTheField) {
+  EXPECT_FALSE(validate(demo_flow(), tenant_refs(), "definition.").has_value());
+  auto e = validate(without(demo_flow(), "/nodes/welcome/next"), tenant_refs(), "definition.");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->field, "definition.nodes.welcome.next");
+  e = validate(json::array(), tenant_refs(), "definition.");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->field, "definition");
+  e = validate(with(demo_flow(), "/start", "nope"), tenant_refs());
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->field, "start");
+}
+
 TEST(IvrCompile, MenuCyclesWithInputAreFine) {
   // menu -> play -> menu waits for the caller each time round: not a busy loop.
   json def = with(demo_flow(), "/nodes/menu/options/0", "again");

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "support/process.h"
@@ -234,10 +235,15 @@ TEST(Tzif, TzdirIsHonoured) {
   std::filesystem::create_directories(dir.path() / "Test");
   std::ofstream(dir.path() / "Test" / "Plus8", std::ios::binary)
       << tzif('2', {}, {}, {{28800, false}}, "<+08>-8");
+  const char* old = std::getenv("TZDIR");
+  const std::optional<std::string> saved = old ? std::optional<std::string>(old) : std::nullopt;
   ASSERT_EQ(setenv("TZDIR", dir.str().c_str(), 1), 0);
   auto z = Zone::load("Test/Plus8");
   auto missing = Zone::load("Asia/Shanghai");  // not in this TZDIR
-  unsetenv("TZDIR");
+  if (saved)
+    setenv("TZDIR", saved->c_str(), 1);
+  else
+    unsetenv("TZDIR");
   ASSERT_TRUE(z.ok()) << z.error().message;
   EXPECT_EQ(z->offset_at(0), 28800);
   EXPECT_FALSE(missing.ok());
