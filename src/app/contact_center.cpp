@@ -83,9 +83,7 @@ std::optional<common::Error> validate_flow(const center::json& definition, const
   refs.queue = [&snap](const std::string& n) { return snap.queue(n) != nullptr; };
   refs.calendar = [&snap](const std::string& n) { return snap.calendar(n) != nullptr; };
   refs.trunk = [&snap](const std::string& n) { return snap.trunk(n) != nullptr; };
-  auto r = ivr::compile(definition, refs);
-  if (!r) return r.error();
-  return std::nullopt;
+  return ivr::validate(definition, refs, "definition.");
 }
 
 }  // namespace
