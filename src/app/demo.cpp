@@ -59,7 +59,9 @@ int seed_demo(center::Repository& repo, std::int64_t tenant, const iam::Actor& a
   n += add(repo, tenant, Kind::kCalendar, "name",
            {{"name", "main"},
             {"time_zone", "Asia/Shanghai"},
-            {"weekly", json::array({all_day, all_day, all_day, all_day, all_day, all_day, all_day})}},
+            {"weekly",
+             {{"mon", all_day}, {"tue", all_day}, {"wed", all_day}, {"thu", all_day}, {"fri", all_day},
+              {"sat", all_day}, {"sun", all_day}}}},
            actor, log);
   n += add(repo, tenant, Kind::kQueue, "name",
            {{"name", "sales"},
