@@ -15,6 +15,8 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -89,7 +91,7 @@ struct QueueDef {
   std::int64_t id = 0;
   std::string name;  // [a-z0-9_-]{1,64}, what IVR flows route to
   std::string display_name;
-  std::string strategy = "longest_idle";  // routing::parse_strategy names
+  std::string strategy = "longest-idle";  // routing::parse_strategy names
   std::string match = "all";              // "all" | "any" over `skills`
   std::vector<SkillLevelDef> skills;
   int ring_timeout_s = 15;
@@ -246,6 +248,12 @@ class Repository {
 
  private:
   // (implementation-defined)
+  struct Write;  // one validated change, see center.cpp
+  common::Result<json> write(std::int64_t tenant, const Write& w, const iam::Actor& actor);
+  // Reloads the tenant's snapshot from the database and caches it.
+  std::shared_ptr<const Snapshot> rebuild(std::int64_t tenant);
+  void changed(std::int64_t tenant);
+
   store::Database& db_;
   common::Clock& clock_;
   RepositoryOptions options_;
@@ -253,6 +261,9 @@ class Repository {
   std::unordered_map<std::int64_t, std::shared_ptr<const Snapshot>> cache_;
   FlowValidator flow_validator_;
   std::function<void(std::int64_t)> on_change_;
+  std::mutex rebuild_mu_;  // rebuilds run one at a time, so the newest read is cached last
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> temp_counter_{0};
 };
 
 }  // namespace hotline::center
