@@ -21,10 +21,17 @@ using detail::Invalid;
 namespace {
 
 constexpr std::pair<Kind, std::string_view> kKindNames[] = {
-    {Kind::kAgent, "agent"},   {Kind::kSkill, "skill"},   {Kind::kQueue, "queue"},
-    {Kind::kNumber, "number"}, {Kind::kTrunk, "trunk"},   {Kind::kCalendar, "calendar"},
-    {Kind::kPrompt, "prompt"}, {Kind::kFlow, "flow"},     {Kind::kReasonCode, "reason_code"},
-    {Kind::kWrapUpCode, "wrapup_code"}, {Kind::kCustomer, "customer"},
+    {Kind::kAgent, "agent"},
+    {Kind::kSkill, "skill"},
+    {Kind::kQueue, "queue"},
+    {Kind::kNumber, "number"},
+    {Kind::kTrunk, "trunk"},
+    {Kind::kCalendar, "calendar"},
+    {Kind::kPrompt, "prompt"},
+    {Kind::kFlow, "flow"},
+    {Kind::kReasonCode, "reason_code"},
+    {Kind::kWrapUpCode, "wrapup_code"},
+    {Kind::kCustomer, "customer"},
 };
 
 [[noreturn]] void refuse(Error e) { throw Invalid{std::move(e)}; }
@@ -34,8 +41,9 @@ std::string kind_text(Kind k) { return std::string(to_string(k)); }
 Snapshot load(store::Tx& tx, std::int64_t tenant) {
   Snapshot s;
   s.tenant_id = tenant;
-  auto rows = tx.exec("SELECT id, kind, body, version FROM center_objects WHERE tenant_id = $1 ORDER BY id", {tenant})
-                  .rows;
+  auto rows =
+      tx.exec("SELECT id, kind, body, version FROM center_objects WHERE tenant_id = $1 ORDER BY id", {tenant})
+          .rows;
   for (const auto& r : rows) {
     auto kind = parse_kind(r.text(1));
     if (!kind) continue;  // a kind from a newer version of Hotline
@@ -69,8 +77,8 @@ Error flow_error(Error e) {
 
 // Refuses a change that introduces a problem `before` did not have: on the
 // changed object itself it names the field; elsewhere it names the referrer.
-void judge(const Snapshot& before, const Snapshot& after, Kind kind, std::int64_t self, const std::string& what,
-           const char* verb) {
+void judge(const Snapshot& before, const Snapshot& after, Kind kind, std::int64_t self,
+           const std::string& what, const char* verb) {
   auto old = detail::check(before);
   std::vector<detail::Problem> fresh;
   for (auto& p : detail::check(after))
@@ -152,13 +160,15 @@ void keep_fields(Kind kind, const json& old, const json* body, json& doc) {
     doc["bytes"] = old.value("bytes", 0);
     const bool renamed = doc["name"] != old["name"] || doc["language"] != old["language"];
     if (renamed && !doc["path"].get<std::string>().empty())
-      refuse(Error::invalid("name", "a prompt with uploaded audio keeps its name and language; upload it anew"));
+      refuse(
+          Error::invalid("name", "a prompt with uploaded audio keeps its name and language; upload it anew"));
   }
 }
 
 void check_user(store::Tx& tx, std::int64_t tenant, const json& doc) {
   if (!doc.contains("user_id") || doc["user_id"].is_null()) return;
-  auto rows = tx.exec("SELECT id FROM users WHERE tenant_id = $1 AND id = $2", {tenant, doc["user_id"].get<std::int64_t>()})
+  auto rows = tx.exec("SELECT id FROM users WHERE tenant_id = $1 AND id = $2",
+                      {tenant, doc["user_id"].get<std::int64_t>()})
                   .rows;
   if (rows.empty()) refuse(Error::invalid("user_id", "no such user in this tenant"));
 }
@@ -191,9 +201,10 @@ Result<json> Repository::write(std::int64_t tenant, const Write& w, const iam::A
       json old;
       int version = 0;
       if (w.op != Write::Op::kCreate) {
-        auto rows = tx.exec("SELECT body, version FROM center_objects WHERE tenant_id = $1 AND kind = $2 AND id = $3",
-                            {tenant, kind, w.id})
-                        .rows;
+        auto rows =
+            tx.exec("SELECT body, version FROM center_objects WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+                    {tenant, kind, w.id})
+                .rows;
         if (rows.empty()) refuse(Error::not_found("no " + kind + " with id " + std::to_string(w.id)));
         old = json::parse(rows[0].text(0));
         old["id"] = w.id;
@@ -206,7 +217,8 @@ Result<json> Repository::write(std::int64_t tenant, const Write& w, const iam::A
       if (w.op != Write::Op::kDelete) detail::add_object(after, w.kind, w.id, doc, version + 1);
       const json& subject = w.op == Write::Op::kDelete ? old : doc;
       const char* verb = w.op == Write::Op::kDelete ? "delete" : "change";
-      judge(before, after, w.kind, w.id, detail::describe(w.kind, w.op == Write::Op::kCreate ? doc : old), verb);
+      judge(before, after, w.kind, w.id, detail::describe(w.kind, w.op == Write::Op::kCreate ? doc : old),
+            verb);
       if (w.kind == Kind::kAgent && w.op != Write::Op::kDelete) check_user(tx, tenant, doc);
       if (w.kind == Kind::kFlow && w.op != Write::Op::kDelete && validator)
         if (auto e = validator(doc["definition"], after)) refuse(flow_error(*e));
@@ -214,12 +226,13 @@ Result<json> Repository::write(std::int64_t tenant, const Write& w, const iam::A
       std::int64_t id = w.id;
       json details;
       if (w.op == Write::Op::kCreate) {
-        id = tx.exec(
-                   "INSERT INTO center_objects (tenant_id, kind, name, body, version, created_ms, updated_ms) "
-                   "VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
-                   {tenant, kind, key_value(w.kind, doc), stored_body(doc), now})
-                 .rows.at(0)
-                 .integer(0);
+        id =
+            tx.exec(
+                  "INSERT INTO center_objects (tenant_id, kind, name, body, version, created_ms, updated_ms) "
+                  "VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
+                  {tenant, kind, key_value(w.kind, doc), stored_body(doc), now})
+                .rows.at(0)
+                .integer(0);
         version = 1;
       } else if (w.op == Write::Op::kUpdate) {
         ++version;
@@ -243,7 +256,9 @@ Result<json> Repository::write(std::int64_t tenant, const Write& w, const iam::A
               {tenant, id, static_cast<std::int64_t>(version), stored_body(doc), now, actor.name});
       }
       if (w.op != Write::Op::kDelete) details["after"] = audit_form(w.kind, out);
-      const char* op = w.op == Write::Op::kCreate ? ".create" : w.op == Write::Op::kUpdate ? ".update" : ".delete";
+      const char* op = w.op == Write::Op::kCreate   ? ".create"
+                       : w.op == Write::Op::kUpdate ? ".update"
+                                                    : ".delete";
       iam::append_audit(tx, now, actor, tenant, kind + op, kind + ":" + std::to_string(id), details.dump());
       return detail::strip_secrets(w.kind, out);
     });
@@ -341,8 +356,9 @@ std::optional<std::string> wav_problem(const std::string& path) {
 
 }  // namespace
 
-Result<json> Repository::put_prompt_audio(std::int64_t tenant, const std::string& name, const std::string& language,
-                                          const std::string& wav_bytes, const iam::Actor& actor) {
+Result<json> Repository::put_prompt_audio(std::int64_t tenant, const std::string& name,
+                                          const std::string& language, const std::string& wav_bytes,
+                                          const iam::Actor& actor) {
   auto doc = guarded([&]() -> Result<json> {
     return detail::canonical(Kind::kPrompt, json{{"name", name}, {"language", language}}, 0);
   });
@@ -380,17 +396,19 @@ Result<json> Repository::put_prompt_audio(std::int64_t tenant, const std::string
   auto result = guarded([&]() -> Result<json> {
     return db_.transaction([&](store::Tx& tx) -> json {
       const auto now = clock_.wall_ms();
-      auto rows = tx.exec("SELECT id FROM center_objects WHERE tenant_id = $1 AND kind = 'prompt' AND name = $2",
-                          {tenant, key})
-                      .rows;
+      auto rows =
+          tx.exec("SELECT id FROM center_objects WHERE tenant_id = $1 AND kind = 'prompt' AND name = $2",
+                  {tenant, key})
+              .rows;
       std::int64_t id = 0;
       if (rows.empty()) {
-        id = tx.exec(
-                   "INSERT INTO center_objects (tenant_id, kind, name, body, version, created_ms, updated_ms) "
-                   "VALUES ($1, 'prompt', $2, $3, 1, $4, $4) RETURNING id",
-                   {tenant, key, stored_body(*doc), now})
-                 .rows.at(0)
-                 .integer(0);
+        id =
+            tx.exec(
+                  "INSERT INTO center_objects (tenant_id, kind, name, body, version, created_ms, updated_ms) "
+                  "VALUES ($1, 'prompt', $2, $3, 1, $4, $4) RETURNING id",
+                  {tenant, key, stored_body(*doc), now})
+                .rows.at(0)
+                .integer(0);
       } else {
         id = rows[0].integer(0);
         tx.exec("UPDATE center_objects SET body = $1, version = version + 1, updated_ms = $2 WHERE id = $3",
@@ -469,8 +487,10 @@ const QueueDef* Snapshot::queue(std::string_view name) const {
   return find_if(queues, [&](const QueueDef& q) { return q.name == name; });
 }
 const NumberDef* Snapshot::number(std::string_view dialled) const {
-  if (const auto* exact = find_if(numbers, [&](const NumberDef& n) { return n.number == dialled; })) return exact;
-  return find_if(numbers, [&](const NumberDef& n) { return without_plus(n.number) == without_plus(dialled); });
+  if (const auto* exact = find_if(numbers, [&](const NumberDef& n) { return n.number == dialled; }))
+    return exact;
+  return find_if(numbers,
+                 [&](const NumberDef& n) { return without_plus(n.number) == without_plus(dialled); });
 }
 const FlowDef* Snapshot::flow(std::string_view name) const {
   return find_if(flows, [&](const FlowDef& f) { return f.name == name; });

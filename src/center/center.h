@@ -82,9 +82,9 @@ struct AgentDef {
 
 struct OverflowDef {
   int after_s = 0;
-  std::string action;                // "relax" | "add_queue" | "callback" | "voicemail"
+  std::string action;                 // "relax" | "add_queue" | "callback" | "voicemail"
   std::vector<SkillLevelDef> skills;  // relax: the new requirement
-  std::string queue;                 // add_queue: a QueueDef name
+  std::string queue;                  // add_queue: a QueueDef name
 };
 
 struct QueueDef {
@@ -96,9 +96,9 @@ struct QueueDef {
   std::vector<SkillLevelDef> skills;
   int ring_timeout_s = 15;
   int wrap_up_s = 10;
-  int max_wait_s = 0;                       // 0 = unlimited
+  int max_wait_s = 0;                         // 0 = unlimited
   std::string max_wait_action = "voicemail";  // "voicemail" | "disconnect" | "callback"
-  int max_length = 0;                       // 0 = unlimited
+  int max_length = 0;                         // 0 = unlimited
   int service_level_s = 20;
   int max_consecutive_misses = 2;
   int priority = 0;  // added to the interaction's priority
@@ -209,7 +209,8 @@ struct Snapshot {
 // Extra validation of an IVR flow definition against the rest of the
 // tenant's configuration (set by the app to ivr::validate). Returns an error
 // naming the field ("definition.nodes.menu.next") or nullopt.
-using FlowValidator = std::function<std::optional<common::Error>(const json& definition, const Snapshot& snap)>;
+using FlowValidator =
+    std::function<std::optional<common::Error>(const json& definition, const Snapshot& snap)>;
 
 struct RepositoryOptions {
   std::string custom_prompts_dir = "var/prompts";  // uploaded WAVs: <dir>/<tenant>/<lang>/<name>.wav
@@ -236,8 +237,9 @@ class Repository {
   common::Result<std::vector<json>> flow_versions(std::int64_t tenant, std::int64_t id);
   // Stores an uploaded WAV (checked with libsndfile: readable audio) as prompt
   // (name, language), replacing an existing one. Audited.
-  common::Result<json> put_prompt_audio(std::int64_t tenant, const std::string& name, const std::string& language,
-                                        const std::string& wav_bytes, const iam::Actor& actor);
+  common::Result<json> put_prompt_audio(std::int64_t tenant, const std::string& name,
+                                        const std::string& language, const std::string& wav_bytes,
+                                        const iam::Actor& actor);
 
   // Current configuration of a tenant (cached; rebuilt after a write).
   std::shared_ptr<const Snapshot> snapshot(std::int64_t tenant);

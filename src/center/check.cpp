@@ -10,16 +10,19 @@
 namespace hotline::center::detail {
 namespace {
 
-constexpr Kind kAllKinds[] = {Kind::kAgent,  Kind::kSkill,    Kind::kQueue,      Kind::kNumber,
-                              Kind::kTrunk,  Kind::kCalendar, Kind::kPrompt,     Kind::kFlow,
+constexpr Kind kAllKinds[] = {Kind::kAgent,      Kind::kSkill,      Kind::kQueue,   Kind::kNumber,
+                              Kind::kTrunk,      Kind::kCalendar,   Kind::kPrompt,  Kind::kFlow,
                               Kind::kReasonCode, Kind::kWrapUpCode, Kind::kCustomer};
 
 const char* key_field(Kind k) {
   switch (k) {
-    case Kind::kNumber: return "number";
+    case Kind::kNumber:
+      return "number";
     case Kind::kReasonCode:
-    case Kind::kWrapUpCode: return "code";
-    default: return "name";
+    case Kind::kWrapUpCode:
+      return "code";
+    default:
+      return "name";
   }
 }
 
@@ -76,7 +79,8 @@ class Checker {
                   const std::string& prefix) {
     for (std::size_t i = 0; i < v.size(); ++i) {
       if (!skills_.count(v[i].skill))
-        invalid(k, id, who, prefix + "[" + std::to_string(i) + "].skill", "unknown skill '" + v[i].skill + "'");
+        invalid(k, id, who, prefix + "[" + std::to_string(i) + "].skill",
+                "unknown skill '" + v[i].skill + "'");
     }
   }
 
@@ -135,7 +139,8 @@ class Checker {
         if (!fresh && it->second != c.id) {
           const auto f = "phones[" + std::to_string(i) + "]";
           add(Kind::kCustomer, c.id, who, "conflict", f, "this phone number belongs to another customer");
-          add(Kind::kCustomer, it->second, who, "conflict", f, "this phone number belongs to another customer");
+          add(Kind::kCustomer, it->second, who, "conflict", f,
+              "this phone number belongs to another customer");
         }
       }
     }

@@ -37,8 +37,10 @@ bool valid_language(std::string_view v) {
     auto end = v.find('-', start);
     if (end == std::string_view::npos) end = v.size();
     auto seg = v.substr(start, end - start);
-    const bool alpha = std::all_of(seg.begin(), seg.end(), [](char c) { return std::isalpha((unsigned char)c); });
-    const bool alnum = std::all_of(seg.begin(), seg.end(), [](char c) { return std::isalnum((unsigned char)c); });
+    const bool alpha =
+        std::all_of(seg.begin(), seg.end(), [](char c) { return std::isalpha((unsigned char)c); });
+    const bool alnum =
+        std::all_of(seg.begin(), seg.end(), [](char c) { return std::isalnum((unsigned char)c); });
     if (part == 0 && (seg.size() < 2 || seg.size() > 3 || !alpha)) return false;
     if (part > 0 && (seg.size() < 1 || seg.size() > 8 || !alnum)) return false;
     start = end + 1;
@@ -57,11 +59,12 @@ class Obj {
     return path_.empty() ? std::string(name) : path_ + "." + std::string(name);
   }
   // Unknown fields are rejected; `read_only` ones (what GET returns) are accepted and ignored.
-  void only(std::initializer_list<const char*> known, std::initializer_list<const char*> read_only = {}) const {
+  void only(std::initializer_list<const char*> known,
+            std::initializer_list<const char*> read_only = {}) const {
     for (const auto& [k, _] : j_.items()) {
       auto is = [&](const char* n) { return k == n; };
-      if (std::none_of(known.begin(), known.end(), is) && std::none_of(read_only.begin(), read_only.end(), is) &&
-          k != "id") {
+      if (std::none_of(known.begin(), known.end(), is) &&
+          std::none_of(read_only.begin(), read_only.end(), is) && k != "id") {
         fail(at(k), "unknown field");
       }
     }
@@ -242,14 +245,16 @@ bool valid_host(const std::string& h) {
   if (h.empty()) return true;
   if (parse_network(h) && h.find('/') == std::string::npos) return true;
   if (h.size() > 253 || h.front() == '.' || h.front() == '-' || h.back() == '.') return false;
-  return std::all_of(h.begin(), h.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '.' || c == '-'; }) &&
+  return std::all_of(h.begin(), h.end(),
+                     [](char c) { return std::isalnum((unsigned char)c) || c == '.' || c == '-'; }) &&
          h.find("..") == std::string::npos;
 }
 
 // ---- per kind: parse (validating) and to_json (canonical) ----
 
 AgentDef parse_agent(const Obj& o) {
-  o.only({"name", "user_id", "extension", "skills", "voice_capacity", "chat_capacity", "email_capacity", "active"});
+  o.only({"name", "user_id", "extension", "skills", "voice_capacity", "chat_capacity", "email_capacity",
+          "active"});
   AgentDef a;
   a.name = o.text("name", "", 128, true);
   if (o.get("user_id")) a.user_id = o.integer("user_id", 0, 1, INT64_MAX);
@@ -296,14 +301,34 @@ OverflowDef parse_overflow(const Obj& o) {
 }
 
 QueueDef parse_queue(const Obj& o) {
-  o.only({"name", "display_name", "strategy", "match", "skills", "ring_timeout_s", "wrap_up_s", "max_wait_s",
-          "max_wait_action", "max_length", "service_level_s", "max_consecutive_misses", "priority", "record",
-          "moh_prompt", "announce_interval_s", "announce_position", "announce_wait", "callback_key",
-          "voicemail_key", "callback_attempts", "callback_retry_s", "overflow"});
+  o.only({"name",
+          "display_name",
+          "strategy",
+          "match",
+          "skills",
+          "ring_timeout_s",
+          "wrap_up_s",
+          "max_wait_s",
+          "max_wait_action",
+          "max_length",
+          "service_level_s",
+          "max_consecutive_misses",
+          "priority",
+          "record",
+          "moh_prompt",
+          "announce_interval_s",
+          "announce_position",
+          "announce_wait",
+          "callback_key",
+          "voicemail_key",
+          "callback_attempts",
+          "callback_retry_s",
+          "overflow"});
   QueueDef q;
   q.name = o.name("name");
   q.display_name = o.text("display_name", "", 128);
-  q.strategy = o.choice("strategy", "longest-idle", std::vector<std::string>(std::begin(kStrategies), std::end(kStrategies)));
+  q.strategy = o.choice("strategy", "longest-idle",
+                        std::vector<std::string>(std::begin(kStrategies), std::end(kStrategies)));
   q.match = o.choice("match", "all", {"all", "any"});
   q.skills = parse_skills(o, "skills");
   q.ring_timeout_s = o.num("ring_timeout_s", 15, 5, 300);
@@ -315,7 +340,7 @@ QueueDef parse_queue(const Obj& o) {
   q.max_consecutive_misses = o.num("max_consecutive_misses", 2, 0, 100);
   q.priority = o.num("priority", 0, -100, 100);
   q.record = o.flag("record", false);
-  q.moh_prompt = o.name("moh_prompt", "moh");
+  q.moh_prompt = o.name("moh_prompt", "moh", false);  // "" = silence
   q.announce_interval_s = o.num("announce_interval_s", 30, 0, 3600);
   q.announce_position = o.flag("announce_position", true);
   q.announce_wait = o.flag("announce_wait", true);
@@ -336,7 +361,10 @@ QueueDef parse_queue(const Obj& o) {
 json to_json(const QueueDef& q) {
   json overflow = json::array();
   for (const auto& d : q.overflow)
-    overflow.push_back({{"after_s", d.after_s}, {"action", d.action}, {"skills", skills_json(d.skills)}, {"queue", d.queue}});
+    overflow.push_back({{"after_s", d.after_s},
+                        {"action", d.action},
+                        {"skills", skills_json(d.skills)},
+                        {"queue", d.queue}});
   return {{"id", q.id},
           {"name", q.name},
           {"display_name", q.display_name},
@@ -403,9 +431,15 @@ TrunkDef parse_trunk(const Obj& o) {
 }
 
 json to_json(const TrunkDef& t) {
-  return {{"id", t.id},       {"name", t.name},           {"allowed_sources", t.allowed_sources},
-          {"host", t.host},   {"port", t.port},           {"transport", t.transport},
-          {"username", t.username}, {"password", t.password}, {"caller_id", t.caller_id}};
+  return {{"id", t.id},
+          {"name", t.name},
+          {"allowed_sources", t.allowed_sources},
+          {"host", t.host},
+          {"port", t.port},
+          {"transport", t.transport},
+          {"username", t.username},
+          {"password", t.password},
+          {"caller_id", t.caller_id}};
 }
 
 CalendarDef parse_calendar(const Obj& o) {
@@ -413,7 +447,8 @@ CalendarDef parse_calendar(const Obj& o) {
   CalendarDef c;
   c.name = o.name("name");
   c.time_zone = o.text("time_zone", "Asia/Shanghai", 64);
-  if (!valid_time_zone(c.time_zone)) fail(o.at("time_zone"), "must be an IANA time zone such as Asia/Shanghai");
+  if (!valid_time_zone(c.time_zone))
+    fail(o.at("time_zone"), "must be an IANA time zone such as Asia/Shanghai");
   if (o.get("weekly")) {
     Obj w(*o.get("weekly"), o.at("weekly"));
     w.only({"mon", "tue", "wed", "thu", "fri", "sat", "sun"});
@@ -431,8 +466,12 @@ CalendarDef parse_calendar(const Obj& o) {
 json to_json(const CalendarDef& c) {
   json weekly = json::object();
   for (int d = 0; d < 7; ++d) weekly[kDays[d]] = c.weekly[d];
-  return {{"id", c.id},         {"name", c.name},         {"time_zone", c.time_zone},
-          {"weekly", weekly},   {"holidays", c.holidays}, {"workdays", c.workdays},
+  return {{"id", c.id},
+          {"name", c.name},
+          {"time_zone", c.time_zone},
+          {"weekly", weekly},
+          {"holidays", c.holidays},
+          {"workdays", c.workdays},
           {"workday_hours", c.workday_hours}};
 }
 
@@ -498,9 +537,12 @@ CustomerDef parse_customer(const Obj& o) {
     auto n = normalise_phone(p);
     const auto digits = n.size() - (n.rfind('+', 0) == 0 ? 1 : 0);
     const auto plus = p.find('+');
-    const bool plus_ok = plus == std::string::npos || (plus == p.find_first_not_of(' ') && p.rfind('+') == plus);
+    const bool plus_ok =
+        plus == std::string::npos || (plus == p.find_first_not_of(' ') && p.rfind('+') == plus);
     if (!chars_ok || !plus_ok || digits < 3 || digits > 20)
-      fail(f, "must be a phone number: 3 to 20 digits, an optional leading +, spaces, dashes, dots or parentheses");
+      fail(f,
+           "must be a phone number: 3 to 20 digits, an optional leading +, spaces, dashes, dots or "
+           "parentheses");
     if (std::find(c.phones.begin(), c.phones.end(), n) != c.phones.end()) fail(f, "is listed twice");
     c.phones.push_back(std::move(n));
   }
@@ -512,7 +554,7 @@ CustomerDef parse_customer(const Obj& o) {
 }
 
 json to_json(const CustomerDef& c) {
-  return {{"id", c.id},           {"name", c.name},         {"phones", c.phones},      {"vip", c.vip},
+  return {{"id", c.id},           {"name", c.name},         {"phones", c.phones},    {"vip", c.vip},
           {"blocked", c.blocked}, {"priority", c.priority}, {"language", c.language}};
 }
 
@@ -520,17 +562,28 @@ json to_json(const CustomerDef& c) {
 template <class S, class F>
 decltype(auto) with_vector(S& s, Kind k, F&& fn) {
   switch (k) {
-    case Kind::kAgent: return fn(s.agents);
-    case Kind::kSkill: return fn(s.skills);
-    case Kind::kQueue: return fn(s.queues);
-    case Kind::kNumber: return fn(s.numbers);
-    case Kind::kTrunk: return fn(s.trunks);
-    case Kind::kCalendar: return fn(s.calendars);
-    case Kind::kPrompt: return fn(s.prompts);
-    case Kind::kFlow: return fn(s.flows);
-    case Kind::kReasonCode: return fn(s.reason_codes);
-    case Kind::kWrapUpCode: return fn(s.wrapup_codes);
-    case Kind::kCustomer: return fn(s.customers);
+    case Kind::kAgent:
+      return fn(s.agents);
+    case Kind::kSkill:
+      return fn(s.skills);
+    case Kind::kQueue:
+      return fn(s.queues);
+    case Kind::kNumber:
+      return fn(s.numbers);
+    case Kind::kTrunk:
+      return fn(s.trunks);
+    case Kind::kCalendar:
+      return fn(s.calendars);
+    case Kind::kPrompt:
+      return fn(s.prompts);
+    case Kind::kFlow:
+      return fn(s.flows);
+    case Kind::kReasonCode:
+      return fn(s.reason_codes);
+    case Kind::kWrapUpCode:
+      return fn(s.wrapup_codes);
+    case Kind::kCustomer:
+      return fn(s.customers);
   }
   return fn(s.customers);  // unreachable: every Kind is handled above
 }
@@ -600,12 +653,17 @@ std::vector<json> public_list(const Snapshot& s, Kind kind) {
 
 std::optional<std::string> unique_key(Kind kind, const json& doc) {
   switch (kind) {
-    case Kind::kNumber: return doc.at("number").get<std::string>();
+    case Kind::kNumber:
+      return doc.at("number").get<std::string>();
     case Kind::kReasonCode:
-    case Kind::kWrapUpCode: return std::to_string(doc.at("code").get<int>());
-    case Kind::kPrompt: return doc.at("name").get<std::string>() + "/" + doc.at("language").get<std::string>();
-    case Kind::kCustomer: return std::nullopt;
-    default: return doc.at("name").get<std::string>();
+    case Kind::kWrapUpCode:
+      return std::to_string(doc.at("code").get<int>());
+    case Kind::kPrompt:
+      return doc.at("name").get<std::string>() + "/" + doc.at("language").get<std::string>();
+    case Kind::kCustomer:
+      return std::nullopt;
+    default:
+      return doc.at("name").get<std::string>();
   }
 }
 
@@ -631,7 +689,8 @@ std::optional<Network> parse_network(std::string_view text) {
   int prefix = -1;
   if (auto slash = s.find('/'); slash != std::string::npos) {
     auto p = s.substr(slash + 1);
-    if (p.empty() || p.size() > 3 || !std::all_of(p.begin(), p.end(), [](char c) { return std::isdigit((unsigned char)c); }))
+    if (p.empty() || p.size() > 3 ||
+        !std::all_of(p.begin(), p.end(), [](char c) { return std::isdigit((unsigned char)c); }))
       return std::nullopt;
     prefix = std::stoi(p);
     s.resize(slash);
