@@ -15,6 +15,8 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -80,23 +82,23 @@ struct AgentDef {
 
 struct OverflowDef {
   int after_s = 0;
-  std::string action;                // "relax" | "add_queue" | "callback" | "voicemail"
+  std::string action;                 // "relax" | "add_queue" | "callback" | "voicemail"
   std::vector<SkillLevelDef> skills;  // relax: the new requirement
-  std::string queue;                 // add_queue: a QueueDef name
+  std::string queue;                  // add_queue: a QueueDef name
 };
 
 struct QueueDef {
   std::int64_t id = 0;
   std::string name;  // [a-z0-9_-]{1,64}, what IVR flows route to
   std::string display_name;
-  std::string strategy = "longest_idle";  // routing::parse_strategy names
+  std::string strategy = "longest-idle";  // routing::parse_strategy names
   std::string match = "all";              // "all" | "any" over `skills`
   std::vector<SkillLevelDef> skills;
   int ring_timeout_s = 15;
   int wrap_up_s = 10;
-  int max_wait_s = 0;                       // 0 = unlimited
+  int max_wait_s = 0;                         // 0 = unlimited
   std::string max_wait_action = "voicemail";  // "voicemail" | "disconnect" | "callback"
-  int max_length = 0;                       // 0 = unlimited
+  int max_length = 0;                         // 0 = unlimited
   int service_level_s = 20;
   int max_consecutive_misses = 2;
   int priority = 0;  // added to the interaction's priority
@@ -207,7 +209,8 @@ struct Snapshot {
 // Extra validation of an IVR flow definition against the rest of the
 // tenant's configuration (set by the app to ivr::validate). Returns an error
 // naming the field ("definition.nodes.menu.next") or nullopt.
-using FlowValidator = std::function<std::optional<common::Error>(const json& definition, const Snapshot& snap)>;
+using FlowValidator =
+    std::function<std::optional<common::Error>(const json& definition, const Snapshot& snap)>;
 
 struct RepositoryOptions {
   std::string custom_prompts_dir = "var/prompts";  // uploaded WAVs: <dir>/<tenant>/<lang>/<name>.wav
@@ -234,8 +237,9 @@ class Repository {
   common::Result<std::vector<json>> flow_versions(std::int64_t tenant, std::int64_t id);
   // Stores an uploaded WAV (checked with libsndfile: readable audio) as prompt
   // (name, language), replacing an existing one. Audited.
-  common::Result<json> put_prompt_audio(std::int64_t tenant, const std::string& name, const std::string& language,
-                                        const std::string& wav_bytes, const iam::Actor& actor);
+  common::Result<json> put_prompt_audio(std::int64_t tenant, const std::string& name,
+                                        const std::string& language, const std::string& wav_bytes,
+                                        const iam::Actor& actor);
 
   // Current configuration of a tenant (cached; rebuilt after a write).
   std::shared_ptr<const Snapshot> snapshot(std::int64_t tenant);
@@ -246,6 +250,12 @@ class Repository {
 
  private:
   // (implementation-defined)
+  struct Write;  // one validated change, see center.cpp
+  common::Result<json> write(std::int64_t tenant, const Write& w, const iam::Actor& actor);
+  // Reloads the tenant's snapshot from the database and caches it.
+  std::shared_ptr<const Snapshot> rebuild(std::int64_t tenant);
+  void changed(std::int64_t tenant);
+
   store::Database& db_;
   common::Clock& clock_;
   RepositoryOptions options_;
@@ -253,6 +263,9 @@ class Repository {
   std::unordered_map<std::int64_t, std::shared_ptr<const Snapshot>> cache_;
   FlowValidator flow_validator_;
   std::function<void(std::int64_t)> on_change_;
+  std::mutex rebuild_mu_;  // rebuilds run one at a time, so the newest read is cached last
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> temp_counter_{0};
 };
 
 }  // namespace hotline::center
