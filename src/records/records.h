@@ -62,6 +62,8 @@ struct CallRecord {
   std::string wrapup_code;
   std::string notes;
   std::string recording_id;
+
+  bool operator==(const CallRecord&) const = default;
 };
 
 struct CallLeg {
@@ -76,6 +78,8 @@ struct CallLeg {
   std::int64_t ended_ms = 0;
   int sip_status = 0;  // final SIP status of the leg (200, 486, 487, 408, …)
   std::string end_reason;
+
+  bool operator==(const CallLeg&) const = default;
 };
 
 struct RecordingInfo {
@@ -90,6 +94,8 @@ struct RecordingInfo {
   std::int64_t bytes = 0;
   std::string queue;  // voicemail: the queue / mailbox it belongs to
   std::int64_t customer_id = 0;
+
+  bool operator==(const RecordingInfo&) const = default;
 };
 
 // One routing-engine event (routing::Event flattened with names).
@@ -104,6 +110,8 @@ struct EventRecord {
   int value = 0;
   std::string disposition;
   int reason = 0;
+
+  bool operator==(const EventRecord&) const = default;
 };
 
 struct StoreOptions {
