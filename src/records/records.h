@@ -14,10 +14,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -60,20 +62,24 @@ struct CallRecord {
   std::string wrapup_code;
   std::string notes;
   std::string recording_id;
+
+  bool operator==(const CallRecord&) const = default;
 };
 
 struct CallLeg {
   std::string call_id;
   std::int64_t tenant_id = 0;
-  int leg_no = 0;      // 0 = caller; 1.. in creation order
-  std::string role;    // caller | agent | transfer | callback | supervisor
-  std::string peer;    // SIP URI or number
+  int leg_no = 0;    // 0 = caller; 1.. in creation order
+  std::string role;  // caller | agent | transfer | callback | supervisor
+  std::string peer;  // SIP URI or number
   std::int64_t agent_id = 0;
   std::int64_t started_ms = 0;
   std::int64_t answered_ms = 0;
   std::int64_t ended_ms = 0;
   int sip_status = 0;  // final SIP status of the leg (200, 486, 487, 408, …)
   std::string end_reason;
+
+  bool operator==(const CallLeg&) const = default;
 };
 
 struct RecordingInfo {
@@ -88,6 +94,8 @@ struct RecordingInfo {
   std::int64_t bytes = 0;
   std::string queue;  // voicemail: the queue / mailbox it belongs to
   std::int64_t customer_id = 0;
+
+  bool operator==(const RecordingInfo&) const = default;
 };
 
 // One routing-engine event (routing::Event flattened with names).
@@ -102,12 +110,25 @@ struct EventRecord {
   int value = 0;
   std::string disposition;
   int reason = 0;
+
+  bool operator==(const EventRecord&) const = default;
 };
 
 struct StoreOptions {
   std::size_t max_batch = 1000;
-  std::chrono::milliseconds max_delay{5};  // how long a record may wait for company
-  std::vector<media::Kek> keks;            // to decrypt recordings for listening
+  // How long a record may wait for company (real steady time: it bounds the
+  // writer's condition-variable wait, so it does not follow a FakeClock).
+  std::chrono::milliseconds max_delay{5};
+  std::vector<media::Kek> keks;  // to decrypt recordings for listening
+};
+
+// Syntax of call and recording ids: 1-32 of [0-9a-zA-Z_-]. put_* drop (and
+// count as failed) records whose ids do not match; the API answers 400.
+bool valid_id(std::string_view id);
+
+struct CsvOptions {
+  bool mask_phone_numbers = false;  // caller through security::mask_phone (no customers.pii.read)
+  std::size_t max_rows = 100'000;   // more matching calls: invalid_argument "to" (narrow the range)
 };
 
 template <class T>
@@ -143,6 +164,7 @@ class Store {
   ~Store();  // flushes and stops the writer
 
   // --- writes (queued, group-committed) ---
+  // The queue is unbounded: a stalled database grows memory, never blocks the caller.
   void put_call(CallRecord call);  // insert or replace by id
   void put_leg(CallLeg leg);       // insert or replace by (call_id, leg_no)
   void put_recording(RecordingInfo rec);
@@ -151,6 +173,10 @@ class Store {
   void flush();
 
   // --- writes from the API (synchronous, audited) ---
+  // Sets the wrap-up code (<= 64 bytes, no control characters) and notes
+  // (<= 4000 characters; newlines and tabs allowed) after flushing the queue,
+  // with a "call.wrapup" audit entry in the same transaction. A later put_call
+  // with an empty code or notes keeps the stored ones.
   common::Status set_wrapup(std::int64_t tenant, const std::string& call_id, const std::string& code,
                             const std::string& notes, const iam::Actor& actor);
 
@@ -159,20 +185,28 @@ class Store {
   common::Result<CallRecord> call(std::int64_t tenant, const std::string& id);
   std::vector<CallLeg> legs(std::int64_t tenant, const std::string& call_id);
   std::vector<RecordingInfo> recordings_for(std::int64_t tenant, const std::string& call_id);
-  common::Result<Page<RecordingInfo>> voicemails(std::int64_t tenant, const std::string& queue, const std::string& cursor,
-                                                 int limit);
+  common::Result<Page<RecordingInfo>> voicemails(std::int64_t tenant, const std::string& queue,
+                                                 const std::string& cursor, int limit);
   common::Result<RecordingInfo> recording(std::int64_t tenant, const std::string& id);
   common::Result<Page<EventRecord>> events(std::int64_t tenant, const EventFilter& f);
-  // CSV (RFC 4180, header row) of the calls matching `f` (all pages).
+  // CSV (RFC 4180, header row) of the calls matching `f` (all pages from
+  // f.cursor on; f.limit is ignored). Columns: docs/records.md.
   common::Result<std::string> calls_csv(std::int64_t tenant, CallFilter f);
+  common::Result<std::string> calls_csv(std::int64_t tenant, CallFilter f, const CsvOptions& options);
   // Decrypts a recording to WAV bytes and writes the access to the audit
   // log ("recording.listen"); not_found for another tenant's recording.
-  common::Result<std::string> listen(std::int64_t tenant, const std::string& recording_id, const iam::Actor& actor);
+  // Only a successful access is audited, and the bytes are returned only
+  // once the audit entry is committed. Errors: "unavailable" (file missing,
+  // no KEK for it, I/O), "integrity" (tampered or not a recording).
+  common::Result<std::string> listen(std::int64_t tenant, const std::string& recording_id,
+                                     const iam::Actor& actor);
 
   struct Stats {
     std::uint64_t committed = 0;  // records
     std::uint64_t batches = 0;
-    std::uint64_t failed = 0;  // records in batches that failed (logged, retried once)
+    // Records not committed: rejected by put_* (bad id or tenant) or still
+    // failing when retried one by one after their batch failed (logged).
+    std::uint64_t failed = 0;
   };
   Stats stats() const;
 
