@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "iam/iam.h"
 
@@ -33,14 +34,51 @@ struct Event {
   json data;
 };
 
-class Subscription;
+namespace detail {
+struct Subscriber;  // implementation-defined (live.cpp)
+}
 
+// One subscriber's registration. Destroying it unsubscribes; once the
+// destructor returns, neither `deliver` nor `overflow` runs any more (unless
+// the destructor runs inside one of them, on that thread).
+class Subscription {
+ public:
+  explicit Subscription(std::shared_ptr<detail::Subscriber> s);  // made by Hub::subscribe
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+ private:
+  std::shared_ptr<detail::Subscriber> s_;
+};
+
+// Messages a subscriber receives, serialised as JSON text:
+//   {"type":"snapshot","seq":S,"data":<SnapshotFn's result, or {}>}   first, once
+//   {"type":"<event type>","seq":N,"data":<Event::data>}              then, in seq order
+// `seq` counts the tenant's events (strictly increasing; the snapshot's seq is
+// the last event it already reflects). Events a subscriber may not see are
+// skipped, so gaps in seq are normal; an event it may see is never skipped:
+// a subscriber that cannot keep up is dropped instead (see subscribe()).
 class Hub {
  public:
   // Builds the first message for a new subscriber: {"type":"snapshot", …}.
+  //
+  // It runs while publish() for that tenant waits, so that the snapshot and
+  // the deltas after it fit together exactly (no delta reflected in the
+  // snapshot is delivered, none published after it is lost). Therefore it
+  // must not call publish(), and must not wait for a lock or a thread that
+  // may itself be waiting in publish(): read your state under your own lock
+  // and call publish() after releasing it (applying a delta twice must be
+  // harmless: a change made just before a snapshot and published just after
+  // it arrives in both).
   using SnapshotFn = std::function<json(std::int64_t tenant, const iam::Principal& who)>;
 
+  static constexpr std::size_t kDefaultQueueLimit = 1024;  // messages per subscriber
+
   Hub();
+  // `queue_limit`: how many undelivered messages a subscriber may have queued
+  // before it is dropped.
+  explicit Hub(std::size_t queue_limit);
   ~Hub();
   void set_snapshot_provider(SnapshotFn f);
   void publish(Event e);
@@ -49,8 +87,23 @@ class Hub {
   // For the WebSocket session (routes_live.cpp): `deliver` is called with
   // each serialised message (never concurrently for one subscription); it
   // must not block for long. Destroying the Subscription unsubscribes.
+  //
+  // The snapshot is delivered before subscribe() returns (on the calling
+  // thread); deltas are delivered on the thread of a publish() call. Each
+  // subscriber has a bounded queue (queue_limit); when a delta finds it full
+  // the queue is discarded and `overflow("too slow")` is called once instead
+  // of any further delivery: the subscriber is gone (it no longer counts in
+  // subscribers()) and should close its connection.
+  //
+  // Filtering: only events of who.tenant_id, and only those whose permission
+  // `who` holds (as of this call).
   std::unique_ptr<Subscription> subscribe(const iam::Principal& who, std::function<void(std::string)> deliver,
                                           std::function<void(std::string reason)> overflow);
+  // As above, receiving only the event types listed (empty: all types); the
+  // snapshot is always delivered.
+  std::unique_ptr<Subscription> subscribe(const iam::Principal& who, std::function<void(std::string)> deliver,
+                                          std::function<void(std::string reason)> overflow,
+                                          std::vector<std::string> types);
 
  private:
   struct Impl;
