@@ -89,7 +89,14 @@ std::optional<char> info_digit(const sip::Message& req) {
   return std::nullopt;
 }
 
-std::string status_name(routing::AgentStatus s) { return std::string(routing::to_string(s)); }
+// API names use '_' ("logged_out", "wrap_up"), like the status values it accepts.
+std::string api_name(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out)
+    if (ch == '-') ch = '_';
+  return out;
+}
+std::string status_name(routing::AgentStatus s) { return api_name(routing::to_string(s)); }
 
 }  // namespace
 
@@ -407,6 +414,7 @@ struct CallCenter::Impl {
     std::string addr = media_address_for(inv.request_uri());
     sip::sdp::LocalMedia local;
     local.address = addr;
+    local.port = 9;  // placeholder: the real port is known once the session exists
     auto probe = sip::sdp::answer(*offer, local);
     if (!probe) {
       stack.reject(txn, 488);
@@ -1393,7 +1401,7 @@ struct CallCenter::Impl {
     if (!s) return j;
     j["status"] = status_name(s->status);
     j["reason"] = s->reason;
-    j["state"] = std::string(routing::to_string(s->state));
+    j["state"] = api_name(routing::to_string(s->state));
     j["handled_today"] = s->handled_today;
     j["consecutive_misses"] = s->consecutive_misses;
     json ixs = json::array();
@@ -1550,7 +1558,7 @@ struct CallCenter::Impl {
     r.tenant_id = tid;
     r.seq = static_cast<std::int64_t>(e.seq);
     r.time_ms = epoch_ms();
-    r.type = std::string(routing::to_string(e.type));
+    r.type = api_name(routing::to_string(e.type));
     r.agent_id = static_cast<std::int64_t>(routing::raw(e.agent));
     if (routing::raw(e.interaction) != 0)
       if (Call* c = find_ix(routing::raw(e.interaction))) r.call_id = c->rec.id;
@@ -1567,7 +1575,7 @@ struct CallCenter::Impl {
     ev.type = "agent.state";
     ev.permission = iam::Permission::AgentsRead;
     ev.data = agent_json(agent);
-    ev.data["event"] = std::string(routing::to_string(e.type));
+    ev.data["event"] = api_name(routing::to_string(e.type));
     sink.live(std::move(ev));
   }
 
