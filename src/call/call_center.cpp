@@ -1602,9 +1602,13 @@ struct CallCenter::Impl {
     auto it = by_dialog.find(d.key());
     Call* c = it == by_dialog.end() ? nullptr : find(it->second);
     if (m == "INFO") {
+      // Read the request before responding: the response completes the
+      // transaction, which owns `req`.
+      const auto digit = info_digit(req);
+      const bool from_caller = c && d.key() == c->caller_dialog;
+      const std::uint64_t id = c ? c->id : 0;
       stack.respond(txn, stack.response_for(txn, 200));
-      if (c && d.key() == c->caller_dialog)
-        if (auto digit = info_digit(req)) on_digit(c->id, *digit);
+      if (from_caller && digit) on_digit(id, *digit);
       return;
     }
     if (m == "INVITE" || m == "UPDATE") {
