@@ -5,7 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <cctype>
 #include <charconv>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "call/internal.h"
 #include "routing/types.h"
@@ -116,7 +118,26 @@ struct CallCenter::Impl {
     calls_active = &metrics.gauge("hotline_calls_active", "Calls in progress");
     waiting_gauge = &metrics.gauge("hotline_queue_waiting", "Callers waiting in queues");
     next_id = (static_cast<std::uint64_t>(epoch_ms()) << 12);
+    // Decoding and resampling a prompt takes milliseconds; do it for every
+    // shipped prompt now rather than in front of the first caller.
+    prewarm = std::thread([this] {
+      std::error_code ec;
+      for (const auto& dir : std::filesystem::directory_iterator(options.prompts_dir, ec)) {
+        if (!dir.is_directory()) continue;
+        for (const auto& f : std::filesystem::directory_iterator(dir.path(), ec)) {
+          if (stop_prewarm.load()) return;
+          if (f.path().extension() == ".wav")
+            (void)prompts.get(dir.path().filename().string(), f.path().stem().string());
+        }
+      }
+    });
   }
+  ~Impl() {
+    stop_prewarm = true;
+    if (prewarm.joinable()) prewarm.join();
+  }
+  std::thread prewarm;
+  std::atomic<bool> stop_prewarm{false};
 
   sip::Stack& stack;
   media::MediaEngine& media;
@@ -643,12 +664,13 @@ struct CallCenter::Impl {
     c.spec = spec;
     if (c.spec.arrival == routing::Time{}) c.spec.arrival = now();
     c.routed = *outcome == routing::EnqueueOutcome::kQueued || *outcome == routing::EnqueueOutcome::kRedirected;
-    if (c.routed) {
+    // Offer first (an agent may be free now), then the caller's announcement.
+    pump();
+    if (c.routed && c.phase == CallPhase::kQueued) {
       if (q->announce_interval_s > 0 && (q->announce_position || q->announce_wait)) announce(c);
       else play_moh(c);
       arm_announcements(c);
     }
-    pump();
   }
 
   void play_moh(Call& c) {
