@@ -9,6 +9,10 @@
 //   test ─── REST API ─────┘  (configure, agent status, call records, events)
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <thread>
 
@@ -34,6 +38,19 @@ std::string after(const std::string& text, const std::string& marker) {
 }
 
 // Polls `f` until it returns true; generous so a loaded machine only waits longer.
+// A UDP port nobody uses right now (for a SIPp that must sit on a known port).
+unsigned short free_udp_port() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 template <class F>
 bool eventually(F f, std::chrono::milliseconds limit = 60s) {
   const auto end = std::chrono::steady_clock::now() + limit;
@@ -54,7 +71,7 @@ class CallCenter : public ::testing::Test {
     auto admin = hotline_cli(config, {"user", "add", "acme", "admin", "--role", "admin"});
     ASSERT_EQ(admin.exit_code, 0) << admin.output;
     admin_password = after(admin.output, "password: ");
-    for (const std::string ext : {"1001", "1002"}) {
+    for (const std::string ext : {"1001", "1002", "1003"}) {
       auto r = hotline_cli(config, {"extension", "add", "acme", ext});
       ASSERT_EQ(r.exit_code, 0) << r.output;
       sip_passwords[ext] = after(r.output, "sip password: ");
@@ -84,7 +101,8 @@ class CallCenter : public ::testing::Test {
   json find(const std::string& collection, const std::string& field, const json& value) {
     auto r = api->get("/api/v1/" + collection);
     EXPECT_EQ(r.status, 200) << r.body;
-    for (const auto& o : r.json()["items"])
+    const json body = r.json();  // keep it alive: the loop walks inside it
+    for (const auto& o : body["items"])
       if (o.contains(field) && o[field] == value) return o;
     throw std::runtime_error("no " + collection + " with " + field + "=" + value.dump() + ": " + r.body);
   }
@@ -183,6 +201,31 @@ class CallCenter : public ::testing::Test {
     return r.exit_code;
   }
 
+  // A customer's call in the background (for several callers at once).
+  pid_t call_in_background(const std::string& scenario, const std::string& caller, const std::string& digit,
+                           int hold_ms, const std::string& digit2 = "0") {
+    ProcessOptions o;
+    o.cwd = d.str();
+    o.log_path = d.str() + "/caller-" + caller + ".log";
+    o.die_with_parent = true;
+    auto pid = spawn_process(sipp_args({"-sf", kScenarios + scenario, "-s", "400", "-key", "caller", caller, "-key",
+                                        "caller_name", "Customer " + caller, "-key", "digit", digit, "-key", "digit2",
+                                        digit2, "-m", "1", "-d", std::to_string(hold_ms), "-p", "0", "-mp",
+                                        std::to_string(34000 + 100 * (++callers))}),
+                             o);
+    background.push_back(pid);
+    return pid;
+  }
+
+  std::vector<json> all_calls() {
+    auto r = api->get("/api/v1/calls?limit=100");
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<json> out;
+    const json body = r.json();
+    for (const auto& c : body["items"]) out.push_back(c);
+    return out;
+  }
+
   // The newest call record (waits until it has ended and `ready` holds).
   json last_call(std::function<bool(const json&)> ready = nullptr) {
     json found;
@@ -199,7 +242,8 @@ class CallCenter : public ::testing::Test {
     std::vector<std::string> out;
     auto r = api->get("/api/v1/routing-events?call_id=" + call_id + "&limit=1000");
     EXPECT_EQ(r.status, 200) << r.body;
-    for (const auto& e : r.json()["items"]) out.push_back(e["type"]);
+    const json body = r.json();
+    for (const auto& e : body["items"]) out.push_back(e["type"]);
     return out;
   }
 
@@ -351,4 +395,154 @@ TEST_F(CallCenter, BadStatusIsRejectedWithTheField) {
   EXPECT_EQ(agent_status(agent)["status"], "logged_out");
   r = api->get("/api/v1/agents/999999/status");
   EXPECT_EQ(r.status, 404) << r.body;
+}
+
+// callers A, B (normal) wait; VIP (+8613800000000, priority 10) arrives last;
+// agent 1001 becomes ready ── the VIP's call is the one offered and answered.
+TEST_F(CallCenter, VipOvertakesCallersWhoWaitedLonger) {
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer.xml");
+  call_in_background("caller_info_hangup.xml", "13900000011", "1", 12000);
+  call_in_background("caller_info_hangup.xml", "13900000012", "1", 12000);
+  ASSERT_TRUE(eventually([&] {
+    auto r = api->get("/api/v1/stats/realtime");
+    const json body = r.json();
+    for (const auto& q : body["queues"])
+      if (q["queue"] == "sales") return q["waiting"].get<int>() == 2;
+    return false;
+  }));
+  call_in_background("caller_info_hangup.xml", "+8613800000000", "1", 12000);
+  ASSERT_TRUE(eventually([&] {
+    auto r = api->get("/api/v1/stats/realtime");
+    const json body = r.json();
+    for (const auto& q : body["queues"])
+      if (q["queue"] == "sales") return q["waiting"].get<int>() == 3;
+    return false;
+  }));
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& c : all_calls())
+      if (c["answered_ms"].get<std::int64_t>() > 0) return true;
+    return false;
+  }));
+  json first;
+  for (const auto& c : all_calls())
+    if (c["answered_ms"].get<std::int64_t>() > 0 &&
+        (first.is_null() || c["answered_ms"].get<std::int64_t>() < first["answered_ms"].get<std::int64_t>()))
+      first = c;
+  EXPECT_GT(first["customer_id"].get<std::int64_t>(), 0) << first.dump();
+  EXPECT_EQ(first["priority"], 10) << first.dump();
+}
+
+// sales has an overflow step: after 2 s also wait in support. Only 1003
+// (support) is ready ── the sales caller is answered by 1003.
+TEST_F(CallCenter, OverflowStepLetsAnotherQueueAnswer) {
+  tune_queue("sales", {{"overflow", json::array({{{"after_s", 2}, {"action", "add_queue"}, {"queue", "support"}}})}});
+  const auto agent = agent_id("1003");
+  start_phone("1003", "agent_answer.xml");
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000013", "1", 8000), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "answered");
+  EXPECT_EQ(rec["agent_id"], agent);
+  EXPECT_GE(rec["answered_ms"].get<std::int64_t>() - rec["queued_ms"].get<std::int64_t>(), 1900);
+  EXPECT_TRUE(contains(event_types(rec["id"]), "overflowed"));
+}
+
+// caller ── 1 (sales), 1 (callback), 1 (confirm) ──▶ goodbye, BYE ◀──
+// agent 1001 ready ── INVITE (X-Hotline-Callback) ──▶ answers; Hotline ──
+// INVITE ──▶ customer (SIPp UAS behind the trunk) ── 200 ── bridged; the
+// agent hangs up after 2 s.
+TEST_F(CallCenter, CallbackIsCompletedAgentFirst) {
+  const auto customer_port = free_udp_port();
+  auto trunk = find("trunks", "name", "loopback");
+  trunk["host"] = "127.0.0.1";
+  trunk["port"] = customer_port;
+  replace("trunks", trunk);
+  ProcessOptions o;
+  o.cwd = d.str();
+  o.log_path = d.str() + "/customer.log";
+  o.die_with_parent = true;
+  background.push_back(spawn_process(sipp_args({"-sn", "uas", "-p", std::to_string(customer_port), "-m", "1",
+                                                "-mp", "36000", "-rtp_echo"}),
+                                     o));
+  ASSERT_EQ(call("caller_callback.xml", "13900000014", "1", 0), 0);
+  auto waiting = last_call();
+  EXPECT_EQ(waiting["direction"], "callback");
+
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer_hangup.xml");
+  set_status(agent, {{"status", "ready"}});
+  auto rec = last_call([](const json& c) { return c["answered_ms"].get<std::int64_t>() > 0; });
+  EXPECT_EQ(rec["id"], waiting["id"]);
+  EXPECT_EQ(rec["disposition"], "answered") << rec.dump();
+  EXPECT_EQ(rec["agent_id"], agent);
+  EXPECT_EQ(rec["end_reason"], "agent hangup");
+}
+
+// caller ── 1 (sales), 0 (voicemail) ──▶ prompt, beep, 3 s of audio, BYE:
+// an encrypted voicemail attached to the call and the queue.
+TEST_F(CallCenter, VoicemailIsRecordedForTheQueue) {
+  ASSERT_EQ(call("caller_voicemail.xml", "13900000015", "1", 9000), 0);
+  auto rec = last_call([](const json& c) { return !c.value("recording_id", std::string()).empty(); });
+  EXPECT_EQ(rec["disposition"], "voicemail");
+  auto r = api->get("/api/v1/voicemails?queue=sales");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.json()["items"].size(), 1u) << r.body;
+  auto audio = api->get("/api/v1/recordings/" + rec["recording_id"].get<std::string>() + "/audio");
+  ASSERT_EQ(audio.status, 200);
+  EXPECT_EQ(audio.body.substr(0, 4), "RIFF");
+}
+
+// caller ── 1 ──▶ 1001 answers ── REFER support ──▶ 202, BYE to 1001;
+// the caller is queued in support and 1003 answers.
+TEST_F(CallCenter, BlindTransferToAnotherQueue) {
+  const auto first = agent_id("1001"), second = agent_id("1003");
+  start_phone("1001", "agent_answer_refer.xml");
+  start_phone("1003", "agent_answer.xml");
+  set_status(first, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000016", "1", 9000), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "answered");
+  EXPECT_EQ(rec["queue"], "sales");  // the record keeps the first queue name until re-queued…
+  EXPECT_EQ(rec["agent_id"], second) << rec.dump();
+  auto details = api->get("/api/v1/calls/" + rec["id"].get<std::string>());
+  ASSERT_EQ(details.status, 200);
+  EXPECT_GE(details.json()["legs"].size(), 2u) << details.body;
+  EXPECT_EQ(agent_status(first)["state"], "wrap_up");
+}
+
+// Two agents, ten callers at once: every call ends with a record, each
+// answered or abandoned, none lost, no agent with two calls at once.
+TEST_F(CallCenter, TwoAgentsTenCallersEveryCallAccountedFor) {
+  tune_queue("sales", {{"wrap_up_s", 0}});
+  start_phone("1001", "agent_answer_hangup.xml");
+  start_phone("1002", "agent_answer_hangup.xml");
+  set_status(agent_id("1001"), {{"status", "ready"}});
+  set_status(agent_id("1002"), {{"status", "ready"}});
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 10; ++i) pids.push_back(call_in_background("caller_info_wait_bye.xml", "1390000002" + std::to_string(i), "1", 0));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto calls = all_calls();
+        if (calls.size() < 10) return false;
+        for (const auto& c : calls)
+          if (c["ended_ms"].get<std::int64_t>() == 0) return false;
+        return true;
+      },
+      120s));
+  int answered = 0;
+  std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::int64_t>>> by_agent;
+  for (const auto& c : all_calls()) {
+    ASSERT_TRUE(c["disposition"] == "answered" || c["disposition"] == "abandoned") << c.dump();
+    if (c["disposition"] == "answered") {
+      ++answered;
+      by_agent[c["agent_id"]].push_back({c["answered_ms"], c["ended_ms"]});
+    }
+  }
+  EXPECT_GE(answered, 2);
+  for (auto& [agent, spans] : by_agent) {
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second) << "agent " << agent;
+  }
 }
