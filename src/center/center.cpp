@@ -97,9 +97,19 @@ auto guarded(F&& fn) -> decltype(fn()) {
   } catch (const Invalid& e) {
     return e.error;
   } catch (const store::StoreError& e) {
-    if (e.kind() == store::StoreError::Kind::Unique) return Error::conflict("it already exists");
+    // Only reachable if a rule above missed a duplicate the database caught.
+    if (e.kind() == store::StoreError::Kind::Unique)
+      return Error::conflict("an object with this key already exists");
     throw;
   }
+}
+
+// Serialises the tenant's configuration writes: taken first, so the checks
+// below read what every earlier writer committed (PostgreSQL row lock; SQLite
+// writers are serialised by BEGIN IMMEDIATE anyway).
+void lock_tenant(store::Tx& tx, std::int64_t tenant) {
+  if (tx.exec("UPDATE tenants SET active = active WHERE id = $1", {tenant}).affected == 0)
+    refuse(Error::not_found("no tenant with id " + std::to_string(tenant)));
 }
 
 bool omitted(const json* body, const char* field) {
@@ -196,6 +206,7 @@ Result<json> Repository::write(std::int64_t tenant, const Write& w, const iam::A
   const auto kind = kind_text(w.kind);
   auto result = guarded([&]() -> Result<json> {
     return db_.transaction([&](store::Tx& tx) -> json {
+      lock_tenant(tx, tenant);
       const auto now = clock_.wall_ms();
       Snapshot before = load(tx, tenant);
       json old;
@@ -395,6 +406,7 @@ Result<json> Repository::put_prompt_audio(std::int64_t tenant, const std::string
   const auto key = *detail::unique_key(Kind::kPrompt, *doc);
   auto result = guarded([&]() -> Result<json> {
     return db_.transaction([&](store::Tx& tx) -> json {
+      lock_tenant(tx, tenant);
       const auto now = clock_.wall_ms();
       auto rows =
           tx.exec("SELECT id FROM center_objects WHERE tenant_id = $1 AND kind = 'prompt' AND name = $2",

@@ -223,8 +223,10 @@ class Repository {
 
   // Generic CRUD on the JSON form (what the REST API sends and returns).
   // Objects carry "id" (and flows "version"); secrets (trunk passwords) are
-  // never returned. Errors: invalid (400, details.field), not_found, conflict
-  // (duplicate name).
+  // never returned. Errors: invalid_argument (400, Error::field names the
+  // field), not_found, conflict (duplicate name; or a delete/rename that would
+  // break a reference, the message naming the referrer). Field-by-field rules:
+  // docs/center.md.
   common::Result<json> create(std::int64_t tenant, Kind kind, const json& body, const iam::Actor& actor);
   // Replaces the object (fields omitted get their defaults, except secrets
   // which are kept when omitted). Flows get a new version.

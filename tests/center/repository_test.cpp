@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "center/center.h"
 #include "center/test_wav.h"
@@ -667,6 +668,32 @@ TEST_P(CenterTest, AnotherTenantsObjectsAreNotFound) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().field, "flow");
   EXPECT_EQ(repo->get(acme, Kind::kSkill, id)->at("name"), "billing");
+}
+
+// Concurrent writers cannot together break a reference: a skill deleted while
+// a queue using it is created leaves either both or just the deletion.
+TEST_P(CenterTest, ConcurrentWritesKeepReferencesIntact) {
+  for (int i = 0; i < 8; ++i) {
+    const auto skill = "s" + std::to_string(i);
+    auto created = make(Kind::kSkill, {{"name", skill}});
+    std::thread remover([&] { (void)repo->remove(acme, Kind::kSkill, created["id"], actor); });
+    std::thread user([&] {
+      (void)repo->create(acme, Kind::kQueue,
+                         {{"name", "q" + std::to_string(i)}, {"skills", {{{"skill", skill}}}}}, actor);
+    });
+    remover.join();
+    user.join();
+    auto snap = repo->snapshot(acme);
+    const bool skill_exists = std::any_of(snap->skills.begin(), snap->skills.end(),
+                                          [&](const SkillDef& s) { return s.name == skill; });
+    EXPECT_TRUE(snap->queue("q" + std::to_string(i)) == nullptr || skill_exists) << skill;
+  }
+}
+
+TEST_P(CenterTest, WritesForAnUnknownTenantAreNotFound) {
+  auto r = repo->create(999999, Kind::kSkill, {{"name", "x"}}, actor);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "not_found");
 }
 
 // ---- secrets, audit ----
