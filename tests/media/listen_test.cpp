@@ -283,6 +283,26 @@ TEST(Listen, PlayingOnTheListenerEndsTheListen) {
   EXPECT_EQ(stats(*call.l_).dropped_listening, 0u);
 }
 
+TEST(Listen, ReplacesWhatTheListenerWasPlaying) {
+  Call call({Codec::pcmu, Codec::pcmu, Codec::pcma});
+  call.l_->play_tone({600, 0, -6, {}, 0}, 1);  // continuous 600 Hz
+  ASSERT_TRUE(call.listener_hears_something());
+  ASSERT_TRUE(call.engine_.bridge(*call.a_, *call.b_));
+  ASSERT_TRUE(call.engine_.listen(*call.l_, *call.a_, *call.b_));
+  const std::uint64_t since = call.barrier();
+  call.talk(40);
+  const auto after = call.listener_packets_since(since, 30);
+  std::vector<double> mix;
+  for (const Rx& r : after) {
+    std::vector<std::int16_t> pcm(r.p.payload_size);
+    g711_decode(Codec::pcma, r.data.data() + r.p.payload_offset, pcm.data(), pcm.size());
+    mix.insert(mix.end(), pcm.begin(), pcm.end());
+  }
+  ASSERT_GE(mix.size(), 160u * 30);
+  EXPECT_GT(tone_power(mix, 1000), 100 * tone_power(mix, 600));
+  EXPECT_GT(tone_power(mix, 2000), 100 * tone_power(mix, 600));
+}
+
 TEST(Listen, TwoSupervisorsOnOneCall) {
   Call call({Codec::pcmu, Codec::pcmu, Codec::pcmu});
   UdpPeer p2;
