@@ -9,9 +9,9 @@
 // Threading: every session belongs to one loop. Public methods may be called
 // from any thread; they post to that loop and return at once. Events
 // (SessionEvents) run on the loop thread and must not block — post to your
-// own executor if you need to. Two sessions can only be bridged or recorded
-// together when they share a loop: create the second leg with
-// `colocate_with` set to the first.
+// own executor if you need to. Sessions can only be bridged, recorded or
+// listened to together when they share a loop: create the second leg (or the
+// listener) with `colocate_with` set to the first.
 //
 // Per packet the engine does no allocation, takes no lock and throws nothing.
 #pragma once
@@ -161,7 +161,7 @@ class MediaEngine {
   // unaffected. Ends, the listener going back to silence, on unlisten(), on
   // play/silence/bridge of the listener, or when any of the three is closed
   // (if a or b is already closed the listener just goes silent). Several
-  // listeners may listen to the same call. Errors ("invalid", field
+  // listeners may listen to the same call. Errors ("invalid_argument", field
   // "session"): different loops; the same session in two roles.
   common::Status listen(const MediaSession& listener, const MediaSession& a, const MediaSession& b);
   void unlisten(const MediaSession& listener);
