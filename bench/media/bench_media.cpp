@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "media/listen.h"
 #include "media/media.h"
 #include "media/stats.h"
 
@@ -62,6 +63,34 @@ void BM_G711Decode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 160);
 }
 BENCHMARK(BM_G711Decode)->Arg(0)->Arg(1);
+
+// One silent-listen tick: each leg's decoded 20 ms pushed into the mix, then
+// the listener's pull (saturating sum) and G.711 encode. (The legs' decode is
+// already paid for by in-band DTMF detection.) arg: listener law.
+void BM_ListenMixTick(benchmark::State& state) {
+  ListenMix mix(480);
+  std::vector<std::int16_t> caller(160), agent(160), out(160);
+  for (int i = 0; i < 160; ++i) {
+    caller[i] = static_cast<std::int16_t>(std::sin(i * 0.785) * 8000);
+    agent[i] = static_cast<std::int16_t>(std::sin(i * 1.571) * 8000);
+  }
+  std::vector<std::uint8_t> payload(160);
+  const Codec c = state.range(0) ? Codec::pcma : Codec::pcmu;
+  for (int k = 0; k < 3; ++k) {  // fill the cushion
+    mix.push(0, caller.data(), 160);
+    mix.push(1, agent.data(), 160);
+  }
+  for (auto _ : state) {
+    mix.push(0, caller.data(), 160);
+    mix.push(1, agent.data(), 160);
+    mix.pull(out.data(), 160);
+    g711_encode(c, out.data(), payload.data(), 160);
+    benchmark::DoNotOptimize(payload.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(c == Codec::pcma ? "PCMA listener, per 20 ms tick" : "PCMU listener, per 20 ms tick");
+}
+BENCHMARK(BM_ListenMixTick)->Arg(0)->Arg(1);
 
 // The header work of one relayed packet, without the two syscalls: parse,
 // receive statistics, header rewrite, and (arg 1) PCMU→PCMA transcoding.

@@ -192,6 +192,19 @@ void MediaEngine::unbridge(const MediaSession& a) {
   post_to(a.impl(), [x = a.impl()] { x->unbridge(); });
 }
 
+Status MediaEngine::listen(const MediaSession& listener, const MediaSession& a, const MediaSession& b) {
+  if (listener.impl() == a.impl() || listener.impl() == b.impl() || a.impl() == b.impl())
+    return Error::invalid("session", "listener, a and b must be three different sessions");
+  if (listener.loop_index() != a.loop_index() || a.loop_index() != b.loop_index())
+    return Error::invalid("session", "sessions on different loops (create the listener with colocate_with)");
+  post_to(listener.impl(), [l = listener.impl(), x = a.impl(), y = b.impl()] { l->listen_to(x, y); });
+  return common::ok_status();
+}
+
+void MediaEngine::unlisten(const MediaSession& listener) {
+  post_to(listener.impl(), [l = listener.impl()] { l->unlisten(); });
+}
+
 Result<std::unique_ptr<RecordingHandle>> MediaEngine::start_recording(const MediaSession& caller,
                                                                       const MediaSession& agent,
                                                                       const RecordingOptions& options) {

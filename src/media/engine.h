@@ -9,9 +9,9 @@
 // Threading: every session belongs to one loop. Public methods may be called
 // from any thread; they post to that loop and return at once. Events
 // (SessionEvents) run on the loop thread and must not block — post to your
-// own executor if you need to. Two sessions can only be bridged or recorded
-// together when they share a loop: create the second leg with
-// `colocate_with` set to the first.
+// own executor if you need to. Sessions can only be bridged, recorded or
+// listened to together when they share a loop: create the second leg (or the
+// listener) with `colocate_with` set to the first.
 //
 // Per packet the engine does no allocation, takes no lock and throws nothing.
 #pragma once
@@ -62,10 +62,11 @@ struct SessionStats {
   std::uint64_t packets_received = 0;
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_relayed = 0;
-  std::uint64_t dropped_stranger = 0;  // from an address other than the latched one
-  std::uint64_t dropped_invalid = 0;   // not RTP, unknown PT, failed validation
-  std::int64_t lost = 0;               // RFC 3550 cumulative loss of the incoming stream
-  double jitter_ms = 0;                // interarrival jitter of the incoming stream
+  std::uint64_t dropped_stranger = 0;   // from an address other than the latched one
+  std::uint64_t dropped_invalid = 0;    // not RTP, unknown PT, failed validation
+  std::uint64_t dropped_listening = 0;  // received while listening silently (never relayed)
+  std::int64_t lost = 0;                // RFC 3550 cumulative loss of the incoming stream
+  double jitter_ms = 0;                 // interarrival jitter of the incoming stream
   // What the peer reports about our stream (last RTCP SR/RR received).
   bool have_remote_report = false;
   double remote_fraction_lost = 0;
@@ -150,6 +151,20 @@ class MediaEngine {
   common::Status bridge(const MediaSession& a, const MediaSession& b);
   // Both sides go back to silence.
   void unbridge(const MediaSession& a);
+
+  // Supervisor silent listen. `listener` hears a mix of what `a` and `b`
+  // receive (both directions of a bridged call, a and b need not be bridged),
+  // encoded in the listener's own codec; what arrives on `listener` is counted
+  // (SessionStats::dropped_listening) and dropped. All three must share a loop
+  // (create the listener with colocate_with = a). Replaces what the listener
+  // was playing (or bridged to); a's and b's own output and any recording are
+  // unaffected. Ends, the listener going back to silence, on unlisten(), on
+  // play/silence/bridge of the listener, or when any of the three is closed
+  // (if a or b is already closed the listener just goes silent). Several
+  // listeners may listen to the same call. Errors ("invalid_argument", field
+  // "session"): different loops; the same session in two roles.
+  common::Status listen(const MediaSession& listener, const MediaSession& a, const MediaSession& b);
+  void unlisten(const MediaSession& listener);
 
   struct RecordingOptions {
     std::string path;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <utility>
 
 namespace hotline::media {
 
@@ -104,6 +105,9 @@ void Session::set_mode(OutMode next) {
     p->peer_ = nullptr;
     if (p->mode_ == OutMode::bridged) p->set_mode(OutMode::silence);
   }
+  if (mode_ == OutMode::listening && next != OutMode::listening) {
+    if (auto g = std::move(listening_)) end_listen(std::move(g));
+  }
   if (next != OutMode::playing) source_.reset();
   if (next == OutMode::closed) {
     mode_ = next;
@@ -133,6 +137,38 @@ void Session::bridge_to(const std::shared_ptr<Session>& peer) {
   peer->set_mode(OutMode::bridged);
 }
 
+void Session::listen_to(const std::shared_ptr<Session>& a, const std::shared_ptr<Session>& b) {
+  if (mode_ == OutMode::closed || !a || !b || a == b || a.get() == this || b.get() == this) return;
+  set_mode(OutMode::silence);  // replaces a bridge, a playback or an earlier listen
+  if (a->mode_ == OutMode::closed || b->mode_ == OutMode::closed) return;  // call already gone: stay silent
+  // Cushion: one of our frames plus 40 ms absorbs the phones' jitter and packet sizes.
+  auto g = std::make_shared<ListenGroup>(frame_samples_ + 320);
+  g->listener = this;
+  g->sides[0] = a.get();
+  g->sides[1] = b.get();
+  a->listen_taps_.push_back(ListenTap{g, 0});
+  b->listen_taps_.push_back(ListenTap{g, 1});
+  listening_ = std::move(g);
+  set_mode(OutMode::listening);
+}
+
+void Session::end_listen(std::shared_ptr<ListenGroup> g) {
+  // `g` keeps the group alive while the sessions let go of it.
+  for (Session*& s : g->sides) {
+    if (s != nullptr) s->remove_listen_tap(g.get());
+    s = nullptr;
+  }
+  Session* l = std::exchange(g->listener, nullptr);
+  if (l != nullptr && l->listening_ == g) {
+    l->listening_.reset();
+    if (l->mode_ == OutMode::listening) l->set_mode(OutMode::silence);
+  }
+}
+
+void Session::remove_listen_tap(const ListenGroup* g) {
+  std::erase_if(listen_taps_, [g](const ListenTap& t) { return t.group.get() == g; });
+}
+
 void Session::unbridge() {
   if (mode_ == OutMode::bridged) set_mode(OutMode::silence);
 }
@@ -160,11 +196,15 @@ void Session::close() {
   rtp_.close(ec);
   rtcp_.close(ec);
   tap_ = {};
+  // Every supervisor listening to this session stops hearing the call.
+  auto taps = std::move(listen_taps_);
+  listen_taps_.clear();
+  for (auto& t : taps) end_listen(t.group);
   events_ = {};  // drop the call layer's captures
 }
 
 bool Session::pacer_needed() const {
-  if (mode_ == OutMode::silence || mode_ == OutMode::playing) return true;
+  if (mode_ == OutMode::silence || mode_ == OutMode::playing || mode_ == OutMode::listening) return true;
   if (mode_ == OutMode::bridged) return dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_;
   return false;
 }
@@ -251,7 +291,7 @@ void Session::handle_rtp(std::size_t size, const udp::endpoint& from, common::St
     }
   } else {
     const bool detect = params_.detect_inband_dtmf && !te_seen_;
-    if (detect || tap_.recorder) {
+    if (detect || tap_.recorder || !listen_taps_.empty()) {
       const std::size_t n = std::min(payload.size(), pcm_.size());
       g711_decode(params_.codec, payload.data(), pcm_.data(), n);
       if (detect) {
@@ -261,7 +301,12 @@ void Session::handle_rtp(std::size_t size, const udp::endpoint& from, common::St
       }
       if (tap_.recorder)
         tap_.recorder->push(tap_.channel, pkt.header.ssrc, pkt.header.timestamp, pcm_.data(), n, now);
+      for (const ListenTap& t : listen_taps_) t.group->mix.push(t.side, pcm_.data(), n);
     }
+  }
+  if (mode_ == OutMode::listening) {
+    ++stats_.dropped_listening;  // a supervisor listening silently is heard by nobody
+    return;
   }
   if (mode_ == OutMode::bridged && peer_ != nullptr)
     peer_->relay_from_peer(rx_buf_.data(), size, pkt, is_event, params_.codec, steady::now());
@@ -372,6 +417,9 @@ void Session::on_pace_tick() {
         set_mode(OutMode::silence);
         if (events_.on_playback_done) events_.on_playback_done(id);
       }
+    } else if (mode_ == OutMode::listening && listening_) {
+      listening_->mix.pull(pcm_.data(), n);
+      g711_encode(params_.codec, pcm_.data(), payload, n);  // in the listener's own law
     } else {
       std::memset(payload, g711_silence(params_.codec), n);
     }

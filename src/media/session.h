@@ -11,8 +11,10 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "media/engine.h"
+#include "media/listen.h"
 #include "media/rtp.h"
 #include "media/stats.h"
 
@@ -28,7 +30,8 @@ struct EventLoop {
 // What goes out of a session. One transition function (Session::set_mode)
 // moves between them; every transition restarts the outgoing timeline so
 // sequence numbers stay consecutive and timestamps follow real time.
-enum class OutMode : std::uint8_t { silence, playing, bridged, closed };
+// `listening`: the session sends the mix of a listen group (silent listen).
+enum class OutMode : std::uint8_t { silence, playing, bridged, listening, closed };
 
 // The outgoing RTP stream: one SSRC for the session's life, whatever the
 // source. A "segment" starts at each source switch; its first timestamp is the
@@ -65,6 +68,25 @@ struct RecorderTap {
   bool poller = false;  // this session drives recorder->poll()
 };
 
+class Session;
+
+// One supervisor listening to one call. The three sessions share a loop and
+// hold the group by shared_ptr; the group points back at them with plain
+// pointers, which end_listen() clears (on unlisten, a mode change of the
+// listener, or close() of any of the three), so no pointer outlives its session.
+struct ListenGroup {
+  explicit ListenGroup(std::size_t prefill) : mix(prefill) {}
+  ListenMix mix;
+  Session* listener = nullptr;
+  Session* sides[2] = {nullptr, nullptr};  // side 0 hears what a receives, side 1 what b receives
+};
+
+// On a listened-to session: where its received audio goes.
+struct ListenTap {
+  std::shared_ptr<ListenGroup> group;
+  int side = 0;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<EventLoop> loop, std::size_t loop_index, const SessionParams& params,
@@ -84,6 +106,14 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionStats snapshot() const;
   void attach_recorder(RecorderTap tap) { tap_ = std::move(tap); }
   void detach_recorder() { tap_ = {}; }
+  // Starts sending the mix of what `a` and `b` receive (replacing any other
+  // output); received packets are then counted and dropped. Same loop for all.
+  void listen_to(const std::shared_ptr<Session>& a, const std::shared_ptr<Session>& b);
+  void unlisten() {
+    if (mode_ == OutMode::listening) set_mode(OutMode::silence);
+  }
+  // Detaches the group from all its sessions; a listener still in it goes silent.
+  static void end_listen(std::shared_ptr<ListenGroup> g);
 
   std::uint16_t local_port() const { return local_port_; }
   std::size_t loop_index() const { return loop_index_; }
@@ -184,6 +214,11 @@ class Session : public std::enable_shared_from_this<Session> {
   common::SteadyTime last_rx_{};
   bool timed_out_ = false;
   RecorderTap tap_;
+  // Listen groups this session's received audio feeds (one per supervisor;
+  // changed only on listen/unlisten/close, never per packet).
+  std::vector<ListenTap> listen_taps_;
+  std::shared_ptr<ListenGroup> listening_;  // as the listener (mode_ == listening)
+  void remove_listen_tap(const ListenGroup* g);
 
   // RTCP state.
   common::SteadyTime next_rtcp_{};

@@ -1,8 +1,9 @@
 // Proves the steady-state packet path allocates nothing: global operator new
 // is replaced by a counter that only counts allocations made on the media
 // loop threads (hl-media-*). After a warm-up, relaying, recording-free
-// bridged traffic with RTP statistics and in-band DTMF detection must not
-// allocate at all. Separate executable because it replaces operator new.
+// bridged traffic with RTP statistics and in-band DTMF detection, with or
+// without a supervisor listening, must not allocate at all. Separate
+// executable because it replaces operator new.
 #include <gtest/gtest.h>
 #include <pthread.h>
 
@@ -42,7 +43,9 @@ namespace {
 using testing::UdpPeer;
 using testing::wait_for;
 
-TEST(SteadyState, BridgedRelayDoesNotAllocate) {
+// Bridged traffic; with `listened`, a supervisor session also listens (the
+// legs decode into its mix buffer, its pacer mixes and encodes).
+void relay_without_allocating(bool listened) {
   EngineConfig c;
   c.loops = 1;
   c.port_min = 31000;
@@ -62,12 +65,21 @@ TEST(SteadyState, BridgedRelayDoesNotAllocate) {
   auto b = engine.create_session(q, {}, a->get());
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(engine.bridge(**a, **b));
+  UdpPeer pl;
+  SessionParams r = p;
+  r.remote_port = pl.port();
+  auto l = engine.create_session(r, {}, a->get());
+  ASSERT_TRUE(l);
+  if (listened) {
+    ASSERT_TRUE(engine.listen(**l, **a, **b));
+  }
   (void)(*a)->stats().get();
   const auto bridged_at = std::chrono::steady_clock::now();
   std::vector<std::uint8_t> pkt(12 + 160, 0x20);  // a non-silent value in both laws
   std::uint16_t seq = 0;
   // Sends in bursts of 50 per side (socket buffers are finite) and waits for
   // every packet to come out of the bridge at the other phone.
+  int mixed = 0;  // non-silent packets at the supervisor's phone
   auto send_and_wait = [&](int n) {
     int got = 0;
     for (int sent = 0; sent < n; sent += 50) {
@@ -83,6 +95,9 @@ TEST(SteadyState, BridgedRelayDoesNotAllocate) {
             if (d->data.size() == pkt.size() && d->data[12] != 0xff && d->data[12] != 0xd5) ++got;
           }
         }
+        while (auto d = pl.recv(0)) {  // the supervisor's phone keeps up
+          if (d->data.size() == pkt.size() && d->data[12] != 0xff) ++mixed;
+        }
         return got >= 2 * (sent + 50);
       });
       if (!ok) return false;
@@ -97,7 +112,15 @@ TEST(SteadyState, BridgedRelayDoesNotAllocate) {
   const long before = g_media_allocs.load();
   ASSERT_TRUE(send_and_wait(1000));
   EXPECT_EQ(g_media_allocs.load() - before, 0) << "allocations on the media threads per 2000 relayed packets";
+  if (listened) {
+    EXPECT_GT(mixed, 0);  // the listener was mixing all along
+  } else {
+    EXPECT_EQ(mixed, 0);
+  }
 }
+
+TEST(SteadyState, BridgedRelayDoesNotAllocate) { relay_without_allocating(false); }
+TEST(SteadyState, ListenedBridgeDoesNotAllocate) { relay_without_allocating(true); }
 
 TEST(SteadyState, PacedPlaybackDoesNotAllocate) {
   EngineConfig c;

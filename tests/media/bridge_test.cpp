@@ -10,64 +10,17 @@
 #include <vector>
 
 #include "media/media.h"
+#include "rtp_collector.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
 namespace {
 
+using testing::Collector;
+using testing::Rx;
 using testing::UdpPeer;
 using testing::wait_for;
 using namespace std::chrono_literals;
-
-struct Rx {
-  RtpPacket p;
-  std::vector<std::uint8_t> data;
-  std::chrono::steady_clock::time_point at;
-};
-
-// Reads a peer socket on its own thread so arrival times are real.
-class Collector {
- public:
-  explicit Collector(const UdpPeer& peer) : peer_(peer), thread_([this] { run(); }) {}
-  ~Collector() {
-    stop_ = true;
-    thread_.join();
-  }
-  template <class Pred>
-  bool wait(Pred pred, std::chrono::milliseconds timeout = 10s) {
-    return wait_for(
-        [&] {
-          std::lock_guard l(mu_);
-          return pred(all_);
-        },
-        timeout);
-  }
-  std::vector<Rx> snapshot() {
-    std::lock_guard l(mu_);
-    return all_;
-  }
-  std::size_t size() {
-    std::lock_guard l(mu_);
-    return all_.size();
-  }
-
- private:
-  void run() {
-    while (!stop_) {
-      auto d = peer_.recv(20);
-      if (!d) continue;
-      RtpPacket p;
-      if (looks_like_rtcp(d->data) || parse_rtp(d->data, p) != ParseStatus::ok) continue;
-      std::lock_guard l(mu_);
-      all_.push_back({p, std::move(d->data), d->at});
-    }
-  }
-  const UdpPeer& peer_;
-  std::mutex mu_;
-  std::vector<Rx> all_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 TEST(Bridge, RelaysWithRewrittenHeadersAcrossSourceSwitches) {
   EngineConfig c;
