@@ -177,9 +177,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>>, publ
     if (ec) return ws_finish();
     if (app_ && app_->on_open)
       app_->on_open(std::static_pointer_cast<WebSocketSink>(this->shared_from_this()));
-    if (shared_->draining->load() && !closing_) {
-      closing_ = websocket::close_reason(websocket::close_code::going_away, "going away");
-    }
+    if (shared_->draining->load()) on_drain();
     if (closing_ && !writing_) ws_write_next();
     ws_read();
   }
@@ -237,6 +235,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>>, publ
   void ws_close(websocket::close_reason reason) {
     if (ws_done_ || closing_) return;
     closing_ = std::move(reason);
+    // A closing session counts as in flight, so that a drain waits for the
+    // close handshake instead of cutting it off.
+    closing_counted_ = true;
+    shared_->in_flight->fetch_add(1);
     if (ws_->is_open() && !writing_) ws_write_next();  // else ws_on_accept starts it
   }
 
@@ -250,6 +252,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>>, publ
     if (ws_done_) return;
     ws_done_ = true;
     outq_.clear();
+    if (closing_counted_) shared_->in_flight->fetch_sub(1);
     auto app = std::move(app_);
     if (app && app->on_close) app->on_close();
     ws_abort();
@@ -351,6 +354,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>>, publ
   bool writing_ = false;
   std::optional<websocket::close_reason> closing_;
   bool close_sent_ = false;
+  bool closing_counted_ = false;
   bool ws_done_ = false;
 };
 

@@ -105,7 +105,8 @@ class HttpServer {
   // Stop accepting, close idle connections; in-flight requests complete.
   void drain();
   bool draining() const;
-  // Requests received whose response has not been fully written yet.
+  // Requests received whose response has not been fully written yet, and
+  // WebSocket sessions whose closing handshake is not done.
   std::size_t in_flight() const;
   std::size_t connections() const;
 

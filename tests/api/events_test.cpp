@@ -265,6 +265,10 @@ TEST(Events, DrainClosesWith1001) {
   EXPECT_EQ(ws->read_until_closed(), 1001u);
   EXPECT_EQ(ws->ws.reason().reason, "going away");
   EXPECT_TRUE(l.wait_subscribers(0));
+  // The closing session counted as in flight until its close handshake ended.
+  for (int i = 0; i < 500 && l.s.server->in_flight() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(l.s.server->in_flight(), 0u);
 }
 
 TEST(Events, OversizeClientMessageClosesWith1009) {
@@ -333,4 +337,13 @@ TEST(Events, WorksOverTls) {
   EXPECT_EQ(ws.read()["data"]["n"], 7);
   l.s.server->drain();
   EXPECT_EQ(ws.read_until_closed(), 1001u);
+}
+
+TEST(Events, UpgradeToAnotherRouteIsAnsweredAsPlainHttp) {
+  LiveServer l;
+  auto c = l.s.client();
+  auto r = raw_upgrade(c, "/healthz");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.json()["status"], "ok");
+  EXPECT_EQ(c.get("/healthz").status, 200u);  // still plain HTTP on the same connection
 }
