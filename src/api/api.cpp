@@ -129,6 +129,12 @@ Reply Api::dispatch(RequestContext& ctx, const Router::Match& m) {
   const Route& r = *m.route;
   if (r.access != Access::Public) {
     auto token = bearer_token(ctx.req);
+    // Browsers cannot set headers on a WebSocket: upgrades may carry the
+    // token in the query instead (never logged: the access log has no query).
+    if (!token && ctx.peer.upgrade) {
+      auto q = ctx.query.find("access_token");
+      if (q != ctx.query.end() && !q->second.empty()) token = q->second;
+    }
     if (!token) throw ApiError{401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)"};
     ctx.principal = dir_.authenticate(*token);
     if (!ctx.principal) throw ApiError{401, "unauthorized", "invalid or expired token"};

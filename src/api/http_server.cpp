@@ -9,6 +9,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
 #include <optional>
 
 namespace hotline::api {
@@ -16,6 +19,7 @@ namespace hotline::api {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
@@ -37,11 +41,16 @@ struct HttpServer::Shared {
 
 namespace {
 
+// One client connection: HTTP/1.1 requests, and after an accepted upgrade a
+// WebSocket session on the same socket (the stream moves into ws_).
 template <class Stream>
-class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+class Connection : public std::enable_shared_from_this<Connection<Stream>>, public WebSocketSink {
  public:
   Connection(Stream&& stream, std::shared_ptr<HttpServer::Shared> shared, Peer peer)
-      : stream_(std::move(stream)), shared_(std::move(shared)), peer_(std::move(peer)) {}
+      : stream_(std::move(stream)),
+        executor_(stream_.get_executor()),
+        shared_(std::move(shared)),
+        peer_(std::move(peer)) {}
 
   ~Connection() {
     shared_->connections->fetch_sub(1);
@@ -54,11 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       std::lock_guard lock(shared_->mu);
       std::weak_ptr<Connection> weak = this->shared_from_this();
       shared_->idle_closers[this] = [weak] {
-        if (auto self = weak.lock()) {
-          asio::post(self->lowest().get_executor(), [self] {
-            if (!self->busy_) self->close();
-          });
-        }
+        if (auto self = weak.lock()) asio::post(self->executor_, [self] { self->on_drain(); });
       };
     }
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -73,9 +78,30 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
   }
 
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  beast::tcp_stream& lowest() {
+    return ws_ ? beast::get_lowest_layer(*ws_) : beast::get_lowest_layer(stream_);
+  }
+
+  void send(std::string text) override {
+    asio::post(executor_, [self = this->shared_from_this(), t = std::move(text)]() mutable {
+      self->ws_enqueue(std::move(t));
+    });
+  }
+
+  void close(std::uint16_t code, std::string reason) override {
+    asio::post(executor_, [self = this->shared_from_this(), code, r = std::move(reason)]() mutable {
+      websocket::close_reason cr(code);
+      cr.reason = r;
+      self->ws_close(std::move(cr));
+    });
+  }
 
  private:
+  void on_drain() {
+    if (ws_) return ws_close(websocket::close_reason(websocket::close_code::going_away, "going away"));
+    if (!busy_) close();
+  }
+
   void read() {
     if (shared_->draining->load()) return close();
     parser_.emplace();
@@ -106,14 +132,130 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
     Request req = parser_->release();
     const bool keep_alive = req.keep_alive();
+    // An upgrade request offers the handler a slot for a WebSocketApp; the
+    // head is kept for the handshake, the handler may consume the request.
+    std::optional<http::request<http::empty_body>> upgrade;
+    std::shared_ptr<WebSocketApp> app;
+    Peer upgrade_peer;
+    if (websocket::is_upgrade(req)) {
+      upgrade.emplace(req.base());
+      upgrade_peer = peer_;
+      upgrade_peer.upgrade = &app;
+    }
     Response res;
     try {
-      res = shared_->handler(std::move(req), peer_);
+      res = shared_->handler(std::move(req), upgrade ? upgrade_peer : peer_);
     } catch (const std::exception& e) {
       spdlog::error("http: handler threw: {}", e.what());
       res = shared_->on_error(500, "internal", "internal error");
+      app.reset();
     }
+    if (app && res.result() == http::status::switching_protocols) return ws_start(std::move(*upgrade), app);
     write(std::move(res), /*close_after=*/!keep_alive);
+  }
+
+  // --- WebSocket session (all on the strand) ---
+
+  void ws_start(http::request<http::empty_body> req, std::shared_ptr<WebSocketApp> app) {
+    finish_request();  // the HTTP exchange is over: drain() need not wait for it
+    app_ = std::move(app);
+    lowest().expires_never();  // the websocket stream keeps its own timeouts
+    ws_.emplace(std::move(stream_));
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = shared_->options.request_timeout;  // also bounds the closing handshake
+    t.idle_timeout = 2 * shared_->options.ws_ping_interval;  // pings at half of it, closes at all of it
+    t.keep_alive_pings = true;
+    ws_->set_option(t);
+    ws_->set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& r) { r.set(http::field::server, "hotline"); }));
+    ws_->read_message_max(shared_->options.ws_max_message_bytes);
+    ws_->async_accept(req,
+                      [self = this->shared_from_this()](beast::error_code ec) { self->ws_on_accept(ec); });
+  }
+
+  void ws_on_accept(beast::error_code ec) {
+    if (ec) return ws_finish();
+    if (app_ && app_->on_open)
+      app_->on_open(std::static_pointer_cast<WebSocketSink>(this->shared_from_this()));
+    if (shared_->draining->load()) on_drain();
+    if (closing_ && !writing_) ws_write_next();
+    ws_read();
+  }
+
+  void ws_read() {
+    ws_->async_read(rbuf_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      // Errors include the client's close (answered by Beast), our own close
+      // completing, 1009 for an oversize message (sent by Beast) and aborts.
+      if (ec) return self->ws_finish();
+      if (self->ws_->got_text() && self->app_ && self->app_->on_text) {
+        auto data = self->rbuf_.cdata();
+        self->app_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      }
+      self->rbuf_.consume(self->rbuf_.size());
+      self->ws_read();
+    });
+  }
+
+  void ws_enqueue(std::string text) {
+    if (ws_done_ || closing_) return;
+    if (outq_.size() >= shared_->options.ws_max_queued_messages) {
+      // The client does not read: a close frame would queue behind the
+      // stuck write too, so cut the connection.
+      spdlog::warn("http: websocket client {} too slow ({} messages queued); disconnecting", peer_.address,
+                   outq_.size());
+      closing_ = websocket::close_reason(websocket::close_code::policy_error, "too slow");  // queue no more
+      return ws_abort();
+    }
+    outq_.push_back(std::move(text));
+    if (!writing_) ws_write_next();
+  }
+
+  void ws_write_next() {
+    if (ws_done_) return;
+    if (outq_.empty()) {
+      if (closing_ && !close_sent_) {
+        close_sent_ = true;
+        ws_->async_close(*closing_, [self = this->shared_from_this()](beast::error_code ec) {
+          if (ec) self->ws_abort();  // else the pending read ends with `closed`
+        });
+      }
+      return;
+    }
+    writing_ = true;
+    ws_->text(true);
+    ws_->async_write(asio::buffer(outq_.front()),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->ws_abort();
+                       self->outq_.pop_front();
+                       self->ws_write_next();
+                     });
+  }
+
+  void ws_close(websocket::close_reason reason) {
+    if (ws_done_ || closing_) return;
+    closing_ = std::move(reason);
+    // A closing session counts as in flight, so that a drain waits for the
+    // close handshake instead of cutting it off.
+    closing_counted_ = true;
+    shared_->in_flight->fetch_add(1);
+    if (ws_->is_open() && !writing_) ws_write_next();  // else ws_on_accept starts it
+  }
+
+  void ws_abort() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+  }
+
+  void ws_finish() {
+    if (ws_done_) return;
+    ws_done_ = true;
+    outq_.clear();
+    if (closing_counted_) shared_->in_flight->fetch_sub(1);
+    auto app = std::move(app_);
+    if (app && app->on_close) app->on_close();
+    ws_abort();
   }
 
   void on_read_error(beast::error_code ec) {
@@ -195,6 +337,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   Stream stream_;
+  typename Stream::executor_type executor_;  // the connection's strand
   std::shared_ptr<HttpServer::Shared> shared_;
   Peer peer_;
   beast::flat_buffer buffer_;
@@ -203,6 +346,16 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   bool busy_ = false;
   std::array<char, 16384> discard_{};
   std::size_t drained_ = 0;
+  // WebSocket session state, after an accepted upgrade.
+  std::optional<websocket::stream<Stream>> ws_;
+  std::shared_ptr<WebSocketApp> app_;
+  beast::flat_buffer rbuf_;
+  std::deque<std::string> outq_;
+  bool writing_ = false;
+  std::optional<websocket::close_reason> closing_;
+  bool close_sent_ = false;
+  bool closing_counted_ = false;
+  bool ws_done_ = false;
 };
 
 }  // namespace

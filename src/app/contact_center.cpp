@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <filesystem>
 
 #include "ivr/ivr.h"
@@ -122,6 +123,18 @@ void ContactCenter::attach(sip::Stack& stack, SipService& sip) {
     // An explicit RTP address wins over the one the peer used.
     o.media_address = config_.media_address;
   }
+  // Listening in needs recordings.listen (the same trust as hearing a
+  // recording). One database read per request, on the SIP loop: rare.
+  auto* dir = &directory_;
+  o.may_listen = [dir](std::int64_t tenant, std::int64_t user_id) {
+    auto u = dir->get_user(tenant, user_id);
+    if (!u || !u->active) return false;
+    for (const auto& role : dir->list_roles(tenant))
+      if (std::find(u->roles.begin(), u->roles.end(), role.name) != u->roles.end() &&
+          role.permissions.has(iam::Permission::RecordingsListen))
+        return true;
+    return false;
+  };
   calls_ = std::make_unique<call::CallCenter>(stack, *media_, *repository_, *sink_, metrics_, o);
   auto* creds = &sip.credentials();
   calls_->set_domain_resolver([creds](const std::string& host) { return creds->tenant_for_domain(host).value_or(""); });

@@ -20,6 +20,7 @@
 //   *23        ready
 //   *24[code]  not ready with a reason code (default: break, 100)
 //   *25        end wrap-up now
+//   *30<ext>   supervisor silent listen on the call of the agent at extension <ext>
 #pragma once
 
 #include <chrono>
@@ -68,6 +69,8 @@ struct Options {
   std::optional<media::Kek> recording_kek;  // no key: recording is refused (logged)
   media::Cipher recording_cipher = media::Cipher::aes_256_gcm;
   std::string default_language = "zh-CN";
+  // Whether a user may listen in on live calls (supervisor silent listen, *30).
+  std::function<bool(std::int64_t tenant, std::int64_t user_id)> may_listen;
   std::string media_address;  // our RTP address in SDP ("" = the address the peer used to reach us)
   std::chrono::milliseconds media_timeout{30000};
   // How long a feature-code confirmation tone plays before we hang up.

@@ -393,6 +393,7 @@ struct CallCenter::Impl {
       spdlog::info("call: INVITE from {} refused: neither a registered extension nor a trunk", from.str());
       return stack.reject(txn, 403);
     }
+    if (ext && dialled.rfind("*30", 0) == 0) return listen_in(*t, txn, inv, *ext, dialled.substr(3));
     if (ext && !dialled.empty() && dialled[0] == '*') return feature_code(*t, txn, inv, *ext, dialled);
     const center::NumberDef* number = t->snap->number(dialled);
     if (!number) return stack.reject(txn, 404);
@@ -426,7 +427,8 @@ struct CallCenter::Impl {
 
   // Answers the caller's INVITE with our SDP; false (and a final error
   // response sent) when the offer is unusable.
-  bool answer_caller(Call& c, sip::ServerTxnId txn, const sip::Message& inv, bool with_session = true) {
+  bool answer_caller(Call& c, sip::ServerTxnId txn, const sip::Message& inv, bool with_session = true,
+                     const media::MediaSession* colocate = nullptr) {
     auto offer = sip::sdp::parse(inv.body());
     if (!offer) {
       stack.reject(txn, inv.body().empty() ? 488 : 400);
@@ -461,7 +463,7 @@ struct CallCenter::Impl {
     if (offer->media[mi].ptime > 0) p.ptime_ms = offer->media[mi].ptime;
     p.media_timeout = options.media_timeout;
     if (!with_session) return true;
-    auto session = media.create_session(p, events_for(c.id, true));
+    auto session = media.create_session(p, events_for(c.id, true), colocate);
     if (!session) {
       spdlog::error("call: no media session: {}", session.error().message);
       stack.reject(txn, 503);
@@ -1269,6 +1271,11 @@ struct CallCenter::Impl {
     const bool voicemail = c.phase == CallPhase::kVoicemail && c.recording;
     stop_recording(c);
     if (voicemail) announce_voicemail(c);
+    for (auto lid : c.listeners)
+      if (Call* l = find(lid); l && l->phase != CallPhase::kEnded) later([this, lid] {
+          if (Call* l2 = find(lid)) hangup_caller(*l2);
+        });
+    c.listeners.clear();
     if (c.companion) c.companion->close();
     c.rec.ended_ms = epoch_ms();
     by_dialog.erase(c.caller_dialog);
@@ -1353,6 +1360,56 @@ struct CallCenter::Impl {
     call.playing = Playing::kTone;
     call.playback = ++next_id;
     call.caller_media->play_tone(tone, call.playback);
+  }
+
+  // Supervisor silent listen: *30<agent extension> from a supervisor's phone.
+  // The supervisor must be an agent linked to a user holding
+  // recordings.listen; they hear both sides, nothing they send is heard.
+  void listen_in(TenantState& t, sip::ServerTxnId txn, const sip::Message& inv, const std::string& ext,
+                 const std::string& target_ext) {
+    const center::AgentDef* sup = t.snap->agent_by_extension(ext);
+    const bool allowed = sup && sup->user_id && options.may_listen && options.may_listen(t.ref.id, *sup->user_id);
+    Call* target = nullptr;
+    for (auto& [id, c] : calls) {
+      if (c->tenant != t.ref.id || c->phase != CallPhase::kConnected || !c->agent) continue;
+      auto it = c->offers.find(c->agent);
+      if (it != c->offers.end() && it->second.extension == target_ext) target = c.get();
+    }
+    sink_audit(t.ref.id, "call.listen", target ? target->rec.id : target_ext,
+               json{{"extension", ext}, {"agent_extension", target_ext}, {"allowed", allowed}, {"found", target != nullptr}}
+                   .dump());
+    if (!allowed) return stack.reject(txn, 403);
+    if (!target) return stack.reject(txn, 404);
+    AgentLeg& leg = target->offers.at(target->agent);
+    auto c = std::make_unique<Call>();
+    c->id = ++next_id;
+    c->tenant = t.ref.id;
+    c->phase = CallPhase::kFeature;
+    c->feature = true;
+    c->rec.id = hex_id(c->id);
+    c->timer = std::make_unique<asio::steady_timer>(stack.io());
+    c->announce = std::make_unique<asio::steady_timer>(stack.io());
+    if (!answer_caller(*c, txn, inv, true, target->caller_media.get())) return;
+    if (auto st = media.listen(*c->caller_media, *target->caller_media, *leg.media); !st) {
+      spdlog::warn("call {}: silent listen failed: {}", target->rec.id, st.error().message);
+      c->caller_media->close();
+      std::string key = c->caller_dialog;
+      by_dialog.erase(key);
+      if (sip::Dialog* d = stack.dialogs().find(key)) stack.hangup(*d);
+      return;
+    }
+    target->listeners.push_back(c->id);
+    records::CallLeg l;
+    l.call_id = target->rec.id;
+    l.tenant_id = target->tenant;
+    l.leg_no = ++target->legs;
+    l.role = "supervisor";
+    l.peer = ext;
+    l.agent_id = sup->id;
+    l.started_ms = l.answered_ms = epoch_ms();
+    l.sip_status = 200;
+    sink.leg(l);
+    calls.emplace(c->id, std::move(c));
   }
 
   void sink_audit(std::int64_t tenant, const std::string& action, const std::string& target, json details);

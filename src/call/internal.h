@@ -100,6 +100,7 @@ struct Call {
   std::shared_ptr<media::MediaSession> pending_customer;
   std::string trunk;  // the trunk the call came in on
   routing::InteractionSpec spec;
+  std::vector<std::uint64_t> listeners;  // supervisors' calls listening in
   std::int64_t preferred_agent = 0;  // transfer to an agent: first offer goes there
   std::string mailbox;   // voicemail: the queue the message belongs to
   std::shared_ptr<media::MediaSession> companion;  // voicemail: the recorder's silent right channel

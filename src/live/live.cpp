@@ -167,12 +167,14 @@ void Hub::publish(Event e) {
   for (const auto& s : targets) detail::deliver_queued(*s);
 }
 
-std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who, std::function<void(std::string)> deliver,
+std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who,
+                                             std::function<void(std::string)> deliver,
                                              std::function<void(std::string reason)> overflow) {
   return subscribe(who, std::move(deliver), std::move(overflow), {});
 }
 
-std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who, std::function<void(std::string)> deliver,
+std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who,
+                                             std::function<void(std::string)> deliver,
                                              std::function<void(std::string reason)> overflow,
                                              std::vector<std::string> types) {
   auto s = std::make_shared<detail::Subscriber>();
@@ -194,7 +196,8 @@ std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who, std::fun
   {
     std::lock_guard lock(s->tenant->mu);
     json data = provider ? provider(who.tenant_id, who) : json::object();
-    snapshot = detail::serialise(json{{"type", "snapshot"}, {"seq", s->tenant->seq}, {"data", std::move(data)}});
+    snapshot =
+        detail::serialise(json{{"type", "snapshot"}, {"seq", s->tenant->seq}, {"data", std::move(data)}});
     s->tenant->subs.push_back(s);
     impl_->total->fetch_add(1, std::memory_order_release);
   }

@@ -187,12 +187,12 @@ class CallCenter : public ::testing::Test {
 
   // A customer's call; returns SIPp's exit code (0 = every step as scripted).
   int call(const std::string& scenario, const std::string& caller, const std::string& digit, int hold_ms,
-           std::string* output = nullptr) {
+           std::string* output = nullptr, const std::string& digit2 = "0") {
     ProcessOptions o;
     o.cwd = d.str();
     o.timeout = 150s;
     auto r = run_process(sipp_args({"-sf", kScenarios + scenario, "-s", "400", "-key", "caller", caller, "-key",
-                                    "caller_name", "Customer " + caller, "-key", "digit", digit, "-m", "1", "-d",
+                                    "caller_name", "Customer " + caller, "-key", "digit", digit, "-key", "digit2", digit2, "-m", "1", "-d",
                                     std::to_string(hold_ms), "-p", "0", "-mp",
                                     std::to_string(34000 + 100 * (++callers))}),
                          o);
@@ -467,8 +467,15 @@ TEST_F(CallCenter, CallbackIsCompletedAgentFirst) {
                                                 "-mp", "36000", "-rtp_echo"}),
                                      o));
   ASSERT_EQ(call("caller_callback.xml", "13900000014", "1", 0), 0);
-  auto waiting = last_call();
-  EXPECT_EQ(waiting["direction"], "callback");
+  // The caller has hung up; the call waits (not ended) for an agent.
+  json waiting;
+  ASSERT_TRUE(eventually([&] {
+    auto calls = all_calls();
+    if (calls.empty()) return false;
+    waiting = calls.front();
+    return waiting["direction"] == "callback" && waiting["disposition"] == "callback";
+  })) << waiting.dump();
+  EXPECT_EQ(waiting["ended_ms"], 0);
 
   const auto agent = agent_id("1001");
   start_phone("1001", "agent_answer_hangup.xml");
@@ -501,10 +508,11 @@ TEST_F(CallCenter, BlindTransferToAnotherQueue) {
   start_phone("1001", "agent_answer_refer.xml");
   start_phone("1003", "agent_answer.xml");
   set_status(first, {{"status", "ready"}});
+  set_status(second, {{"status", "ready"}});  // support only: sales calls go to 1001
   ASSERT_EQ(call("caller_info_hangup.xml", "13900000016", "1", 9000), 0);
   auto rec = last_call();
   EXPECT_EQ(rec["disposition"], "answered");
-  EXPECT_EQ(rec["queue"], "sales");  // the record keeps the first queue name until re-queued…
+  EXPECT_EQ(rec["queue"], "support");  // where the transfer sent it
   EXPECT_EQ(rec["agent_id"], second) << rec.dump();
   auto details = api->get("/api/v1/calls/" + rec["id"].get<std::string>());
   ASSERT_EQ(details.status, 200);
@@ -545,4 +553,39 @@ TEST_F(CallCenter, TwoAgentsTenCallersEveryCallAccountedFor) {
     std::sort(spans.begin(), spans.end());
     for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second) << "agent " << agent;
   }
+}
+
+// caller ── 1 ──▶ 1001 answers. Supervisor (1002, a user with the
+// supervisor role) dials *301001 ── 200: hears both sides ── when the caller
+// hangs up, Hotline hangs up the supervisor too. The leg is on record.
+TEST_F(CallCenter, SupervisorListensSilentlyToALiveCall) {
+  auto sup = hotline_cli(config, {"user", "add", "acme", "sup", "--role", "supervisor"});
+  ASSERT_EQ(sup.exit_code, 0) << sup.output;
+  auto users = api->get("/api/v1/users");
+  std::int64_t sup_user = 0;
+  const json ubody = users.json();
+  for (const auto& u : ubody["items"])
+    if (u["username"] == "sup") sup_user = u["id"];
+  auto sup_agent = find("agents", "extension", "1002");
+  sup_agent["user_id"] = sup_user;
+  replace("agents", sup_agent);
+
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer.xml");
+  set_status(agent, {{"status", "ready"}});
+  auto caller = call_in_background("caller_info_hangup.xml", "13900000030", "1", 8000);
+  ASSERT_TRUE(eventually([&] { return agent_status(agent)["state"] == "busy"; }));
+  start_phone("1002", "agent_answer.xml", "agent_feature.xml", "*301001");
+  EXPECT_EQ(wait_process(caller, 60s).value_or(-1), 0);
+  auto rec = last_call();
+  auto details = api->get("/api/v1/calls/" + rec["id"].get<std::string>());
+  ASSERT_EQ(details.status, 200);
+  bool supervisor_leg = false;
+  const json dbody = details.json();
+  for (const auto& l : dbody["legs"]) supervisor_leg |= l["role"] == "supervisor";
+  EXPECT_TRUE(supervisor_leg) << details.body;
+  EXPECT_TRUE(eventually([&] {
+    auto r = api->get("/api/v1/audit?limit=100");
+    return r.status == 200 && r.body.find("call.listen") != std::string::npos;
+  }));
 }

@@ -105,8 +105,8 @@ TEST(Hub, EventsNeedingAPermissionReachOnlyHolders) {
   live::Hub hub;
   Inbox agent, supervisor;
   auto s1 = hub.subscribe(principal(1), agent.deliver(), agent.overflow());
-  auto s2 = hub.subscribe(principal(1, {iam::Permission::QueuesRead}), supervisor.deliver(),
-                          supervisor.overflow());
+  auto s2 =
+      hub.subscribe(principal(1, {iam::Permission::QueuesRead}), supervisor.deliver(), supervisor.overflow());
   hub.publish(event(1, "queue.update", {{"q", 1}}, iam::Permission::QueuesRead));
   hub.publish(event(1, "agent.state", {{"a", 1}}));
   EXPECT_EQ(agent.types(), (std::vector<std::string>{"snapshot", "agent.state"}));
@@ -258,17 +258,18 @@ TEST(Hub, NoDeliveryAfterDestructionReturnsEvenWhileAPublisherIsDelivering) {
   std::condition_variable cv;
   bool inside = false, release = false, destroyed = false;
   int after_destruction = 0;
-  auto sub = hub.subscribe(principal(1), [&](std::string m) {
-    if (json::parse(m)["type"] == "snapshot") return;
-    std::unique_lock lock(mu);
-    if (destroyed) ++after_destruction;
-    inside = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
-  }, [](std::string) {});
-  std::thread publisher([&] {
-    hub.publish(event(1, "x", {}));
-  });
+  auto sub = hub.subscribe(
+      principal(1),
+      [&](std::string m) {
+        if (json::parse(m)["type"] == "snapshot") return;
+        std::unique_lock lock(mu);
+        if (destroyed) ++after_destruction;
+        inside = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+      },
+      [](std::string) {});
+  std::thread publisher([&] { hub.publish(event(1, "x", {})); });
   {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return inside; });

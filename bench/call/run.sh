@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Whole-system call benchmark: SIPp callers → IVR (menu, digit 1 by SIP INFO)
+# → queue "sales" → SIPp agents answering at once → 5 s talk → caller BYE.
+#
+#   bench/call/run.sh <build-dir> [rate calls/s] [seconds] [agents]
+#
+# Prints calls attempted / successful / failed (SIPp's counts), Hotline's CPU
+# time per call (utime+stime from /proc over the run), its peak RSS and the
+# RSS per concurrent call, and the offer latency (queued → agent INVITE sent,
+# from the call records). Results go into bench/README.md by hand.
+set -euo pipefail
+BUILD=${1:?build dir}
+RATE=${2:-50}
+SECS=${3:-30}
+AGENTS=${4:-600}
+H="$(cd "$BUILD" && pwd)/src/app/hotline"
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+W=$(mktemp -d /tmp/hotline-bench-call.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$W"' EXIT
+cd "$W"
+cat > hotline.toml <<TOML
+[http]
+listen = "127.0.0.1:18480"
+[storage]
+url = "sqlite://$W/db.sqlite"
+[sip]
+udp = "127.0.0.1:15460"
+tcp = ""
+default_tenant = "bench"
+qualify_interval_s = 0
+max_expires_s = 7200
+[media]
+rtp_port_min = 20000
+rtp_port_max = 39999
+timeout_s = 0
+[auth]
+kdf_opslimit = 1
+kdf_memlimit_kib = 8192
+[log]
+level = "warn"
+access = false
+TOML
+"$H" --config hotline.toml tenant add bench >/dev/null
+PW=$("$H" --config hotline.toml user add bench admin --role admin | sed -n 's/^password: //p')
+"$H" --config hotline.toml demo seed bench >/dev/null
+echo "SEQUENTIAL" > agents.csv
+for i in $(seq 1 "$AGENTS"); do
+  ext=$((20000 + i))
+  pw=$("$H" --config hotline.toml extension add bench "$ext" | sed -n 's/^sip password: //p')
+  echo "$ext;[authentication username=$ext password=$pw]" >> agents.csv
+done
+"$H" --config hotline.toml serve > serve.log 2>&1 &
+HPID=$!
+sleep 2
+api() { curl -sf -X "$1" "http://127.0.0.1:18480$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
+TOKEN=$(curl -sf -X POST http://127.0.0.1:18480/api/v1/auth/login -H 'Content-Type: application/json' \
+  -d "{\"tenant\":\"bench\",\"username\":\"admin\",\"password\":\"$PW\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+# No welcome prompt; the menu (a ~1 s barge-in window) leads to sales; no
+# periodic announcements; agents are released at once (no wrap-up).
+python3 - "$TOKEN" <<'PY'
+import json, sys, urllib.request
+tok = sys.argv[1]
+def req(m, path, body=None):
+    r = urllib.request.Request('http://127.0.0.1:18480' + path, method=m,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={'Authorization': 'Bearer ' + tok, 'Content-Type': 'application/json'})
+    return json.load(urllib.request.urlopen(r))
+f = [x for x in req('GET', '/api/v1/flows')['items'] if x['name'] == 'main'][0]
+f['definition']['nodes']['welcome'] = {'type': 'set', 'next': 'vip'}
+req('PUT', '/api/v1/flows/%d' % f.pop('id'), f)
+q = [x for x in req('GET', '/api/v1/queues')['items'] if x['name'] == 'sales'][0]
+q.update({'wrap_up_s': 0, 'announce_interval_s': 0, 'record': False})
+req('PUT', '/api/v1/queues/%d' % q.pop('id'), q)
+PY
+for i in $(seq 1 "$AGENTS"); do
+  api POST /api/v1/agents "{\"name\":\"Bench $i\",\"extension\":\"$((20000 + i))\",\"skills\":[{\"skill\":\"sales\",\"level\":5}]}" > /dev/null
+done
+# One SIPp registers every agent (each registration stays up for the run)
+# and answers every offer through its out-of-call scenario.
+sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15461 -mp 40000 -sf "$SRC/tests/call/scenarios/agent_register.xml" \
+  -oocsf "$SRC/bench/call/agent_bench.xml" -inf agents.csv -m "$AGENTS" -r 200 -l "$AGENTS" -d $(( (SECS + 60) * 1000 )) \
+  -rtp_echo -buff_size 4194304 -nostdin -max_socket 65000 -bg -trace_err -error_file agents_err.log > /dev/null 2>&1
+sleep $(( AGENTS / 200 + 3 ))
+python3 - "$TOKEN" <<'PY'
+import json, sys, urllib.request
+tok = sys.argv[1]
+def req(m, path, body=None):
+    r = urllib.request.Request('http://127.0.0.1:18480' + path, method=m,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={'Authorization': 'Bearer ' + tok, 'Content-Type': 'application/json'})
+    return json.load(urllib.request.urlopen(r))
+n = 0
+for a in req('GET', '/api/v1/agents')['items']:
+    req('PUT', '/api/v1/agents/%d/status' % a['id'], {'status': 'ready'})
+    n += 1
+print('agents ready:', n)
+PY
+cpu() { awk '{print $14 + $15}' /proc/$HPID/stat; }
+C0=$(cpu)
+sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15462 -mp 50000 -sf "$SRC/bench/call/caller_bench.xml" -s 400 \
+  -key caller 13900000000 -key caller_name Bench -key digit 1 -r "$RATE" -m $(( RATE * SECS )) -d 5000 \
+  -buff_size 4194304 -nostdin -max_socket 65000 -timeout $(( SECS + 60 ))s -trace_stat -stf callers.csv \
+  -trace_err -error_file callers_err.log > callers.out 2>&1 || true
+C1=$(cpu)
+TICKS=$(getconf CLK_TCK)
+RSS=$(awk '/VmHWM/ {print $2}' /proc/$HPID/status)
+python3 - "$W/callers.csv" "$C0" "$C1" "$TICKS" "$RSS" "$RATE" "$TOKEN" <<'PY'
+import csv, json, sys, urllib.request
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+h, last = rows[0], rows[-1]
+get = lambda k: int(last[h.index(k)])
+ok, failed, total = get('SuccessfulCall(C)'), get('FailedCall(C)'), get('TotalCallCreated')
+cpu_s = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[4])
+rate = int(sys.argv[6])
+print(f'calls created {total}, successful {ok}, failed {failed}')
+print(f'hotline CPU {cpu_s:.2f} s over the run = {1000 * cpu_s / max(total, 1):.2f} ms per call')
+conc = rate * 6  # about 6 s per call (1 s IVR + 5 s talk)
+print(f'peak RSS {int(sys.argv[5]) / 1024:.1f} MiB, about {int(sys.argv[5]) / conc:.1f} KiB per concurrent call ({conc} concurrent)')
+tok = sys.argv[7]
+lat = []
+cursor = None
+for _ in range(200):
+    url = 'http://127.0.0.1:18480/api/v1/calls?limit=1000' + (('&cursor=' + cursor) if cursor else '')
+    r = json.load(urllib.request.urlopen(urllib.request.Request(url, headers={'Authorization': 'Bearer ' + tok})))
+    lat += [c['offered_ms'] - c['queued_ms'] for c in r['items'] if c['offered_ms'] and c['queued_ms']]
+    cursor = r.get('next_cursor')
+    if not cursor: break
+lat.sort()
+if lat:
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    print(f'offer latency (queued -> agent INVITE) p50 {p(0.5)} ms, p99 {p(0.99)} ms over {len(lat)} calls (ms resolution)')
+PY
