@@ -142,7 +142,7 @@ void ContactCenter::attach(sip::Stack& stack, SipService& sip) {
   sip.set_call_layer(calls_.get(), calls_.get());
   auto* calls = calls_.get();
   repository_->set_change_listener([calls](std::int64_t tenant) { calls->config_changed(tenant); });
-  hub_->set_snapshot_provider([calls](std::int64_t tenant, const iam::Principal&) { return calls->realtime(tenant); });
+  hub_->set_snapshot_provider([calls](std::int64_t tenant, const iam::Principal&) { return calls->live_snapshot(tenant); });
   spdlog::info("call layer: prompts from {}, recordings to {}{}", o.prompts_dir, o.recordings_dir,
                o.recording_kek ? "" : " (no recording.kek: recording disabled)");
 }

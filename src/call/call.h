@@ -115,6 +115,9 @@ class CallCenter final : public sip::SessionHandler, public sip::RegistrarListen
   common::Status end_wrap_up(std::int64_t tenant, std::int64_t agent_id);
   // Live queue and agent figures for /api/v1/stats/realtime and the events snapshot.
   json realtime(std::int64_t tenant);
+  // The same figures as of at most 250 ms ago, without waiting for the loop
+  // (for the live hub's snapshots, which must not block). Any thread.
+  json live_snapshot(std::int64_t tenant);
 
   // ---- sip::SessionHandler / sip::RegistrarListener (loop thread) ----
   void on_invite(sip::ServerTxnId txn, const sip::Message& invite, const sip::Peer& from) override;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <atomic>
+#include <mutex>
 #include <filesystem>
 #include <thread>
 
@@ -132,6 +133,31 @@ struct CallCenter::Impl {
       }
     });
   }
+  // The live hub asks for snapshots while it holds its own lock, and the
+  // loop publishes under that lock: so snapshots come from this cache,
+  // refreshed on the loop, never by waiting for the loop.
+  void refresh_snapshots() {
+    std::map<std::int64_t, json> fresh;
+    for (const auto& [id, t] : tenants) fresh[id] = realtime(id);
+    {
+      std::lock_guard lock(snapshot_mu);
+      snapshots = std::move(fresh);
+    }
+    snapshot_timer.expires_after(std::chrono::milliseconds(250));
+    std::weak_ptr<bool> a = alive;
+    snapshot_timer.async_wait([this, a](boost::system::error_code ec) {
+      if (!ec && !a.expired()) refresh_snapshots();
+    });
+  }
+  json cached_snapshot(std::int64_t tenant) {
+    std::lock_guard lock(snapshot_mu);
+    auto it = snapshots.find(tenant);
+    return it == snapshots.end() ? json{{"queues", json::array()}, {"agents", json::array()}} : it->second;
+  }
+  std::mutex snapshot_mu;
+  std::map<std::int64_t, json> snapshots;
+  asio::steady_timer snapshot_timer{stack.io()};
+
   ~Impl() {
     stop_prewarm = true;
     if (prewarm.joinable()) prewarm.join();
@@ -1793,6 +1819,7 @@ struct CallCenter::Impl {
         hangup_caller(*c);
       }
     engine_timer.cancel();
+    snapshot_timer.cancel();
   }
 };
 
@@ -1814,7 +1841,10 @@ void CallCenter::add_tenant(TenantRef t) {
   auto& ts = impl_->tenants[t.id];
   ts.ref = t;
   impl_->sync(ts);
+  impl_->refresh_snapshots();
 }
+
+json CallCenter::live_snapshot(std::int64_t tenant) { return impl_->cached_snapshot(tenant); }
 
 void CallCenter::set_domain_resolver(std::function<std::string(const std::string&)> f) {
   impl_->domain_to_slug = std::move(f);
