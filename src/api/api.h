@@ -48,7 +48,7 @@ struct ApiServices {
   center::Repository* center = nullptr;  // configuration (routes_center.cpp)
   records::Store* records = nullptr;     // call records, recordings (routes_records.cpp)
   live::Hub* live = nullptr;             // live events WebSocket (routes_live.cpp)
-  call::CallCenter* calls = nullptr;      // agent status, realtime stats (routes_call.cpp)
+  call::CallCenter* calls = nullptr;     // agent status, realtime stats (routes_call.cpp)
 };
 
 struct ApiOptions {

@@ -6,13 +6,13 @@
 #include <optional>
 
 #include "app/config.h"
+#include "app/demo.h"
 #include "app/serve.h"
+#include "center/center.h"
 #include "common/clock.h"
 #include "iam/extensions.h"
 #include "iam/iam.h"
 #include "media/recording.h"
-#include "app/demo.h"
-#include "center/center.h"
 #include "routing/simulate.h"
 #include "schema/schema.h"
 #include "security/security.h"

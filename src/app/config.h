@@ -49,10 +49,11 @@ struct Config {
   // [media]
   std::int64_t media_rtp_port_min = 20000;
   std::int64_t media_rtp_port_max = 29999;
-  std::int64_t media_loops = 0;            // media event loops; 0 = one per core
-  std::string media_address;               // our RTP address in SDP ("" = the address the peer used)
-  std::int64_t media_timeout_s = 30;       // hang up after this long without RTP; 0 = never
-  std::string media_prompts_dir;           // shipped prompts ("" = next to the binary's build, then /usr/share/hotline/prompts)
+  std::int64_t media_loops = 0;       // media event loops; 0 = one per core
+  std::string media_address;          // our RTP address in SDP ("" = the address the peer used)
+  std::int64_t media_timeout_s = 30;  // hang up after this long without RTP; 0 = never
+  std::string media_prompts_dir;      // shipped prompts ("" = next to the binary's build, then
+                                      // /usr/share/hotline/prompts)
   std::string media_custom_prompts_dir = "var/prompts";
   // [recording]
   std::string recording_dir = "var/recordings";

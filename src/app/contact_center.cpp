@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <filesystem>
 
 #include "ivr/ivr.h"
@@ -137,12 +137,14 @@ void ContactCenter::attach(sip::Stack& stack, SipService& sip) {
   };
   calls_ = std::make_unique<call::CallCenter>(stack, *media_, *repository_, *sink_, metrics_, o);
   auto* creds = &sip.credentials();
-  calls_->set_domain_resolver([creds](const std::string& host) { return creds->tenant_for_domain(host).value_or(""); });
+  calls_->set_domain_resolver(
+      [creds](const std::string& host) { return creds->tenant_for_domain(host).value_or(""); });
   for (const auto& t : directory_.list_tenants()) calls_->add_tenant({t.id, t.slug});
   sip.set_call_layer(calls_.get(), calls_.get());
   auto* calls = calls_.get();
   repository_->set_change_listener([calls](std::int64_t tenant) { calls->config_changed(tenant); });
-  hub_->set_snapshot_provider([calls](std::int64_t tenant, const iam::Principal&) { return calls->live_snapshot(tenant); });
+  hub_->set_snapshot_provider(
+      [calls](std::int64_t tenant, const iam::Principal&) { return calls->live_snapshot(tenant); });
   spdlog::info("call layer: prompts from {}, recordings to {}{}", o.prompts_dir, o.recordings_dir,
                o.recording_kek ? "" : " (no recording.kek: recording disabled)");
 }

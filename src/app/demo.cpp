@@ -60,8 +60,13 @@ int seed_demo(center::Repository& repo, std::int64_t tenant, const iam::Actor& a
            {{"name", "main"},
             {"time_zone", "Asia/Shanghai"},
             {"weekly",
-             {{"mon", all_day}, {"tue", all_day}, {"wed", all_day}, {"thu", all_day}, {"fri", all_day},
-              {"sat", all_day}, {"sun", all_day}}}},
+             {{"mon", all_day},
+              {"tue", all_day},
+              {"wed", all_day},
+              {"thu", all_day},
+              {"fri", all_day},
+              {"sat", all_day},
+              {"sun", all_day}}}},
            actor, log);
   n += add(repo, tenant, Kind::kQueue, "name",
            {{"name", "sales"},
@@ -92,18 +97,22 @@ int seed_demo(center::Repository& repo, std::int64_t tenant, const iam::Actor& a
   for (const auto& a : agents) {
     json skills = json::array();
     for (const auto& s : a.skills) skills.push_back({{"skill", s}, {"level", 5}});
-    n += add(repo, tenant, Kind::kAgent, "extension", {{"name", a.name}, {"extension", a.ext}, {"skills", skills}},
-             actor, log);
+    n += add(repo, tenant, Kind::kAgent, "extension",
+             {{"name", a.name}, {"extension", a.ext}, {"skills", skills}}, actor, log);
   }
   n += add(repo, tenant, Kind::kFlow, "name", {{"name", "main"}, {"definition", demo_flow()}}, actor, log);
-  n += add(repo, tenant, Kind::kNumber, "number", {{"number", "400"}, {"flow", "main"}, {"language", "zh-CN"}},
-           actor, log);
+  n += add(repo, tenant, Kind::kNumber, "number",
+           {{"number", "400"}, {"flow", "main"}, {"language", "zh-CN"}}, actor, log);
   n += add(repo, tenant, Kind::kTrunk, "name",
            {{"name", "loopback"}, {"allowed_sources", json::array({"127.0.0.0/8", "::1"})}}, actor, log);
   n += add(repo, tenant, Kind::kCustomer, "name",
-           {{"name", "张先生 (VIP)"}, {"phones", json::array({"+8613800000000"})}, {"vip", true}, {"priority", 10}},
+           {{"name", "张先生 (VIP)"},
+            {"phones", json::array({"+8613800000000"})},
+            {"vip", true},
+            {"priority", 10}},
            actor, log);
-  const std::pair<int, const char*> reasons[] = {{100, "break"}, {101, "lunch"}, {102, "training"}, {103, "meeting"}};
+  const std::pair<int, const char*> reasons[] = {
+      {100, "break"}, {101, "lunch"}, {102, "training"}, {103, "meeting"}};
   for (const auto& [code, label] : reasons)
     n += add(repo, tenant, Kind::kReasonCode, "code", {{"code", code}, {"label", label}}, actor, log);
   const std::pair<int, const char*> wrapups[] = {{1, "resolved"}, {2, "follow-up needed"}, {3, "sale"}};

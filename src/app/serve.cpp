@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "api/api.h"
-#include "app/contact_center.h"
 #include "app/cli.h"
+#include "app/contact_center.h"
 #include "app/sip_service.h"
 #include "common/clock.h"
 #include "iam/extensions.h"

@@ -64,7 +64,7 @@ class Sink {
 };
 
 struct Options {
-  std::string prompts_dir;            // shipped prompts: <dir>/<lang>/<name>.wav
+  std::string prompts_dir;  // shipped prompts: <dir>/<lang>/<name>.wav
   std::string recordings_dir = "var/recordings";
   std::optional<media::Kek> recording_kek;  // no key: recording is refused (logged)
   media::Cipher recording_cipher = media::Cipher::aes_256_gcm;
@@ -85,8 +85,8 @@ struct TenantRef {
 
 // The agent-status command of the API (/api/v1/agents/{id}/status).
 struct StatusChange {
-  std::string status;  // "logged_in" | "ready" | "not_ready" | "logged_out"
-  int reason = 0;      // not_ready: a reason code (>= 100), 0 = break
+  std::string status;     // "logged_in" | "ready" | "not_ready" | "logged_out"
+  int reason = 0;         // not_ready: a reason code (>= 100), 0 = break
   std::string extension;  // logged_in: the extension to use (hot-desk); "" = the agent's default
 };
 

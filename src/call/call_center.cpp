@@ -2,12 +2,12 @@
 // bridging, wrap-up, records and live events. See call.h for the contract.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cctype>
 #include <charconv>
-#include <atomic>
-#include <mutex>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "call/internal.h"
@@ -24,7 +24,8 @@ using routing::QueueId;
 namespace {
 
 std::int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -60,8 +61,10 @@ std::string display_of(std::string_view v) {
 // Host of a SIP URI ("sip:400@10.0.0.5:5060;transport=udp" -> "10.0.0.5").
 std::string host_of(std::string_view uri) {
   auto at = uri.find('@');
-  if (at != std::string_view::npos) uri.remove_prefix(at + 1);
-  else if (auto c = uri.find(':'); c != std::string_view::npos) uri.remove_prefix(c + 1);
+  if (at != std::string_view::npos)
+    uri.remove_prefix(at + 1);
+  else if (auto c = uri.find(':'); c != std::string_view::npos)
+    uri.remove_prefix(c + 1);
   if (!uri.empty() && uri.front() == '[') {
     auto e = uri.find(']');
     return std::string(uri.substr(1, e == std::string_view::npos ? std::string_view::npos : e - 1));
@@ -178,8 +181,8 @@ struct CallCenter::Impl {
   std::unordered_map<std::int64_t, TenantState> tenants;
   std::unordered_map<std::string, std::int64_t> tenant_by_slug;
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls;
-  std::unordered_map<std::string, std::uint64_t> by_dialog;      // caller and agent dialogs
-  std::unordered_map<sip::ServerTxnId, std::uint64_t> by_txn;    // caller INVITEs not yet answered
+  std::unordered_map<std::string, std::uint64_t> by_dialog;    // caller and agent dialogs
+  std::unordered_map<sip::ServerTxnId, std::uint64_t> by_txn;  // caller INVITEs not yet answered
   std::unordered_map<std::int64_t, AgentSession> agents;
   std::unordered_map<std::uint64_t, std::uint64_t> by_ix;  // routing interaction -> call
   std::uint64_t next_id = 0;
@@ -225,14 +228,19 @@ struct CallCenter::Impl {
     ivr::References refs;  // the repository validated references when the flow was saved
     for (const auto& f : snap->flows) {
       auto compiled = ivr::compile(f.definition, refs);
-      if (compiled) t.flows[f.name] = *compiled;
-      else spdlog::warn("call: flow '{}' of tenant {} does not compile: {}", f.name, t.ref.slug, compiled.error().message);
+      if (compiled)
+        t.flows[f.name] = *compiled;
+      else
+        spdlog::warn("call: flow '{}' of tenant {} does not compile: {}", f.name, t.ref.slug,
+                     compiled.error().message);
     }
     t.calendars.clear();
     for (const auto& c : snap->calendars) {
       auto cal = ivr::Calendar::compile(c.time_zone, c.weekly, c.holidays, c.workdays, c.workday_hours);
-      if (cal) t.calendars.emplace(c.name, *cal);
-      else spdlog::warn("call: calendar '{}' unusable: {}", c.name, cal.error().message);
+      if (cal)
+        t.calendars.emplace(c.name, *cal);
+      else
+        spdlog::warn("call: calendar '{}' unusable: {}", c.name, cal.error().message);
     }
     sync_routing(t, *snap);
     pump();
@@ -289,8 +297,9 @@ struct CallCenter::Impl {
     e.tenant_id = c.tenant;
     e.type = "call.update";
     e.permission = iam::Permission::ReportsRead;
-    e.data = {{"call_id", c.rec.id},         {"phase", phase_name(c.phase)}, {"queue", c.queue_name},
-              {"agent_id", c.agent},         {"caller", c.rec.caller},       {"disposition", c.rec.disposition},
+    e.data = {{"call_id", c.rec.id},           {"phase", phase_name(c.phase)},
+              {"queue", c.queue_name},         {"agent_id", c.agent},
+              {"caller", c.rec.caller},        {"disposition", c.rec.disposition},
               {"arrived_ms", c.rec.arrived_ms}};
     sink.live(std::move(e));
   }
@@ -325,7 +334,8 @@ struct CallCenter::Impl {
     return dash == std::string::npos ? lang : lang.substr(0, dash);
   }
 
-  std::vector<media::ClipPtr> clips(const Call& c, const std::vector<std::string>& names, const std::string& lang) {
+  std::vector<media::ClipPtr> clips(const Call& c, const std::vector<std::string>& names,
+                                    const std::string& lang) {
     std::vector<media::ClipPtr> out;
     const TenantState* t = tenants.count(c.tenant) ? &tenants.at(c.tenant) : nullptr;
     for (const auto& n : names) {
@@ -339,8 +349,10 @@ struct CallCenter::Impl {
       }
       auto clip = prompts.get(lang_dir(lang), n);
       if (!clip) clip = prompts.get(lang_dir(options.default_language), n);
-      if (clip) out.push_back(*clip);
-      else spdlog::warn("call {}: prompt '{}' ({}) missing", c.rec.id, n, lang);
+      if (clip)
+        out.push_back(*clip);
+      else
+        spdlog::warn("call {}: prompt '{}' ({}) missing", c.rec.id, n, lang);
     }
     return out;
   }
@@ -403,7 +415,8 @@ struct CallCenter::Impl {
   std::optional<std::string> extension_at(TenantState& t, const sip::Peer& from) {
     for (const auto& [ext, list] : t.devices)
       for (const auto& b : list)
-        if (b.flow.ip == from.ip && b.flow.port == from.port && b.flow.transport == from.transport) return ext;
+        if (b.flow.ip == from.ip && b.flow.port == from.port && b.flow.transport == from.transport)
+          return ext;
     return std::nullopt;
   }
 
@@ -481,7 +494,8 @@ struct CallCenter::Impl {
     p.remote_address = offer->connection_for(mi);
     p.remote_port = offer->media[mi].port;
     const auto& codec = probe->media[mi].codecs.front();
-    p.codec = codec.name == "PCMA" || codec.payload_type == sip::sdp::kPcma ? media::Codec::pcma : media::Codec::pcmu;
+    p.codec = codec.name == "PCMA" || codec.payload_type == sip::sdp::kPcma ? media::Codec::pcma
+                                                                            : media::Codec::pcmu;
     p.payload_type = static_cast<std::uint8_t>(codec.payload_type);
     p.telephone_event_pt = -1;
     for (const auto& cd : probe->media[mi].codecs)
@@ -576,9 +590,12 @@ struct CallCenter::Impl {
   void ivr_played(Call& c) {
     using K = ivr::Action::Kind;
     switch (c.action.kind) {
-      case K::kPlay: return run(c, c.runner->on_played());
-      case K::kCollect: return arm_collect_timeout(c);
-      default: return ivr_terminal(c);
+      case K::kPlay:
+        return run(c, c.runner->on_played());
+      case K::kCollect:
+        return arm_collect_timeout(c);
+      default:
+        return ivr_terminal(c);
     }
   }
 
@@ -592,8 +609,10 @@ struct CallCenter::Impl {
     if (info.customer_id) c.rec.customer_id = info.customer_id;
     if (!info.name.empty() && c.rec.caller_name.empty()) c.rec.caller_name = info.name;
     switch (c.action.kind) {
-      case K::kQueue: return enqueue(c, c.action.queue, c.action);
-      case K::kVoicemail: return start_voicemail(c, c.action.mailbox);
+      case K::kQueue:
+        return enqueue(c, c.action.queue, c.action);
+      case K::kVoicemail:
+        return start_voicemail(c, c.action.mailbox);
       case K::kTransfer:
         // Outbound transfer through a trunk is not implemented yet (see docs/call.md).
         spdlog::warn("call {}: transfer to {} not supported yet", c.rec.id, c.action.number);
@@ -617,9 +636,12 @@ struct CallCenter::Impl {
           run(*c, c->runner->on_digit(d));
         }
         return;
-      case CallPhase::kQueued: return queue_key(*c, d);
-      case CallPhase::kCallbackConfirm: return callback_key(*c, d);
-      default: return;
+      case CallPhase::kQueued:
+        return queue_key(*c, d);
+      case CallPhase::kCallbackConfirm:
+        return callback_key(*c, d);
+      default:
+        return;
     }
   }
 
@@ -636,14 +658,16 @@ struct CallCenter::Impl {
         if (c->phase == CallPhase::kQueued) play_moh(*c);
         return;
       case Playing::kGoodbye:
-      case Playing::kTone: return hangup_caller(*c);
+      case Playing::kTone:
+        return hangup_caller(*c);
       case Playing::kVoicemailPrompt:
         if (c->phase == CallPhase::kVoicemail) voicemail_beep(*c);
         return;
       case Playing::kBeep:
         if (c->phase == CallPhase::kVoicemail) voicemail_record(*c);
         return;
-      default: return;
+      default:
+        return;
     }
   }
 
@@ -691,12 +715,15 @@ struct CallCenter::Impl {
     }
     c.spec = spec;
     if (c.spec.arrival == routing::Time{}) c.spec.arrival = now();
-    c.routed = *outcome == routing::EnqueueOutcome::kQueued || *outcome == routing::EnqueueOutcome::kRedirected;
+    c.routed =
+        *outcome == routing::EnqueueOutcome::kQueued || *outcome == routing::EnqueueOutcome::kRedirected;
     // Offer first (an agent may be free now), then the caller's announcement.
     pump();
     if (c.routed && c.phase == CallPhase::kQueued) {
-      if (q->announce_interval_s > 0 && (q->announce_position || q->announce_wait)) announce(c);
-      else play_moh(c);
+      if (q->announce_interval_s > 0 && (q->announce_position || q->announce_wait))
+        announce(c);
+      else
+        play_moh(c);
       arm_announcements(c);
     }
   }
@@ -738,9 +765,9 @@ struct CallCenter::Impl {
     }
     if (q->announce_wait) {
       auto ewt = engine.estimated_wait(QueueId{static_cast<std::uint64_t>(q->id)}, pos);
-      const auto minutes = ewt ? std::max<std::int64_t>(
-                                     1, std::chrono::duration_cast<std::chrono::minutes>(*ewt).count() + 1)
-                               : 1;
+      const auto minutes =
+          ewt ? std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::minutes>(*ewt).count() + 1)
+              : 1;
       add(clips(c, {"estimated_wait"}, c.language));
       if (auto n = prompts.say_number(lang, static_cast<std::uint64_t>(minutes))) add(*n);
       add(clips(c, {"minutes"}, c.language));
@@ -770,7 +797,8 @@ struct CallCenter::Impl {
       set_phase(c, CallPhase::kCallbackConfirm);
       // "We will call you back at <number>: press 1 to confirm, 2 to keep waiting."
       std::vector<media::ClipPtr> list = clips(c, {"callback_confirm"}, c.language);
-      if (auto n = prompts.say_digits(lang_dir(c.language), c.rec.caller)) list.insert(list.end(), n->begin(), n->end());
+      if (auto n = prompts.say_digits(lang_dir(c.language), c.rec.caller))
+        list.insert(list.end(), n->begin(), n->end());
       play(c, std::move(list), Playing::kIvr);
     } else if (d == '0' && q->voicemail_key) {
       withdraw_from_routing(c);
@@ -837,9 +865,11 @@ struct CallCenter::Impl {
     auto companion = media.create_session(p, {}, c.caller_media.get());
     if (!companion) return goodbye(c, "voicemail_failed", companion.error().message);
     c.companion = *companion;
-    if (!begin_recording(c, *c.caller_media, *c.companion, "voicemail")) return goodbye(c, "voicemail_failed", "");
+    if (!begin_recording(c, *c.caller_media, *c.companion, "voicemail"))
+      return goodbye(c, "voicemail_failed", "");
     const center::QueueDef* q = queue_def(c, c.mailbox);
-    const int max_s = c.action.kind == ivr::Action::Kind::kVoicemail ? c.action.max_message_s : (q ? 120 : 120);
+    const int max_s =
+        c.action.kind == ivr::Action::Kind::kVoicemail ? c.action.max_message_s : (q ? 120 : 120);
     const auto id = c.id;
     c.timer->expires_after(std::chrono::seconds(std::max(5, max_s)));
     c.timer->async_wait([this, id](boost::system::error_code ec) {
@@ -854,8 +884,11 @@ struct CallCenter::Impl {
     e.tenant_id = c.tenant;
     e.type = "voicemail.new";
     e.permission = iam::Permission::ReportsRead;
-    e.data = {{"call_id", c.rec.id},           {"recording_id", c.rec.recording_id}, {"queue", c.mailbox},
-              {"caller", c.rec.caller},         {"customer_id", c.rec.customer_id},
+    e.data = {{"call_id", c.rec.id},
+              {"recording_id", c.rec.recording_id},
+              {"queue", c.mailbox},
+              {"caller", c.rec.caller},
+              {"customer_id", c.rec.customer_id},
               {"duration_ms", c.recording_info.ended_ms - c.recording_info.started_ms}};
     sink.live(std::move(e));
   }
@@ -875,7 +908,9 @@ struct CallCenter::Impl {
       // No phone to ring: count as not answered (the engine moves on, and
       // sets the agent not ready after max_consecutive_misses).
       later([this, ix = c.ix, agent_id] {
-        if (auto st = engine.no_answer(InteractionId{ix}, AgentId{static_cast<std::uint64_t>(agent_id)}, now()); st)
+        if (auto st =
+                engine.no_answer(InteractionId{ix}, AgentId{static_cast<std::uint64_t>(agent_id)}, now());
+            st)
           pump();
       });
       return;
@@ -886,7 +921,8 @@ struct CallCenter::Impl {
     p.payload_type = static_cast<std::uint8_t>(c.codec);
     p.telephone_event_pt = 101;
     p.media_timeout = options.media_timeout;
-    auto session = media.create_session(p, events_for(c.id, false), agent_first ? nullptr : c.caller_media.get());
+    auto session =
+        media.create_session(p, events_for(c.id, false), agent_first ? nullptr : c.caller_media.get());
     if (!session) {
       spdlog::error("call {}: no media session for agent leg: {}", c.rec.id, session.error().message);
       later([this, ix = c.ix, agent_id] {
@@ -919,7 +955,9 @@ struct CallCenter::Impl {
     leg.txn = stack.invite(
         b.flow, b.contact, "sip:" + caller + "@" + c.media_address, "sip:" + leg.extension + "@" + host,
         sip::sdp::offer(local).str(),
-        [this, id, agent_id](sip::Dialog* d, const sip::ClientResult& r) { agent_response(id, agent_id, d, r); },
+        [this, id, agent_id](sip::Dialog* d, const sip::ClientResult& r) {
+          agent_response(id, agent_id, d, r);
+        },
         opts);
     if (c.rec.offered_ms == 0) c.rec.offered_ms = epoch_ms();
     ++c.rec.offers;
@@ -974,7 +1012,8 @@ struct CallCenter::Impl {
     if (auto ans = sip::sdp::parse(resp.body()); ans) {
       if (auto n = sip::sdp::negotiated(*ans); n) leg.media->set_remote(n->remote_address, n->remote_port);
     }
-    if (auto st = engine.answered(InteractionId{c.ix}, AgentId{static_cast<std::uint64_t>(leg.agent)}, now()); !st) {
+    if (auto st = engine.answered(InteractionId{c.ix}, AgentId{static_cast<std::uint64_t>(leg.agent)}, now());
+        !st) {
       spdlog::warn("call {}: answer not accepted by routing: {}", c.rec.id, st.error().message);
       leg.state = LegState::kEnded;
       by_dialog.erase(leg.dialog);
@@ -1080,7 +1119,8 @@ struct CallCenter::Impl {
 
   // Final prompt, then BYE. `keep_routing` leaves the routing entry alone
   // (callbacks stay queued after the caller hangs up).
-  void goodbye(Call& c, const std::string& disposition, const std::string& reason, bool keep_routing = false) {
+  void goodbye(Call& c, const std::string& disposition, const std::string& reason,
+               bool keep_routing = false) {
     if (!keep_routing) withdraw_from_routing(c);
     c.announce->cancel();
     c.timer->cancel();
@@ -1173,12 +1213,13 @@ struct CallCenter::Impl {
     to.port = static_cast<std::uint16_t>(trunk->port);
     const std::string host = trunk->host + ":" + std::to_string(trunk->port);
     const std::string uri = "sip:" + c.rec.caller + "@" + host;
-    const std::string from = "sip:" + (trunk->caller_id.empty() ? std::string("hotline") : trunk->caller_id) + "@" +
-                             c.media_address;
+    const std::string from = "sip:" + (trunk->caller_id.empty() ? std::string("hotline") : trunk->caller_id) +
+                             "@" + c.media_address;
     const auto id = c.id;
     c.callback_dialing = true;
-    c.customer_txn = stack.invite(to, uri, from, uri, sip::sdp::offer(local).str(),
-                                  [this, id](sip::Dialog* d, const sip::ClientResult& r) { customer_response(id, d, r); });
+    c.customer_txn =
+        stack.invite(to, uri, from, uri, sip::sdp::offer(local).str(),
+                     [this, id](sip::Dialog* d, const sip::ClientResult& r) { customer_response(id, d, r); });
   }
 
   void customer_response(std::uint64_t id, sip::Dialog* d, const sip::ClientResult& r) {
@@ -1200,7 +1241,8 @@ struct CallCenter::Impl {
     by_dialog[c->caller_dialog] = c->id;
     c->caller_media = std::move(c->pending_customer);
     if (auto ans = sip::sdp::parse(r.response->body()); ans)
-      if (auto n = sip::sdp::negotiated(*ans); n) c->caller_media->set_remote(n->remote_address, n->remote_port);
+      if (auto n = sip::sdp::negotiated(*ans); n)
+        c->caller_media->set_remote(n->remote_address, n->remote_port);
     c->rec.answered_ms = epoch_ms();
     c->rec.disposition = "answered";
     c->rec.end_reason.clear();
@@ -1298,7 +1340,8 @@ struct CallCenter::Impl {
     stop_recording(c);
     if (voicemail) announce_voicemail(c);
     for (auto lid : c.listeners)
-      if (Call* l = find(lid); l && l->phase != CallPhase::kEnded) later([this, lid] {
+      if (Call* l = find(lid); l && l->phase != CallPhase::kEnded)
+        later([this, lid] {
           if (Call* l2 = find(lid)) hangup_caller(*l2);
         });
     c.listeners.clear();
@@ -1368,7 +1411,10 @@ struct CallCenter::Impl {
     }
     common::Status st = op == "*25" ? end_wrap_up_now(agent->id) : apply_status(t.ref.id, agent->id, change);
     sink_audit(t.ref.id, "agent.status", std::to_string(agent->id),
-               {{"via", "feature_code"}, {"code", op}, {"extension", ext}, {"ok", st.ok()},
+               {{"via", "feature_code"},
+                {"code", op},
+                {"extension", ext},
+                {"ok", st.ok()},
                 {"error", st.ok() ? "" : st.error().message}});
     // Confirmation: answer, a short tone (high for done, low for refused), hang up.
     auto c = std::make_unique<Call>();
@@ -1394,7 +1440,8 @@ struct CallCenter::Impl {
   void listen_in(TenantState& t, sip::ServerTxnId txn, const sip::Message& inv, const std::string& ext,
                  const std::string& target_ext) {
     const center::AgentDef* sup = t.snap->agent_by_extension(ext);
-    const bool allowed = sup && sup->user_id && options.may_listen && options.may_listen(t.ref.id, *sup->user_id);
+    const bool allowed =
+        sup && sup->user_id && options.may_listen && options.may_listen(t.ref.id, *sup->user_id);
     Call* target = nullptr;
     for (auto& [id, c] : calls) {
       if (c->tenant != t.ref.id || c->phase != CallPhase::kConnected || !c->agent) continue;
@@ -1402,7 +1449,10 @@ struct CallCenter::Impl {
       if (it != c->offers.end() && it->second.extension == target_ext) target = c.get();
     }
     sink_audit(t.ref.id, "call.listen", target ? target->rec.id : target_ext,
-               json{{"extension", ext}, {"agent_extension", target_ext}, {"allowed", allowed}, {"found", target != nullptr}}
+               json{{"extension", ext},
+                    {"agent_extension", target_ext},
+                    {"allowed", allowed},
+                    {"found", target != nullptr}}
                    .dump());
     if (!allowed) return stack.reject(txn, 403);
     if (!target) return stack.reject(txn, 404);
@@ -1479,7 +1529,8 @@ struct CallCenter::Impl {
   common::Status end_wrap_up_now(std::int64_t agent_id) {
     auto snap = engine.agent(AgentId{static_cast<std::uint64_t>(agent_id)});
     if (!snap) return snap.error();
-    if (snap->state != routing::AgentState::kWrapUp) return common::Error::conflict("the agent is not in wrap-up");
+    if (snap->state != routing::AgentState::kWrapUp)
+      return common::Error::conflict("the agent is not in wrap-up");
     common::Status st = common::ok_status();
     for (auto ix : snap->interactions) {
       auto is = engine.interaction(ix);
@@ -1539,7 +1590,8 @@ struct CallCenter::Impl {
     }
     std::size_t active = 0;
     for (const auto& [id, c] : calls)
-      if (c->tenant == tenant_id && c->phase != CallPhase::kEnded && c->phase != CallPhase::kFeature) ++active;
+      if (c->tenant == tenant_id && c->phase != CallPhase::kEnded && c->phase != CallPhase::kFeature)
+        ++active;
     out["calls_active"] = active;
     return out;
   }
@@ -1639,7 +1691,8 @@ struct CallCenter::Impl {
           if (c->phase == CallPhase::kEnded) later([this, id = c->id] { erase_call(id); });
         }
         break;
-      default: break;
+      default:
+        break;
     }
     if (routing::raw(e.agent) != 0 && tid != 0) publish_agent(tid, agent, e);
   }
@@ -1647,14 +1700,18 @@ struct CallCenter::Impl {
   void removed(Call& c, routing::Disposition d) {
     c.routed = false;
     switch (d) {
-      case routing::Disposition::kVoicemail: return start_voicemail(c, c.queue_name);
+      case routing::Disposition::kVoicemail:
+        return start_voicemail(c, c.queue_name);
       case routing::Disposition::kCallback:
         set_phase(c, CallPhase::kQueued);  // the caller may still press 1
         stop_playing(c);
         return play(c, clips(c, {"callback_offer"}, c.language), Playing::kAnnouncement);
-      case routing::Disposition::kQueueFull: return goodbye(c, "queue_full", "queue full");
-      case routing::Disposition::kNoAgents: return goodbye(c, "no_agents", "no agents logged in");
-      default: return goodbye(c, "max_wait", "maximum wait reached");
+      case routing::Disposition::kQueueFull:
+        return goodbye(c, "queue_full", "queue full");
+      case routing::Disposition::kNoAgents:
+        return goodbye(c, "no_agents", "no agents logged in");
+      default:
+        return goodbye(c, "max_wait", "maximum wait reached");
     }
   }
 
@@ -1669,7 +1726,8 @@ struct CallCenter::Impl {
       if (Call* c = find_ix(routing::raw(e.interaction))) r.call_id = c->rec.id;
     r.queue = queue_name_of(tid, e.queue);
     r.value = e.value;
-    if (e.disposition != routing::Disposition::kNone) r.disposition = std::string(routing::to_string(e.disposition));
+    if (e.disposition != routing::Disposition::kNone)
+      r.disposition = std::string(routing::to_string(e.disposition));
     r.reason = static_cast<int>(e.reason);
     sink.event(r);
   }
@@ -1788,7 +1846,8 @@ struct CallCenter::Impl {
     stack.respond(txn, stack.response_for(txn, 202));
     const auto id = c->id;
     later([this, id, queue, preferred] {
-      if (Call* call = find(id); call && call->phase == CallPhase::kConnected) transfer(*call, queue, preferred);
+      if (Call* call = find(id); call && call->phase == CallPhase::kConnected)
+        transfer(*call, queue, preferred);
     });
   }
 
@@ -1881,8 +1940,10 @@ common::Result<json> CallCenter::agent_status(std::int64_t tenant, std::int64_t 
   });
 }
 
-common::Status CallCenter::change_status(std::int64_t tenant, std::int64_t agent_id, const StatusChange& change) {
-  return on_loop(impl_->stack.io(), [this, tenant, agent_id, change] { return impl_->apply_status(tenant, agent_id, change); });
+common::Status CallCenter::change_status(std::int64_t tenant, std::int64_t agent_id,
+                                         const StatusChange& change) {
+  return on_loop(impl_->stack.io(),
+                 [this, tenant, agent_id, change] { return impl_->apply_status(tenant, agent_id, change); });
 }
 
 common::Status CallCenter::end_wrap_up(std::int64_t tenant, std::int64_t agent_id) {

@@ -69,7 +69,8 @@ routing::QueueConfig to_queue_config(const center::QueueDef& q, const center::Sn
   c.max_consecutive_misses = q.max_consecutive_misses;
   for (const auto& o : q.overflow)
     if (auto s = to_step(o, snap)) c.overflow.push_back(std::move(*s));
-  std::sort(c.overflow.begin(), c.overflow.end(), [](const auto& a, const auto& b) { return a.after < b.after; });
+  std::sort(c.overflow.begin(), c.overflow.end(),
+            [](const auto& a, const auto& b) { return a.after < b.after; });
   return c;
 }
 
@@ -85,15 +86,24 @@ routing::AgentConfig to_agent_config(const center::AgentDef& a, const center::Sn
 
 const char* phase_name(CallPhase p) {
   switch (p) {
-    case CallPhase::kFeature: return "feature";
-    case CallPhase::kIvr: return "ivr";
-    case CallPhase::kQueued: return "queued";
-    case CallPhase::kConnected: return "connected";
-    case CallPhase::kCallbackConfirm: return "callback_confirm";
-    case CallPhase::kCallbackWaiting: return "callback_waiting";
-    case CallPhase::kVoicemail: return "voicemail";
-    case CallPhase::kGoodbye: return "goodbye";
-    case CallPhase::kEnded: return "ended";
+    case CallPhase::kFeature:
+      return "feature";
+    case CallPhase::kIvr:
+      return "ivr";
+    case CallPhase::kQueued:
+      return "queued";
+    case CallPhase::kConnected:
+      return "connected";
+    case CallPhase::kCallbackConfirm:
+      return "callback_confirm";
+    case CallPhase::kCallbackWaiting:
+      return "callback_waiting";
+    case CallPhase::kVoicemail:
+      return "voicemail";
+    case CallPhase::kGoodbye:
+      return "goodbye";
+    case CallPhase::kEnded:
+      return "ended";
   }
   return "?";
 }

@@ -32,21 +32,30 @@ std::optional<routing::SkillId> skill_id(const center::Snapshot& snap, const std
 // The phase of the caller's side of a call. One transition point
 // (Call::set_phase) so call records and live events see every change.
 enum class CallPhase : std::uint8_t {
-  kFeature,     // a feature code: confirmation tone, then hang up
-  kIvr,         // walking the IVR flow
-  kQueued,      // waiting (music on hold, announcements)
-  kConnected,   // bridged to an agent
+  kFeature,          // a feature code: confirmation tone, then hang up
+  kIvr,              // walking the IVR flow
+  kQueued,           // waiting (music on hold, announcements)
+  kConnected,        // bridged to an agent
   kCallbackConfirm,  // pressed 1 in the queue: confirming the callback number
   kCallbackWaiting,  // the caller hung up after asking for a callback; waiting for an agent
-  kVoicemail,   // leaving a message
-  kGoodbye,     // final prompt, then hang up
+  kVoicemail,        // leaving a message
+  kGoodbye,          // final prompt, then hang up
   kEnded,
 };
 const char* phase_name(CallPhase p);
 
 // What the caller's media session is playing right now (playback ids tell
 // stale "done" events apart).
-enum class Playing : std::uint8_t { kNothing, kIvr, kMoh, kAnnouncement, kGoodbye, kTone, kVoicemailPrompt, kBeep };
+enum class Playing : std::uint8_t {
+  kNothing,
+  kIvr,
+  kMoh,
+  kAnnouncement,
+  kGoodbye,
+  kTone,
+  kVoicemailPrompt,
+  kBeep
+};
 
 enum class LegState : std::uint8_t { kRinging, kAnswered, kEnded };
 
@@ -100,9 +109,9 @@ struct Call {
   std::shared_ptr<media::MediaSession> pending_customer;
   std::string trunk;  // the trunk the call came in on
   routing::InteractionSpec spec;
-  std::vector<std::uint64_t> listeners;  // supervisors' calls listening in
-  std::int64_t preferred_agent = 0;  // transfer to an agent: first offer goes there
-  std::string mailbox;   // voicemail: the queue the message belongs to
+  std::vector<std::uint64_t> listeners;            // supervisors' calls listening in
+  std::int64_t preferred_agent = 0;                // transfer to an agent: first offer goes there
+  std::string mailbox;                             // voicemail: the queue the message belongs to
   std::shared_ptr<media::MediaSession> companion;  // voicemail: the recorder's silent right channel
   std::string caller_extension;
 };

@@ -132,7 +132,8 @@ class Stack {
   };
   ClientTxnId invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
                      std::string_view to_uri, std::string_view sdp,
-                     std::function<void(Dialog*, const ClientResult&)> on_event, const InviteOptions& options);
+                     std::function<void(Dialog*, const ClientResult&)> on_event,
+                     const InviteOptions& options);
   ClientTxnId invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
                      std::string_view to_uri, std::string_view sdp,
                      std::function<void(Dialog*, const ClientResult&)> on_event) {

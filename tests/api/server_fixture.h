@@ -5,9 +5,9 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdlib>
 #include <functional>
-#include <vector>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "api/api.h"
 #include "api/http_client.h"

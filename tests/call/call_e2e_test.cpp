@@ -8,7 +8,6 @@
 //                          │  IVR, queue, routing, media bridge, recording
 //   test ─── REST API ─────┘  (configure, agent status, call records, events)
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -164,11 +163,17 @@ class CallCenter : public ::testing::Test {
 
   // An agent's phone registered as `ext`, handling offers with `ooc` (an
   // out-of-call scenario), for `ms` milliseconds. Runs in the background.
-  void start_phone(const std::string& ext, const std::string& ooc, const std::string& main = "agent_register.xml",
-                   const std::string& service = "", int ms = 110000) {
-    std::vector<std::string> extra = {"-sf",    kScenarios + main, "-oocsf", kScenarios + ooc, "-inf",
-                                      users_file(ext), "-m", "1", "-d", std::to_string(ms), "-p", "0",
-                                      "-mp",    std::to_string(32000 + 100 * (++phones)), "-rtp_echo"};
+  void start_phone(const std::string& ext, const std::string& ooc,
+                   const std::string& main = "agent_register.xml", const std::string& service = "",
+                   int ms = 110000) {
+    std::vector<std::string> extra = {"-sf",      kScenarios + main,
+                                      "-oocsf",   kScenarios + ooc,
+                                      "-inf",     users_file(ext),
+                                      "-m",       "1",
+                                      "-d",       std::to_string(ms),
+                                      "-p",       "0",
+                                      "-mp",      std::to_string(32000 + 100 * (++phones)),
+                                      "-rtp_echo"};
     if (!service.empty()) extra.insert(extra.end(), {"-s", service});
     ProcessOptions o;
     o.cwd = d.str();
@@ -191,10 +196,18 @@ class CallCenter : public ::testing::Test {
     ProcessOptions o;
     o.cwd = d.str();
     o.timeout = 150s;
-    auto r = run_process(sipp_args({"-sf", kScenarios + scenario, "-s", "400", "-key", "caller", caller, "-key",
-                                    "caller_name", "Customer " + caller, "-key", "digit", digit, "-key", "digit2", digit2, "-m", "1", "-d",
-                                    std::to_string(hold_ms), "-p", "0", "-mp",
-                                    std::to_string(34000 + 100 * (++callers))}),
+    auto r = run_process(sipp_args({"-sf",         kScenarios + scenario,
+                                    "-s",          "400",
+                                    "-key",        "caller",
+                                    caller,        "-key",
+                                    "caller_name", "Customer " + caller,
+                                    "-key",        "digit",
+                                    digit,         "-key",
+                                    "digit2",      digit2,
+                                    "-m",          "1",
+                                    "-d",          std::to_string(hold_ms),
+                                    "-p",          "0",
+                                    "-mp",         std::to_string(34000 + 100 * (++callers))}),
                          o);
     if (output) *output = r.output;
     if (r.exit_code != 0) std::cerr << "sipp caller: " << r.output << "\n";
@@ -208,10 +221,18 @@ class CallCenter : public ::testing::Test {
     o.cwd = d.str();
     o.log_path = d.str() + "/caller-" + caller + ".log";
     o.die_with_parent = true;
-    auto pid = spawn_process(sipp_args({"-sf", kScenarios + scenario, "-s", "400", "-key", "caller", caller, "-key",
-                                        "caller_name", "Customer " + caller, "-key", "digit", digit, "-key", "digit2",
-                                        digit2, "-m", "1", "-d", std::to_string(hold_ms), "-p", "0", "-mp",
-                                        std::to_string(34000 + 100 * (++callers))}),
+    auto pid = spawn_process(sipp_args({"-sf",         kScenarios + scenario,
+                                        "-s",          "400",
+                                        "-key",        "caller",
+                                        caller,        "-key",
+                                        "caller_name", "Customer " + caller,
+                                        "-key",        "digit",
+                                        digit,         "-key",
+                                        "digit2",      digit2,
+                                        "-m",          "1",
+                                        "-d",          std::to_string(hold_ms),
+                                        "-p",          "0",
+                                        "-mp",         std::to_string(34000 + 100 * (++callers))}),
                              o);
     background.push_back(pid);
     return pid;
@@ -389,7 +410,8 @@ TEST_F(CallCenter, BadStatusIsRejectedWithTheField) {
   auto r = api->put("/api/v1/agents/" + std::to_string(agent) + "/status", {{"status", "dancing"}});
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.json()["error"]["details"]["field"], "status");
-  r = api->put("/api/v1/agents/" + std::to_string(agent) + "/status", {{"status", "not_ready"}, {"reason", 5}});
+  r = api->put("/api/v1/agents/" + std::to_string(agent) + "/status",
+               {{"status", "not_ready"}, {"reason", 5}});
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.json()["error"]["details"]["field"], "reason");
   EXPECT_EQ(agent_status(agent)["status"], "logged_out");
@@ -437,7 +459,8 @@ TEST_F(CallCenter, VipOvertakesCallersWhoWaitedLonger) {
 // sales has an overflow step: after 2 s also wait in support. Only 1003
 // (support) is ready ── the sales caller is answered by 1003.
 TEST_F(CallCenter, OverflowStepLetsAnotherQueueAnswer) {
-  tune_queue("sales", {{"overflow", json::array({{{"after_s", 2}, {"action", "add_queue"}, {"queue", "support"}}})}});
+  tune_queue("sales",
+             {{"overflow", json::array({{{"after_s", 2}, {"action", "add_queue"}, {"queue", "support"}}})}});
   const auto agent = agent_id("1003");
   start_phone("1003", "agent_answer.xml");
   set_status(agent, {{"status", "ready"}});
@@ -463,9 +486,9 @@ TEST_F(CallCenter, CallbackIsCompletedAgentFirst) {
   o.cwd = d.str();
   o.log_path = d.str() + "/customer.log";
   o.die_with_parent = true;
-  background.push_back(spawn_process(sipp_args({"-sn", "uas", "-p", std::to_string(customer_port), "-m", "1",
-                                                "-mp", "36000", "-rtp_echo"}),
-                                     o));
+  background.push_back(spawn_process(
+      sipp_args({"-sn", "uas", "-p", std::to_string(customer_port), "-m", "1", "-mp", "36000", "-rtp_echo"}),
+      o));
   ASSERT_EQ(call("caller_callback.xml", "13900000014", "1", 0), 0);
   // The caller has hung up; the call waits (not ended) for an agent.
   json waiting;
@@ -529,7 +552,8 @@ TEST_F(CallCenter, TwoAgentsTenCallersEveryCallAccountedFor) {
   set_status(agent_id("1001"), {{"status", "ready"}});
   set_status(agent_id("1002"), {{"status", "ready"}});
   std::vector<pid_t> pids;
-  for (int i = 0; i < 10; ++i) pids.push_back(call_in_background("caller_info_wait_bye.xml", "1390000002" + std::to_string(i), "1", 0));
+  for (int i = 0; i < 10; ++i)
+    pids.push_back(call_in_background("caller_info_wait_bye.xml", "1390000002" + std::to_string(i), "1", 0));
   ASSERT_TRUE(eventually(
       [&] {
         auto calls = all_calls();
@@ -551,7 +575,8 @@ TEST_F(CallCenter, TwoAgentsTenCallersEveryCallAccountedFor) {
   EXPECT_GE(answered, 2);
   for (auto& [agent, spans] : by_agent) {
     std::sort(spans.begin(), spans.end());
-    for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_GE(spans[i].first, spans[i - 1].second) << "agent " << agent;
+    for (std::size_t i = 1; i < spans.size(); ++i)
+      EXPECT_GE(spans[i].first, spans[i - 1].second) << "agent " << agent;
   }
 }
 
