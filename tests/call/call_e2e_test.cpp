@@ -28,7 +28,7 @@ const std::string kScenarios = std::string(HOTLINE_SOURCE_DIR) + "/tests/call/sc
 
 const char* kConfig =
     "\n[sip]\nudp = \"127.0.0.1:0\"\ntcp = \"\"\ndefault_tenant = \"acme\"\nqualify_interval_s = 0\n"
-    "\n[media]\nrtp_port_min = 31000\nrtp_port_max = 31999\nloops = 1\n";
+    "\n[media]\nrtp_port_min = 45000\nrtp_port_max = 45999\nloops = 1\n";
 
 std::string after(const std::string& text, const std::string& marker) {
   auto at = text.find(marker);
@@ -172,7 +172,7 @@ class CallCenter : public ::testing::Test {
                                       "-m",       "1",
                                       "-d",       std::to_string(ms),
                                       "-p",       "0",
-                                      "-mp",      std::to_string(32000 + 100 * (++phones)),
+                                      "-mp",      std::to_string(46000 + 100 * (++phones)),
                                       "-rtp_echo"};
     if (!service.empty()) extra.insert(extra.end(), {"-s", service});
     ProcessOptions o;
@@ -207,7 +207,7 @@ class CallCenter : public ::testing::Test {
                                     "-m",          "1",
                                     "-d",          std::to_string(hold_ms),
                                     "-p",          "0",
-                                    "-mp",         std::to_string(34000 + 100 * (++callers))}),
+                                    "-mp",         std::to_string(48000 + 100 * (++callers))}),
                          o);
     if (output) *output = r.output;
     if (r.exit_code != 0) std::cerr << "sipp caller: " << r.output << "\n";
@@ -232,7 +232,7 @@ class CallCenter : public ::testing::Test {
                                         "-m",          "1",
                                         "-d",          std::to_string(hold_ms),
                                         "-p",          "0",
-                                        "-mp",         std::to_string(34000 + 100 * (++callers))}),
+                                        "-mp",         std::to_string(48000 + 100 * (++callers))}),
                              o);
     background.push_back(pid);
     return pid;
@@ -487,7 +487,7 @@ TEST_F(CallCenter, CallbackIsCompletedAgentFirst) {
   o.log_path = d.str() + "/customer.log";
   o.die_with_parent = true;
   background.push_back(spawn_process(
-      sipp_args({"-sn", "uas", "-p", std::to_string(customer_port), "-m", "1", "-mp", "36000", "-rtp_echo"}),
+      sipp_args({"-sn", "uas", "-p", std::to_string(customer_port), "-m", "1", "-mp", "47000", "-rtp_echo"}),
       o));
   ASSERT_EQ(call("caller_callback.xml", "13900000014", "1", 0), 0);
   // The caller has hung up; the call waits (not ended) for an agent.
