@@ -12,6 +12,7 @@
 
 #include "call/internal.h"
 #include "routing/types.h"
+#include "security/mask.h"
 
 namespace hotline::call {
 
