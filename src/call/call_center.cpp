@@ -298,9 +298,12 @@ struct CallCenter::Impl {
     e.tenant_id = c.tenant;
     e.type = "call.update";
     e.permission = iam::Permission::ReportsRead;
-    e.data = {{"call_id", c.rec.id},           {"phase", phase_name(c.phase)},
-              {"queue", c.queue_name},         {"agent_id", c.agent},
-              {"caller", c.rec.caller},        {"disposition", c.rec.disposition},
+    e.data = {{"call_id", c.rec.id},
+              {"phase", phase_name(c.phase)},
+              {"queue", c.queue_name},
+              {"agent_id", c.agent},
+              {"caller", security::mask_phone(c.rec.caller)},
+              {"disposition", c.rec.disposition},
               {"arrived_ms", c.rec.arrived_ms}};
     sink.live(std::move(e));
   }
@@ -888,7 +891,7 @@ struct CallCenter::Impl {
     e.data = {{"call_id", c.rec.id},
               {"recording_id", c.rec.recording_id},
               {"queue", c.mailbox},
-              {"caller", c.rec.caller},
+              {"caller", security::mask_phone(c.rec.caller)},
               {"customer_id", c.rec.customer_id},
               {"duration_ms", c.recording_info.ended_ms - c.recording_info.started_ms}};
     sink.live(std::move(e));
