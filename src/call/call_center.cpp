@@ -123,6 +123,7 @@ struct CallCenter::Impl {
     calls_active = &metrics.gauge("hotline_calls_active", "Calls in progress");
     waiting_gauge = &metrics.gauge("hotline_queue_waiting", "Callers waiting in queues");
     next_id = (static_cast<std::uint64_t>(epoch_ms()) << 12);
+    snapshot_timer = std::make_unique<asio::steady_timer>(stack.io());
     // Decoding and resampling a prompt takes milliseconds; do it for every
     // shipped prompt now rather than in front of the first caller.
     prewarm = std::thread([this] {
@@ -147,9 +148,9 @@ struct CallCenter::Impl {
       std::lock_guard lock(snapshot_mu);
       snapshots = std::move(fresh);
     }
-    snapshot_timer.expires_after(std::chrono::milliseconds(250));
+    snapshot_timer->expires_after(std::chrono::milliseconds(250));
     std::weak_ptr<bool> a = alive;
-    snapshot_timer.async_wait([this, a](boost::system::error_code ec) {
+    snapshot_timer->async_wait([this, a](boost::system::error_code ec) {
       if (!ec && !a.expired()) refresh_snapshots();
     });
   }
@@ -160,7 +161,7 @@ struct CallCenter::Impl {
   }
   std::mutex snapshot_mu;
   std::map<std::int64_t, json> snapshots;
-  asio::steady_timer snapshot_timer{stack.io()};
+  std::unique_ptr<asio::steady_timer> snapshot_timer;  // made in the constructor (needs `stack`)
 
   ~Impl() {
     stop_prewarm = true;
@@ -1882,7 +1883,7 @@ struct CallCenter::Impl {
         hangup_caller(*c);
       }
     engine_timer.cancel();
-    snapshot_timer.cancel();
+    snapshot_timer->cancel();
   }
 };
 
