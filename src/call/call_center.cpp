@@ -1832,8 +1832,7 @@ struct CallCenter::Impl {
       for (auto& [a, l] : c->offers)
         if (l.dialog == d.key() && l.state == LegState::kAnswered) leg = &l;
     if (!leg) return stack.reject(txn, 403);
-    std::string_view refer_to = req.header("Refer-To");
-    if (refer_to.empty()) refer_to = req.header("r");
+    std::string_view refer_to = req.header(sip::HeaderId::kReferTo);  // also the compact "r"
     const std::string target = user_of(refer_to);
     TenantState* t = tenant(c->tenant);
     if (!t || !t->snap || target.empty()) return stack.reject(txn, 400);

@@ -171,7 +171,7 @@ class CallCenter : public ::testing::Test {
                                       "-inf",     users_file(ext),
                                       "-m",       "1",
                                       "-d",       std::to_string(ms),
-                                      "-p",       "0",
+                                      "-p",       std::to_string(free_udp_port()),
                                       "-mp",      std::to_string(46000 + 100 * (++phones)),
                                       "-rtp_echo"};
     if (!service.empty()) extra.insert(extra.end(), {"-s", service});
@@ -206,7 +206,7 @@ class CallCenter : public ::testing::Test {
                                     "digit2",      digit2,
                                     "-m",          "1",
                                     "-d",          std::to_string(hold_ms),
-                                    "-p",          "0",
+                                    "-p",          std::to_string(free_udp_port()),
                                     "-mp",         std::to_string(48000 + 100 * (++callers))}),
                          o);
     if (output) *output = r.output;
@@ -231,7 +231,7 @@ class CallCenter : public ::testing::Test {
                                         "digit2",      digit2,
                                         "-m",          "1",
                                         "-d",          std::to_string(hold_ms),
-                                        "-p",          "0",
+                                        "-p",          std::to_string(free_udp_port()),
                                         "-mp",         std::to_string(48000 + 100 * (++callers))}),
                              o);
     background.push_back(pid);
