@@ -982,6 +982,9 @@ struct CallCenter::Impl {
       if (d && status < 300) stack.hangup(*d);  // too late: the call is gone or moved on
       return;
     }
+    // A retransmitted 2xx (the phone did not see our ACK yet): the stack
+    // re-sends the ACK; nothing changes here.
+    if (status < 300 && leg->state == LegState::kAnswered) return;
     if (status < 300) return agent_answered(*c, *leg, d, *r.response);
     leg->state = LegState::kEnded;
     save_leg(*c, *leg, status, leg->cancel_requested ? "cancelled" : "not answered");
@@ -1236,6 +1239,7 @@ struct CallCenter::Impl {
       auto it = c->offers.find(c->agent);
       if (it != c->offers.end() && it->second.state == LegState::kAnswered) leg = &it->second;
     }
+    if (c && d && status < 300 && d->key() == c->caller_dialog) return;  // retransmitted 2xx
     if (!c || !leg || !c->callback_dialing) {
       if (d && status < 300) stack.hangup(*d);
       return;
