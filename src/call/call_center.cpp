@@ -1426,14 +1426,7 @@ struct CallCenter::Impl {
                 {"ok", st.ok()},
                 {"error", st.ok() ? "" : st.error().message}});
     // Confirmation: answer, a short tone (high for done, low for refused), hang up.
-    auto c = std::make_unique<Call>();
-    c->id = ++next_id;
-    c->tenant = t.ref.id;
-    c->phase = CallPhase::kFeature;
-    c->feature = true;
-    c->rec.id = hex_id(c->id);
-    c->timer = std::make_unique<asio::steady_timer>(stack.io());
-    c->announce = std::make_unique<asio::steady_timer>(stack.io());
+    auto c = service_call(t.ref.id);
     if (!answer_caller(*c, txn, inv)) return;
     Call& call = *c;
     calls.emplace(call.id, std::move(c));
@@ -1466,14 +1459,7 @@ struct CallCenter::Impl {
     if (!allowed) return stack.reject(txn, 403);
     if (!target) return stack.reject(txn, 404);
     AgentLeg& leg = target->offers.at(target->agent);
-    auto c = std::make_unique<Call>();
-    c->id = ++next_id;
-    c->tenant = t.ref.id;
-    c->phase = CallPhase::kFeature;
-    c->feature = true;
-    c->rec.id = hex_id(c->id);
-    c->timer = std::make_unique<asio::steady_timer>(stack.io());
-    c->announce = std::make_unique<asio::steady_timer>(stack.io());
+    auto c = service_call(t.ref.id);
     if (!answer_caller(*c, txn, inv, true, target->caller_media.get())) return;
     if (auto st = media.listen(*c->caller_media, *target->caller_media, *leg.media); !st) {
       spdlog::warn("call {}: silent listen failed: {}", target->rec.id, st.error().message);
@@ -1495,6 +1481,19 @@ struct CallCenter::Impl {
     l.sip_status = 200;
     sink.leg(l);
     calls.emplace(c->id, std::move(c));
+  }
+
+  // A call to Hotline itself (feature code, silent listen): no call record.
+  std::unique_ptr<Call> service_call(std::int64_t tenant) {
+    auto c = std::make_unique<Call>();
+    c->id = ++next_id;
+    c->tenant = tenant;
+    c->phase = CallPhase::kFeature;
+    c->feature = true;
+    c->rec.id = hex_id(c->id);
+    c->timer = std::make_unique<asio::steady_timer>(stack.io());
+    c->announce = std::make_unique<asio::steady_timer>(stack.io());
+    return c;
   }
 
   void sink_audit(std::int64_t tenant, const std::string& action, const std::string& target, json details);
