@@ -481,7 +481,7 @@ struct CallCenter::Impl {
     std::string addr = media_address_for(inv.request_uri());
     sip::sdp::LocalMedia local;
     local.address = addr;
-    local.port = 9;  // placeholder: the real port is known once the session exists
+    local.port = 9;  // any non-zero port: this answer only picks the codec; the real one follows
     auto probe = sip::sdp::answer(*offer, local);
     if (!probe) {
       stack.reject(txn, 488);

@@ -350,12 +350,12 @@ Err check_targets(const Flow& flow) {
 
 Err check_reachable(const Flow& flow) {
   std::set<std::string> seen{flow.start};
-  std::vector<std::string> todo{flow.start};
-  while (!todo.empty()) {
-    const std::string id = todo.back();
-    todo.pop_back();
+  std::vector<std::string> pending{flow.start};
+  while (!pending.empty()) {
+    const std::string id = pending.back();
+    pending.pop_back();
     for (const auto& e : edges(flow.nodes.at(id)))
-      if (seen.insert(e.target).second) todo.push_back(e.target);
+      if (seen.insert(e.target).second) pending.push_back(e.target);
   }
   for (const auto& [id, n] : flow.nodes)
     if (!seen.count(id)) return bad("nodes." + id, "node " + quoted(id) + " is not reachable from start");
@@ -435,17 +435,17 @@ class LoopFinder {
 
 Err check_exits(const Flow& flow) {
   std::map<std::string, std::vector<std::string>> into;
-  std::vector<std::string> todo;
+  std::vector<std::string> pending;
   std::set<std::string> exits;
   for (const auto& [id, n] : flow.nodes) {
     for (const auto& e : edges(n)) into[e.target].push_back(id);
-    if (is_terminal(n.type) && exits.insert(id).second) todo.push_back(id);
+    if (is_terminal(n.type) && exits.insert(id).second) pending.push_back(id);
   }
-  while (!todo.empty()) {
-    const std::string id = todo.back();
-    todo.pop_back();
+  while (!pending.empty()) {
+    const std::string id = pending.back();
+    pending.pop_back();
     for (const auto& from : into[id])
-      if (exits.insert(from).second) todo.push_back(from);
+      if (exits.insert(from).second) pending.push_back(from);
   }
   for (const auto& [id, n] : flow.nodes)
     if (!exits.count(id))

@@ -202,25 +202,30 @@ class CallCenter : public ::testing::Test {
     ASSERT_EQ(r.status, 200) << r.body;
   }
 
+  // SIPp as a customer calling 400 with `scenario` (keys caller, caller_name, digit, digit2).
+  std::vector<std::string> caller_args(const std::string& scenario, const std::string& caller,
+                                       const std::string& digit, int hold_ms, const std::string& digit2) {
+    return sipp_args({"-sf",         kScenarios + scenario,
+                      "-s",          "400",
+                      "-key",        "caller",
+                      caller,        "-key",
+                      "caller_name", "Customer " + caller,
+                      "-key",        "digit",
+                      digit,         "-key",
+                      "digit2",      digit2,
+                      "-m",          "1",
+                      "-d",          std::to_string(hold_ms),
+                      "-p",          std::to_string(free_udp_port()),
+                      "-mp",         std::to_string(48000 + 100 * (++callers))});
+  }
+
   // A customer's call; returns SIPp's exit code (0 = every step as scripted).
   int call(const std::string& scenario, const std::string& caller, const std::string& digit, int hold_ms,
            std::string* output = nullptr, const std::string& digit2 = "0") {
     ProcessOptions o;
     o.cwd = d.str();
     o.timeout = 150s;
-    auto r = run_process(sipp_args({"-sf",         kScenarios + scenario,
-                                    "-s",          "400",
-                                    "-key",        "caller",
-                                    caller,        "-key",
-                                    "caller_name", "Customer " + caller,
-                                    "-key",        "digit",
-                                    digit,         "-key",
-                                    "digit2",      digit2,
-                                    "-m",          "1",
-                                    "-d",          std::to_string(hold_ms),
-                                    "-p",          std::to_string(free_udp_port()),
-                                    "-mp",         std::to_string(48000 + 100 * (++callers))}),
-                         o);
+    auto r = run_process(caller_args(scenario, caller, digit, hold_ms, digit2), o);
     if (output) *output = r.output;
     if (r.exit_code != 0) std::cerr << "sipp caller: " << r.output << "\n";
     return r.exit_code;
@@ -233,19 +238,7 @@ class CallCenter : public ::testing::Test {
     o.cwd = d.str();
     o.log_path = d.str() + "/caller-" + caller + ".log";
     o.die_with_parent = true;
-    auto pid = spawn_process(sipp_args({"-sf",         kScenarios + scenario,
-                                        "-s",          "400",
-                                        "-key",        "caller",
-                                        caller,        "-key",
-                                        "caller_name", "Customer " + caller,
-                                        "-key",        "digit",
-                                        digit,         "-key",
-                                        "digit2",      digit2,
-                                        "-m",          "1",
-                                        "-d",          std::to_string(hold_ms),
-                                        "-p",          std::to_string(free_udp_port()),
-                                        "-mp",         std::to_string(48000 + 100 * (++callers))}),
-                             o);
+    auto pid = spawn_process(caller_args(scenario, caller, digit, hold_ms, digit2), o);
     background.push_back(pid);
     return pid;
   }
