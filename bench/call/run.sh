@@ -17,7 +17,9 @@ AGENTS=${4:-$((RATE * 8 > 600 ? RATE * 8 : 600))}
 H="$(cd "$BUILD" && pwd)/src/app/hotline"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 W=$(mktemp -d /tmp/hotline-bench-call.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$W"' EXIT
+# KEEP=1 keeps the work directory (logs, SIPp errors); PERF=1 records a
+# `perf` profile of Hotline during the calls into $W/perf.data.
+trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"' EXIT
 cd "$W"
 cat > hotline.toml <<TOML
 [http]
@@ -77,16 +79,17 @@ with open('agents.csv', 'w') as out:
     out.write('SEQUENTIAL\n')
     for i in range(1, n + 1):
         ext = str(20000 + i)
-        req('POST', '/api/v1/extensions', {'extension': ext, 'password': 'pw' + ext})
+        req('POST', '/api/v1/extensions', {'extension': ext, 'password': 'secret-' + ext})
         req('POST', '/api/v1/agents', {'name': 'Bench %d' % i, 'extension': ext,
                                       'skills': [{'skill': 'sales', 'level': 5}]})
-        out.write(f'{ext};[authentication username={ext} password=pw{ext}]\n')
+        out.write(f'{ext};[authentication username={ext} password=secret-{ext}]\n')
 PY
 # One SIPp registers every agent (each registration stays up for the run)
 # and answers every offer through its out-of-call scenario.
 sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15461 -mp 40000 -sf "$SRC/tests/call/scenarios/agent_register.xml" \
   -oocsf "$SRC/bench/call/agent_bench.xml" -inf agents.csv -m "$AGENTS" -r 200 -l "$AGENTS" -d $(( (SECS + 60) * 1000 )) \
-  -rtp_echo -buff_size 4194304 -nostdin -max_socket 65000 -bg -trace_err -error_file agents_err.log > /dev/null 2>&1
+  -rtp_echo -buff_size 4194304 -nostdin -max_socket 65000 -bg -trace_err -error_file agents_err.log > agents.out 2>&1 || true
+grep -q "Background mode" agents.out || { cat agents.out; exit 1; }  # SIPp -bg exits non-zero
 sleep $(( AGENTS / 200 + 3 ))
 python3 - "$TOKEN" <<'PY'
 import json, sys, urllib.request
@@ -105,6 +108,7 @@ PY
 cpu() { awk '{print $14 + $15}' /proc/$HPID/stat; }
 RSS0=$(awk '/VmRSS/ {print $2}' /proc/$HPID/status)
 C0=$(cpu)
+if [ -n "${PERF:-}" ]; then perf record ${PERF_ARGS:--g} -o perf.data -p "$HPID" -- sleep "$SECS" > perf.out 2>&1 & fi
 sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15462 -mp 50000 -sf "$SRC/bench/call/caller_bench.xml" -s 400 \
   -key caller 13900000000 -key caller_name Bench -key digit 1 -r "$RATE" -m $(( RATE * SECS )) -d 5000 \
   -buff_size 4194304 -nostdin -max_socket 65000 -timeout $(( SECS + 60 ))s -trace_stat -stf callers.csv \

@@ -226,6 +226,7 @@ struct CallCenter::Impl {
     auto snap = config.snapshot(t.ref.id);
     if (!snap) return;
     t.snap = snap;
+    trunk_sources.clear();
     t.flows.clear();
     ivr::References refs;  // the repository validated references when the flow was saved
     for (const auto& f : snap->flows) {
@@ -2075,6 +2076,17 @@ struct CallCenter::Impl {
     enqueue(c, queue, a);
   }
 
+  bool is_trunk_source(const std::string& ip) {
+    if (auto it = trunk_sources.find(ip); it != trunk_sources.end()) return it->second;
+    bool found = false;
+    for (const auto& [id, t] : tenants)
+      if (t.snap && t.snap->trunk_for_source(ip)) found = true;
+    if (trunk_sources.size() >= 4096) trunk_sources.clear();  // bounded under spoofed floods
+    trunk_sources.emplace(ip, found);
+    return found;
+  }
+  std::unordered_map<std::string, bool> trunk_sources;  // cleared on every configuration sync
+
   void shutdown() {
     std::vector<std::uint64_t> ids;
     for (const auto& [id, c] : calls) ids.push_back(id);
@@ -2122,6 +2134,7 @@ void CallCenter::config_changed(std::int64_t tenant) {
 }
 
 void CallCenter::shutdown() { impl_->shutdown(); }
+bool CallCenter::is_trunk_source(const std::string& ip) { return impl_->is_trunk_source(ip); }
 
 namespace {
 template <class F>
