@@ -314,6 +314,7 @@ struct CallCenter::Impl {
 
   void set_phase(Call& c, CallPhase p) {
     if (c.phase == p) return;
+    queued_calls += (p == CallPhase::kQueued) - (c.phase == CallPhase::kQueued);
     c.phase = p;
     if (!c.feature) publish_call(c);
   }
@@ -421,11 +422,9 @@ struct CallCenter::Impl {
 
   // A registered device of the tenant sending from exactly this flow.
   std::optional<std::string> extension_at(TenantState& t, const sip::Peer& from) {
-    for (const auto& [ext, list] : t.devices)
-      for (const auto& b : list)
-        if (b.flow.ip == from.ip && b.flow.port == from.port && b.flow.transport == from.transport)
-          return ext;
-    return std::nullopt;
+    auto it = t.extension_by_flow.find(flow_key(from));
+    if (it == t.extension_by_flow.end()) return std::nullopt;
+    return it->second;
   }
 
   void on_invite(sip::ServerTxnId txn, const sip::Message& inv, const sip::Peer& from) {
@@ -1802,12 +1801,8 @@ struct CallCenter::Impl {
     });
   }
 
-  void update_gauges() {
-    std::int64_t waiting = 0;
-    for (const auto& [id, c] : calls)
-      if (c->phase == CallPhase::kQueued) ++waiting;
-    waiting_gauge->set(waiting);
-  }
+  void update_gauges() { waiting_gauge->set(queued_calls); }
+  std::int64_t queued_calls = 0;  // calls in CallPhase::kQueued (kept by set_phase)
 
   std::int64_t tenant_of_event(const routing::Event& e) {
     if (routing::raw(e.interaction) != 0)
@@ -1925,10 +1920,17 @@ struct CallCenter::Impl {
     if (!t) return;
     const std::string ext = b.aor.substr(0, b.aor.find('@'));
     auto& list = t->devices[ext];
-    std::erase_if(list, [&](const sip::Binding& x) { return x.contact == b.contact; });
+    std::erase_if(list, [&](const sip::Binding& x) {
+      if (x.contact != b.contact) return false;
+      t->extension_by_flow.erase(flow_key(x.flow));
+      return true;
+    });
     const bool up = ev == sip::BindingEvent::kRegistered || ev == sip::BindingEvent::kRefreshed ||
                     ev == sip::BindingEvent::kReachable;
-    if (up) list.push_back(b);
+    if (up) {
+      list.push_back(b);
+      t->extension_by_flow[flow_key(b.flow)] = ext;
+    }
     if (list.empty()) t->devices.erase(ext);
   }
 

@@ -84,6 +84,10 @@ routing::AgentConfig to_agent_config(const center::AgentDef& a, const center::Sn
   return c;
 }
 
+std::string flow_key(const sip::Peer& p) {
+  return std::to_string(static_cast<int>(p.transport)) + "|" + p.ip + "|" + std::to_string(p.port);
+}
+
 const char* phase_name(CallPhase p) {
   switch (p) {
     case CallPhase::kFeature:

@@ -144,6 +144,9 @@ struct AgentSession {
   bool logged_in = false;
 };
 
+// "udp|192.0.2.1|5060": a device's source flow as a map key.
+std::string flow_key(const sip::Peer& p);
+
 struct TenantState {
   TenantRef ref;
   std::shared_ptr<const center::Snapshot> snap;
@@ -153,6 +156,8 @@ struct TenantState {
   std::set<std::int64_t> agents;
   // extension -> its registered devices (from the registrar's events)
   std::unordered_map<std::string, std::vector<sip::Binding>> devices;
+  // flow_key(binding flow) -> extension: who is calling from this address
+  std::unordered_map<std::string, std::string> extension_by_flow;
 };
 
 }  // namespace hotline::call

@@ -28,9 +28,9 @@ int admitted(Guard& g, const std::string& ip, int n, common::SteadyTime now) {
 TEST(Guard, BurstThenTheSustainedRatePerSource) {
   Guard g(small_bucket());
   const common::SteadyTime t0{};
-  EXPECT_EQ(admitted(g, "192.0.2.1", 20, t0), 5);                 // the burst
+  EXPECT_EQ(admitted(g, "192.0.2.1", 20, t0), 5);                      // the burst
   EXPECT_EQ(admitted(g, "192.0.2.1", 20, t0 + milliseconds(500)), 5);  // 0.5 s x 10/s refilled
-  EXPECT_EQ(admitted(g, "192.0.2.2", 20, t0), 5);                 // another source has its own bucket
+  EXPECT_EQ(admitted(g, "192.0.2.2", 20, t0), 5);                      // another source has its own bucket
   EXPECT_GT(g.stats().rate_limited, 0u);
 }
 
