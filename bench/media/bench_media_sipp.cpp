@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::atoi(argv[1]) : 100;
   const int cps = argc > 2 ? std::atoi(argv[2]) : 50;
   const int window_us = argc > 3 ? std::atoi(argv[3]) : 0;
-  const std::string here = fs::path(__FILE__).parent_path().string();
+  const std::string here = HOTLINE_MEDIA_BENCH_DIR;  // uac_pcap.xml, uas_answer_inf.xml
   const fs::path dir = fs::temp_directory_path() / ("hotline-media-sipp-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const int echo_port = 46000, uas_port = 45060, uac_port = 45062, uac_media = 47000;
