@@ -1,5 +1,6 @@
 #include "media/session.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -22,6 +23,44 @@ RxBatch::RxBatch() {
     msg[i].msg_hdr.msg_iovlen = 1;
     msg[i].msg_hdr.msg_name = &addr[i];
   }
+}
+
+RtpPoller::RtpPoller(asio::io_context& io) : epoll_(io, ::epoll_create1(EPOLL_CLOEXEC)) {}
+
+void RtpPoller::add(int fd, Session* s) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: a socket left undrained is reported again
+  ev.data.ptr = s;
+  if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return;
+  ++registered_;
+  if (!waiting_) arm();
+}
+
+void RtpPoller::remove(int fd) {
+  if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_DEL, fd, nullptr) != 0) return;
+  // With nothing registered the wait is cancelled, so a loop without
+  // sessions runs out of work and its thread can end (engine shutdown).
+  if (--registered_ == 0 && waiting_) {
+    boost::system::error_code ec;
+    epoll_.cancel(ec);
+  }
+}
+
+void RtpPoller::arm() {
+  waiting_ = true;
+  epoll_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    waiting_ = false;
+    if (!ec) on_ready();
+    if (registered_ > 0 && !waiting_) arm();
+  });
+}
+
+void RtpPoller::on_ready() {
+  std::array<epoll_event, 64> ev;
+  const int n = ::epoll_wait(epoll_.native_handle(), ev.data(), static_cast<int>(ev.size()), 0);
+  // Sessions are closed (and removed) only by their own posted handlers, never
+  // while this batch runs, so every pointer here is alive.
+  for (int i = 0; i < n; ++i) static_cast<Session*>(ev[static_cast<std::size_t>(i)].data.ptr)->on_readable();
 }
 
 void run_loop(EventLoop& loop, std::chrono::microseconds window) {
@@ -83,7 +122,7 @@ void Session::start() {
     set_remote(params_.remote_address, params_.remote_port);
   last_rx_ = clock_.now();
   next_rtcp_ = last_rx_ + rtcp_interval_;
-  arm_receive();
+  loop_->poller.add(rtp_.native_handle(), this);
   arm_rtcp_receive();
   arm_housekeeping();
   set_mode(OutMode::silence);
@@ -245,6 +284,7 @@ void Session::close() {
   boost::system::error_code ec;
   pacer_.cancel();
   housekeeping_.cancel();
+  loop_->poller.remove(rtp_.native_handle());
   rtp_.close(ec);
   rtcp_.close(ec);
   tap_ = {};
@@ -263,17 +303,12 @@ bool Session::pacer_needed() const {
 
 // ---- receive ---------------------------------------------------------------
 
-void Session::arm_receive() {
-  rtp_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec || self->mode_ == OutMode::closed) return;
-    self->on_readable();
-  });
-}
-
 void Session::on_readable() {
   // Drain what is queued, RxBatch::kPackets datagrams per syscall; a short
   // batch means the queue is empty, so no extra read ends in EAGAIN. Bounded,
-  // so one busy session cannot starve the loop.
+  // so one busy session cannot starve the loop (the level-triggered poller
+  // reports a socket with datagrams left again on its next round).
+  if (mode_ == OutMode::closed) return;
   const common::SteadyTime now = clock_.now();
   RxBatch& rx = loop_->rx;
   for (int round = 0; round < 2; ++round) {
@@ -298,7 +333,6 @@ void Session::on_readable() {
     if (mode_ == OutMode::closed) return;
     if (static_cast<std::size_t>(n) < RxBatch::kPackets) break;
   }
-  arm_receive();
 }
 
 int Session::receive_batch() {

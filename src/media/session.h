@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <random>
@@ -49,6 +50,26 @@ struct TxBatch {
   std::array<iovec, RxBatch::kPackets> iov{};
 };
 
+// Readiness of every RTP socket of one loop through one inner epoll set
+// (level-triggered), which Asio watches as a single descriptor. One wake-up
+// then costs one Asio wait and one epoll_wait however many sessions became
+// readable, instead of an Asio wait (and its epoll_ctl re-arm) per socket.
+// Used only on the loop thread. A session is registered from start() until
+// close(), so no pointer in the set outlives its session.
+class RtpPoller {
+ public:
+  explicit RtpPoller(boost::asio::io_context& io);
+  void add(int fd, Session* s);
+  void remove(int fd);
+
+ private:
+  void arm();
+  void on_ready();
+  boost::asio::posix::stream_descriptor epoll_;  // owns the epoll fd
+  std::size_t registered_ = 0;
+  bool waiting_ = false;  // an Asio wait on the set is outstanding
+};
+
 struct EventLoop {
   boost::asio::io_context io{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
@@ -56,6 +77,7 @@ struct EventLoop {
   std::atomic<bool> accepting{true};  // false once the engine is gone: posts become no-ops
   RxBatch rx;
   TxBatch tx;
+  RtpPoller poller{io};
 };
 
 // The loop thread's body. With a zero window it is io.run(). Otherwise, when
@@ -167,9 +189,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void set_mode(OutMode next);
-  void arm_receive();
   void arm_rtcp_receive();
-  void on_readable();
+  friend class RtpPoller;
+  void on_readable();  // from the loop's RtpPoller
   void on_rtcp_readable();
   // One recvmmsg into the loop's RxBatch: messages read, or -1 (errno set).
   int receive_batch();
