@@ -202,6 +202,7 @@ void BM_RelayLoopback(benchmark::State& state) {
   const double seconds = 3.0;
   EngineConfig cfg;
   cfg.loops = 2;
+  cfg.batch_window = std::chrono::microseconds(state.range(2));
   cfg.bind_address = "127.0.0.1";
   cfg.port_min = 40000;
   cfg.port_max = 59999;
@@ -281,13 +282,16 @@ void BM_RelayLoopback(benchmark::State& state) {
   state.counters["cpu_us_per_pkt"] = relayed ? cpu * 1e6 / static_cast<double>(relayed) : 0;
   state.counters["engine_cpu_pct"] = cpu / elapsed * 100;
   state.counters["loss_pct"] = loss * 100;
+  state.counters["batch_window_us"] = static_cast<double>(state.range(2));
   state.SetLabel(state.range(1) ? "in-band DTMF detection on" : "in-band DTMF detection off");
 }
+// Args: calls, in-band DTMF detection, EngineConfig::batch_window in µs.
 BENCHMARK(BM_RelayLoopback)
-    ->Args({100, 0})
-    ->Args({500, 0})
-    ->Args({1000, 0})
-    ->Args({500, 1})
+    ->Args({100, 0, 0})
+    ->Args({500, 0, 0})
+    ->Args({1000, 0, 0})
+    ->Args({500, 1, 0})
+    ->Args({1000, 0, 200})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
@@ -305,6 +309,7 @@ void BM_PacingJitter(benchmark::State& state) {
   cfg.port_min = 40000;
   cfg.port_max = 59999;
   cfg.realtime_priority = rt_priority;
+  cfg.batch_window = std::chrono::microseconds(state.range(2));
   MediaEngine engine(cfg);
   std::uint16_t port = 0;
   const int fd = udp_socket(&port);
@@ -387,12 +392,15 @@ void BM_PacingJitter(benchmark::State& state) {
   state.counters["jitter_max_ms"] = pct(1.0);
   state.counters["max_drift_ms"] = worst_drift;
   state.counters["seconds"] = seconds;
+  state.counters["batch_window_us"] = static_cast<double>(state.range(2));
   state.SetLabel(rt_priority ? "SCHED_FIFO loops" : "normal scheduling");
 }
+// Args: sessions, SCHED_FIFO priority (0 = normal), EngineConfig::batch_window in µs.
 BENCHMARK(BM_PacingJitter)
-    ->Args({1, 0})
-    ->Args({200, 0})
-    ->Args({200, 10})
+    ->Args({1, 0, 0})
+    ->Args({200, 0, 0})
+    ->Args({200, 10, 0})
+    ->Args({200, 0, 200})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

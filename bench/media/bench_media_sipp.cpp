@@ -9,7 +9,8 @@
 // Reported: loss end to end (packets A_i relayed back vs. packets the pcap
 // holds), and CPU of the media threads per relayed packet.
 //
-//   bench_media_sipp <calls> [calls_per_second]
+//   bench_media_sipp <calls> [calls_per_second] [batch_window_us]
+// batch_window_us sets EngineConfig::batch_window (interrupt coalescing; 0 = off).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -86,7 +87,8 @@ double media_cpu_seconds() {
 int main(int argc, char** argv) {
   const int calls = argc > 1 ? std::atoi(argv[1]) : 100;
   const int cps = argc > 2 ? std::atoi(argv[2]) : 50;
-  const std::string here = fs::path(__FILE__).parent_path().string();
+  const int window_us = argc > 3 ? std::atoi(argv[3]) : 0;
+  const std::string here = HOTLINE_MEDIA_BENCH_DIR;  // uac_pcap.xml, uas_answer_inf.xml
   const fs::path dir = fs::temp_directory_path() / ("hotline-media-sipp-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const int echo_port = 46000, uas_port = 45060, uac_port = 45062, uac_media = 47000;
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
   cfg.bind_address = "127.0.0.1";
   cfg.port_min = 20000;
   cfg.port_max = 39999;
+  cfg.batch_window = std::chrono::microseconds(window_us);
   MediaEngine engine(cfg);
   std::vector<std::shared_ptr<MediaSession>> a_legs, b_legs;
   std::ofstream inf(dir / "ports.csv");
@@ -159,7 +162,8 @@ int main(int argc, char** argv) {
   }
   const double expected = 236.0 * calls;
   const double relayed = static_cast<double>(a_relayed + b_relayed);
-  std::printf("calls=%d cps=%d uac_rc=%d uas_rc=%d duration=%.1fs\n", calls, cps, uac_rc, uas_rc, secs);
+  std::printf("calls=%d cps=%d batch_window=%dus uac_rc=%d uas_rc=%d duration=%.1fs\n", calls, cps, window_us,
+              uac_rc, uas_rc, secs);
   std::printf("pcap packets=%.0f  A rx=%llu  A->B relayed=%llu  B rx(echo)=%llu  B->A relayed=%llu\n",
               expected, static_cast<unsigned long long>(a_rx), static_cast<unsigned long long>(b_relayed),
               static_cast<unsigned long long>(b_rx), static_cast<unsigned long long>(a_relayed));

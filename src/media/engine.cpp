@@ -34,6 +34,10 @@ void MediaSession::set_remote(std::string address, std::uint16_t port) {
   post_to(impl_, [s = impl_, a = std::move(address), port] { s->set_remote(a, port); });
 }
 
+void MediaSession::update(SessionParams params) {
+  post_to(impl_, [s = impl_, p = std::move(params)] { s->update(p); });
+}
+
 void MediaSession::play(std::vector<ClipPtr> clips, bool loop, std::uint64_t id) {
   play_source(std::make_unique<PlaylistSource>(std::move(clips), loop), id);
 }
@@ -121,7 +125,7 @@ MediaEngine::MediaEngine(EngineConfig config)
   for (unsigned i = 0; i < n; ++i) {
     auto loop = std::make_shared<EventLoop>();
     EventLoop* raw = loop.get();
-    loop->thread = std::thread([raw] { raw->io.run(); });
+    loop->thread = std::thread([raw, window = config_.batch_window] { run_loop(*raw, window); });
     // Named so operators (and bench_media) can find the media threads in top/proc.
     pthread_setname_np(loop->thread.native_handle(), ("hl-media-" + std::to_string(i)).c_str());
     if (config_.realtime_priority > 0) {
@@ -190,6 +194,16 @@ Status MediaEngine::bridge(const MediaSession& a, const MediaSession& b) {
 
 void MediaEngine::unbridge(const MediaSession& a) {
   post_to(a.impl(), [x = a.impl()] { x->unbridge(); });
+}
+
+Status MediaEngine::update(const MediaSession& session, const SessionParams& params) {
+  if (params.payload_type > 127) return Error::invalid("payload_type", "payload type out of range");
+  if (params.telephone_event_pt < -1 || params.telephone_event_pt > 127)
+    return Error::invalid("telephone_event_pt", "telephone-event payload type out of range");
+  if (params.telephone_event_pt == params.payload_type)
+    return Error::invalid("telephone_event_pt", "telephone-event and audio share a payload type");
+  post_to(session.impl(), [s = session.impl(), p = params] { s->update(p); });
+  return common::ok_status();
 }
 
 Status MediaEngine::listen(const MediaSession& listener, const MediaSession& a, const MediaSession& b) {

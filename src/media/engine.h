@@ -90,11 +90,23 @@ class MediaSession {
   std::size_t loop_index() const;
 
   void set_remote(std::string address, std::uint16_t port);  // re-INVITE: resets latching
+  // Re-negotiation (re-INVITE) of the live session: codec, payload types,
+  // ptime, remote address, latching, media timeout, in-band detection. The
+  // outgoing stream keeps its SSRC and consecutive sequence numbers; a new
+  // ptime starts a new timestamp segment. The remote address moves (and
+  // latching restarts) only if remote_address/remote_port/latching differ from
+  // the current ones. From the update on, only the new payload types are
+  // accepted; a bridge transcodes to or from the new codec as needed. Prefer
+  // MediaEngine::update, which validates `params` first.
+  void update(SessionParams params);
   void play(std::vector<ClipPtr> clips, bool loop, std::uint64_t playback_id);
   void play_tone(ToneSpec tone, std::uint64_t playback_id);
   void play_source(std::unique_ptr<AudioSource> source, std::uint64_t playback_id);
   void silence();  // stop playback or bridge, send silence
-  // Sends RFC 4733 events, one per character, `duration_ms` each with 60 ms gaps.
+  // Sends DTMF, one key press per character, `duration_ms` (40..2000) each
+  // with 60 ms gaps: as RFC 4733 events when telephone-event was negotiated,
+  // otherwise in-band as ITU-T Q.23 tone pairs in the session's codec. While
+  // digits are sent, relayed audio from a bridge is held back.
   void send_dtmf(std::string digits, int duration_ms = 100);
   // Sends RTCP BYE, stops everything and releases the ports.
   void close();
@@ -135,6 +147,12 @@ struct EngineConfig {
   // Pacing jitter on a busy host is mostly run-queue delay; real-time priority
   // removes it. Needs CAP_SYS_NICE; silently stays normal without it.
   int realtime_priority = 0;
+  // Interrupt coalescing for busy loops (see run_loop in session.h): after a
+  // round that found work already waiting, the loop sleeps this long so the
+  // packets arriving meanwhile cost one epoll round instead of one wake-up
+  // each. Adds at most this much latency to packets and timers (pacing); an
+  // idle or lightly loaded loop is unaffected. 0 disables.
+  std::chrono::microseconds batch_window{0};
 };
 
 class MediaEngine {
@@ -151,6 +169,10 @@ class MediaEngine {
   common::Status bridge(const MediaSession& a, const MediaSession& b);
   // Both sides go back to silence.
   void unbridge(const MediaSession& a);
+  // Applies a re-negotiation to a live session (see MediaSession::update).
+  // Errors ("invalid_argument"): payload_type or telephone_event_pt outside
+  // 0..127 (telephone_event_pt may be -1), or both equal; nothing changes then.
+  common::Status update(const MediaSession& session, const SessionParams& params);
 
   // Supervisor silent listen. `listener` hears a mix of what `a` and `b`
   // receive (both directions of a bridged call, a and b need not be bridged),

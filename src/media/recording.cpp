@@ -1,13 +1,17 @@
 #include "media/recording.h"
 
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sndfile.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
@@ -136,6 +140,39 @@ std::array<std::uint8_t, 32> sha256(std::span<const std::uint8_t> data) {
 
 std::span<const std::uint8_t> kek_material(const Kek& kek) { return std::span(kek.key); }
 
+Status os_error(const std::string& what) { return Error::internal(what + ": " + std::strerror(errno)); }
+
+// A new file's name lives in its directory: after fsync of the file, the
+// directory must be fsynced too or a power loss can lose the name.
+Status sync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return os_error("cannot open recording directory " + dir);
+  Status st = ::fsync(fd) == 0 ? common::ok_status() : os_error("recording directory fsync failed");
+  ::close(fd);
+  return st;
+}
+
+// Closes a recording file; with `sync_dir`, durably: flush to the kernel,
+// fsync the data, close, fsync the directory. Returns the first error.
+Status close_file(std::FILE* f, const std::string& sync_dir) {
+  Status st = common::ok_status();
+  if (!sync_dir.empty()) {
+    if (std::fflush(f) != 0) {
+      st = os_error("recording flush failed");
+    } else if (::fsync(::fileno(f)) != 0) {
+      st = os_error("recording fsync failed");
+    }
+  }
+  if (std::fclose(f) != 0 && st) st = os_error("recording close failed");
+  if (st && !sync_dir.empty()) st = sync_directory(sync_dir);
+  return st;
+}
+
+std::string parent_directory(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
 }  // namespace
 
 Cipher sm4_cipher() { return sm4_gcm_available() ? Cipher::sm4_gcm : Cipher::sm4_ctr_hmac_sm3; }
@@ -194,10 +231,11 @@ std::vector<std::uint8_t> RecordingWriter::take_buffer() {
 }
 
 void RecordingWriter::submit(std::FILE* file, std::vector<std::uint8_t> bytes, bool close, Done done,
-                             std::shared_ptr<std::atomic<bool>> failed) {
+                             std::shared_ptr<std::atomic<bool>> failed, std::string sync_dir) {
   {
     std::lock_guard lock(mu_);
-    jobs_.push_back(Job{file, std::move(bytes), close, std::move(done), std::move(failed)});
+    jobs_.push_back(
+        Job{file, std::move(bytes), close, std::move(done), std::move(failed), std::move(sync_dir)});
   }
   cv_.notify_one();
 }
@@ -210,17 +248,22 @@ void RecordingWriter::run() {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     lock.unlock();
-    bool ok = true;
+    Status st = common::ok_status();
     if (!job.bytes.empty()) {
       // One fwrite+fflush per chunk: each chunk reaches the kernel whole.
-      ok = std::fwrite(job.bytes.data(), 1, job.bytes.size(), job.file) == job.bytes.size() &&
-           std::fflush(job.file) == 0;
+      if (std::fwrite(job.bytes.data(), 1, job.bytes.size(), job.file) != job.bytes.size() ||
+          std::fflush(job.file) != 0)
+        st = os_error("recording write failed");
     }
-    if (job.close) ok = (std::fclose(job.file) == 0) && ok;
-    if (!ok && job.failed) *job.failed = true;
+    if (job.close) {
+      Status closed = close_file(job.file, job.sync_dir);
+      if (st) st = std::move(closed);
+    }
+    if (!st && job.failed) *job.failed = true;
     if (job.done) {
-      const bool failed = job.failed && job.failed->load();
-      job.done(failed ? common::Status(Error::internal("recording write failed")) : common::ok_status());
+      // An earlier chunk's write failure is reported at close, too.
+      if (st && job.failed && job.failed->load()) st = Error::internal("recording write failed");
+      job.done(std::move(st));
     }
     job.bytes.clear();
     lock.lock();
@@ -260,6 +303,7 @@ Result<std::unique_ptr<EncryptedRecordingFile>> EncryptedRecordingFile::create(
   h.insert(h.end(), wrapped, wrapped + 48);
   h.insert(h.end(), tag, tag + kTag);
   f->header_hash_ = sha256(h);
+  f->dir_ = parent_directory(path);
   f->file_ = std::fopen(path.c_str(), "wb");
   if (!f->file_) return Error::internal("cannot create recording file " + path);
   if (std::fwrite(h.data(), 1, h.size(), f->file_) != h.size() || std::fflush(f->file_) != 0)
@@ -344,11 +388,11 @@ void EncryptedRecordingFile::finish_async(RecordingWriter::Done done) {
         [st, done = std::move(done)](Status closed) {
           if (done) done(st ? closed : st);
         },
-        failed_);
+        failed_, dir_);
     return;
   }
-  const bool closed = std::fclose(f) == 0;
-  if (done) done(!st ? st : closed ? common::ok_status() : Status(Error::internal("recording close failed")));
+  Status closed = close_file(f, dir_);
+  if (done) done(st ? std::move(closed) : st);
 }
 
 Status EncryptedRecordingFile::finish() {

@@ -63,9 +63,12 @@ class RecordingWriter {
 
   std::vector<std::uint8_t> take_buffer();
   // Appends `bytes` to `file`; with `close`, closes it afterwards and calls
-  // `done` (on the writer thread). `failed` is set if any write fails.
+  // `done` (on the writer thread). `failed` is set if any write fails. With
+  // `close` and a non-empty `sync_dir`, the file is made durable first
+  // (fsync of the file, then of `sync_dir`, the directory holding its name)
+  // and `done` receives the first error of write, fsync or close.
   void submit(std::FILE* file, std::vector<std::uint8_t> bytes, bool close, Done done,
-              std::shared_ptr<std::atomic<bool>> failed);
+              std::shared_ptr<std::atomic<bool>> failed, std::string sync_dir = {});
 
  private:
   struct Job {
@@ -74,6 +77,7 @@ class RecordingWriter {
     bool close;
     Done done;
     std::shared_ptr<std::atomic<bool>> failed;
+    std::string sync_dir;
   };
   void run();
   std::mutex mu_;
@@ -104,8 +108,10 @@ class EncryptedRecordingFile {
   common::Status write(std::span<const std::uint8_t> pcm);
   // Seals and writes the buffered partial chunk (e.g. on pause) so it survives a crash.
   common::Status flush();
-  // Writes the final chunk (flagged, so truncation is detectable) and closes;
-  // `done` runs once the file is closed (on the writer thread if there is one).
+  // Writes the final chunk (flagged, so truncation is detectable), fsyncs the
+  // file and its directory so a finished recording survives power loss, and
+  // closes; `done` runs once the file is closed (on the writer thread if there
+  // is one) with the first error of any write, the fsyncs or the close.
   void finish_async(RecordingWriter::Done done);
   // Blocking finish_async, for callers outside the media loops.
   common::Status finish();
@@ -116,6 +122,7 @@ class EncryptedRecordingFile {
   common::Status seal_chunk(bool final);
 
   std::FILE* file_ = nullptr;
+  std::string dir_;  // the directory holding the file's name (fsynced on finish)
   std::shared_ptr<RecordingWriter> writer_;
   std::shared_ptr<std::atomic<bool>> failed_ = std::make_shared<std::atomic<bool>>(false);
   Cipher cipher_ = Cipher::aes_256_gcm;

@@ -1,10 +1,13 @@
 #include "media/session.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 namespace hotline::media {
@@ -12,6 +15,67 @@ namespace hotline::media {
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 using steady = std::chrono::steady_clock;
+
+RxBatch::RxBatch() {
+  for (std::size_t i = 0; i < kPackets; ++i) {
+    iov[i] = iovec{buf[i].data(), kBytes};
+    msg[i].msg_hdr.msg_iov = &iov[i];
+    msg[i].msg_hdr.msg_iovlen = 1;
+    msg[i].msg_hdr.msg_name = &addr[i];
+  }
+}
+
+RtpPoller::RtpPoller(asio::io_context& io) : epoll_(io, ::epoll_create1(EPOLL_CLOEXEC)) {}
+
+void RtpPoller::add(int fd, Session* s) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: a socket left undrained is reported again
+  ev.data.ptr = s;
+  if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return;
+  ++registered_;
+  if (!waiting_) arm();
+}
+
+void RtpPoller::remove(int fd) {
+  if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_DEL, fd, nullptr) != 0) return;
+  // With nothing registered the wait is cancelled, so a loop without
+  // sessions runs out of work and its thread can end (engine shutdown).
+  if (--registered_ == 0 && waiting_) {
+    boost::system::error_code ec;
+    epoll_.cancel(ec);
+  }
+}
+
+void RtpPoller::arm() {
+  waiting_ = true;
+  epoll_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    waiting_ = false;
+    if (!ec) on_ready();
+    if (registered_ > 0 && !waiting_) arm();
+  });
+}
+
+void RtpPoller::on_ready() {
+  std::array<epoll_event, 64> ev;
+  const int n = ::epoll_wait(epoll_.native_handle(), ev.data(), static_cast<int>(ev.size()), 0);
+  // Sessions are closed (and removed) only by their own posted handlers, never
+  // while this batch runs, so every pointer here is alive.
+  for (int i = 0; i < n; ++i) static_cast<Session*>(ev[static_cast<std::size_t>(i)].data.ptr)->on_readable();
+}
+
+void run_loop(EventLoop& loop, std::chrono::microseconds window) {
+  if (window.count() <= 0) {
+    loop.io.run();
+    return;
+  }
+  auto round_end = steady::now();
+  while (loop.io.run_one() > 0) {
+    const bool busy = steady::now() - round_end < window;  // work was waiting: no real sleep in epoll
+    loop.io.poll();
+    if (busy) std::this_thread::sleep_for(window);
+    round_end = steady::now();
+  }
+}
 
 Session::Session(std::shared_ptr<EventLoop> loop, std::size_t loop_index, const SessionParams& params,
                  SessionEvents events, common::Clock& clock, std::chrono::milliseconds rtcp_interval)
@@ -26,8 +90,7 @@ Session::Session(std::shared_ptr<EventLoop> loop, std::size_t loop_index, const 
       pacer_(loop_->io),
       housekeeping_(loop_->io),
       rng_(std::random_device{}()) {
-  params_.ptime_ms = std::clamp(params_.ptime_ms / 10 * 10, 10, 60);
-  frame_samples_ = static_cast<std::uint32_t>(params_.ptime_ms * 8);
+  apply_ptime();
   // Random initial SSRC, sequence number and timestamp (RFC 3550 §5.1).
   out_.ssrc = rng_();
   out_.next_seq = static_cast<std::uint16_t>(rng_());
@@ -59,7 +122,7 @@ void Session::start() {
     set_remote(params_.remote_address, params_.remote_port);
   last_rx_ = clock_.now();
   next_rtcp_ = last_rx_ + rtcp_interval_;
-  arm_receive();
+  loop_->poller.add(rtp_.native_handle(), this);
   arm_rtcp_receive();
   arm_housekeeping();
   set_mode(OutMode::silence);
@@ -94,6 +157,34 @@ void Session::set_remote(const std::string& address, std::uint16_t port) {
   }
   latched_ = false;
   connect_remote();
+}
+
+void Session::apply_ptime() {
+  params_.ptime_ms = std::clamp(params_.ptime_ms / 10 * 10, 10, 60);
+  frame_samples_ = static_cast<std::uint32_t>(params_.ptime_ms * 8);
+}
+
+void Session::update(const SessionParams& next) {
+  if (mode_ == OutMode::closed) return;
+  const SessionParams prev = params_;  // per re-INVITE, not per packet
+  params_ = next;
+  apply_ptime();
+  if (params_.telephone_event_pt != prev.telephone_event_pt) {
+    // An event being sent under the old PT stops here; queued digits go out
+    // as the new negotiation allows. The peer may have stopped sending
+    // events, so in-band detection is armed again.
+    if (dtmf_tx_.active && !dtmf_tx_.inband) dtmf_tx_.active = false;
+    te_seen_ = false;
+    te_rx_ = TelephoneEventReceiver{};
+  }
+  if (params_.codec != prev.codec) inband_.reset();  // half a block of the old law is noise
+  // Only a changed address moves the session: a phone latched behind NAT
+  // stays latched when the re-INVITE repeats its SDP address.
+  if (params_.remote_address != prev.remote_address || params_.remote_port != prev.remote_port ||
+      params_.latching != prev.latching)
+    set_remote(params_.remote_address, params_.remote_port);
+  // Sequence numbers and the SSRC continue; a new ptime needs a new pacing grid.
+  if (params_.ptime_ms != prev.ptime_ms && pacer_running_) arm_pacer(true);
 }
 
 // The one transition function for what the session sends.
@@ -174,7 +265,7 @@ void Session::unbridge() {
 }
 
 void Session::queue_dtmf(const std::string& digits, int duration_ms) {
-  if (mode_ == OutMode::closed || params_.telephone_event_pt < 0) return;
+  if (mode_ == OutMode::closed) return;
   dtmf_duration_ms_ = std::clamp(duration_ms, 40, 2000);
   for (char c : digits) {
     if (dtmf_char_to_event(c) < 0) continue;
@@ -193,6 +284,7 @@ void Session::close() {
   boost::system::error_code ec;
   pacer_.cancel();
   housekeeping_.cancel();
+  loop_->poller.remove(rtp_.native_handle());
   rtp_.close(ec);
   rtcp_.close(ec);
   tap_ = {};
@@ -205,32 +297,51 @@ void Session::close() {
 
 bool Session::pacer_needed() const {
   if (mode_ == OutMode::silence || mode_ == OutMode::playing || mode_ == OutMode::listening) return true;
-  if (mode_ == OutMode::bridged) return dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_;
+  if (mode_ == OutMode::bridged) return dtmf_pending();
   return false;
 }
 
 // ---- receive ---------------------------------------------------------------
 
-void Session::arm_receive() {
-  rtp_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec || self->mode_ == OutMode::closed) return;
-    self->on_readable();
-  });
+void Session::on_readable() {
+  // Drain what is queued, RxBatch::kPackets datagrams per syscall; a short
+  // batch means the queue is empty, so no extra read ends in EAGAIN. Bounded,
+  // so one busy session cannot starve the loop (the level-triggered poller
+  // reports a socket with datagrams left again on its next round).
+  if (mode_ == OutMode::closed) return;
+  const common::SteadyTime now = clock_.now();
+  RxBatch& rx = loop_->rx;
+  for (int round = 0; round < 2; ++round) {
+    const int n = receive_batch();
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF) break;
+      continue;  // e.g. ECONNREFUSED reported for an earlier send: consumed, keep reading
+    }
+    for (int i = 0; i < n && mode_ != OutMode::closed; ++i) {
+      msghdr& h = rx.msg[static_cast<std::size_t>(i)].msg_hdr;
+      if ((h.msg_flags & MSG_TRUNC) != 0) {
+        ++stats_.dropped_invalid;  // larger than any RTP packet we accept
+        continue;
+      }
+      udp::endpoint from;
+      std::memcpy(from.data(), h.msg_name, std::min<std::size_t>(h.msg_namelen, from.capacity()));
+      from.resize(std::min<std::size_t>(h.msg_namelen, from.capacity()));
+      handle_rtp(rx.buf[static_cast<std::size_t>(i)].data(), rx.msg[static_cast<std::size_t>(i)].msg_len,
+                 from, now);
+    }
+    flush_relays(*loop_);  // before the next recvmmsg reuses the buffers
+    if (mode_ == OutMode::closed) return;
+    if (static_cast<std::size_t>(n) < RxBatch::kPackets) break;
+  }
 }
 
-void Session::on_readable() {
-  // Drain what is queued (bounded, so one busy session cannot starve the loop).
-  const common::SteadyTime now = clock_.now();
-  for (int i = 0; i < 32; ++i) {
-    udp::endpoint from;
-    boost::system::error_code ec;
-    const std::size_t n = rtp_.receive_from(asio::buffer(rx_buf_), from, 0, ec);
-    if (ec == asio::error::would_block) break;
-    if (ec) continue;  // e.g. ECONNREFUSED reported for an earlier send: consumed, keep reading
-    handle_rtp(n, from, now);
-    if (mode_ == OutMode::closed) return;
+int Session::receive_batch() {
+  RxBatch& rx = loop_->rx;
+  for (auto& m : rx.msg) {
+    m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    m.msg_hdr.msg_flags = 0;
   }
-  arm_receive();
+  return ::recvmmsg(rtp_.native_handle(), rx.msg.data(), RxBatch::kPackets, MSG_DONTWAIT, nullptr);
 }
 
 std::uint32_t Session::arrival_units(common::SteadyTime now) const {
@@ -238,8 +349,9 @@ std::uint32_t Session::arrival_units(common::SteadyTime now) const {
   return static_cast<std::uint32_t>(us * 8 / 1000);
 }
 
-void Session::handle_rtp(std::size_t size, const udp::endpoint& from, common::SteadyTime now) {
-  const std::span<const std::uint8_t> data(rx_buf_.data(), size);
+void Session::handle_rtp(std::uint8_t* buf, std::size_t size, const udp::endpoint& from,
+                         common::SteadyTime now) {
+  const std::span<const std::uint8_t> data(buf, size);
   if (looks_like_rtcp(data)) {  // rtcp-mux is not negotiated by us
     ++stats_.dropped_invalid;
     return;
@@ -309,14 +421,13 @@ void Session::handle_rtp(std::size_t size, const udp::endpoint& from, common::St
     return;
   }
   if (mode_ == OutMode::bridged && peer_ != nullptr)
-    peer_->relay_from_peer(rx_buf_.data(), size, pkt, is_event, params_.codec, steady::now());
+    peer_->relay_from_peer(buf, size, pkt, is_event, params_.codec, steady::now());
 }
 
 void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event,
                               Codec from, steady::time_point now) {
   if (mode_ != OutMode::bridged || !have_remote_) return;
-  if (dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_)
-    return;  // our own DTMF owns the stream
+  if (dtmf_pending()) return;  // our own DTMF owns the stream
   std::uint8_t pt = params_.payload_type;
   if (is_event) {
     if (params_.telephone_event_pt < 0) return;  // reported on the other leg; this peer cannot take events
@@ -342,7 +453,7 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
   h.timestamp = pkt.header.timestamp + relay_.ts_offset;
   h.ssrc = out_.ssrc;
   rewrite_rtp_header(std::span(data, size), h);
-  send_packet(data, size);
+  queue_relay(data, size);
   // Track the newest position (reordered packets keep their relative place).
   if (static_cast<std::int16_t>(h.sequence - out_.next_seq) >= 0)
     out_.next_seq = static_cast<std::uint16_t>(h.sequence + 1);
@@ -364,20 +475,63 @@ void Session::send_packet(const std::uint8_t* data, std::size_t size) {
   } else {
     rtp_.send_to(asio::buffer(data, size), remote_, 0, ec);
   }
-  if (!ec) {
-    ++stats_.packets_sent;
-    ++out_.packets;
-    out_.octets += size - kRtpHeaderSize;
+  if (!ec) count_sent(size);
+}
+
+void Session::count_sent(std::size_t size) {
+  ++stats_.packets_sent;
+  ++out_.packets;
+  out_.octets += size - kRtpHeaderSize;
+}
+
+void Session::queue_relay(std::uint8_t* data, std::size_t size) {
+  TxBatch& tx = loop_->tx;
+  if (tx.target != this || tx.n == tx.msg.size()) flush_relays(*loop_);
+  tx.target = this;
+  iovec& v = tx.iov[tx.n];
+  v = iovec{data, size};
+  msghdr& h = tx.msg[tx.n].msg_hdr;
+  h = msghdr{};
+  h.msg_iov = &v;
+  h.msg_iovlen = 1;
+  if (!connected_) {  // a connected socket has its destination already
+    h.msg_name = remote_.data();
+    h.msg_namelen = static_cast<socklen_t>(remote_.size());
+  }
+  ++tx.n;
+}
+
+void Session::flush_relays(EventLoop& loop) {
+  TxBatch& tx = loop.tx;
+  if (tx.target != nullptr && tx.n > 0) tx.target->send_batch(tx.msg.data(), tx.n);
+  tx.target = nullptr;
+  tx.n = 0;
+}
+
+void Session::send_batch(mmsghdr* msgs, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
+    const int r =
+        ::sendmmsg(rtp_.native_handle(), msgs + done, static_cast<unsigned>(n - done), MSG_DONTWAIT);
+    if (r < 0) {
+      // A full socket buffer drops the rest, as the network would; another
+      // error (ICMP port unreachable reported late) costs only this packet.
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF) return;
+      ++done;
+      continue;
+    }
+    for (std::size_t i = done; i < done + static_cast<std::size_t>(r); ++i) count_sent(msgs[i].msg_len);
+    done += static_cast<std::size_t>(r);
   }
 }
 
 // ---- pacing ---------------------------------------------------------------
 
-void Session::arm_pacer() {
+void Session::arm_pacer(bool new_segment) {
   if (mode_ == OutMode::closed) return;
   // A pending tick may still belong to a segment the relay has since moved past
   // (bridge → play within one ptime); restart rather than go back in time.
-  if (pacer_running_ && !relayed_since_segment_) return;
+  if (pacer_running_ && !relayed_since_segment_ && !new_segment) return;
   pacer_running_ = true;
   relayed_since_segment_ = false;
   pace_start_ = steady::now();
@@ -441,23 +595,41 @@ void Session::on_pace_tick() {
 }
 
 bool Session::send_dtmf_tick(std::uint32_t ts) {
-  if (params_.telephone_event_pt < 0) return false;
   if (!dtmf_tx_.active) {
     if (dtmf_tx_.gap_ticks > 0) {
       --dtmf_tx_.gap_ticks;
-      return false;  // inter-digit gap: normal audio (or nothing when bridged)
+      if (!dtmf_tx_.inband) return false;  // between events: normal audio (or nothing when bridged)
+      send_inband_packet(ts);              // silence: an in-band detector must hear the tone stop
+      return true;
     }
-    if (dtmf_head_ == dtmf_tail_) return false;
-    const char c = dtmf_queue_[dtmf_head_];
-    dtmf_head_ = (dtmf_head_ + 1) % dtmf_queue_.size();
-    dtmf_tx_.active = true;
-    dtmf_tx_.event = static_cast<std::uint8_t>(dtmf_char_to_event(c));
-    dtmf_tx_.ts = ts;
-    dtmf_tx_.duration = 0;
-    dtmf_tx_.total = static_cast<std::uint32_t>(dtmf_duration_ms_ * 8);
-    dtmf_tx_.end_sent = 0;
-    relay_.valid = false;
+    if (!start_dtmf_digit(ts)) return false;
   }
+  if (dtmf_tx_.inband) {
+    send_inband_packet(ts);
+  } else {
+    send_event_packet();
+  }
+  return true;
+}
+
+bool Session::start_dtmf_digit(std::uint32_t ts) {
+  if (dtmf_head_ == dtmf_tail_) return false;
+  const char c = dtmf_queue_[dtmf_head_];
+  dtmf_head_ = (dtmf_head_ + 1) % dtmf_queue_.size();
+  dtmf_tx_.active = true;
+  dtmf_tx_.digit = c;
+  dtmf_tx_.event = static_cast<std::uint8_t>(dtmf_char_to_event(c));
+  // Without a negotiated telephone-event the peer can only hear the digit.
+  dtmf_tx_.inband = params_.telephone_event_pt < 0;
+  dtmf_tx_.ts = ts;
+  dtmf_tx_.duration = 0;
+  dtmf_tx_.total = static_cast<std::uint32_t>(dtmf_duration_ms_ * 8);
+  dtmf_tx_.end_sent = 0;
+  relay_.valid = false;
+  return true;
+}
+
+void Session::send_event_packet() {
   const bool first = dtmf_tx_.duration == 0;
   dtmf_tx_.duration = std::min(dtmf_tx_.duration + frame_samples_, dtmf_tx_.total);
   const bool end = dtmf_tx_.duration >= dtmf_tx_.total;
@@ -472,7 +644,28 @@ bool Session::send_dtmf_tick(std::uint32_t ts) {
     dtmf_tx_.active = false;
     dtmf_tx_.gap_ticks = std::max(1, 60 / params_.ptime_ms);
   }
-  return true;
+}
+
+// One audio frame of the current digit's tone pair (ITU-T Q.23 frequencies,
+// -10 dBm0 per tone, phase continuous across frames), or of silence in the
+// gap after it; the gap is at least 40 ms (Q.24's minimum pause).
+void Session::send_inband_packet(std::uint32_t ts) {
+  const std::size_t n = frame_samples_;
+  std::fill_n(pcm_.data(), n, std::int16_t{0});
+  if (dtmf_tx_.active) {
+    const std::size_t tone = std::min<std::size_t>(n, dtmf_tx_.total - dtmf_tx_.duration);
+    (void)generate_dtmf(dtmf_tx_.digit, std::span(pcm_.data(), tone), -10.0, dtmf_tx_.duration);
+    dtmf_tx_.duration += static_cast<std::uint32_t>(tone);
+    if (dtmf_tx_.duration >= dtmf_tx_.total) {
+      dtmf_tx_.active = false;
+      dtmf_tx_.gap_ticks = std::max(1, 60 / params_.ptime_ms);
+    }
+  }
+  std::uint8_t* payload = tx_buf_.data() + kRtpHeaderSize;
+  g711_encode(params_.codec, pcm_.data(), payload, n);
+  RtpHeader h{segment_marker_, params_.payload_type, out_.next_seq++, ts, out_.ssrc};
+  write_rtp_header(tx_buf_, h);
+  send_packet(tx_buf_.data(), kRtpHeaderSize + n);
 }
 
 // ---- RTCP and housekeeping -------------------------------------------------

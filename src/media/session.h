@@ -2,11 +2,14 @@
 // Public users go through MediaSession/MediaEngine (engine.h).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <random>
@@ -20,12 +23,70 @@
 
 namespace hotline::media {
 
+class Session;
+
+// Datagrams read from one socket with one recvmmsg. Owned by a loop and used
+// only on its thread, by one session's drain at a time, so sessions carry no
+// receive buffer of their own.
+struct RxBatch {
+  static constexpr std::size_t kPackets = 16;
+  static constexpr std::size_t kBytes = 2048;  // larger datagrams are truncated and dropped
+  RxBatch();
+  RxBatch(const RxBatch&) = delete;
+  RxBatch& operator=(const RxBatch&) = delete;
+  std::array<std::array<std::uint8_t, kBytes>, kPackets> buf{};
+  std::array<mmsghdr, kPackets> msg{};
+  std::array<iovec, kPackets> iov{};
+  std::array<sockaddr_storage, kPackets> addr{};
+};
+
+// Relayed packets waiting to leave through one session's socket, sent with
+// one sendmmsg. They point into the RxBatch they were received in, so the
+// batch is flushed before that is refilled (Session::flush_relays).
+struct TxBatch {
+  Session* target = nullptr;
+  std::size_t n = 0;
+  std::array<mmsghdr, RxBatch::kPackets> msg{};
+  std::array<iovec, RxBatch::kPackets> iov{};
+};
+
+// Readiness of every RTP socket of one loop through one inner epoll set
+// (level-triggered), which Asio watches as a single descriptor. One wake-up
+// then costs one Asio wait and one epoll_wait however many sessions became
+// readable, instead of an Asio wait (and its epoll_ctl re-arm) per socket.
+// Used only on the loop thread. A session is registered from start() until
+// close(), so no pointer in the set outlives its session.
+class RtpPoller {
+ public:
+  explicit RtpPoller(boost::asio::io_context& io);
+  void add(int fd, Session* s);
+  void remove(int fd);
+
+ private:
+  void arm();
+  void on_ready();
+  boost::asio::posix::stream_descriptor epoll_;  // owns the epoll fd
+  std::size_t registered_ = 0;
+  bool waiting_ = false;  // an Asio wait on the set is outstanding
+};
+
 struct EventLoop {
   boost::asio::io_context io{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
   std::atomic<bool> accepting{true};  // false once the engine is gone: posts become no-ops
+  RxBatch rx;
+  TxBatch tx;
+  RtpPoller poller{io};
 };
+
+// The loop thread's body. With a zero window it is io.run(). Otherwise, when
+// new work was already waiting as a round began (the loop is busy), the
+// thread sleeps `window` after the round, so packets that arrive meanwhile are
+// handled together in one epoll round instead of one wake-up each (interrupt
+// coalescing: fewer context switches per packet, at most `window` of added
+// latency, timers included). An idle loop blocks in epoll as usual.
+void run_loop(EventLoop& loop, std::chrono::microseconds window);
 
 // What goes out of a session. One transition function (Session::set_mode)
 // moves between them; every transition restarts the outgoing timeline so
@@ -68,8 +129,6 @@ struct RecorderTap {
   bool poller = false;  // this session drives recorder->poll()
 };
 
-class Session;
-
 // One supervisor listening to one call. The three sessions share a loop and
 // hold the group by shared_ptr; the group points back at them with plain
 // pointers, which end_listen() clears (on unlisten, a mode change of the
@@ -97,6 +156,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // All of these run on the loop.
   void set_remote(const std::string& address, std::uint16_t port);
+  // A re-negotiation (re-INVITE) on the live session; see MediaEngine::update.
+  void update(const SessionParams& next);
   void play(std::unique_ptr<AudioSource> src, std::uint64_t id);
   void set_silence() { set_mode(OutMode::silence); }
   void bridge_to(const std::shared_ptr<Session>& peer);
@@ -128,14 +189,32 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void set_mode(OutMode next);
-  void arm_receive();
   void arm_rtcp_receive();
-  void on_readable();
+  friend class RtpPoller;
+  void on_readable();  // from the loop's RtpPoller
   void on_rtcp_readable();
-  void handle_rtp(std::size_t size, const boost::asio::ip::udp::endpoint& from, common::SteadyTime now);
-  void arm_pacer();
+  // One recvmmsg into the loop's RxBatch: messages read, or -1 (errno set).
+  int receive_batch();
+  void handle_rtp(std::uint8_t* data, std::size_t size, const boost::asio::ip::udp::endpoint& from,
+                  common::SteadyTime now);
+  // Relay output: queued in the loop's TxBatch, sent by flush_relays().
+  void queue_relay(std::uint8_t* data, std::size_t size);
+  static void flush_relays(EventLoop& loop);
+  void send_batch(mmsghdr* msgs, std::size_t n);
+  void count_sent(std::size_t size);
+  // Starts the pacer unless it runs; `new_segment` restarts a running one
+  // on a fresh timeline (after a ptime change).
+  void arm_pacer(bool new_segment = false);
   void on_pace_tick();
+  void apply_ptime();
+  bool dtmf_pending() const { return dtmf_tx_.active || dtmf_tx_.gap_ticks > 0 || dtmf_head_ != dtmf_tail_; }
+  // Outgoing DTMF, one pacer tick: RFC 4733 events when the peer negotiated
+  // telephone-event, else in-band tone pairs in the session's codec. Returns
+  // true if it sent this tick's packet.
   bool send_dtmf_tick(std::uint32_t ts);
+  bool start_dtmf_digit(std::uint32_t ts);
+  void send_event_packet();
+  void send_inband_packet(std::uint32_t ts);
   void arm_housekeeping();
   void on_housekeeping();
   void send_rtcp(bool bye);
@@ -186,13 +265,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // must then start a new segment instead of continuing a stale timeline.
   bool relayed_since_segment_ = false;
 
-  // Outgoing DTMF (RFC 4733): queued digits, one event at a time.
+  // Outgoing DTMF (RFC 4733 or in-band): queued digits, one at a time.
   std::array<char, 64> dtmf_queue_{};
   std::size_t dtmf_head_ = 0, dtmf_tail_ = 0;
   int dtmf_duration_ms_ = 100;
   struct DtmfTx {
     bool active = false;
     std::uint8_t event = 0;
+    char digit = 0;
+    bool inband = false;  // decided per digit from the negotiated telephone-event PT
     std::uint32_t ts = 0;
     std::uint32_t duration = 0;  // samples so far
     std::uint32_t total = 0;     // samples wanted
@@ -200,8 +281,7 @@ class Session : public std::enable_shared_from_this<Session> {
     int gap_ticks = 0;  // silence between digits
   } dtmf_tx_;
 
-  // Reception.
-  std::array<std::uint8_t, 2048> rx_buf_{};
+  // Reception (RTP datagrams go to the loop's RxBatch).
   std::array<std::uint8_t, 1500> rtcp_buf_{};
   std::array<std::uint8_t, 1500> tx_buf_{};
   std::array<std::int16_t, 1024> pcm_{};

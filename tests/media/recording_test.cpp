@@ -201,6 +201,68 @@ TEST(RecordingWriterThread, WritesCompleteAndCrashedFiles) {
   EXPECT_EQ(crash->frames, 16000u);
 }
 
+// finish() makes the recording durable: it fsyncs the file and then its
+// directory, and reports a failure of either instead of claiming success.
+// /dev/null takes writes but refuses fsync (EINVAL), which proves the file's
+// fsync happens and is checked; a directory removed before the finish proves
+// the same for the directory's.
+TEST(RecordingDurability, FinishReportsFailedFileSync) {
+  const Kek kek = test_kek();
+  auto writer = std::make_shared<RecordingWriter>();
+  for (auto w : {std::shared_ptr<RecordingWriter>{}, writer}) {
+    auto f = EncryptedRecordingFile::create("/dev/null", kek, Cipher::aes_256_gcm, 2, 8000, w);
+    ASSERT_TRUE(f) << f.error().message;
+    ASSERT_TRUE((*f)->write(pcm_bytes(test_signal(8000))));  // one whole chunk written before the end
+    auto st = (*f)->finish();
+    ASSERT_FALSE(st) << (w ? "writer thread" : "synchronous");
+    EXPECT_NE(st.error().message.find("fsync"), std::string::npos) << st.error().message;
+  }
+}
+
+TEST(RecordingDurability, FinishReportsFailedDirectorySync) {
+  TempDir dir;
+  const fs::path sub = dir.path / "gone";
+  fs::create_directories(sub);
+  auto writer = std::make_shared<RecordingWriter>();
+  auto f = EncryptedRecordingFile::create((sub / "r.hrec").string(), test_kek(), Cipher::aes_256_gcm, 2, 8000,
+                                          writer);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE((*f)->write(pcm_bytes(test_signal(800))));
+  fs::remove_all(sub);  // the file's name (and its directory) are gone before the close
+  auto st = (*f)->finish();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("directory"), std::string::npos) << st.error().message;
+}
+
+// The engine's stop() future carries the error to the call layer.
+TEST(RecordingDurability, EngineStopReportsCloseErrors) {
+  EngineConfig c;
+  c.loops = 1;
+  c.port_min = 31000;
+  c.port_max = 38999;
+  c.bind_address = "127.0.0.1";
+  MediaEngine engine(c);
+  testing::UdpPeer pa_phone, pb_phone;
+  SessionParams pa;
+  pa.remote_address = "127.0.0.1";
+  pa.remote_port = pa_phone.port();
+  SessionParams pb = pa;
+  pb.remote_port = pb_phone.port();
+  auto a = engine.create_session(pa, {});
+  auto b = engine.create_session(pb, {}, a->get());
+  ASSERT_TRUE(a && b);
+  auto bad = engine.start_recording(**a, **b, {"/dev/null", test_kek(), Cipher::aes_256_gcm});
+  ASSERT_TRUE(bad) << bad.error().message;
+  std::vector<std::uint8_t> payload(160, 0x20);
+  for (std::uint16_t k = 0; k < 10; ++k)
+    pa_phone.send_rtp((*a)->local_port(), {k == 0, 0, k, 160u * k, 1}, payload);
+  ASSERT_TRUE(testing::wait_for([&] { return (*a)->stats().get().packets_received == 10; }));
+  auto st = (*bad)->stop().get();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("fsync"), std::string::npos) << st.error().message;
+  // (The success path of stop() is BridgedCallDecryptsToWhatWasSent.)
+}
+
 TEST(RecordingCli, DecryptCommand) {
   TempDir dir;
   const Kek kek = test_kek();
