@@ -3,11 +3,15 @@
 // Data layout (all indices are uint32 into vectors; nothing is looked up by
 // string on the decision path):
 //  * agents_: AgentRec, never reused (the index is the agent's stable rank).
-//  * nodes_: one list node per (agent, channel, skill slot). Slot 0 is the
-//    pseudo-skill "any" so requirement-free queues have a list too. A node is
-//    linked into bucket (channel, skill, level) while the agent is available
-//    on that channel. Lists are appended at the moment the agent becomes
-//    available, so each list is in availability order (time never runs back).
+//  * buckets: one availability list per (skill, level, channel). Skill 0 is
+//    the pseudo-skill "any" so requirement-free queues have a list too. An
+//    agent that becomes available on a channel appends one entry to the list
+//    of each of its skills (and "any"), so each list is in availability order
+//    (time never runs back). Lists are flat vectors with lazy deletion: an
+//    agent that stops being available only bumps its per-channel epoch, which
+//    makes its entries stale; scans skip stale entries and a list is compacted
+//    when stale entries outnumber live ones. Becoming unavailable thus writes
+//    no other agent's memory (a linked list would touch both neighbours).
 //  * queues_: QueueRec with a std::set of waiting entries ordered by
 //    (priority desc, arrival asc, seq asc).
 //  * ixs_: interaction slots, reused through a free list; a generation
@@ -17,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <queue>
 #include <sstream>
 
@@ -41,18 +46,24 @@ struct DenseReq {
   std::vector<DenseSkill> terms;
 };
 
-struct Node {
-  std::uint32_t agent = kNil;
-  std::uint32_t prev = kNil;
-  std::uint32_t next = kNil;
-  std::uint32_t bucket = kNil;  // kNil when unlinked
+// One entry of an availability list. Valid while `epoch` equals the agent's
+// current epoch on the list's channel (see Impl::epochs).
+struct AvailEntry {
   Time since{};
+  std::uint32_t agent = kNil;
+  std::uint32_t epoch = 0;
 };
 
 struct Bucket {
-  std::uint32_t head = kNil;
-  std::uint32_t tail = kNil;
-  std::uint32_t count = 0;
+  std::vector<AvailEntry> entries;  // availability order, stale entries included
+  std::uint32_t head = 0;           // every entry before `head` is stale
+  std::uint32_t live = 0;           // valid entries = available agents listed here
+};
+
+// A read position in one bucket while merging several in availability order.
+struct Cursor {
+  std::uint32_t bucket = kNil;
+  std::uint32_t pos = 0;
 };
 
 struct WaitKey {
@@ -88,9 +99,8 @@ struct AgentRec {
   int connected = 0;
   int wrapping = 0;
   std::vector<std::uint32_t> ixs;
-  std::uint32_t node_base = kNil;
-  std::uint32_t nslots = 0;
   std::uint8_t avail_mask = 0;
+  Time avail_since[kChannelCount] = {};  // when it last became available per channel
   std::uint32_t handled_today = 0;
   double busy_decayed = 0;
   Time busy_at{};
@@ -159,19 +169,22 @@ struct QueueRec {
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
 };
 
-// Open-addressing map from a non-zero 64-bit id to a 32-bit index (linear
-// probing, backward-shift deletion). Every API call looks ids up, so this
+// Open-addressing map from a non-zero 64-bit id to a value (linear probing,
+// backward-shift deletion); get() returns the value type's maximum for a
+// missing key. Every API call looks ids up, so this
 // avoids a node allocation per interaction and a pointer chase per lookup.
-class FlatIndex {
+template <typename V>
+class FlatMap {
  public:
-  std::uint32_t get(std::uint64_t key) const {
-    if (slots_.empty()) return kNil;
+  static constexpr V kMissing = std::numeric_limits<V>::max();
+  V get(std::uint64_t key) const {
+    if (slots_.empty()) return kMissing;
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == key) return slots_[i].value;
-      if (slots_[i].key == 0) return kNil;
+      if (slots_[i].key == 0) return kMissing;
     }
   }
-  void put(std::uint64_t key, std::uint32_t value) {
+  void put(std::uint64_t key, V value) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == key) {
@@ -200,7 +213,7 @@ class FlatIndex {
         i = j;
       }
     }
-    slots_[i] = {0, 0};
+    slots_[i] = {0, V{}};
     --size_;
   }
   std::size_t size() const { return size_; }
@@ -209,7 +222,7 @@ class FlatIndex {
  private:
   struct Slot {
     std::uint64_t key;
-    std::uint32_t value;
+    V value;
   };
   static std::size_t hash(std::uint64_t k) {
     k ^= k >> 33;
@@ -219,7 +232,7 @@ class FlatIndex {
   }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, 0});
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, V{}});
     mask_ = slots_.size() - 1;
     size_ = 0;
     for (const Slot& e : old)
@@ -228,6 +241,49 @@ class FlatIndex {
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+};
+
+using FlatIndex = FlatMap<std::uint32_t>;
+
+// Customer -> the agent who last answered them, for sticky routing. Entries
+// sit in a log in answer order (time never runs back), so the ones older than
+// the longest sticky window of any queue are dropped from the front: the
+// memory holds at most the answers of one window, however many customers
+// pass through over time.
+class StickyMemory {
+ public:
+  struct Entry {
+    std::uint64_t customer = 0;  // 0: superseded by a later answer
+    std::uint32_t agent = kNil;
+    Time at{};
+  };
+  void record(std::uint64_t customer, std::uint32_t agent, Time now) {
+    const std::uint64_t old = index_.get(customer);
+    if (old != FlatMap<std::uint64_t>::kMissing) log_[static_cast<std::size_t>(old - base_)].customer = 0;
+    index_.put(customer, base_ + log_.size());
+    log_.push_back(Entry{customer, agent, now});
+  }
+  // The latest answer for the customer, or nullptr.
+  const Entry* find(std::uint64_t customer) const {
+    const std::uint64_t seq = index_.get(customer);
+    return seq == FlatMap<std::uint64_t>::kMissing ? nullptr : &log_[static_cast<std::size_t>(seq - base_)];
+  }
+  // Drops every answer recorded before `oldest_kept`.
+  void prune(Time oldest_kept) {
+    while (!log_.empty() && log_.front().at < oldest_kept) {
+      if (log_.front().customer != 0) index_.erase(log_.front().customer);
+      log_.pop_front();
+      ++base_;
+    }
+  }
+  std::size_t customers() const { return index_.size(); }
+  std::size_t log_size() const { return log_.size(); }
+  std::size_t bytes() const { return index_.bytes() + log_.size() * sizeof(Entry); }
+
+ private:
+  std::deque<Entry> log_;
+  std::uint64_t base_ = 0;  // sequence number of log_.front()
+  FlatMap<std::uint64_t> index_;
 };
 
 // The first waiting entry of a queue, kept in a dense array so an agent that
@@ -308,7 +364,13 @@ struct Engine::Impl {
 
   std::unordered_map<SkillId, std::uint32_t> skill_dense;
   std::vector<Bucket> buckets;
-  std::vector<Node> nodes;
+  // Per (agent, channel): bumped whenever the agent becomes available or
+  // stops being available there; list entries with another epoch are stale.
+  // Dense and separate from AgentRec so skipping a stale entry costs one
+  // load from a small array. (Wrap-around needs 2^32 changes of one agent
+  // while a stale entry survives, and stale entries are compacted away long
+  // before.)
+  std::vector<std::uint32_t> epochs;
   std::vector<AgentRec> agents;
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
@@ -317,14 +379,20 @@ struct Engine::Impl {
   std::vector<IxRec> ixs;
   std::vector<std::uint32_t> free_ixs;
   FlatIndex ix_index;
-  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, Time>> last_agent_for_customer;
+  StickyMemory sticky;
+  Millis sticky_horizon{0};  // longest sticky_window of any live queue; 0: nothing recorded
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
 
   // Scratch space reused by decisions (allocation-free steady state).
-  std::vector<std::uint32_t> cursors;
+  std::vector<Cursor> cursors;
   std::vector<std::uint32_t> picked;
   std::vector<std::uint32_t> order;
   std::vector<std::pair<Time, std::uint32_t>> ranked;
+  std::vector<std::uint32_t> answer_scratch;
+  std::vector<std::uint32_t> victims;
+  // Queues whose staffing dropped to zero during the current call; their
+  // no-agents policy is applied once the call's other changes are done.
+  std::vector<std::uint32_t> unstaffed;
 
   explicit Impl(EngineOptions o) : opt(o), rng(o.seed) { buckets.resize(kLevels * kChannelCount); }
 
@@ -384,37 +452,57 @@ struct Engine::Impl {
   }
 
   // --------------------------------------------------------- availability ----
-  void link(std::uint32_t n, std::uint32_t b, Time now) {
-    Node& node = nodes[n];
+  std::uint32_t& epoch(std::uint32_t ai, Channel ch) { return epochs[ai * kChannelCount + ci(ch)]; }
+  std::uint32_t epoch(std::uint32_t ai, Channel ch) const { return epochs[ai * kChannelCount + ci(ch)]; }
+  static Channel bucket_channel(std::uint32_t b) { return static_cast<Channel>(b % kChannelCount); }
+  bool valid(const AvailEntry& e, Channel ch) const { return e.epoch == epoch(e.agent, ch); }
+
+  // Calls f(bucket id) for every list the agent belongs to on `ch`.
+  template <typename F>
+  void for_each_bucket(const AgentRec& a, Channel ch, F&& f) const {
+    f(bucket_id(0, kMaxSkillLevel, ch));
+    for (const auto& s : a.skills) f(bucket_id(s.skill, s.level, ch));
+  }
+
+  void list_agent(std::uint32_t ai, Channel ch, Time now) {
+    AgentRec& a = agents[ai];
+    const std::uint32_t ep = ++epoch(ai, ch);
+    a.avail_since[ci(ch)] = now;
+    for_each_bucket(a, ch, [&](std::uint32_t b) {
+      buckets[b].entries.push_back(AvailEntry{now, ai, ep});
+      ++buckets[b].live;
+    });
+  }
+  void unlist_agent(std::uint32_t ai, Channel ch) {
+    ++epoch(ai, ch);
+    for_each_bucket(agents[ai], ch, [&](std::uint32_t b) {
+      --buckets[b].live;
+      maybe_compact(b);
+    });
+  }
+  // Keeps a list's stale entries at most about twice its live ones, so scans
+  // stay proportional to the available agents (amortized O(1) per change).
+  void maybe_compact(std::uint32_t b) {
     Bucket& bk = buckets[b];
-    node.bucket = b;
-    node.since = now;
-    node.next = kNil;
-    node.prev = bk.tail;
-    if (bk.tail != kNil)
-      nodes[bk.tail].next = n;
-    else
-      bk.head = n;
-    bk.tail = n;
-    ++bk.count;
+    const std::size_t held = bk.entries.size() - bk.head;
+    if (held <= 2 * static_cast<std::size_t>(bk.live) + 16) return;
+    const Channel ch = bucket_channel(b);
+    std::size_t out = 0;
+    for (std::size_t i = bk.head; i < bk.entries.size(); ++i)
+      if (valid(bk.entries[i], ch)) bk.entries[out++] = bk.entries[i];
+    bk.entries.resize(out);
+    bk.head = 0;
   }
-  void unlink(std::uint32_t n) {
-    Node& node = nodes[n];
-    if (node.bucket == kNil) return;
-    Bucket& bk = buckets[node.bucket];
-    if (node.prev != kNil)
-      nodes[node.prev].next = node.next;
-    else
-      bk.head = node.next;
-    if (node.next != kNil)
-      nodes[node.next].prev = node.prev;
-    else
-      bk.tail = node.prev;
-    --bk.count;
-    node.bucket = node.prev = node.next = kNil;
-  }
-  std::uint32_t node_of(const AgentRec& a, Channel ch, std::uint32_t slot) const {
-    return a.node_base + static_cast<std::uint32_t>(ci(ch)) * a.nslots + slot;
+  // Advances the list's head past stale entries; returns the head position.
+  std::uint32_t skip_stale_head(std::uint32_t b) {
+    Bucket& bk = buckets[b];
+    const Channel ch = bucket_channel(b);
+    while (bk.head < bk.entries.size() && !valid(bk.entries[bk.head], ch)) ++bk.head;
+    if (bk.head == bk.entries.size()) {
+      bk.entries.clear();
+      bk.head = 0;
+    }
+    return bk.head;
   }
 
   bool can_take_channel(const AgentRec& a, Channel ch) const {
@@ -425,7 +513,7 @@ struct Engine::Impl {
     return true;
   }
 
-  // Re-derives availability and state; links/unlinks index nodes; emits a
+  // Re-derives availability and state; lists/unlists the agent; emits a
   // state change event when the derived state changes.
   void refresh(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
@@ -437,13 +525,10 @@ struct Engine::Impl {
       for (int c = 0; c < kChannelCount; ++c) {
         const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
         const Channel ch = static_cast<Channel>(c);
-        if ((mask & b) && !(a.avail_mask & b)) {
-          link(node_of(a, ch, 0), bucket_id(0, kMaxSkillLevel, ch), now);
-          for (std::uint32_t s = 0; s < a.skills.size(); ++s)
-            link(node_of(a, ch, s + 1), bucket_id(a.skills[s].skill, a.skills[s].level, ch), now);
-        } else if (!(mask & b) && (a.avail_mask & b)) {
-          for (std::uint32_t s = 0; s <= a.skills.size(); ++s) unlink(node_of(a, ch, s));
-        }
+        if ((mask & b) && !(a.avail_mask & b))
+          list_agent(ai, ch, now);
+        else if (!(mask & b) && (a.avail_mask & b))
+          unlist_agent(ai, ch);
       }
       a.avail_mask = mask;
     }
@@ -456,13 +541,12 @@ struct Engine::Impl {
       emit_agent(EventType::kAgentStateChanged, now, a).value = static_cast<std::uint8_t>(st);
     }
   }
-
-  void allocate_nodes(std::uint32_t ai) {
+  // Takes the agent out of every list (before its skills change).
+  void unlist_all(std::uint32_t ai) {
     AgentRec& a = agents[ai];
-    a.nslots = static_cast<std::uint32_t>(a.skills.size() + 1);
-    a.node_base = static_cast<std::uint32_t>(nodes.size());
-    nodes.resize(nodes.size() + a.nslots * kChannelCount);
-    for (std::uint32_t i = 0; i < a.nslots * kChannelCount; ++i) nodes[a.node_base + i].agent = ai;
+    for (int c = 0; c < kChannelCount; ++c)
+      if (a.avail_mask & (1u << c)) unlist_agent(ai, static_cast<Channel>(c));
+    a.avail_mask = 0;
   }
 
   // ----------------------------------------------------------- membership ----
@@ -484,7 +568,10 @@ struct Engine::Impl {
     for (auto [qi, base] : a.queues) {
       auto& m = queues[qi].members;
       m.erase(std::find(m.begin(), m.end(), ai));
-      if (base && logged_in(a)) --queues[qi].staffed;
+      if (base && logged_in(a)) {
+        --queues[qi].staffed;
+        note_staffing(qi);
+      }
     }
     a.queues.clear();
   }
@@ -517,7 +604,58 @@ struct Engine::Impl {
   }
   void adjust_staffed(std::uint32_t ai, int delta) {
     for (auto [qi, base] : agents[ai].queues)
-      if (base) queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
+      if (base) {
+        queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
+        note_staffing(qi);
+      }
+  }
+  void note_staffing(std::uint32_t qi) {
+    if (queues[qi].staffed == 0) unstaffed.push_back(qi);
+  }
+
+  // The no-agents policy covers interactions already waiting when a queue's
+  // last agent leaves (logout, skill or requirement change), not only new
+  // arrivals: kReject removes them (Disposition::kNoAgents), kRedirect moves
+  // them to the redirect queue with their original arrival. Callbacks stay:
+  // their caller is not on the line, so nothing is gained by dropping them.
+  // Only interactions whose home is the queue are affected; ones that reached
+  // it through an overflow step follow their own home queue's policy.
+  void enforce_no_agents(Time now) {
+    while (!unstaffed.empty()) {
+      const std::uint32_t qi = unstaffed.back();
+      unstaffed.pop_back();
+      const QueueRec& q = queues[qi];
+      if (!q.live || q.staffed != 0 || q.cfg.no_agents == NoAgentsPolicy::kQueueAnyway) continue;
+      std::uint32_t to = kNil;
+      if (q.cfg.no_agents == NoAgentsPolicy::kRedirect) {
+        to = queue_idx(q.cfg.no_agents_redirect);
+        if (to == kNil || to == qi || !queues[to].live) continue;  // as at enqueue: keep waiting here
+      }
+      victims.clear();
+      for (const WaitKey& k : q.waiting)
+        if (ixs[k.ix].home == qi && !ixs[k.ix].callback) victims.push_back(k.ix);
+      for (std::uint32_t xi : victims) {
+        if (to == kNil)
+          remove(xi, Disposition::kNoAgents, now);
+        else
+          move_home(xi, to, now);
+      }
+    }
+  }
+  // Re-homes a waiting interaction in queue `to`: its targets and overflow
+  // progress restart there (steps count from the original arrival).
+  void move_home(std::uint32_t xi, std::uint32_t to, Time now) {
+    remove_waiting(xi);
+    IxRec& ix = ixs[xi];
+    ix.home = to;
+    ix.targets.clear();
+    Target home;
+    home.queue = to;
+    ix.targets.push_back(home);
+    ix.steps_applied = 0;
+    insert_waiting(xi);
+    emit_ix(EventType::kRequeued, now, ix).disposition = Disposition::kTransferred;
+    if (apply_due(xi, now)) dispatch_interaction(xi, now);
   }
 
   // ---------------------------------------------------------- eligibility ----
@@ -538,19 +676,19 @@ struct Engine::Impl {
 
   std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
     std::uint32_t n = 0;
-    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].count;
+    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].live;
     return n;
   }
 
-  // Fills `cursors` with the heads of the buckets that contain every eligible
-  // agent (a superset); picks the cheapest driving term.
-  // Returns how many list nodes the cursors cover.
+  // Fills `cursors` with the lists that contain every eligible agent (a
+  // superset); picks the cheapest driving term. Returns how many available
+  // agents the lists hold.
   std::uint32_t collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
     cursors.clear();
     auto add_term = [&](const DenseSkill& t) {
       for (int l = t.level; l <= kLevels; ++l) {
-        const Bucket& b = buckets[bucket_id(t.skill, l, ch)];
-        if (b.head != kNil) cursors.push_back(b.head);
+        const std::uint32_t b = bucket_id(t.skill, l, ch);
+        if (buckets[b].live > 0) cursors.push_back(Cursor{b, skip_stale_head(b)});
       }
     };
     const DenseSkill* best = nullptr;
@@ -570,7 +708,7 @@ struct Engine::Impl {
         return best_n;
       }
       add_term(DenseSkill{0, kMaxSkillLevel});
-      return buckets[bucket_id(0, kMaxSkillLevel, ch)].count;
+      return buckets[bucket_id(0, kMaxSkillLevel, ch)].live;
     }
     // OR: the union of the terms, unless one extra (ANDed) term is smaller.
     std::uint32_t sum = 0;
@@ -583,30 +721,38 @@ struct Engine::Impl {
     return sum;
   }
 
-  // Picks the next cursor in availability order and advances it.
-  std::uint32_t next_in_order() {
-    std::size_t bi = cursors.size();
-    for (std::size_t i = 0; i < cursors.size(); ++i) {
-      if (cursors[i] == kNil) continue;
-      if (bi == cursors.size()) {
-        bi = i;
-        continue;
-      }
-      const Node& a = nodes[cursors[i]];
-      const Node& b = nodes[cursors[bi]];
-      if (a.since < b.since || (a.since == b.since && a.agent < b.agent)) bi = i;
-    }
-    if (bi == cursors.size()) return kNil;
-    const std::uint32_t n = cursors[bi];
-    cursors[bi] = nodes[n].next;
-    return n;
+  // The valid entry at or after the cursor, or nullptr when the list is done.
+  const AvailEntry* peek(Cursor& c) const {
+    const Bucket& bk = buckets[c.bucket];
+    const Channel ch = bucket_channel(c.bucket);
+    while (c.pos < bk.entries.size() && !valid(bk.entries[c.pos], ch)) ++c.pos;
+    return c.pos < bk.entries.size() ? &bk.entries[c.pos] : nullptr;
   }
 
-  CandidateView view(std::uint32_t ai, const Node& n, const QueueRec& q, Time now) {
+  // Merges the cursors' lists: returns the agent available the longest among
+  // the cursors' next entries (ties: lower rank) and advances past it; kNil
+  // when all lists are done.
+  std::uint32_t next_in_order() {
+    Cursor* bc = nullptr;
+    const AvailEntry* be = nullptr;
+    for (Cursor& c : cursors) {
+      const AvailEntry* e = peek(c);
+      if (!e) continue;
+      if (!be || e->since < be->since || (e->since == be->since && e->agent < be->agent)) {
+        bc = &c;
+        be = e;
+      }
+    }
+    if (!be) return kNil;
+    ++bc->pos;
+    return be->agent;
+  }
+
+  CandidateView view(std::uint32_t ai, Channel ch, const QueueRec& q, Time now) {
     const AgentRec& a = agents[ai];
     CandidateView c;
     c.rank = ai;
-    c.available_since = n.since;
+    c.available_since = a.avail_since[ci(ch)];
     c.level = q.first_skill == kNil ? 0 : level_of(a.skills, q.first_skill);
     c.handled_today = a.handled_today;
     c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
@@ -618,6 +764,28 @@ struct Engine::Impl {
   double unit_random() {
     const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
     return u > 0 ? u : 1e-300;
+  }
+
+  // Best-scoring candidate so far for a scored (not idle-ordered) strategy.
+  // Ties go to the agent available the longest, then to the lower rank.
+  struct ScoreBest {
+    std::uint32_t agent = kNil;
+    double score = 0;
+    Time since{};
+    void offer(std::uint32_t ai, double sc, Time since_) {
+      if (agent == kNil || sc > score ||
+          (sc == score && (since_ < since || (since_ == since && ai < agent)))) {
+        agent = ai;
+        score = sc;
+        since = since_;
+      }
+    }
+  };
+  void score_candidate(std::uint32_t ai, const IxRec& ix, const QueueRec& q, const Strategy& s,
+                       const SelectionContext& ctx, ScoreBest& best, Time now) {
+    CandidateView v = view(ai, ix.ch, q, now);
+    if (s.needs_random()) v.random_unit = unit_random();
+    best.offer(ai, s.score(v, ctx), v.available_since);
   }
 
   // Chooses agents for interaction `xi` through target `t`. Returns how many
@@ -638,35 +806,23 @@ struct Engine::Impl {
     if (q.members.size() < listed) return select_from_members(ix, t, q, s, now);
     if (s.idle_ordered() || s.ring_all()) {
       const std::size_t want = s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1;
-      for (std::uint32_t n = next_in_order(); n != kNil && picked.size() < want; n = next_in_order()) {
-        const std::uint32_t ai = nodes[n].agent;
+      for (std::uint32_t ai = next_in_order(); ai != kNil && picked.size() < want; ai = next_in_order()) {
         if (!eligible(ai, ix, t, now)) continue;
         if (std::find(picked.begin(), picked.end(), ai) != picked.end()) continue;
         picked.push_back(ai);
       }
       return picked.size();
     }
-    SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
-    std::uint32_t best = kNil;
-    double best_score = 0;
-    Time best_since{};
-    for (std::uint32_t c : cursors) {
-      for (std::uint32_t n = c; n != kNil; n = nodes[n].next) {
-        const std::uint32_t ai = nodes[n].agent;
-        if (ai == best || !eligible(ai, ix, t, now)) continue;
-        CandidateView v = view(ai, nodes[n], q, now);
-        if (s.needs_random()) v.random_unit = unit_random();
-        const double sc = s.score(v, ctx);
-        if (best == kNil || sc > best_score ||
-            (sc == best_score &&
-             (nodes[n].since < best_since || (nodes[n].since == best_since && ai < best)))) {
-          best = ai;
-          best_score = sc;
-          best_since = nodes[n].since;
-        }
+    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    ScoreBest best;
+    for (Cursor& c : cursors) {
+      for (const AvailEntry* e = peek(c); e; ++c.pos, e = peek(c)) {
+        const std::uint32_t ai = e->agent;
+        if (ai == best.agent || !eligible(ai, ix, t, now)) continue;
+        score_candidate(ai, ix, q, s, ctx, best, now);
       }
     }
-    if (best != kNil) picked.push_back(best);
+    if (best.agent != kNil) picked.push_back(best.agent);
     return picked.size();
   }
 
@@ -675,31 +831,18 @@ struct Engine::Impl {
     if (s.idle_ordered() || s.ring_all()) {
       ranked.clear();
       for (std::uint32_t ai : q.members)
-        if (eligible(ai, ix, t, now)) ranked.emplace_back(nodes[node_of(agents[ai], ix.ch, 0)].since, ai);
+        if (eligible(ai, ix, t, now)) ranked.emplace_back(agents[ai].avail_since[ci(ix.ch)], ai);
       const std::size_t want = std::min(
           ranked.size(), s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1);
       std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(want), ranked.end());
       for (std::size_t i = 0; i < want; ++i) picked.push_back(ranked[i].second);
       return picked.size();
     }
-    SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
-    std::uint32_t best = kNil;
-    double best_score = 0;
-    Time best_since{};
-    for (std::uint32_t ai : q.members) {
-      if (!eligible(ai, ix, t, now)) continue;
-      const Node& n = nodes[node_of(agents[ai], ix.ch, 0)];
-      CandidateView v = view(ai, n, q, now);
-      if (s.needs_random()) v.random_unit = unit_random();
-      const double sc = s.score(v, ctx);
-      if (best == kNil || sc > best_score ||
-          (sc == best_score && (n.since < best_since || (n.since == best_since && ai < best)))) {
-        best = ai;
-        best_score = sc;
-        best_since = n.since;
-      }
-    }
-    if (best != kNil) picked.push_back(best);
+    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    ScoreBest best;
+    for (std::uint32_t ai : q.members)
+      if (eligible(ai, ix, t, now)) score_candidate(ai, ix, q, s, ctx, best, now);
+    if (best.agent != kNil) picked.push_back(best.agent);
     return picked.size();
   }
 
@@ -1003,6 +1146,16 @@ struct Engine::Impl {
     return true;
   }
 
+  // The sticky memory keeps answers for the longest window any queue uses;
+  // with no sticky queue left it is emptied and nothing is recorded.
+  void update_sticky_horizon() {
+    Millis longest{0};
+    for (const QueueRec& q : queues)
+      if (q.live && q.cfg.sticky_wait.count() > 0) longest = std::max(longest, q.cfg.sticky_window);
+    sticky_horizon = longest;
+    if (longest.count() == 0) sticky = StickyMemory{};
+  }
+
   Duration estimate(std::uint32_t qi, std::size_t position) const {
     const QueueRec& q = queues[qi];
     const double staffed = std::max<double>(1.0, q.staffed);
@@ -1126,7 +1279,9 @@ struct Engine::Impl {
 
   // -------------------------------------------------------------- checks ----
   std::string check() const {
+    std::vector<std::size_t> listed(agents.size() * kChannelCount, 0);
     std::ostringstream err;
+    err << check_lists(listed);
     std::vector<int> used(agents.size() * kChannelCount, 0), ringing(agents.size(), 0),
         conn(agents.size(), 0), wrap(agents.size(), 0);
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1166,27 +1321,46 @@ struct Engine::Impl {
         const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
         const bool have = (a.avail_mask >> c) & 1;
         if (want != have) err << "agent " << raw(a.cfg.id) << " availability mask stale\n";
-        if (a.live && a.nslots > 0)
-          for (std::uint32_t s = 0; s < a.nslots; ++s)
-            if ((nodes[node_of(a, static_cast<Channel>(c), s)].bucket != kNil) != have)
-              err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
+        const std::size_t expect = have ? a.skills.size() + 1 : 0;
+        if (listed[ai * kChannelCount + c] != expect)
+          err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
       }
       if (ringing[ai] != a.ringing || conn[ai] != a.connected || wrap[ai] != a.wrapping)
         err << "agent " << raw(a.cfg.id) << " ringing/connected/wrap counts mismatch\n";
       if (a.live && a.status.status == AgentStatus::kLoggedOut && !a.ixs.empty())
         err << "logged-out agent " << raw(a.cfg.id) << " holds interactions\n";
     }
-    for (std::size_t b = 0; b < buckets.size(); ++b) {
+    return err.str() + check_conservation();
+  }
+
+  // Counts each agent's valid list entries per channel; checks each list's
+  // order, live count and that its valid entries belong there.
+  std::string check_lists(std::vector<std::size_t>& listed) const {
+    std::ostringstream err;
+    for (std::uint32_t b = 0; b < buckets.size(); ++b) {
+      const Bucket& bk = buckets[b];
+      const Channel ch = bucket_channel(b);
       std::uint32_t n = 0;
       Time prev{};
-      for (std::uint32_t x = buckets[b].head; x != kNil; x = nodes[x].next) {
+      for (std::size_t i = 0; i < bk.entries.size(); ++i) {
+        const AvailEntry& e = bk.entries[i];
+        if (!valid(e, ch)) continue;
+        if (i < bk.head) err << "valid entry before the list head\n";
         ++n;
-        if (nodes[x].bucket != b) err << "node in wrong bucket\n";
-        if (nodes[x].since < prev) err << "bucket not in availability order\n";
-        prev = nodes[x].since;
+        ++listed[e.agent * kChannelCount + ci(ch)];
+        bool belongs = false;
+        for_each_bucket(agents[e.agent], ch, [&](std::uint32_t x) { belongs |= x == b; });
+        if (!belongs || !(agents[e.agent].avail_mask & bit(ch))) err << "entry in wrong list\n";
+        if (e.since < prev) err << "list not in availability order\n";
+        prev = e.since;
       }
-      if (n != buckets[b].count) err << "bucket count mismatch\n";
+      if (n != bk.live) err << "list live count mismatch\n";
     }
+    return err.str();
+  }
+
+  std::string check_conservation() const {
+    std::ostringstream err;
     // Work conservation: no available agent can take a waiting interaction.
     for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
       const QueueRec& q = queues[qi];
@@ -1255,7 +1429,7 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
     a.live = true;
     a.cfg = config;
     a.skills = std::move(skills);
-    m.allocate_nodes(ai);
+    m.epochs.resize(m.agents.size() * kChannelCount, 0);
     m.rebuild_agent_membership(ai);
     return common::ok_status();
   }
@@ -1266,15 +1440,13 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
                   [](auto& x, auto& y) { return x.skill == y.skill && x.level == y.level; });
   a.cfg = config;
   if (skills_changed) {
-    for (int c = 0; c < kChannelCount; ++c)
-      for (std::uint32_t s = 0; s < a.nslots; ++s) m.unlink(m.node_of(a, static_cast<Channel>(c), s));
-    a.avail_mask = 0;
+    m.unlist_all(ai);
     a.skills = std::move(skills);
-    m.allocate_nodes(ai);
     m.rebuild_agent_membership(ai);
   }
   m.refresh(ai, now);
   m.dispatch_agent(ai, now);
+  m.enforce_no_agents(now);
   return common::ok_status();
 }
 
@@ -1341,6 +1513,8 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   q.weight = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config.weight_seconds));
   m.update_head(qi);
   m.rebuild_queue_membership(qi);
+  m.note_staffing(qi);  // a changed requirement or policy may leave it unstaffed
+  m.update_sticky_horizon();
   if (!is_new) {
     // Waiting interactions keep their position; requirement tiers are
     // re-derived from the steps they already passed.
@@ -1364,6 +1538,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     for (auto xi : waiting)
       if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
   }
+  m.enforce_no_agents(now);
   return common::ok_status();
 }
 
@@ -1379,6 +1554,8 @@ Status Engine::remove_queue(QueueId id) {
   m.queues[qi].live = false;
   m.rebuild_queue_membership(qi);
   m.queue_index.erase(raw(id));
+  m.unstaffed.clear();  // nothing waits in it, and no other queue's staffing changed
+  m.update_sticky_horizon();
   return common::ok_status();
 }
 
@@ -1459,6 +1636,7 @@ Status Engine::logout(AgentId id, Time now) {
   ++a.hb_gen;
   m.emit_agent(EventType::kAgentLoggedOut, now, a);
   m.refresh(ai, now);
+  m.enforce_no_agents(now);
   return common::ok_status();
 }
 
@@ -1563,10 +1741,9 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
       ix.pref_until = now + spec.preferred_wait;
     }
   } else if (q.cfg.sticky_window.count() > 0 && q.cfg.sticky_wait.count() > 0 && spec.customer != 0) {
-    auto it = m.last_agent_for_customer.find(spec.customer);
-    if (it != m.last_agent_for_customer.end() && now - it->second.second <= q.cfg.sticky_window &&
-        m.agents[it->second.first].live) {
-      ix.pref_agent = it->second.first;
+    const StickyMemory::Entry* last = m.sticky.find(spec.customer);
+    if (last && now - last->at <= q.cfg.sticky_window && m.agents[last->agent].live) {
+      ix.pref_agent = last->agent;
       ix.pref_until = now + q.cfg.sticky_wait;
     }
   }
@@ -1639,8 +1816,11 @@ Status Engine::answered(InteractionId id, AgentId agent, Time now) {
     return Error::conflict("interaction is not ringing this agent");
   m.set_phase(ix, PhaseInput::kAnswer);
   ++ix.offer_gen;
-  const std::vector<std::uint32_t> others = ix.ringing;
-  ix.ringing.clear();
+  // Swapped out rather than copied: no allocation per answer. Nothing below
+  // re-enters answered(), so the scratch vector is not reused meanwhile.
+  std::vector<std::uint32_t>& others = m.answer_scratch;
+  others.clear();
+  std::swap(others, ix.ringing);
   AgentRec& a = m.agents[ai];
   --a.ringing;
   ++a.connected;
@@ -1648,7 +1828,10 @@ Status Engine::answered(InteractionId id, AgentId agent, Time now) {
   ix.agent = ai;
   ix.answered_at = now;
   m.emit_ix(EventType::kAnswered, now, ix).agent = a.cfg.id;
-  if (ix.customer != 0) m.last_agent_for_customer[ix.customer] = {ai, now};
+  if (ix.customer != 0 && m.sticky_horizon.count() > 0) {
+    m.sticky.record(ix.customer, ai, now);
+    m.sticky.prune(now - m.sticky_horizon);
+  }
   m.refresh(ai, now);
   for (std::uint32_t o : others) {
     if (o == ai) continue;
@@ -1755,6 +1938,7 @@ void Engine::tick(Time now) {
     m.timers.pop();
     m.fire(t, now);
   }
+  if (m.sticky_horizon.count() > 0) m.sticky.prune(now - m.sticky_horizon);
 }
 
 std::optional<Time> Engine::next_deadline() const {
@@ -1837,9 +2021,10 @@ std::size_t Engine::live_interaction_count() const { return impl_->ix_index.size
 
 std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
-  std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.nodes.capacity() * sizeof(Node) +
+  std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
                       m.ixs.capacity() * sizeof(IxRec) + m.queues.capacity() * sizeof(QueueRec) +
                       m.buckets.capacity() * sizeof(Bucket);
+  for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
   for (const auto& a : m.agents)
     bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.capacity() * 4 +
              a.cfg.skills.capacity() * sizeof(SkillLevel);
