@@ -88,18 +88,25 @@ struct WaitOrder {
 
 using WaitSet = std::set<WaitKey, WaitOrder>;
 
-struct AgentRec {
+// Fields read by every availability refresh and decision come first, in the
+// record's first two cache lines (capacity, voice blocking and id are copies
+// of cfg for that reason); the rest is touched once per interaction.
+struct alignas(64) AgentRec {
   bool live = false;
-  AgentConfig cfg;
-  std::vector<DenseSkill> skills;  // sorted by dense skill
-  StatusValue status;
+  std::uint8_t avail_mask = 0;
   AgentState state = AgentState::kIdle;
+  bool voice_blocks = true;  // cfg.voice_blocks_other_channels
+  StatusValue status;
   int used[kChannelCount] = {0, 0, 0};
+  int capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
   int ringing = 0;
   int connected = 0;
   int wrapping = 0;
+  AgentId id{};                                        // cfg.id
+  std::vector<DenseSkill> skills;                      // sorted by dense skill
+  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
   std::vector<std::uint32_t> ixs;
-  std::uint8_t avail_mask = 0;
+  AgentConfig cfg;
   Time avail_since[kChannelCount] = {};  // when it last became available per channel
   std::uint32_t handled_today = 0;
   double busy_decayed = 0;
@@ -108,7 +115,13 @@ struct AgentRec {
   Time fatigue_at{};
   int misses = 0;
   std::uint32_t hb_gen = 0;
-  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
+
+  void set_config(const AgentConfig& c) {
+    cfg = c;
+    id = c.id;
+    voice_blocks = c.voice_blocks_other_channels;
+    for (int i = 0; i < kChannelCount; ++i) capacity[i] = c.capacity[i];
+  }
 };
 
 struct Target {
@@ -123,27 +136,28 @@ struct Decline {
   Time until;
 };
 
+// Decision-path fields first; answer/hold/end bookkeeping last.
 struct IxRec {
   bool live = false;
-  std::uint32_t gen = 0;
-  InteractionId id{};
-  std::uint32_t home = kNil;
+  Phase phase = Phase::kWaiting;
   Channel ch = Channel::kVoice;
+  bool callback = false;
+  std::uint32_t gen = 0;
+  std::uint32_t home = kNil;
+  std::uint32_t agent = kNil;
+  std::uint32_t pref_agent = kNil;
+  std::uint32_t offer_gen = 0;
   int priority = 0;
+  int steps_applied = 0;
   Time arrival{};
   std::uint64_t seq = 0;
-  std::uint64_t customer = 0;
-  Phase phase = Phase::kWaiting;
-  bool callback = false;
-  int steps_applied = 0;
+  InteractionId id{};
+  Time pref_until{};
   std::vector<Target> targets;  // [0] is the home queue
   std::vector<DenseSkill> extra;
   std::vector<std::uint32_t> ringing;
   std::vector<Decline> declined;
-  std::uint32_t agent = kNil;
-  std::uint32_t pref_agent = kNil;
-  Time pref_until{};
-  std::uint32_t offer_gen = 0;
+  std::uint64_t customer = 0;
   Time answered_at{};
   Time hold_started{};
   Duration hold_total{0};
@@ -154,6 +168,7 @@ struct IxRec {
 struct QueueRec {
   // Hot fields first: the decision path reads these.
   WaitSet waiting;
+  QueueId id{};                 // cfg.id
   Duration weight{0};           // cfg.weight_seconds
   std::vector<DenseReq> tiers;  // [0] base, then one per relax step
   std::vector<std::uint32_t> members;
@@ -376,6 +391,11 @@ struct Engine::Impl {
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
   std::vector<Head> heads;  // per queue
+  // Per (queue, channel): available agents meeting the queue's base
+  // requirement. Zero lets an arrival that needs only the base requirement
+  // skip the search: in a backlogged queue no candidate list is scanned just
+  // to find that every listed agent lacks a second required skill.
+  std::vector<std::uint32_t> avail_base;
   std::vector<IxRec> ixs;
   std::vector<std::uint32_t> free_ixs;
   FlatIndex ix_index;
@@ -440,14 +460,14 @@ struct Engine::Impl {
   Event& emit_ix(EventType type, Time now, const IxRec& ix) {
     Event& e = emit(type, now);
     e.interaction = ix.id;
-    e.queue = queues[ix.home].cfg.id;
+    e.queue = queues[ix.home].id;
     e.channel = ix.ch;
     e.arrival = ix.arrival;
     return e;
   }
   Event& emit_agent(EventType type, Time now, const AgentRec& a) {
     Event& e = emit(type, now);
-    e.agent = a.cfg.id;
+    e.agent = a.id;
     return e;
   }
 
@@ -472,16 +492,29 @@ struct Engine::Impl {
       buckets[b].entries.push_back(AvailEntry{now, ai, ep});
       ++buckets[b].live;
     });
+    for (auto [qi, base] : a.queues)
+      if (base) ++avail_base[qi * kChannelCount + ci(ch)];
   }
   void unlist_agent(std::uint32_t ai, Channel ch) {
     ++epoch(ai, ch);
-    for_each_bucket(agents[ai], ch, [&](std::uint32_t b) {
+    const AgentRec& a = agents[ai];
+    for_each_bucket(a, ch, [&](std::uint32_t b) {
       --buckets[b].live;
       maybe_compact(b);
     });
+    for (auto [qi, base] : a.queues)
+      if (base) --avail_base[qi * kChannelCount + ci(ch)];
   }
-  // Keeps a list's stale entries at most about twice its live ones, so scans
-  // stay proportional to the available agents (amortized O(1) per change).
+  // Adds `delta` to the queue's available-base-member counts for every
+  // channel the agent is available on (membership changes).
+  void count_base(std::uint32_t ai, std::uint32_t qi, int delta) {
+    for (int c = 0; c < kChannelCount; ++c)
+      if (agents[ai].avail_mask & (1u << c))
+        avail_base[qi * kChannelCount + static_cast<std::uint32_t>(c)] += static_cast<std::uint32_t>(delta);
+  }
+  // Keeps a list's stale entries after the head at most about twice its live
+  // ones, so scans stay proportional to the available agents (amortized O(1)
+  // per change). With drop_prefix this bounds a list to 4 x live + 64 entries.
   void maybe_compact(std::uint32_t b) {
     Bucket& bk = buckets[b];
     const std::size_t held = bk.entries.size() - bk.head;
@@ -493,6 +526,14 @@ struct Engine::Impl {
     bk.entries.resize(out);
     bk.head = 0;
   }
+  // The entries before the head are dead; reclaim them once they are half the
+  // vector (amortized O(1) per head advance), so a list that always has an
+  // available agent does not grow with every availability change.
+  static void drop_prefix(Bucket& bk) {
+    if (bk.head < 32 || bk.head * 2 < bk.entries.size()) return;
+    bk.entries.erase(bk.entries.begin(), bk.entries.begin() + bk.head);
+    bk.head = 0;
+  }
   // Advances the list's head past stale entries; returns the head position.
   std::uint32_t skip_stale_head(std::uint32_t b) {
     Bucket& bk = buckets[b];
@@ -502,14 +543,14 @@ struct Engine::Impl {
       bk.entries.clear();
       bk.head = 0;
     }
+    drop_prefix(bk);
     return bk.head;
   }
 
   bool can_take_channel(const AgentRec& a, Channel ch) const {
     if (a.status.status != AgentStatus::kReady || a.ringing > 0) return false;
-    if (a.used[ci(ch)] >= a.cfg.capacity[ci(ch)]) return false;
-    if (ch != Channel::kVoice && a.cfg.voice_blocks_other_channels && a.used[ci(Channel::kVoice)] > 0)
-      return false;
+    if (a.used[ci(ch)] >= a.capacity[ci(ch)]) return false;
+    if (ch != Channel::kVoice && a.voice_blocks && a.used[ci(Channel::kVoice)] > 0) return false;
     return true;
   }
 
@@ -568,6 +609,7 @@ struct Engine::Impl {
     for (auto [qi, base] : a.queues) {
       auto& m = queues[qi].members;
       m.erase(std::find(m.begin(), m.end(), ai));
+      if (base) count_base(ai, qi, -1);
       if (base && logged_in(a)) {
         --queues[qi].staffed;
         note_staffing(qi);
@@ -582,6 +624,7 @@ struct Engine::Impl {
     if (!relevant(a, q, &base)) return;
     a.queues.emplace_back(qi, base);
     q.members.push_back(ai);
+    if (base) count_base(ai, qi, +1);
     if (base && logged_in(a)) ++q.staffed;
   }
   void rebuild_agent_membership(std::uint32_t ai) {
@@ -594,6 +637,7 @@ struct Engine::Impl {
     for (std::uint32_t ai : q.members) {
       auto& v = agents[ai].queues;
       auto it = std::find_if(v.begin(), v.end(), [&](auto& p) { return p.first == qi; });
+      if (it->second) count_base(ai, qi, -1);
       if (it->second && logged_in(agents[ai])) --q.staffed;
       v.erase(it);
     }
@@ -798,6 +842,7 @@ struct Engine::Impl {
       if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
       return picked.size();
     }
+    if (t.tier == 0 && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
     const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
     // A narrow requirement (several ANDed skills) can make the cheapest skill
@@ -1355,12 +1400,21 @@ struct Engine::Impl {
         prev = e.since;
       }
       if (n != bk.live) err << "list live count mismatch\n";
+      if (bk.entries.size() > 4 * static_cast<std::size_t>(bk.live) + 64)
+        err << "list holds too many stale entries\n";
     }
     return err.str();
   }
 
   std::string check_conservation() const {
     std::ostringstream err;
+    std::vector<std::uint32_t> base(queues.size() * kChannelCount, 0);
+    for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
+      for (auto [qi, is_base] : agents[ai].queues)
+        for (int c = 0; c < kChannelCount; ++c)
+          if (is_base && (agents[ai].avail_mask & (1u << c)))
+            ++base[qi * kChannelCount + static_cast<std::uint32_t>(c)];
+    if (base != avail_base) err << "available base-member counts out of date\n";
     // Work conservation: no available agent can take a waiting interaction.
     for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
       const QueueRec& q = queues[qi];
@@ -1427,7 +1481,7 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
     m.agent_index.put(raw(config.id), ai);
     AgentRec& a = m.agents[ai];
     a.live = true;
-    a.cfg = config;
+    a.set_config(config);
     a.skills = std::move(skills);
     m.epochs.resize(m.agents.size() * kChannelCount, 0);
     m.rebuild_agent_membership(ai);
@@ -1438,7 +1492,7 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
       skills.size() != a.skills.size() ||
       !std::equal(skills.begin(), skills.end(), a.skills.begin(),
                   [](auto& x, auto& y) { return x.skill == y.skill && x.level == y.level; });
-  a.cfg = config;
+  a.set_config(config);
   if (skills_changed) {
     m.unlist_all(ai);
     a.skills = std::move(skills);
@@ -1487,11 +1541,13 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queues.emplace_back();
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
+    m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.queues[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
   }
   QueueRec& q = m.queues[qi];
   q.live = true;
   q.cfg = config;
+  q.id = config.id;
   if (!q.custom) q.strategy = &builtin_strategy(config.strategy);
   q.tiers.clear();
   q.step_tier.clear();
@@ -2033,10 +2089,13 @@ std::size_t Engine::approximate_memory_bytes() const {
   for (const auto& ix : m.ixs)
     bytes += ix.targets.capacity() * sizeof(Target) + ix.extra.capacity() * sizeof(DenseSkill) +
              ix.ringing.capacity() * 4 + ix.declined.capacity() * sizeof(Decline);
+  bytes += m.sticky.bytes();
   bytes +=
       m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() + m.heads.capacity() * sizeof(Head);
   return bytes;
 }
+
+std::size_t Engine::sticky_entries() const { return impl_->sticky.customers(); }
 
 std::string Engine::check_invariants() const { return impl_->check(); }
 
