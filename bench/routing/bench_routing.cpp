@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -28,6 +29,14 @@ namespace hotline::routing {
 namespace {
 
 constexpr int kSkills = 100;
+
+// Steps per churn run: HOTLINE_BENCH_STEPS overrides the default (short runs
+// under cachegrind, whose counts do not depend on the machine's load).
+std::int64_t churn_steps() {
+  const char* env = std::getenv("HOTLINE_BENCH_STEPS");
+  const long long n = env ? std::atoll(env) : 0;
+  return n > 0 ? n : 400'000;
+}
 
 std::size_t heap_bytes() { return mallinfo2().uordblks; }
 
@@ -257,7 +266,7 @@ void BM_NaiveScanBaseline(benchmark::State& state) {
 // churn has run, so every run and every engine version does the same work.
 BENCHMARK(BM_RoutingChurn)
     ->ArgNames({"agents", "queues", "balanced"})
-    ->Iterations(400'000)
+    ->Iterations(churn_steps())
     ->Args({100, 10, 1})
     ->Args({1000, 100, 1})
     ->Args({10000, 1000, 1})
