@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -29,7 +30,20 @@ namespace {
 
 constexpr int kSkills = 100;
 
-std::size_t heap_bytes() { return mallinfo2().uordblks; }
+// Steps per churn run: HOTLINE_BENCH_STEPS overrides the default (short runs
+// under cachegrind, whose counts do not depend on the machine's load).
+std::int64_t churn_steps() {
+  const char* env = std::getenv("HOTLINE_BENCH_STEPS");
+  const long long n = env ? std::atoll(env) : 0;
+  return n > 0 ? n : 400'000;
+}
+
+// Heap in use: small chunks plus mmap'd blocks (large vectors such as the
+// record arrays are mmap'd and would be missed by uordblks alone).
+std::size_t heap_bytes() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
 
 struct World {
   std::vector<AgentConfig> agents;
@@ -94,6 +108,7 @@ void BM_RoutingChurn(benchmark::State& state) {
   Engine engine;
   for (const auto& q : w.queues) (void)engine.upsert_queue(q, clock.now());
   const std::size_t heap1 = heap_bytes();
+  const std::size_t engine1 = engine.approximate_memory_bytes();
   for (const auto& a : w.agents) {
     (void)engine.upsert_agent(a, clock.now());
     (void)engine.login(a.id, clock.now());
@@ -101,6 +116,7 @@ void BM_RoutingChurn(benchmark::State& state) {
   }
   engine.discard_events();
   const std::size_t heap2 = heap_bytes();
+  const std::size_t engine2 = engine.approximate_memory_bytes();
   (void)heap0;
 
   std::mt19937_64 rng(11);
@@ -178,13 +194,14 @@ void BM_RoutingChurn(benchmark::State& state) {
   }
   state.counters["waiting"] = static_cast<double>(engine.live_interaction_count() - connected.size());
   state.counters["B/agent"] = static_cast<double>(heap2 - heap1) / n_agents;
+  state.counters["B/agent(engine)"] = static_cast<double>(engine2 - engine1) / n_agents;
 }
 
 // Memory per waiting interaction: no agent is ready, so everything waits.
 void BM_MemoryPerWaiting(benchmark::State& state) {
   const World w = make_world(1000, 100, 7);
   common::FakeClock clock;
-  double per = 0;
+  double per = 0, engine_per = 0;
   for (auto _ : state) {
     Engine engine;
     for (const auto& q : w.queues) (void)engine.upsert_queue(q, clock.now());
@@ -193,8 +210,8 @@ void BM_MemoryPerWaiting(benchmark::State& state) {
       (void)engine.login(a.id, clock.now());
     }
     const int n = static_cast<int>(state.range(0));
-    // Warm the interaction slot vector so its growth is not attributed.
     const std::size_t before = heap_bytes();
+    const std::size_t engine_before = engine.approximate_memory_bytes();
     for (int i = 0; i < n; ++i) {
       InteractionSpec s;
       s.id = InteractionId{static_cast<std::uint64_t>(i + 1)};
@@ -203,8 +220,12 @@ void BM_MemoryPerWaiting(benchmark::State& state) {
     }
     engine.discard_events();
     per = static_cast<double>(heap_bytes() - before) / n;
+    engine_per = static_cast<double>(engine.approximate_memory_bytes() - engine_before) / n;
   }
+  // Heap delta includes vector growth slack (capacity doubling); the
+  // engine's own accounting counts container capacities.
   state.counters["B/waiting"] = per;
+  state.counters["B/waiting(engine)"] = engine_per;
 }
 
 // Baseline for the scaling table: what a scan-every-member design costs.
@@ -252,9 +273,12 @@ void BM_NaiveScanBaseline(benchmark::State& state) {
 }
 
 // Args: agents, queues, balanced (1: arrivals follow staffing; 0: uniform
-// over queues, so thinly staffed queues build a backlog).
+// over queues, so thinly staffed queues build a backlog). A fixed number of
+// steps: the world's state (backlog, idle agents) depends on how far the
+// churn has run, so every run and every engine version does the same work.
 BENCHMARK(BM_RoutingChurn)
     ->ArgNames({"agents", "queues", "balanced"})
+    ->Iterations(churn_steps())
     ->Args({100, 10, 1})
     ->Args({1000, 100, 1})
     ->Args({10000, 1000, 1})

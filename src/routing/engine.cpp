@@ -3,11 +3,15 @@
 // Data layout (all indices are uint32 into vectors; nothing is looked up by
 // string on the decision path):
 //  * agents_: AgentRec, never reused (the index is the agent's stable rank).
-//  * nodes_: one list node per (agent, channel, skill slot). Slot 0 is the
-//    pseudo-skill "any" so requirement-free queues have a list too. A node is
-//    linked into bucket (channel, skill, level) while the agent is available
-//    on that channel. Lists are appended at the moment the agent becomes
-//    available, so each list is in availability order (time never runs back).
+//  * buckets: one availability list per (skill, level, channel). Skill 0 is
+//    the pseudo-skill "any" so requirement-free queues have a list too. An
+//    agent that becomes available on a channel appends one entry to the list
+//    of each of its skills (and "any"), so each list is in availability order
+//    (time never runs back). Lists are flat vectors with lazy deletion: an
+//    agent that stops being available only bumps its per-channel epoch, which
+//    makes its entries stale; scans skip stale entries and a list is compacted
+//    when stale entries outnumber live ones. Becoming unavailable thus writes
+//    no other agent's memory (a linked list would touch both neighbours).
 //  * queues_: QueueRec with a std::set of waiting entries ordered by
 //    (priority desc, arrival asc, seq asc).
 //  * ixs_: interaction slots, reused through a free list; a generation
@@ -17,8 +21,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <deque>
 #include <queue>
 #include <sstream>
+#include <type_traits>
 
 namespace hotline::routing {
 
@@ -41,18 +48,105 @@ struct DenseReq {
   std::vector<DenseSkill> terms;
 };
 
-struct Node {
-  std::uint32_t agent = kNil;
-  std::uint32_t prev = kNil;
-  std::uint32_t next = kNil;
-  std::uint32_t bucket = kNil;  // kNil when unlinked
+// One entry of an availability list. Valid while `epoch` equals the agent's
+// current epoch on the list's channel (see Impl::epochs).
+struct AvailEntry {
   Time since{};
+  std::uint32_t agent = kNil;
+  std::uint32_t epoch = 0;
 };
 
 struct Bucket {
-  std::uint32_t head = kNil;
-  std::uint32_t tail = kNil;
-  std::uint32_t count = 0;
+  std::vector<AvailEntry> entries;  // availability order, stale entries included
+  std::uint32_t head = 0;           // every entry before `head` is stale
+  std::uint32_t live = 0;           // valid entries = available agents listed here
+};
+
+// A read position in one bucket while merging several in availability order.
+struct Cursor {
+  std::uint32_t bucket = kNil;
+  std::uint32_t pos = 0;
+};
+
+// A vector with room for N elements inside the owning record. The common
+// cases (an interaction's one target and one ringing agent, a voice agent's
+// one interaction) then need no separate heap block, which saves a cache miss
+// per record on the decision path. Trivially copyable elements only.
+template <typename T, std::uint32_t N>
+class SmallVec {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  SmallVec() = default;
+  SmallVec(const SmallVec& o) { append(o.begin(), o.end()); }
+  SmallVec& operator=(const SmallVec& o) {
+    if (this != &o) {
+      clear();
+      append(o.begin(), o.end());
+    }
+    return *this;
+  }
+  SmallVec(SmallVec&& o) noexcept { take(o); }
+  SmallVec& operator=(SmallVec&& o) noexcept {
+    if (this != &o) {
+      ::operator delete(heap_);
+      heap_ = nullptr;
+      take(o);
+    }
+    return *this;
+  }
+  ~SmallVec() { ::operator delete(heap_); }
+
+  T* begin() { return data(); }
+  T* end() { return data() + size_; }
+  const T* begin() const { return data(); }
+  const T* end() const { return data() + size_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& operator[](std::size_t i) { return data()[i]; }
+  const T& operator[](std::size_t i) const { return data()[i]; }
+  void clear() { size_ = 0; }
+  void push_back(const T& v) {
+    if (size_ == cap_) grow();
+    data()[size_++] = v;
+  }
+  // Removes one element, keeping the order of the rest.
+  void erase(T* it) {
+    std::copy(it + 1, end(), it);
+    --size_;
+  }
+  // Heap bytes beyond the inline room (memory accounting).
+  std::size_t heap_bytes() const { return heap_ ? cap_ * sizeof(T) : 0; }
+
+ private:
+  T* data() { return heap_ ? heap_ : inline_; }
+  const T* data() const { return heap_ ? heap_ : inline_; }
+  void append(const T* b, const T* e) {
+    for (; b != e; ++b) push_back(*b);
+  }
+  // Moves o's elements here (this holds no heap block) and empties o.
+  void take(SmallVec& o) {
+    size_ = o.size_;
+    cap_ = o.cap_;
+    heap_ = o.heap_;
+    if (!heap_)
+      std::memcpy(static_cast<void*>(inline_), static_cast<const void*>(o.inline_), sizeof(inline_));
+    o.heap_ = nullptr;
+    o.size_ = 0;
+    o.cap_ = N;
+  }
+  void grow() {
+    const std::uint32_t cap = cap_ * 2;
+    T* fresh = static_cast<T*>(::operator new(cap * sizeof(T)));
+    std::memcpy(static_cast<void*>(fresh), static_cast<const void*>(data()), size_ * sizeof(T));
+    ::operator delete(heap_);
+    heap_ = fresh;
+    cap_ = cap;
+  }
+  T* heap_ = nullptr;
+  std::uint32_t size_ = 0;
+  std::uint32_t cap_ = N;
+  T inline_[N]{};
 };
 
 struct WaitKey {
@@ -77,20 +171,26 @@ struct WaitOrder {
 
 using WaitSet = std::set<WaitKey, WaitOrder>;
 
-struct AgentRec {
+// Fields read by every availability refresh and decision come first, in the
+// record's first two cache lines (capacity, voice blocking and id are copies
+// of cfg for that reason); the rest is touched once per interaction.
+struct alignas(64) AgentRec {
   bool live = false;
-  AgentConfig cfg;
-  std::vector<DenseSkill> skills;  // sorted by dense skill
-  StatusValue status;
+  std::uint8_t avail_mask = 0;
   AgentState state = AgentState::kIdle;
+  bool voice_blocks = true;  // cfg.voice_blocks_other_channels
+  StatusValue status;
   int used[kChannelCount] = {0, 0, 0};
+  int capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
   int ringing = 0;
   int connected = 0;
   int wrapping = 0;
-  std::vector<std::uint32_t> ixs;
-  std::uint32_t node_base = kNil;
-  std::uint32_t nslots = 0;
-  std::uint8_t avail_mask = 0;
+  AgentId id{};                                        // cfg.id
+  std::vector<DenseSkill> skills;                      // sorted by dense skill
+  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
+  SmallVec<std::uint32_t, 2> ixs;                      // ringing, connected and wrap-up interactions
+  AgentConfig cfg;
+  Time avail_since[kChannelCount] = {};  // when it last became available per channel
   std::uint32_t handled_today = 0;
   double busy_decayed = 0;
   Time busy_at{};
@@ -98,7 +198,13 @@ struct AgentRec {
   Time fatigue_at{};
   int misses = 0;
   std::uint32_t hb_gen = 0;
-  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
+
+  void set_config(const AgentConfig& c) {
+    cfg = c;
+    id = c.id;
+    voice_blocks = c.voice_blocks_other_channels;
+    for (int i = 0; i < kChannelCount; ++i) capacity[i] = c.capacity[i];
+  }
 };
 
 struct Target {
@@ -113,27 +219,28 @@ struct Decline {
   Time until;
 };
 
+// Decision-path fields first; answer/hold/end bookkeeping last.
 struct IxRec {
   bool live = false;
-  std::uint32_t gen = 0;
-  InteractionId id{};
-  std::uint32_t home = kNil;
-  Channel ch = Channel::kVoice;
-  int priority = 0;
-  Time arrival{};
-  std::uint64_t seq = 0;
-  std::uint64_t customer = 0;
   Phase phase = Phase::kWaiting;
+  Channel ch = Channel::kVoice;
   bool callback = false;
-  int steps_applied = 0;
-  std::vector<Target> targets;  // [0] is the home queue
-  std::vector<DenseSkill> extra;
-  std::vector<std::uint32_t> ringing;
-  std::vector<Decline> declined;
+  std::uint32_t gen = 0;
+  std::uint32_t home = kNil;
   std::uint32_t agent = kNil;
   std::uint32_t pref_agent = kNil;
-  Time pref_until{};
   std::uint32_t offer_gen = 0;
+  int priority = 0;
+  int steps_applied = 0;
+  Time arrival{};
+  std::uint64_t seq = 0;
+  InteractionId id{};
+  Time pref_until{};
+  SmallVec<Target, 1> targets;  // [0] is the home queue
+  std::vector<DenseSkill> extra;
+  SmallVec<std::uint32_t, 1> ringing;
+  std::vector<Decline> declined;
+  std::uint64_t customer = 0;
   Time answered_at{};
   Time hold_started{};
   Duration hold_total{0};
@@ -144,6 +251,7 @@ struct IxRec {
 struct QueueRec {
   // Hot fields first: the decision path reads these.
   WaitSet waiting;
+  QueueId id{};                 // cfg.id
   Duration weight{0};           // cfg.weight_seconds
   std::vector<DenseReq> tiers;  // [0] base, then one per relax step
   std::vector<std::uint32_t> members;
@@ -159,19 +267,22 @@ struct QueueRec {
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
 };
 
-// Open-addressing map from a non-zero 64-bit id to a 32-bit index (linear
-// probing, backward-shift deletion). Every API call looks ids up, so this
+// Open-addressing map from a non-zero 64-bit id to a value (linear probing,
+// backward-shift deletion); get() returns the value type's maximum for a
+// missing key. Every API call looks ids up, so this
 // avoids a node allocation per interaction and a pointer chase per lookup.
-class FlatIndex {
+template <typename V>
+class FlatMap {
  public:
-  std::uint32_t get(std::uint64_t key) const {
-    if (slots_.empty()) return kNil;
+  static constexpr V kMissing = std::numeric_limits<V>::max();
+  V get(std::uint64_t key) const {
+    if (slots_.empty()) return kMissing;
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == key) return slots_[i].value;
-      if (slots_[i].key == 0) return kNil;
+      if (slots_[i].key == 0) return kMissing;
     }
   }
-  void put(std::uint64_t key, std::uint32_t value) {
+  void put(std::uint64_t key, V value) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == key) {
@@ -200,7 +311,7 @@ class FlatIndex {
         i = j;
       }
     }
-    slots_[i] = {0, 0};
+    slots_[i] = {0, V{}};
     --size_;
   }
   std::size_t size() const { return size_; }
@@ -209,7 +320,7 @@ class FlatIndex {
  private:
   struct Slot {
     std::uint64_t key;
-    std::uint32_t value;
+    V value;
   };
   static std::size_t hash(std::uint64_t k) {
     k ^= k >> 33;
@@ -219,7 +330,7 @@ class FlatIndex {
   }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, 0});
+    slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, V{}});
     mask_ = slots_.size() - 1;
     size_ = 0;
     for (const Slot& e : old)
@@ -228,6 +339,49 @@ class FlatIndex {
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+};
+
+using FlatIndex = FlatMap<std::uint32_t>;
+
+// Customer -> the agent who last answered them, for sticky routing. Entries
+// sit in a log in answer order (time never runs back), so the ones older than
+// the longest sticky window of any queue are dropped from the front: the
+// memory holds at most the answers of one window, however many customers
+// pass through over time.
+class StickyMemory {
+ public:
+  struct Entry {
+    std::uint64_t customer = 0;  // 0: superseded by a later answer
+    std::uint32_t agent = kNil;
+    Time at{};
+  };
+  void record(std::uint64_t customer, std::uint32_t agent, Time now) {
+    const std::uint64_t old = index_.get(customer);
+    if (old != FlatMap<std::uint64_t>::kMissing) log_[static_cast<std::size_t>(old - base_)].customer = 0;
+    index_.put(customer, base_ + log_.size());
+    log_.push_back(Entry{customer, agent, now});
+  }
+  // The latest answer for the customer, or nullptr.
+  const Entry* find(std::uint64_t customer) const {
+    const std::uint64_t seq = index_.get(customer);
+    return seq == FlatMap<std::uint64_t>::kMissing ? nullptr : &log_[static_cast<std::size_t>(seq - base_)];
+  }
+  // Drops every answer recorded before `oldest_kept`.
+  void prune(Time oldest_kept) {
+    while (!log_.empty() && log_.front().at < oldest_kept) {
+      if (log_.front().customer != 0) index_.erase(log_.front().customer);
+      log_.pop_front();
+      ++base_;
+    }
+  }
+  std::size_t customers() const { return index_.size(); }
+  std::size_t log_size() const { return log_.size(); }
+  std::size_t bytes() const { return index_.bytes() + log_.size() * sizeof(Entry); }
+
+ private:
+  std::deque<Entry> log_;
+  std::uint64_t base_ = 0;  // sequence number of log_.front()
+  FlatMap<std::uint64_t> index_;
 };
 
 // The first waiting entry of a queue, kept in a dense array so an agent that
@@ -244,6 +398,12 @@ inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std:
   if (ea != eb) return ea < eb;
   return sa < sb;
 }
+
+// A queue an agent serves, and whether the agent meets its base requirement.
+struct QueueRef {
+  std::uint32_t queue = kNil;
+  bool base = false;
+};
 
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
@@ -308,23 +468,40 @@ struct Engine::Impl {
 
   std::unordered_map<SkillId, std::uint32_t> skill_dense;
   std::vector<Bucket> buckets;
-  std::vector<Node> nodes;
+  // Per (agent, channel): bumped whenever the agent becomes available or
+  // stops being available there; list entries with another epoch are stale.
+  // Dense and separate from AgentRec so skipping a stale entry costs one
+  // load from a small array. (Wrap-around needs 2^32 changes of one agent
+  // while a stale entry survives, and stale entries are compacted away long
+  // before.)
+  std::vector<std::uint32_t> epochs;
   std::vector<AgentRec> agents;
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
   std::vector<Head> heads;  // per queue
+  // Per (queue, channel): available agents meeting the queue's base
+  // requirement. Zero lets an arrival that needs only the base requirement
+  // skip the search: in a backlogged queue no candidate list is scanned just
+  // to find that every listed agent lacks a second required skill.
+  std::vector<std::uint32_t> avail_base;
   std::vector<IxRec> ixs;
   std::vector<std::uint32_t> free_ixs;
   FlatIndex ix_index;
-  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, Time>> last_agent_for_customer;
+  StickyMemory sticky;
+  Millis sticky_horizon{0};  // longest sticky_window of any live queue; 0: nothing recorded
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
 
   // Scratch space reused by decisions (allocation-free steady state).
-  std::vector<std::uint32_t> cursors;
+  std::vector<Cursor> cursors;
   std::vector<std::uint32_t> picked;
-  std::vector<std::uint32_t> order;
+  std::vector<QueueRef> order;
   std::vector<std::pair<Time, std::uint32_t>> ranked;
+  std::vector<std::uint32_t> answer_scratch;
+  std::vector<std::uint32_t> victims;
+  // Queues whose staffing dropped to zero during the current call; their
+  // no-agents policy is applied once the call's other changes are done.
+  std::vector<std::uint32_t> unstaffed;
 
   explicit Impl(EngineOptions o) : opt(o), rng(o.seed) { buckets.resize(kLevels * kChannelCount); }
 
@@ -344,8 +521,10 @@ struct Engine::Impl {
     auto it = skill_dense.find(s);
     return it == skill_dense.end() ? kNil : it->second;
   }
+  // The ten levels of one (skill, channel) are adjacent: a search sums and
+  // opens them in a row.
   static std::uint32_t bucket_id(std::uint32_t skill, int level, Channel ch) {
-    return (skill * kLevels + static_cast<std::uint32_t>(level - 1)) * kChannelCount + ci(ch);
+    return (skill * kChannelCount + ci(ch)) * kLevels + static_cast<std::uint32_t>(level - 1);
   }
   DenseReq to_dense(const Requirement& r) {
     DenseReq d;
@@ -372,60 +551,101 @@ struct Engine::Impl {
   Event& emit_ix(EventType type, Time now, const IxRec& ix) {
     Event& e = emit(type, now);
     e.interaction = ix.id;
-    e.queue = queues[ix.home].cfg.id;
+    e.queue = queues[ix.home].id;
     e.channel = ix.ch;
     e.arrival = ix.arrival;
     return e;
   }
   Event& emit_agent(EventType type, Time now, const AgentRec& a) {
     Event& e = emit(type, now);
-    e.agent = a.cfg.id;
+    e.agent = a.id;
     return e;
   }
 
   // --------------------------------------------------------- availability ----
-  void link(std::uint32_t n, std::uint32_t b, Time now) {
-    Node& node = nodes[n];
+  std::uint32_t& epoch(std::uint32_t ai, Channel ch) { return epochs[ai * kChannelCount + ci(ch)]; }
+  std::uint32_t epoch(std::uint32_t ai, Channel ch) const { return epochs[ai * kChannelCount + ci(ch)]; }
+  static Channel bucket_channel(std::uint32_t b) { return static_cast<Channel>(b / kLevels % kChannelCount); }
+  bool valid(const AvailEntry& e, Channel ch) const { return e.epoch == epoch(e.agent, ch); }
+
+  // Calls f(bucket id) for every list the agent belongs to on `ch`.
+  template <typename F>
+  void for_each_bucket(const AgentRec& a, Channel ch, F&& f) const {
+    f(bucket_id(0, kMaxSkillLevel, ch));
+    for (const auto& s : a.skills) f(bucket_id(s.skill, s.level, ch));
+  }
+
+  void list_agent(std::uint32_t ai, Channel ch, Time now) {
+    AgentRec& a = agents[ai];
+    const std::uint32_t ep = ++epoch(ai, ch);
+    a.avail_since[ci(ch)] = now;
+    for_each_bucket(a, ch, [&](std::uint32_t b) {
+      buckets[b].entries.push_back(AvailEntry{now, ai, ep});
+      ++buckets[b].live;
+    });
+    for (auto [qi, base] : a.queues)
+      if (base) ++avail_base[qi * kChannelCount + ci(ch)];
+  }
+  void unlist_agent(std::uint32_t ai, Channel ch) {
+    ++epoch(ai, ch);
+    const AgentRec& a = agents[ai];
+    for_each_bucket(a, ch, [&](std::uint32_t b) {
+      --buckets[b].live;
+      maybe_compact(b);
+    });
+    for (auto [qi, base] : a.queues)
+      if (base) --avail_base[qi * kChannelCount + ci(ch)];
+  }
+  // Adds `delta` to the queue's available-base-member counts for every
+  // channel the agent is available on (membership changes).
+  void count_base(std::uint32_t ai, std::uint32_t qi, int delta) {
+    for (int c = 0; c < kChannelCount; ++c)
+      if (agents[ai].avail_mask & (1u << c))
+        avail_base[qi * kChannelCount + static_cast<std::uint32_t>(c)] += static_cast<std::uint32_t>(delta);
+  }
+  // Keeps a list's stale entries after the head at most about twice its live
+  // ones, so scans stay proportional to the available agents (amortized O(1)
+  // per change). With drop_prefix this bounds a list to 4 x live + 64 entries.
+  void maybe_compact(std::uint32_t b) {
     Bucket& bk = buckets[b];
-    node.bucket = b;
-    node.since = now;
-    node.next = kNil;
-    node.prev = bk.tail;
-    if (bk.tail != kNil)
-      nodes[bk.tail].next = n;
-    else
-      bk.head = n;
-    bk.tail = n;
-    ++bk.count;
+    const std::size_t held = bk.entries.size() - bk.head;
+    if (held <= 2 * static_cast<std::size_t>(bk.live) + 16) return;
+    const Channel ch = bucket_channel(b);
+    std::size_t out = 0;
+    for (std::size_t i = bk.head; i < bk.entries.size(); ++i)
+      if (valid(bk.entries[i], ch)) bk.entries[out++] = bk.entries[i];
+    bk.entries.resize(out);
+    bk.head = 0;
   }
-  void unlink(std::uint32_t n) {
-    Node& node = nodes[n];
-    if (node.bucket == kNil) return;
-    Bucket& bk = buckets[node.bucket];
-    if (node.prev != kNil)
-      nodes[node.prev].next = node.next;
-    else
-      bk.head = node.next;
-    if (node.next != kNil)
-      nodes[node.next].prev = node.prev;
-    else
-      bk.tail = node.prev;
-    --bk.count;
-    node.bucket = node.prev = node.next = kNil;
+  // The entries before the head are dead; reclaim them once they are half the
+  // vector (amortized O(1) per head advance), so a list that always has an
+  // available agent does not grow with every availability change.
+  static void drop_prefix(Bucket& bk) {
+    if (bk.head < 32 || bk.head * 2 < bk.entries.size()) return;
+    bk.entries.erase(bk.entries.begin(), bk.entries.begin() + bk.head);
+    bk.head = 0;
   }
-  std::uint32_t node_of(const AgentRec& a, Channel ch, std::uint32_t slot) const {
-    return a.node_base + static_cast<std::uint32_t>(ci(ch)) * a.nslots + slot;
+  // Advances the list's head past stale entries; returns the head position.
+  std::uint32_t skip_stale_head(std::uint32_t b) {
+    Bucket& bk = buckets[b];
+    const Channel ch = bucket_channel(b);
+    while (bk.head < bk.entries.size() && !valid(bk.entries[bk.head], ch)) ++bk.head;
+    if (bk.head == bk.entries.size()) {
+      bk.entries.clear();
+      bk.head = 0;
+    }
+    drop_prefix(bk);
+    return bk.head;
   }
 
   bool can_take_channel(const AgentRec& a, Channel ch) const {
     if (a.status.status != AgentStatus::kReady || a.ringing > 0) return false;
-    if (a.used[ci(ch)] >= a.cfg.capacity[ci(ch)]) return false;
-    if (ch != Channel::kVoice && a.cfg.voice_blocks_other_channels && a.used[ci(Channel::kVoice)] > 0)
-      return false;
+    if (a.used[ci(ch)] >= a.capacity[ci(ch)]) return false;
+    if (ch != Channel::kVoice && a.voice_blocks && a.used[ci(Channel::kVoice)] > 0) return false;
     return true;
   }
 
-  // Re-derives availability and state; links/unlinks index nodes; emits a
+  // Re-derives availability and state; lists/unlists the agent; emits a
   // state change event when the derived state changes.
   void refresh(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
@@ -437,13 +657,10 @@ struct Engine::Impl {
       for (int c = 0; c < kChannelCount; ++c) {
         const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
         const Channel ch = static_cast<Channel>(c);
-        if ((mask & b) && !(a.avail_mask & b)) {
-          link(node_of(a, ch, 0), bucket_id(0, kMaxSkillLevel, ch), now);
-          for (std::uint32_t s = 0; s < a.skills.size(); ++s)
-            link(node_of(a, ch, s + 1), bucket_id(a.skills[s].skill, a.skills[s].level, ch), now);
-        } else if (!(mask & b) && (a.avail_mask & b)) {
-          for (std::uint32_t s = 0; s <= a.skills.size(); ++s) unlink(node_of(a, ch, s));
-        }
+        if ((mask & b) && !(a.avail_mask & b))
+          list_agent(ai, ch, now);
+        else if (!(mask & b) && (a.avail_mask & b))
+          unlist_agent(ai, ch);
       }
       a.avail_mask = mask;
     }
@@ -456,13 +673,12 @@ struct Engine::Impl {
       emit_agent(EventType::kAgentStateChanged, now, a).value = static_cast<std::uint8_t>(st);
     }
   }
-
-  void allocate_nodes(std::uint32_t ai) {
+  // Takes the agent out of every list (before its skills change).
+  void unlist_all(std::uint32_t ai) {
     AgentRec& a = agents[ai];
-    a.nslots = static_cast<std::uint32_t>(a.skills.size() + 1);
-    a.node_base = static_cast<std::uint32_t>(nodes.size());
-    nodes.resize(nodes.size() + a.nslots * kChannelCount);
-    for (std::uint32_t i = 0; i < a.nslots * kChannelCount; ++i) nodes[a.node_base + i].agent = ai;
+    for (int c = 0; c < kChannelCount; ++c)
+      if (a.avail_mask & (1u << c)) unlist_agent(ai, static_cast<Channel>(c));
+    a.avail_mask = 0;
   }
 
   // ----------------------------------------------------------- membership ----
@@ -484,7 +700,11 @@ struct Engine::Impl {
     for (auto [qi, base] : a.queues) {
       auto& m = queues[qi].members;
       m.erase(std::find(m.begin(), m.end(), ai));
-      if (base && logged_in(a)) --queues[qi].staffed;
+      if (base) count_base(ai, qi, -1);
+      if (base && logged_in(a)) {
+        --queues[qi].staffed;
+        note_staffing(qi);
+      }
     }
     a.queues.clear();
   }
@@ -495,6 +715,7 @@ struct Engine::Impl {
     if (!relevant(a, q, &base)) return;
     a.queues.emplace_back(qi, base);
     q.members.push_back(ai);
+    if (base) count_base(ai, qi, +1);
     if (base && logged_in(a)) ++q.staffed;
   }
   void rebuild_agent_membership(std::uint32_t ai) {
@@ -507,6 +728,7 @@ struct Engine::Impl {
     for (std::uint32_t ai : q.members) {
       auto& v = agents[ai].queues;
       auto it = std::find_if(v.begin(), v.end(), [&](auto& p) { return p.first == qi; });
+      if (it->second) count_base(ai, qi, -1);
       if (it->second && logged_in(agents[ai])) --q.staffed;
       v.erase(it);
     }
@@ -517,7 +739,58 @@ struct Engine::Impl {
   }
   void adjust_staffed(std::uint32_t ai, int delta) {
     for (auto [qi, base] : agents[ai].queues)
-      if (base) queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
+      if (base) {
+        queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
+        note_staffing(qi);
+      }
+  }
+  void note_staffing(std::uint32_t qi) {
+    if (queues[qi].staffed == 0) unstaffed.push_back(qi);
+  }
+
+  // The no-agents policy covers interactions already waiting when a queue's
+  // last agent leaves (logout, skill or requirement change), not only new
+  // arrivals: kReject removes them (Disposition::kNoAgents), kRedirect moves
+  // them to the redirect queue with their original arrival. Callbacks stay:
+  // their caller is not on the line, so nothing is gained by dropping them.
+  // Only interactions whose home is the queue are affected; ones that reached
+  // it through an overflow step follow their own home queue's policy.
+  void enforce_no_agents(Time now) {
+    while (!unstaffed.empty()) {
+      const std::uint32_t qi = unstaffed.back();
+      unstaffed.pop_back();
+      const QueueRec& q = queues[qi];
+      if (!q.live || q.staffed != 0 || q.cfg.no_agents == NoAgentsPolicy::kQueueAnyway) continue;
+      std::uint32_t to = kNil;
+      if (q.cfg.no_agents == NoAgentsPolicy::kRedirect) {
+        to = queue_idx(q.cfg.no_agents_redirect);
+        if (to == kNil || to == qi || !queues[to].live) continue;  // as at enqueue: keep waiting here
+      }
+      victims.clear();
+      for (const WaitKey& k : q.waiting)
+        if (ixs[k.ix].home == qi && !ixs[k.ix].callback) victims.push_back(k.ix);
+      for (std::uint32_t xi : victims) {
+        if (to == kNil)
+          remove(xi, Disposition::kNoAgents, now);
+        else
+          move_home(xi, to, now);
+      }
+    }
+  }
+  // Re-homes a waiting interaction in queue `to`: its targets and overflow
+  // progress restart there (steps count from the original arrival).
+  void move_home(std::uint32_t xi, std::uint32_t to, Time now) {
+    remove_waiting(xi);
+    IxRec& ix = ixs[xi];
+    ix.home = to;
+    ix.targets.clear();
+    Target home;
+    home.queue = to;
+    ix.targets.push_back(home);
+    ix.steps_applied = 0;
+    insert_waiting(xi);
+    emit_ix(EventType::kRequeued, now, ix).disposition = Disposition::kTransferred;
+    if (apply_due(xi, now)) dispatch_interaction(xi, now);
   }
 
   // ---------------------------------------------------------- eligibility ----
@@ -538,19 +811,19 @@ struct Engine::Impl {
 
   std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
     std::uint32_t n = 0;
-    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].count;
+    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].live;
     return n;
   }
 
-  // Fills `cursors` with the heads of the buckets that contain every eligible
-  // agent (a superset); picks the cheapest driving term.
-  // Returns how many list nodes the cursors cover.
+  // Fills `cursors` with the lists that contain every eligible agent (a
+  // superset); picks the cheapest driving term. Returns how many available
+  // agents the lists hold.
   std::uint32_t collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
     cursors.clear();
     auto add_term = [&](const DenseSkill& t) {
       for (int l = t.level; l <= kLevels; ++l) {
-        const Bucket& b = buckets[bucket_id(t.skill, l, ch)];
-        if (b.head != kNil) cursors.push_back(b.head);
+        const std::uint32_t b = bucket_id(t.skill, l, ch);
+        if (buckets[b].live > 0) cursors.push_back(Cursor{b, skip_stale_head(b)});
       }
     };
     const DenseSkill* best = nullptr;
@@ -570,7 +843,7 @@ struct Engine::Impl {
         return best_n;
       }
       add_term(DenseSkill{0, kMaxSkillLevel});
-      return buckets[bucket_id(0, kMaxSkillLevel, ch)].count;
+      return buckets[bucket_id(0, kMaxSkillLevel, ch)].live;
     }
     // OR: the union of the terms, unless one extra (ANDed) term is smaller.
     std::uint32_t sum = 0;
@@ -583,30 +856,38 @@ struct Engine::Impl {
     return sum;
   }
 
-  // Picks the next cursor in availability order and advances it.
-  std::uint32_t next_in_order() {
-    std::size_t bi = cursors.size();
-    for (std::size_t i = 0; i < cursors.size(); ++i) {
-      if (cursors[i] == kNil) continue;
-      if (bi == cursors.size()) {
-        bi = i;
-        continue;
-      }
-      const Node& a = nodes[cursors[i]];
-      const Node& b = nodes[cursors[bi]];
-      if (a.since < b.since || (a.since == b.since && a.agent < b.agent)) bi = i;
-    }
-    if (bi == cursors.size()) return kNil;
-    const std::uint32_t n = cursors[bi];
-    cursors[bi] = nodes[n].next;
-    return n;
+  // The valid entry at or after the cursor, or nullptr when the list is done.
+  const AvailEntry* peek(Cursor& c) const {
+    const Bucket& bk = buckets[c.bucket];
+    const Channel ch = bucket_channel(c.bucket);
+    while (c.pos < bk.entries.size() && !valid(bk.entries[c.pos], ch)) ++c.pos;
+    return c.pos < bk.entries.size() ? &bk.entries[c.pos] : nullptr;
   }
 
-  CandidateView view(std::uint32_t ai, const Node& n, const QueueRec& q, Time now) {
+  // Merges the cursors' lists: returns the agent available the longest among
+  // the cursors' next entries (ties: lower rank) and advances past it; kNil
+  // when all lists are done.
+  std::uint32_t next_in_order() {
+    Cursor* bc = nullptr;
+    const AvailEntry* be = nullptr;
+    for (Cursor& c : cursors) {
+      const AvailEntry* e = peek(c);
+      if (!e) continue;
+      if (!be || e->since < be->since || (e->since == be->since && e->agent < be->agent)) {
+        bc = &c;
+        be = e;
+      }
+    }
+    if (!be) return kNil;
+    ++bc->pos;
+    return be->agent;
+  }
+
+  CandidateView view(std::uint32_t ai, Channel ch, const QueueRec& q, Time now) {
     const AgentRec& a = agents[ai];
     CandidateView c;
     c.rank = ai;
-    c.available_since = n.since;
+    c.available_since = a.avail_since[ci(ch)];
     c.level = q.first_skill == kNil ? 0 : level_of(a.skills, q.first_skill);
     c.handled_today = a.handled_today;
     c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
@@ -620,6 +901,28 @@ struct Engine::Impl {
     return u > 0 ? u : 1e-300;
   }
 
+  // Best-scoring candidate so far for a scored (not idle-ordered) strategy.
+  // Ties go to the agent available the longest, then to the lower rank.
+  struct ScoreBest {
+    std::uint32_t agent = kNil;
+    double score = 0;
+    Time since{};
+    void offer(std::uint32_t ai, double sc, Time since_) {
+      if (agent == kNil || sc > score ||
+          (sc == score && (since_ < since || (since_ == since && ai < agent)))) {
+        agent = ai;
+        score = sc;
+        since = since_;
+      }
+    }
+  };
+  void score_candidate(std::uint32_t ai, const IxRec& ix, const QueueRec& q, const Strategy& s,
+                       const SelectionContext& ctx, ScoreBest& best, Time now) {
+    CandidateView v = view(ai, ix.ch, q, now);
+    if (s.needs_random()) v.random_unit = unit_random();
+    best.offer(ai, s.score(v, ctx), v.available_since);
+  }
+
   // Chooses agents for interaction `xi` through target `t`. Returns how many
   // were put in `picked` (0 = none available).
   std::size_t select(std::uint32_t xi, const Target& t, Time now) {
@@ -630,6 +933,7 @@ struct Engine::Impl {
       if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
       return picked.size();
     }
+    if (t.tier == 0 && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
     const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
     // A narrow requirement (several ANDed skills) can make the cheapest skill
@@ -638,35 +942,23 @@ struct Engine::Impl {
     if (q.members.size() < listed) return select_from_members(ix, t, q, s, now);
     if (s.idle_ordered() || s.ring_all()) {
       const std::size_t want = s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1;
-      for (std::uint32_t n = next_in_order(); n != kNil && picked.size() < want; n = next_in_order()) {
-        const std::uint32_t ai = nodes[n].agent;
+      for (std::uint32_t ai = next_in_order(); ai != kNil && picked.size() < want; ai = next_in_order()) {
         if (!eligible(ai, ix, t, now)) continue;
         if (std::find(picked.begin(), picked.end(), ai) != picked.end()) continue;
         picked.push_back(ai);
       }
       return picked.size();
     }
-    SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
-    std::uint32_t best = kNil;
-    double best_score = 0;
-    Time best_since{};
-    for (std::uint32_t c : cursors) {
-      for (std::uint32_t n = c; n != kNil; n = nodes[n].next) {
-        const std::uint32_t ai = nodes[n].agent;
-        if (ai == best || !eligible(ai, ix, t, now)) continue;
-        CandidateView v = view(ai, nodes[n], q, now);
-        if (s.needs_random()) v.random_unit = unit_random();
-        const double sc = s.score(v, ctx);
-        if (best == kNil || sc > best_score ||
-            (sc == best_score &&
-             (nodes[n].since < best_since || (nodes[n].since == best_since && ai < best)))) {
-          best = ai;
-          best_score = sc;
-          best_since = nodes[n].since;
-        }
+    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    ScoreBest best;
+    for (Cursor& c : cursors) {
+      for (const AvailEntry* e = peek(c); e; ++c.pos, e = peek(c)) {
+        const std::uint32_t ai = e->agent;
+        if (ai == best.agent || !eligible(ai, ix, t, now)) continue;
+        score_candidate(ai, ix, q, s, ctx, best, now);
       }
     }
-    if (best != kNil) picked.push_back(best);
+    if (best.agent != kNil) picked.push_back(best.agent);
     return picked.size();
   }
 
@@ -675,31 +967,18 @@ struct Engine::Impl {
     if (s.idle_ordered() || s.ring_all()) {
       ranked.clear();
       for (std::uint32_t ai : q.members)
-        if (eligible(ai, ix, t, now)) ranked.emplace_back(nodes[node_of(agents[ai], ix.ch, 0)].since, ai);
+        if (eligible(ai, ix, t, now)) ranked.emplace_back(agents[ai].avail_since[ci(ix.ch)], ai);
       const std::size_t want = std::min(
           ranked.size(), s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1);
       std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(want), ranked.end());
       for (std::size_t i = 0; i < want; ++i) picked.push_back(ranked[i].second);
       return picked.size();
     }
-    SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
-    std::uint32_t best = kNil;
-    double best_score = 0;
-    Time best_since{};
-    for (std::uint32_t ai : q.members) {
-      if (!eligible(ai, ix, t, now)) continue;
-      const Node& n = nodes[node_of(agents[ai], ix.ch, 0)];
-      CandidateView v = view(ai, n, q, now);
-      if (s.needs_random()) v.random_unit = unit_random();
-      const double sc = s.score(v, ctx);
-      if (best == kNil || sc > best_score ||
-          (sc == best_score && (n.since < best_since || (n.since == best_since && ai < best)))) {
-        best = ai;
-        best_score = sc;
-        best_since = n.since;
-      }
-    }
-    if (best != kNil) picked.push_back(best);
+    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    ScoreBest best;
+    for (std::uint32_t ai : q.members)
+      if (eligible(ai, ix, t, now)) score_candidate(ai, ix, q, s, ctx, best, now);
+    if (best.agent != kNil) picked.push_back(best.agent);
     return picked.size();
   }
 
@@ -812,6 +1091,48 @@ struct Engine::Impl {
     return false;
   }
 
+  // The best waiting entry found so far for a freed agent.
+  struct Pick {
+    std::uint32_t ix = kNil;
+    std::uint32_t queue = kNil;
+    int priority = 0;
+    Time eff{};
+    std::uint64_t seq = 0;
+    bool beats(int p, Time e, std::uint64_t s) const {
+      return ix == kNil || head_before(p, e, s, priority, eff, seq);
+    }
+  };
+
+  // Whether agent `ai` may take waiting entry `k` of queue `qi`. A simple
+  // entry at the base tier needs only channel availability from a base
+  // member (membership already proved the skills), so the common case reads
+  // neither the agent's skills nor the queue's requirement.
+  bool can_take(std::uint32_t ai, std::uint32_t qi, bool base, const WaitKey& k, Time now) const {
+    const AgentRec& a = agents[ai];
+    if (k.simple) {
+      if (!(a.avail_mask & bit(k.ch))) return false;
+      return (base && k.tier == 0) || meets(a.skills, queues[qi].tiers[k.tier]);
+    }
+    const IxRec& ix = ixs[k.ix];
+    for (const auto& t : ix.targets)
+      if (t.queue == qi) return eligible(ai, ix, t, now);
+    return false;
+  }
+
+  // Scans queue `qi` in waiting order for the first entry the agent can take
+  // that beats `best`; stops at the first entry that cannot beat it.
+  void scan_queue(std::uint32_t ai, QueueRef r, Pick& best, Time now) const {
+    const QueueRec& q = queues[r.queue];
+    for (const WaitKey& k : q.waiting) {
+      const Time eff = k.arrival - q.weight;
+      if (!best.beats(k.priority, eff, k.seq)) return;
+      if (can_take(ai, r.queue, r.base, k, now)) {
+        best = Pick{k.ix, r.queue, k.priority, eff, k.seq};
+        return;
+      }
+    }
+  }
+
   // Finds the best waiting interaction the agent can take across its queues:
   // queues are visited in order of their head entry, and the search stops as
   // soon as no remaining queue's head can beat the best eligible entry found.
@@ -819,59 +1140,29 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
       order.clear();
-      for (auto [qi, base] : a.queues) {
-        (void)base;
-        if (heads[qi].nonempty) order.push_back(qi);
-      }
+      for (auto [qi, base] : a.queues)
+        if (heads[qi].nonempty) order.push_back(QueueRef{qi, base});
       if (order.empty()) return;
-      std::uint32_t best_ix = kNil, best_q = kNil;
-      int best_pri = 0;
-      Time best_eff{};
-      std::uint64_t best_seq = 0;
+      Pick best;
       // Repeatedly take the unvisited queue with the best head. Usually its
       // head is eligible and beats every other head, so one pass suffices.
       for (std::size_t remaining = order.size(); remaining > 0; --remaining) {
         std::size_t pick = 0;
         for (std::size_t i = 1; i < remaining; ++i) {
-          const Head& hi = heads[order[i]];
-          const Head& hp = heads[order[pick]];
+          const Head& hi = heads[order[i].queue];
+          const Head& hp = heads[order[pick].queue];
           if (head_before(hi.priority, hi.eff, hi.seq, hp.priority, hp.eff, hp.seq)) pick = i;
         }
-        const std::uint32_t qi = order[pick];
+        const QueueRef r = order[pick];
         std::swap(order[pick], order[remaining - 1]);
-        const Head& h = heads[qi];
-        if (best_ix != kNil && !head_before(h.priority, h.eff, h.seq, best_pri, best_eff, best_seq)) break;
-        QueueRec& q = queues[qi];
-        for (const WaitKey& k : q.waiting) {
-          const Time eff = k.arrival - q.weight;
-          if (best_ix != kNil && !head_before(k.priority, eff, k.seq, best_pri, best_eff, best_seq)) break;
-          bool ok;
-          if (k.simple) {
-            ok = (a.avail_mask & bit(k.ch)) && meets(a.skills, q.tiers[k.tier]);
-          } else {
-            const IxRec& ix = ixs[k.ix];
-            const Target* t = nullptr;
-            for (const auto& tt : ix.targets)
-              if (tt.queue == qi) {
-                t = &tt;
-                break;
-              }
-            ok = t && eligible(ai, ix, *t, now);
-          }
-          if (ok) {
-            best_ix = k.ix;
-            best_q = qi;
-            best_pri = k.priority;
-            best_eff = eff;
-            best_seq = k.seq;
-            break;
-          }
-        }
+        const Head& h = heads[r.queue];
+        if (!best.beats(h.priority, h.eff, h.seq)) break;
+        scan_queue(ai, r, best, now);
       }
-      if (best_ix == kNil) return;
+      if (best.ix == kNil) return;
       picked.clear();
       picked.push_back(ai);
-      make_offer(best_ix, best_q, now);
+      make_offer(best.ix, best.queue, now);
     }
   }
 
@@ -1003,6 +1294,16 @@ struct Engine::Impl {
     return true;
   }
 
+  // The sticky memory keeps answers for the longest window any queue uses;
+  // with no sticky queue left it is emptied and nothing is recorded.
+  void update_sticky_horizon() {
+    Millis longest{0};
+    for (const QueueRec& q : queues)
+      if (q.live && q.cfg.sticky_wait.count() > 0) longest = std::max(longest, q.cfg.sticky_window);
+    sticky_horizon = longest;
+    if (longest.count() == 0) sticky = StickyMemory{};
+  }
+
   Duration estimate(std::uint32_t qi, std::size_t position) const {
     const QueueRec& q = queues[qi];
     const double staffed = std::max<double>(1.0, q.staffed);
@@ -1063,7 +1364,7 @@ struct Engine::Impl {
 
   void lose_agent(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
-    const std::vector<std::uint32_t> held = a.ixs;
+    const std::vector<std::uint32_t> held(a.ixs.begin(), a.ixs.end());
     for (std::uint32_t xi : held)
       if (ixs[xi].phase == Phase::kOffered) withdraw(xi, ai, now);
     // Fails (and changes nothing) when already not ready (disconnected).
@@ -1088,7 +1389,7 @@ struct Engine::Impl {
     switch (t.kind) {
       case TimerKind::kRing: {
         if (ix.phase != Phase::kOffered || ix.offer_gen != t.aux) return;
-        const std::vector<std::uint32_t> ringing = ix.ringing;
+        const std::vector<std::uint32_t> ringing(ix.ringing.begin(), ix.ringing.end());
         for (std::uint32_t ai : ringing)
           if (ixs[t.idx].live && ixs[t.idx].phase == Phase::kOffered)
             miss(t.idx, ai, EventType::kNoAnswer, now, true);
@@ -1126,7 +1427,9 @@ struct Engine::Impl {
 
   // -------------------------------------------------------------- checks ----
   std::string check() const {
+    std::vector<std::size_t> listed(agents.size() * kChannelCount, 0);
     std::ostringstream err;
+    err << check_lists(listed);
     std::vector<int> used(agents.size() * kChannelCount, 0), ringing(agents.size(), 0),
         conn(agents.size(), 0), wrap(agents.size(), 0);
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1166,27 +1469,55 @@ struct Engine::Impl {
         const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
         const bool have = (a.avail_mask >> c) & 1;
         if (want != have) err << "agent " << raw(a.cfg.id) << " availability mask stale\n";
-        if (a.live && a.nslots > 0)
-          for (std::uint32_t s = 0; s < a.nslots; ++s)
-            if ((nodes[node_of(a, static_cast<Channel>(c), s)].bucket != kNil) != have)
-              err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
+        const std::size_t expect = have ? a.skills.size() + 1 : 0;
+        if (listed[ai * kChannelCount + c] != expect)
+          err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
       }
       if (ringing[ai] != a.ringing || conn[ai] != a.connected || wrap[ai] != a.wrapping)
         err << "agent " << raw(a.cfg.id) << " ringing/connected/wrap counts mismatch\n";
       if (a.live && a.status.status == AgentStatus::kLoggedOut && !a.ixs.empty())
         err << "logged-out agent " << raw(a.cfg.id) << " holds interactions\n";
     }
-    for (std::size_t b = 0; b < buckets.size(); ++b) {
+    return err.str() + check_conservation();
+  }
+
+  // Counts each agent's valid list entries per channel; checks each list's
+  // order, live count and that its valid entries belong there.
+  std::string check_lists(std::vector<std::size_t>& listed) const {
+    std::ostringstream err;
+    for (std::uint32_t b = 0; b < buckets.size(); ++b) {
+      const Bucket& bk = buckets[b];
+      const Channel ch = bucket_channel(b);
       std::uint32_t n = 0;
       Time prev{};
-      for (std::uint32_t x = buckets[b].head; x != kNil; x = nodes[x].next) {
+      for (std::size_t i = 0; i < bk.entries.size(); ++i) {
+        const AvailEntry& e = bk.entries[i];
+        if (!valid(e, ch)) continue;
+        if (i < bk.head) err << "valid entry before the list head\n";
         ++n;
-        if (nodes[x].bucket != b) err << "node in wrong bucket\n";
-        if (nodes[x].since < prev) err << "bucket not in availability order\n";
-        prev = nodes[x].since;
+        ++listed[e.agent * kChannelCount + ci(ch)];
+        bool belongs = false;
+        for_each_bucket(agents[e.agent], ch, [&](std::uint32_t x) { belongs |= x == b; });
+        if (!belongs || !(agents[e.agent].avail_mask & bit(ch))) err << "entry in wrong list\n";
+        if (e.since < prev) err << "list not in availability order\n";
+        prev = e.since;
       }
-      if (n != buckets[b].count) err << "bucket count mismatch\n";
+      if (n != bk.live) err << "list live count mismatch\n";
+      if (bk.entries.size() > 4 * static_cast<std::size_t>(bk.live) + 64)
+        err << "list holds too many stale entries\n";
     }
+    return err.str();
+  }
+
+  std::string check_conservation() const {
+    std::ostringstream err;
+    std::vector<std::uint32_t> base(queues.size() * kChannelCount, 0);
+    for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
+      for (auto [qi, is_base] : agents[ai].queues)
+        for (int c = 0; c < kChannelCount; ++c)
+          if (is_base && (agents[ai].avail_mask & (1u << c)))
+            ++base[qi * kChannelCount + static_cast<std::uint32_t>(c)];
+    if (base != avail_base) err << "available base-member counts out of date\n";
     // Work conservation: no available agent can take a waiting interaction.
     for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
       const QueueRec& q = queues[qi];
@@ -1253,9 +1584,9 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
     m.agent_index.put(raw(config.id), ai);
     AgentRec& a = m.agents[ai];
     a.live = true;
-    a.cfg = config;
+    a.set_config(config);
     a.skills = std::move(skills);
-    m.allocate_nodes(ai);
+    m.epochs.resize(m.agents.size() * kChannelCount, 0);
     m.rebuild_agent_membership(ai);
     return common::ok_status();
   }
@@ -1264,17 +1595,15 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
       skills.size() != a.skills.size() ||
       !std::equal(skills.begin(), skills.end(), a.skills.begin(),
                   [](auto& x, auto& y) { return x.skill == y.skill && x.level == y.level; });
-  a.cfg = config;
+  a.set_config(config);
   if (skills_changed) {
-    for (int c = 0; c < kChannelCount; ++c)
-      for (std::uint32_t s = 0; s < a.nslots; ++s) m.unlink(m.node_of(a, static_cast<Channel>(c), s));
-    a.avail_mask = 0;
+    m.unlist_all(ai);
     a.skills = std::move(skills);
-    m.allocate_nodes(ai);
     m.rebuild_agent_membership(ai);
   }
   m.refresh(ai, now);
   m.dispatch_agent(ai, now);
+  m.enforce_no_agents(now);
   return common::ok_status();
 }
 
@@ -1315,11 +1644,13 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queues.emplace_back();
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
+    m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.queues[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
   }
   QueueRec& q = m.queues[qi];
   q.live = true;
   q.cfg = config;
+  q.id = config.id;
   if (!q.custom) q.strategy = &builtin_strategy(config.strategy);
   q.tiers.clear();
   q.step_tier.clear();
@@ -1341,6 +1672,8 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   q.weight = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config.weight_seconds));
   m.update_head(qi);
   m.rebuild_queue_membership(qi);
+  m.note_staffing(qi);  // a changed requirement or policy may leave it unstaffed
+  m.update_sticky_horizon();
   if (!is_new) {
     // Waiting interactions keep their position; requirement tiers are
     // re-derived from the steps they already passed.
@@ -1364,6 +1697,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     for (auto xi : waiting)
       if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
   }
+  m.enforce_no_agents(now);
   return common::ok_status();
 }
 
@@ -1379,6 +1713,8 @@ Status Engine::remove_queue(QueueId id) {
   m.queues[qi].live = false;
   m.rebuild_queue_membership(qi);
   m.queue_index.erase(raw(id));
+  m.unstaffed.clear();  // nothing waits in it, and no other queue's staffing changed
+  m.update_sticky_horizon();
   return common::ok_status();
 }
 
@@ -1454,11 +1790,12 @@ Status Engine::logout(AgentId id, Time now) {
   m.adjust_staffed(ai, -1);
   a.status = *next;
   m.refresh(ai, now);
-  const std::vector<std::uint32_t> held = a.ixs;
+  const std::vector<std::uint32_t> held(a.ixs.begin(), a.ixs.end());
   for (std::uint32_t xi : held) m.withdraw(xi, ai, now);
   ++a.hb_gen;
   m.emit_agent(EventType::kAgentLoggedOut, now, a);
   m.refresh(ai, now);
+  m.enforce_no_agents(now);
   return common::ok_status();
 }
 
@@ -1479,7 +1816,7 @@ Status Engine::reconcile(AgentId id, std::span<const InteractionId> actual, Time
   now = m.clamp(now);
   const std::uint32_t ai = m.agent_idx(id);
   if (ai == kNil) return Error::not_found("unknown agent");
-  const std::vector<std::uint32_t> held = m.agents[ai].ixs;
+  const std::vector<std::uint32_t> held(m.agents[ai].ixs.begin(), m.agents[ai].ixs.end());
   for (std::uint32_t xi : held) {
     IxRec& ix = m.ixs[xi];
     if (std::find(actual.begin(), actual.end(), ix.id) != actual.end()) continue;
@@ -1563,10 +1900,9 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
       ix.pref_until = now + spec.preferred_wait;
     }
   } else if (q.cfg.sticky_window.count() > 0 && q.cfg.sticky_wait.count() > 0 && spec.customer != 0) {
-    auto it = m.last_agent_for_customer.find(spec.customer);
-    if (it != m.last_agent_for_customer.end() && now - it->second.second <= q.cfg.sticky_window &&
-        m.agents[it->second.first].live) {
-      ix.pref_agent = it->second.first;
+    const StickyMemory::Entry* last = m.sticky.find(spec.customer);
+    if (last && now - last->at <= q.cfg.sticky_window && m.agents[last->agent].live) {
+      ix.pref_agent = last->agent;
       ix.pref_until = now + q.cfg.sticky_wait;
     }
   }
@@ -1639,7 +1975,10 @@ Status Engine::answered(InteractionId id, AgentId agent, Time now) {
     return Error::conflict("interaction is not ringing this agent");
   m.set_phase(ix, PhaseInput::kAnswer);
   ++ix.offer_gen;
-  const std::vector<std::uint32_t> others = ix.ringing;
+  // Copied into reused scratch space (no allocation per answer). Nothing
+  // below re-enters answered(), so the scratch is not reused meanwhile.
+  std::vector<std::uint32_t>& others = m.answer_scratch;
+  others.assign(ix.ringing.begin(), ix.ringing.end());
   ix.ringing.clear();
   AgentRec& a = m.agents[ai];
   --a.ringing;
@@ -1648,7 +1987,10 @@ Status Engine::answered(InteractionId id, AgentId agent, Time now) {
   ix.agent = ai;
   ix.answered_at = now;
   m.emit_ix(EventType::kAnswered, now, ix).agent = a.cfg.id;
-  if (ix.customer != 0) m.last_agent_for_customer[ix.customer] = {ai, now};
+  if (ix.customer != 0 && m.sticky_horizon.count() > 0) {
+    m.sticky.record(ix.customer, ai, now);
+    m.sticky.prune(now - m.sticky_horizon);
+  }
   m.refresh(ai, now);
   for (std::uint32_t o : others) {
     if (o == ai) continue;
@@ -1693,7 +2035,7 @@ Status Engine::abandoned(InteractionId id, Time now) {
   if (!next) return next.error();
   if (ix.callback && ix.phase != Phase::kScheduled)
     return Error::conflict("a callback cannot be abandoned; it is removed by the agent");
-  const std::vector<std::uint32_t> ringing = ix.ringing;
+  const std::vector<std::uint32_t> ringing(ix.ringing.begin(), ix.ringing.end());
   m.remove_waiting(xi);
   for (std::uint32_t ai : ringing) {
     m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[ai].cfg.id;
@@ -1755,6 +2097,7 @@ void Engine::tick(Time now) {
     m.timers.pop();
     m.fire(t, now);
   }
+  if (m.sticky_horizon.count() > 0) m.sticky.prune(now - m.sticky_horizon);
 }
 
 std::optional<Time> Engine::next_deadline() const {
@@ -1837,21 +2180,25 @@ std::size_t Engine::live_interaction_count() const { return impl_->ix_index.size
 
 std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
-  std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.nodes.capacity() * sizeof(Node) +
+  std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
                       m.ixs.capacity() * sizeof(IxRec) + m.queues.capacity() * sizeof(QueueRec) +
                       m.buckets.capacity() * sizeof(Bucket);
+  for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
   for (const auto& a : m.agents)
-    bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.capacity() * 4 +
+    bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.heap_bytes() +
              a.cfg.skills.capacity() * sizeof(SkillLevel);
   for (const auto& q : m.queues)
     bytes += q.waiting.size() * (sizeof(WaitKey) + 32) + q.members.capacity() * 4;
   for (const auto& ix : m.ixs)
-    bytes += ix.targets.capacity() * sizeof(Target) + ix.extra.capacity() * sizeof(DenseSkill) +
-             ix.ringing.capacity() * 4 + ix.declined.capacity() * sizeof(Decline);
+    bytes += ix.targets.heap_bytes() + ix.extra.capacity() * sizeof(DenseSkill) + ix.ringing.heap_bytes() +
+             ix.declined.capacity() * sizeof(Decline);
+  bytes += m.sticky.bytes();
   bytes +=
       m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() + m.heads.capacity() * sizeof(Head);
   return bytes;
 }
+
+std::size_t Engine::sticky_entries() const { return impl_->sticky.customers(); }
 
 std::string Engine::check_invariants() const { return impl_->check(); }
 

@@ -196,6 +196,10 @@ class Engine {
   // Bytes of engine memory attributable to agents / waiting interactions
   // (approximate: container capacities, not allocator overhead).
   std::size_t approximate_memory_bytes() const;
+  // Customers remembered for sticky routing. Bounded: answers older than the
+  // longest sticky_window of any queue are dropped (on answers and in tick),
+  // and nothing is remembered while no queue uses sticky routing.
+  std::size_t sticky_entries() const;
 
   // Full consistency check (O(everything)); returns "" when consistent.
   // Used by tests after every step.

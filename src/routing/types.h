@@ -235,7 +235,10 @@ enum class EventType : std::uint8_t {
   kCallbackOffer,   // command: offer the caller a callback (EWT in deadline-arrival)
   kCallbackQueued,  // the interaction is now a virtual-hold / callback entry
   kRemoved,         // left routing without an agent: disposition
-  kRequeued,        // returned to the head of its queue (no answer / declined / agent lost)
+  // Returned to the head of its queue (no answer / declined / agent lost), or
+  // with disposition kTransferred moved to the no-agents redirect queue
+  // (queue = the new home queue; the original arrival is kept).
+  kRequeued,
 };
 std::string_view to_string(EventType t);
 

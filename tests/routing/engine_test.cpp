@@ -290,6 +290,95 @@ TEST_F(EngineTest, NoAgentsPolicies) {
   EXPECT_EQ(engine.interaction(X(3))->queue, Q(3));
 }
 
+TEST_F(EngineTest, NoAgentsRejectAppliesWhenLastAgentLogsOut) {
+  auto q = queue_cfg(1, Requirement{MatchMode::kAll, {{kSales, 1}}});
+  q.no_agents = NoAgentsPolicy::kReject;
+  add_queue(q);
+  add_agent(1, {{kSales, 1}});
+  add_agent(2, {{kSales, 1}});
+  ASSERT_TRUE(engine.login(A(1), now()).ok());  // logged in, not ready: calls wait
+  ASSERT_TRUE(engine.login(A(2), now()).ok());
+  ASSERT_EQ(*enqueue(1, 1), EnqueueOutcome::kQueued);
+  ASSERT_EQ(*enqueue(2, 1), EnqueueOutcome::kQueued);
+  ASSERT_TRUE(engine.convert_to_callback(X(2), now()).ok());
+  ASSERT_TRUE(engine.set_ready(A(2), now()).ok());  // takes 1, 2 still waits
+  ASSERT_EQ(*enqueue(3, 1), EnqueueOutcome::kQueued);
+  take();
+  // One agent left: nothing changes.
+  ASSERT_TRUE(engine.logout(A(1), now()).ok());
+  EXPECT_TRUE(only(take(), EventType::kRemoved).empty());
+  EXPECT_EQ(engine.queue(Q(1), now())->staffed, 1u);
+  // The last agent leaves while 1 rings it and 3 waits: both leave routing
+  // as "no agents"; the callback (caller not on the line) keeps waiting.
+  ASSERT_TRUE(engine.logout(A(2), now()).ok());
+  auto removed = only(take(), EventType::kRemoved);
+  ASSERT_EQ(removed.size(), 2u);
+  for (const Event& e : removed) EXPECT_EQ(e.disposition, Disposition::kNoAgents);
+  EXPECT_EQ(removed[0].interaction, X(1));  // queue order: earliest first
+  EXPECT_EQ(removed[1].interaction, X(3));
+  EXPECT_FALSE(engine.interaction(X(1)).ok());
+  EXPECT_FALSE(engine.interaction(X(3)).ok());
+  EXPECT_EQ(engine.interaction(X(2))->phase, Phase::kWaiting);
+  // A new arrival is rejected as before.
+  EXPECT_EQ(*enqueue(4, 1), EnqueueOutcome::kNoAgents);
+}
+
+TEST_F(EngineTest, NoAgentsRedirectMovesWaitingKeepingArrival) {
+  auto q = queue_cfg(1, Requirement{MatchMode::kAll, {{kSupport, 1}}});
+  q.no_agents = NoAgentsPolicy::kRedirect;
+  q.no_agents_redirect = Q(2);
+  add_queue(q);
+  add_queue(queue_cfg(2, Requirement{MatchMode::kAll, {{kSales, 1}}}));
+  add_agent(1, {{kSupport, 1}});
+  add_agent(2, {{kSales, 1}});
+  ASSERT_TRUE(engine.login(A(1), now()).ok());
+  ASSERT_EQ(*enqueue(1, 1), EnqueueOutcome::kQueued);
+  const Time arrival = now();
+  advance_s(30);
+  ASSERT_EQ(*enqueue(2, 1), EnqueueOutcome::kQueued);
+  take();
+  ASSERT_TRUE(engine.logout(A(1), now()).ok());
+  auto moved = only(take(), EventType::kRequeued);
+  ASSERT_EQ(moved.size(), 2u);
+  for (const Event& e : moved) {
+    EXPECT_EQ(e.disposition, Disposition::kTransferred);
+    EXPECT_EQ(e.queue, Q(2));
+  }
+  EXPECT_EQ(engine.interaction(X(1))->queue, Q(2));
+  EXPECT_EQ(engine.interaction(X(1))->arrival, arrival);
+  EXPECT_EQ(engine.queue(Q(1), now())->waiting, 0u);
+  EXPECT_EQ(engine.queue(Q(2), now())->waiting, 2u);
+  // The redirect queue's agent takes them in their original order.
+  ready(2);
+  auto o = offers();
+  ASSERT_EQ(o.size(), 1u);
+  EXPECT_EQ(o[0].interaction, X(1));
+}
+
+TEST_F(EngineTest, NoAgentsPolicyAppliesWhenASkillChangeLeavesQueueUnstaffed) {
+  auto q = queue_cfg(1, Requirement{MatchMode::kAll, {{kFrench, 1}}});
+  q.no_agents = NoAgentsPolicy::kReject;
+  add_queue(q);
+  add_agent(1, {{kFrench, 2}});
+  ASSERT_TRUE(engine.login(A(1), now()).ok());
+  ASSERT_EQ(*enqueue(1, 1), EnqueueOutcome::kQueued);
+  take();
+  add_agent(1, {{kSales, 2}});  // no longer speaks French
+  auto removed = only(take(), EventType::kRemoved);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].disposition, Disposition::kNoAgents);
+}
+
+TEST_F(EngineTest, QueueAnywayKeepsWaitingWhenLastAgentLogsOut) {
+  add_queue(queue_cfg(1));
+  add_agent(1);
+  ASSERT_TRUE(engine.login(A(1), now()).ok());
+  ASSERT_TRUE(enqueue(1, 1).ok());
+  ASSERT_TRUE(engine.logout(A(1), now()).ok());
+  EXPECT_TRUE(only(take(), EventType::kRemoved).empty());
+  EXPECT_EQ(engine.interaction(X(1))->phase, Phase::kWaiting);
+}
+
 TEST_F(EngineTest, OverflowStepsApplyAtTheirTimes) {
   auto general = queue_cfg(2);
   add_queue(general);
@@ -463,6 +552,87 @@ TEST_F(EngineTest, StickyWindowExpiresToOtherAgents) {
   auto o = offers();
   ASSERT_EQ(o.size(), 1u);
   EXPECT_EQ(o[0].agent, A(2));
+}
+
+// Sticky memory is bounded by the answers of one window: with one customer
+// answered every 10 s and a 1 h window, after each tick the window
+// [now - 1 h, now] holds exactly 360 answers, however many customers passed;
+// the memory empties once the window has passed.
+TEST_F(EngineTest, StickyMemoryStaysBoundedUnderChurn) {
+  auto q = queue_cfg(1);
+  q.sticky_window = Millis(3600'000);
+  q.sticky_wait = Millis(5'000);
+  add_queue(q);
+  add_agent(1);
+  ready(1);
+  const std::size_t bound = 3600 / 10;
+  std::size_t peak = 0;
+  for (std::uint64_t i = 1; i <= 2000; ++i) {
+    ASSERT_TRUE(engine.enqueue(spec(i, 1, 1000 + i), now()).ok());
+    complete(i, 1);
+    advance_s(10);
+    peak = std::max(peak, engine.sticky_entries());
+    ASSERT_LE(engine.sticky_entries(), bound) << "after " << i << " customers";
+  }
+  EXPECT_EQ(peak, bound);  // the window really is remembered, not less
+  // The latest customer is still remembered: with agent 1 busy it waits for
+  // agent 1 although agent 2 is free; the first customer is forgotten.
+  add_agent(2);
+  ready(2);
+  ASSERT_TRUE(enqueue(9000, 1).ok());  // no customer id: agent 1 (longest idle)
+  ASSERT_EQ(offers()[0].agent, A(1));
+  ASSERT_TRUE(engine.answered(X(9000), A(1), now()).ok());
+  ASSERT_TRUE(engine.enqueue(spec(9001, 1, 1000 + 2000), now()).ok());
+  EXPECT_TRUE(offers().empty());
+  ASSERT_TRUE(engine.enqueue(spec(9002, 1, 1000 + 1), now()).ok());
+  auto o = offers();
+  ASSERT_EQ(o.size(), 1u);
+  EXPECT_EQ(o[0].interaction, X(9002));
+  EXPECT_EQ(o[0].agent, A(2));
+  advance_s(3601);
+  EXPECT_EQ(engine.sticky_entries(), 0u);
+}
+
+TEST_F(EngineTest, StickyMemoryCountsEachCustomerOnce) {
+  auto q = queue_cfg(1);
+  q.sticky_window = Millis(3600'000);
+  q.sticky_wait = Millis(5'000);
+  add_queue(q);
+  add_agent(1);
+  ready(1);
+  for (std::uint64_t i = 1; i <= 50; ++i) {
+    ASSERT_TRUE(engine.enqueue(spec(i, 1, 1 + i % 3), now()).ok());
+    complete(i, 1);
+    advance_s(1);
+  }
+  EXPECT_EQ(engine.sticky_entries(), 3u);
+  // No sticky queue left: nothing is remembered.
+  q.sticky_window = Millis(0);
+  add_queue(q);
+  EXPECT_EQ(engine.sticky_entries(), 0u);
+}
+
+// The availability lists delete lazily; under churn where a list is never
+// empty (one agent always available) they must still not grow with the
+// number of availability changes.
+TEST_F(EngineTest, AvailabilityListsStayBoundedUnderChurn) {
+  add_queue(queue_cfg(1, Requirement{MatchMode::kAll, {{kSales, 1}}}));
+  for (std::uint64_t a = 1; a <= 3; ++a) {
+    add_agent(a, {{kSales, 5}, {kSupport, 3}});
+    ready(a);
+  }
+  auto cycle = [&](std::uint64_t i) {
+    ASSERT_TRUE(enqueue(i, 1).ok());
+    auto o = offers();
+    ASSERT_EQ(o.size(), 1u);
+    complete(i, raw(o[0].agent));
+    advance(Millis(10));
+  };
+  for (std::uint64_t i = 1; i <= 200; ++i) cycle(i);
+  const std::size_t early = engine.approximate_memory_bytes();
+  for (std::uint64_t i = 201; i <= 20'000; ++i) cycle(i);
+  EXPECT_LE(engine.approximate_memory_bytes(), early + 4096);
+  EXPECT_EQ(engine.check_invariants(), "");
 }
 
 TEST_F(EngineTest, VirtualHoldKeepsPositionAndOffersAgentFirst) {
