@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -489,26 +490,12 @@ struct CallCenter::Impl {
       stack.reject(txn, 488);
       return false;
     }
-    // Remote address and codec from the offer / our answer.
-    std::size_t mi = 0;
-    for (; mi < probe->media.size(); ++mi)
-      if (probe->media[mi].port != 0) break;
-    if (mi >= probe->media.size() || probe->media[mi].codecs.empty()) {
+    auto negotiated = negotiated_params(*offer, *probe);
+    if (!negotiated) {
       stack.reject(txn, 488);
       return false;
     }
-    media::SessionParams p;
-    p.remote_address = offer->connection_for(mi);
-    p.remote_port = offer->media[mi].port;
-    const auto& codec = probe->media[mi].codecs.front();
-    p.codec = codec.name == "PCMA" || codec.payload_type == sip::sdp::kPcma ? media::Codec::pcma
-                                                                            : media::Codec::pcmu;
-    p.payload_type = static_cast<std::uint8_t>(codec.payload_type);
-    p.telephone_event_pt = -1;
-    for (const auto& cd : probe->media[mi].codecs)
-      if (cd.name == "telephone-event") p.telephone_event_pt = cd.payload_type;
-    if (offer->media[mi].ptime > 0) p.ptime_ms = offer->media[mi].ptime;
-    p.media_timeout = options.media_timeout;
+    media::SessionParams p = *negotiated;
     if (!with_session) return true;
     auto session = media.create_session(p, events_for(c.id, true), colocate);
     if (!session) {
@@ -529,6 +516,30 @@ struct CallCenter::Impl {
     c.caller_dialog = d->key();
     by_dialog[c.caller_dialog] = c.id;
     return true;
+  }
+
+  // Our session's media parameters from a remote offer and our answer to it
+  // (the first accepted audio stream); nullopt when nothing was accepted.
+  std::optional<media::SessionParams> negotiated_params(const sip::sdp::Session& offer,
+                                                        const sip::sdp::Session& answer) const {
+    std::size_t mi = 0;
+    for (; mi < answer.media.size(); ++mi)
+      if (answer.media[mi].port != 0) break;
+    if (mi >= answer.media.size() || mi >= offer.media.size() || answer.media[mi].codecs.empty())
+      return std::nullopt;
+    media::SessionParams p;
+    p.remote_address = offer.connection_for(mi);
+    p.remote_port = offer.media[mi].port;
+    const auto& codec = answer.media[mi].codecs.front();
+    p.codec = codec.name == "PCMA" || codec.payload_type == sip::sdp::kPcma ? media::Codec::pcma
+                                                                            : media::Codec::pcmu;
+    p.payload_type = static_cast<std::uint8_t>(codec.payload_type);
+    p.telephone_event_pt = -1;
+    for (const auto& cd : answer.media[mi].codecs)
+      if (cd.name == "telephone-event") p.telephone_event_pt = cd.payload_type;
+    if (offer.media[mi].ptime > 0) p.ptime_ms = offer.media[mi].ptime;
+    p.media_timeout = options.media_timeout;
+    return p;
   }
 
   std::string media_address_for(std::string_view request_uri) {
@@ -1126,12 +1137,38 @@ struct CallCenter::Impl {
     auto done = c.recording->stop();
     c.recording.reset();
     c.recording_info.ended_ms = epoch_ms();
-    std::error_code ec;
-    // The file's size is final once the writer closed it; recorded as best known now.
-    (void)done;
-    auto size = std::filesystem::file_size(c.recording_info.path, ec);
-    c.recording_info.bytes = ec ? 0 : static_cast<std::int64_t>(size);
     sink.recording(c.recording_info);
+    // The writer finishes (flush, fsync, close) on its own thread; the final
+    // size and any error are recorded when it is done, without blocking here.
+    pending_recordings.push_back({std::move(done), c.recording_info});
+    if (pending_recordings.size() == 1) poll_recordings();
+  }
+
+  struct PendingRecording {
+    std::future<common::Status> done;
+    records::RecordingInfo info;
+  };
+  std::vector<PendingRecording> pending_recordings;
+  std::unique_ptr<asio::steady_timer> recordings_timer;
+
+  void poll_recordings() {
+    std::erase_if(pending_recordings, [this](PendingRecording& r) {
+      if (r.done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+      const common::Status st = r.done.get();
+      if (!st) spdlog::error("recording {} of call {} failed: {}", r.info.id, r.info.call_id, st.error().message);
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(r.info.path, ec);
+      r.info.bytes = ec ? 0 : static_cast<std::int64_t>(size);
+      sink.recording(r.info);
+      return true;
+    });
+    if (pending_recordings.empty()) return;
+    if (!recordings_timer) recordings_timer = std::make_unique<asio::steady_timer>(stack.io());
+    recordings_timer->expires_after(std::chrono::milliseconds(200));
+    std::weak_ptr<bool> a = alive;
+    recordings_timer->async_wait([this, a](boost::system::error_code ec) {
+      if (!ec && !a.expired()) poll_recordings();
+    });
   }
 
   void cancel_offer(Call& c, std::int64_t agent_id) {
@@ -1968,12 +2005,19 @@ struct CallCenter::Impl {
       if (c && c->outside && c->outside->dialog == d.key()) ms = c->outside->media;
       if (!ms) return stack.reject(txn, 488);
       if (c->phase == CallPhase::kConnected) note_hold(*c, *offer);
-      // The same codec as negotiated before: the session does not change it.
+      // The codec in use stays first choice; the peer may switch to the
+      // other G.711 law (a bridge then transcodes).
       sip::sdp::LocalMedia local = local_media(*c, *ms);
+      local.codecs.push_back(c->codec == media::Codec::pcma
+                                 ? sip::sdp::Codec{sip::sdp::kPcmu, "PCMU", 8000, 1, {}}
+                                 : sip::sdp::Codec{sip::sdp::kPcma, "PCMA", 8000, 1, {}});
       auto ans = sip::sdp::answer(*offer, local);
       if (!ans) return stack.reject(txn, 488);
-      if (auto n = sip::sdp::negotiated(*offer); n && n->remote_port != 0 && n->remote_address != "0.0.0.0")
-        ms->set_remote(n->remote_address, n->remote_port);
+      // A hold offer with c=0.0.0.0 (RFC 2543 style) keeps the media where it is.
+      if (auto p = negotiated_params(*offer, *ans); p && p->remote_port != 0 && p->remote_address != "0.0.0.0") {
+        if (auto st = media.update(*ms, *p); !st)
+          spdlog::warn("call {}: re-negotiation not applied: {}", c->rec.id, st.error().message);
+      }
       stack.answer(txn, 200, ans->str());
       return;
     }
@@ -2099,6 +2143,7 @@ struct CallCenter::Impl {
       }
     engine_timer.cancel();
     snapshot_timer->cancel();
+    if (recordings_timer) recordings_timer->cancel();
   }
 };
 

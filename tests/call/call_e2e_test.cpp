@@ -776,3 +776,51 @@ TEST_F(CallCenter, HoldAndResumeAreReportedToRouting) {
   EXPECT_TRUE(contains(types, "hold_started"));
   EXPECT_TRUE(contains(types, "hold_ended"));
 }
+
+// A real softphone as the agent: baresip registers as 1002 (digest auth),
+// auto-answers the offer and sends a 440 Hz tone from a WAV file; the
+// caller (SIPp) streams its pcap. The encrypted recording has both: the
+// caller on the left, baresip's tone on the right.
+TEST_F(CallCenter, BaresipAgentAnswersAndIsHeard) {
+  TempDir phone("hotline-baresip-agent");
+  {
+    // One second of a 440 Hz tone, 8 kHz mono 16-bit, repeated by the file
+    // source for as long as the call lasts.
+    std::string pcm;
+    for (int i = 0; i < 8000 * 20; ++i) {
+      const auto v = static_cast<std::int16_t>(8000 * std::sin(2 * M_PI * 440 * i / 8000.0));
+      pcm.push_back(static_cast<char>(v & 0xff));
+      pcm.push_back(static_cast<char>((v >> 8) & 0xff));
+    }
+    auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+    std::ofstream(phone.str() + "/tone.wav", std::ios::binary)
+        << "RIFF" << le32(36 + static_cast<std::uint32_t>(pcm.size())) << "WAVEfmt " << le32(16)
+        << std::string{1, 0, 1, 0} << le32(8000) << le32(16000) << std::string{2, 0, 16, 0} << "data"
+        << le32(static_cast<std::uint32_t>(pcm.size())) << pcm;
+    std::ofstream(phone.str() + "/config") << "poll_method epoll\nsip_listen 127.0.0.1:" << free_udp_port()
+                                           << "\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\n"
+                                              "module aufile.so\nmodule_app account.so\nmodule_app menu.so\n"
+                                              "audio_source aufile,"
+                                           << phone.str() << "/tone.wav\n";
+    std::ofstream(phone.str() + "/accounts") << "<sip:1002@127.0.0.1:" << sip_port << ";transport=udp>;auth_pass="
+                                             << sip_passwords["1002"] << ";regint=60;answermode=auto\n";
+  }
+  ProcessOptions o;
+  o.cwd = phone.str();
+  o.log_path = d.str() + "/baresip.log";
+  o.die_with_parent = true;
+  background.push_back(spawn_process({"/usr/bin/baresip", "-f", phone.str(), "-t", "60"}, o));
+  const auto agent = agent_id("1002");
+  ASSERT_TRUE(eventually([&] { return agent_status(agent).value("device_registered", false); }))
+      << read_file(d.str() + "/baresip.log");
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000044", "1", 5000), 0);
+  auto rec = last_call([](const json& c) { return !c.value("recording_id", std::string()).empty(); });
+  EXPECT_EQ(rec["disposition"], "answered") << rec.dump();
+  EXPECT_EQ(rec["agent_id"], agent);
+  auto audio = api->get("/api/v1/recordings/" + rec["recording_id"].get<std::string>() + "/audio");
+  ASSERT_EQ(audio.status, 200);
+  const auto [caller_level, agent_level] = channel_levels(audio.body);
+  EXPECT_GT(caller_level, 100.0);
+  EXPECT_GT(agent_level, 1000.0) << "baresip's tone is missing from the agent's channel";
+}
