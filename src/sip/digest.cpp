@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cctype>
 #include <vector>
 
@@ -75,6 +76,16 @@ std::optional<DigestAlgorithm> parse_algorithm(std::string_view a) {
   if (a.empty() || iequals(a, "MD5")) return DigestAlgorithm::kMd5;
   if (iequals(a, "SHA-256")) return DigestAlgorithm::kSha256;
   return std::nullopt;
+}
+
+// RFC 3261 §25.1 quoted-string: '"' and '\\' escaped.
+std::string quoted(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
 }
 
 std::string_view strip_scheme(std::string_view v, bool& ok) {
@@ -192,6 +203,32 @@ std::string digest_response(DigestAlgorithm a, std::string_view ha1, const Diges
   return digest_hex(a, kd);
 }
 
+bool offers_qop_auth(const DigestChallenge& ch) {
+  std::string_view list = ch.qop;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), "auth")) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::vector<DigestChallenge> answerable_challenges(const std::vector<std::string_view>& values) {
+  std::vector<DigestChallenge> out;
+  for (auto v : values) {
+    auto ch = DigestChallenge::parse(v);
+    if (!ch || (!ch->qop.empty() && !offers_qop_auth(*ch))) continue;
+    auto same_realm =
+        std::find_if(out.begin(), out.end(), [&](const auto& c) { return c.realm == ch->realm; });
+    if (same_realm == out.end())
+      out.push_back(std::move(*ch));
+    else if (ch->algorithm == DigestAlgorithm::kSha256)
+      *same_realm = std::move(*ch);  // RFC 7616 §3.7: prefer the strongest offered
+  }
+  return out;
+}
+
 std::string digest_authorization(const DigestChallenge& ch, std::string_view user, std::string_view password,
                                  std::string_view method, std::string_view uri, std::string_view cnonce,
                                  std::uint32_t nc) {
@@ -201,7 +238,7 @@ std::string digest_authorization(const DigestChallenge& ch, std::string_view use
   c.nonce = ch.nonce;
   c.uri = std::string(uri);
   c.algorithm = ch.algorithm;
-  bool auth = ch.qop.find("auth") != std::string::npos;
+  bool auth = offers_qop_auth(ch);
   if (auth) {
     c.qop = "auth";
     c.cnonce = std::string(cnonce);
@@ -210,11 +247,11 @@ std::string digest_authorization(const DigestChallenge& ch, std::string_view use
     c.nc = buf;
   }
   c.response = digest_response(ch.algorithm, digest_ha1(ch.algorithm, user, ch.realm, password), c, method);
-  std::string r = "Digest username=\"" + c.username + "\", realm=\"" + c.realm + "\", nonce=\"" + c.nonce +
-                  "\", uri=\"" + c.uri + "\", response=\"" + c.response +
+  std::string r = "Digest username=" + quoted(c.username) + ", realm=" + quoted(c.realm) +
+                  ", nonce=" + quoted(c.nonce) + ", uri=" + quoted(c.uri) + ", response=\"" + c.response +
                   "\", algorithm=" + algorithm_name(ch.algorithm);
-  if (auth) r += ", qop=auth, nc=" + c.nc + ", cnonce=\"" + c.cnonce + "\"";
-  if (!ch.opaque.empty()) r += ", opaque=\"" + ch.opaque + "\"";
+  if (auth) r += ", qop=auth, nc=" + c.nc + ", cnonce=" + quoted(c.cnonce);
+  if (!ch.opaque.empty()) r += ", opaque=" + quoted(ch.opaque);
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -49,10 +50,23 @@ struct DigestChallenge {
 // Expected `response` value for the given credentials and HA1.
 std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
                             std::string_view method);
-// Builds an Authorization value answering `ch` (client side).
+// Builds an Authorization (or Proxy-Authorization) value answering `ch`
+// (client side, RFC 7616 §3.4): qop=auth with `cnonce` and `nc` when the
+// challenge offers "auth" in its qop list, the RFC 2069 form (no qop) when
+// it offers no qop at all. Quoted values are escaped (§25.1 quoted-string).
 std::string digest_authorization(const DigestChallenge& ch, std::string_view user, std::string_view password,
                                  std::string_view method, std::string_view uri, std::string_view cnonce,
                                  std::uint32_t nc);
+// True when the challenge's qop list contains the token "auth" (not only
+// "auth-int", which we do not implement).
+bool offers_qop_auth(const DigestChallenge& ch);
+// Client side (RFC 3261 §22.3): from all WWW-Authenticate or
+// Proxy-Authenticate values of one response, the challenges to answer, one
+// per realm (several proxies may each challenge): for each realm the
+// strongest we can compute (SHA-256 over MD5). Skipped: other schemes,
+// unknown algorithms (MD5-sess, SHA-512-256), a qop list without "auth",
+// and malformed values. Empty when nothing can be answered.
+std::vector<DigestChallenge> answerable_challenges(const std::vector<std::string_view>& values);
 bool constant_time_equals(std::string_view a, std::string_view b);
 
 class NonceManager {
