@@ -10,12 +10,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
 
 namespace hotline::sip {
 
@@ -69,18 +72,25 @@ bool offers_qop_auth(const DigestChallenge& ch);
 std::vector<DigestChallenge> answerable_challenges(const std::vector<std::string_view>& values);
 bool constant_time_equals(std::string_view a, std::string_view b);
 
+// Not thread-safe: the keyed HMAC state is reused for every nonce (keying
+// it costs more than the MAC itself); use one per thread (the stack has one).
 class NonceManager {
  public:
   // `secret` should be random per process (or shared across a cluster).
-  NonceManager(std::string secret, std::chrono::seconds ttl) : secret_(std::move(secret)), ttl_(ttl) {}
+  NonceManager(std::string secret, std::chrono::seconds ttl);
   std::string issue(std::string_view realm, std::int64_t now_ms) const;
   enum class Check { kValid, kStale, kInvalid };
   Check check(std::string_view nonce, std::string_view realm, std::int64_t now_ms) const;
 
  private:
-  std::string mac(std::string_view ts_hex, std::string_view realm) const;
+  // Writes the truncated MAC as 32 hex digits to `out`.
+  void mac(std::string_view ts_hex, std::string_view realm, char* out) const;
+  struct MacCtxFree {
+    void operator()(evp_mac_ctx_st* c) const;
+  };
   std::string secret_;
   std::chrono::seconds ttl_;
+  std::unique_ptr<evp_mac_ctx_st, MacCtxFree> hmac_;  // keyed with secret_ once
 };
 
 }  // namespace hotline::sip

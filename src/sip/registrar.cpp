@@ -13,13 +13,20 @@ std::string user_key(std::string_view tenant, std::string_view user) {
   return k;
 }
 
+// The Date of a 200 OK: formatted once per second, not per response.
 std::string http_date(common::WallTime t) {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
+  if (tt != cached_second) {
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached = buf;
+    cached_second = tt;
+  }
+  return cached;
 }
 
 }  // namespace
@@ -128,33 +135,51 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
     case NonceManager::Check::kValid:
       break;
   }
-  std::string aor = user + "@" + domain;
+  auto p = std::make_shared<PendingAuth>();
+  p->req = &req;
+  p->from = from;
+  p->respond = std::move(respond);
+  p->creds = std::move(*creds);
+  p->realm = std::move(realm);
+  p->aor = user + "@" + domain;
+  p->user = std::move(user);
+  p->tenant = std::move(tenant);
+  if (!p->tenant || p->creds.username != p->user) return verify(*p, std::nullopt);
   std::weak_ptr<bool> alive = alive_;
-  auto finish = [this, alive, req, from, respond, creds = *creds, realm, user, tenant,
-                 aor](std::optional<Credential> cred) {
+  store_.lookup(*p->tenant, p->creds.username, [this, alive, p](std::optional<Credential> cred) {
     if (alive.expired()) return;
-    std::string ha1;
-    if (cred && tenant && creds.username == user) {
-      if (!cred->password.empty())
-        ha1 = digest_ha1(creds.algorithm, creds.username, realm, cred->password);
-      else if (creds.algorithm == DigestAlgorithm::kMd5)
-        ha1 = cred->ha1_md5;
-      else
-        ha1 = cred->ha1_sha256;
-    }
-    bool ok = !ha1.empty();
-    if (!ok) {
-      // Same work as a real check, so unknown users cost the same time.
-      ha1 = digest_ha1(creds.algorithm, creds.username, realm, "\x01unknown");
-    }
-    std::string expected = digest_response(creds.algorithm, ha1, creds, "REGISTER");
-    ok = constant_time_equals(expected, creds.response) && ok;
-    if (auth_observer_) auth_observer_(from, ok);
-    if (!ok) return respond(make_response(req, 403, &from));
-    authenticated(req, from, *tenant, aor, respond);
-  };
-  if (!tenant || creds->username != user) return finish(std::nullopt);
-  store_.lookup(*tenant, creds->username, std::move(finish));
+    p->answered = true;
+    verify(*p, cred);
+  });
+  // An in-memory or cached store answers at once; only a later answer needs
+  // its own copy of the request (the caller's goes away when we return).
+  if (!p->answered) {
+    p->owned = req;
+    p->req = &*p->owned;
+  }
+}
+
+void Registrar::verify(const PendingAuth& p, const std::optional<Credential>& cred) {
+  const DigestCredentials& creds = p.creds;
+  std::string ha1;
+  if (cred && p.tenant && creds.username == p.user) {
+    if (!cred->password.empty())
+      ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, cred->password);
+    else if (creds.algorithm == DigestAlgorithm::kMd5)
+      ha1 = cred->ha1_md5;
+    else
+      ha1 = cred->ha1_sha256;
+  }
+  bool ok = !ha1.empty();
+  if (!ok) {
+    // Same work as a real check, so unknown users cost the same time.
+    ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, "\x01unknown");
+  }
+  std::string expected = digest_response(creds.algorithm, ha1, creds, "REGISTER");
+  ok = constant_time_equals(expected, creds.response) && ok;
+  if (auth_observer_) auth_observer_(p.from, ok);
+  if (!ok) return p.respond(make_response(*p.req, 403, &p.from));
+  authenticated(*p.req, p.from, *p.tenant, p.aor, p.respond);
 }
 
 void Registrar::authenticated(const Message& req, const Peer& from, const std::string& tenant,

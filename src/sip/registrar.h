@@ -142,6 +142,18 @@ class Registrar {
  private:
   Message challenge(const Message& req, const Peer& from, const std::string& realm, bool stale,
                     bool sha256) const;
+  // An authenticated REGISTER waiting for (or given) its user's credential.
+  struct PendingAuth {
+    const Message* req = nullptr;  // the caller's, or `owned` once we wait
+    std::optional<Message> owned;
+    Peer from;
+    std::function<void(Message)> respond;
+    DigestCredentials creds;
+    std::string realm, user, aor;
+    std::optional<std::string> tenant;
+    bool answered = false;  // the store called back already
+  };
+  void verify(const PendingAuth& p, const std::optional<Credential>& cred);
   void authenticated(const Message& req, const Peer& from, const std::string& tenant, const std::string& aor,
                      const std::function<void(Message)>& respond);
   void emit(BindingEvent e, const Binding& b) {

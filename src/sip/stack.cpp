@@ -117,7 +117,7 @@ void Stack::stop() {
 
 void Stack::send_wire(const Peer& to, const std::string& wire) {
   ++stats_.sent;
-  transports_.send(to, wire);
+  transports_.send_view(to, wire);
 }
 
 void Stack::rearm() {

@@ -60,6 +60,9 @@ class TransportManager {
   // outgoing TCP connection (TLS requires an existing flow). Returns false
   // when it cannot be sent at all.
   bool send(const Peer& to, std::string wire);
+  // The same without taking ownership: UDP sends straight from `wire`;
+  // streams copy it into their write queue.
+  bool send_view(const Peer& to, std::string_view wire);
   void stop();
   void reap_idle();
   size_t connection_count() const { return conns_.size(); }
@@ -77,6 +80,9 @@ class TransportManager {
   struct Udp;
   struct Acceptor;
   void accept_next(const std::shared_ptr<Acceptor>& a);
+  void udp_wait(const std::shared_ptr<Udp>& u);
+  void udp_drain(const std::shared_ptr<Udp>& u);
+  bool send_udp(const Peer& to, std::string_view wire);
   void connection_closed(std::uint64_t flow);
   void deliver(std::string data, const Peer& from) { on_message_(std::move(data), from); }
 
@@ -85,7 +91,6 @@ class TransportManager {
   Receiver on_message_;
   std::function<void(std::uint64_t)> on_flow_closed_;
   std::vector<std::shared_ptr<Udp>> udp_;
-  std::vector<std::shared_ptr<std::function<void()>>> udp_loops_;
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> conns_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
