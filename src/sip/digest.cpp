@@ -34,9 +34,35 @@ std::string to_hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-// Splits `k=v, k="v", …` (RFC 7616 auth-params).
-bool parse_auth_params(std::string_view s, std::vector<std::pair<std::string, std::string>>& out) {
+// Reads one auth-param value at `i` (token or quoted-string with escapes).
+bool read_auth_value(std::string_view s, size_t& i, std::string& val) {
+  if (i < s.size() && s[i] == '"') {
+    ++i;
+    while (i < s.size()) {
+      char c = s[i++];
+      if (c == '\\' && i < s.size()) {
+        val.push_back(s[i++]);
+      } else if (c == '"') {
+        return true;
+      } else {
+        val.push_back(c);
+      }
+    }
+    return false;  // unterminated
+  }
+  size_t vs = i;
+  while (i < s.size() && s[i] != ',' && s[i] != ' ') ++i;
+  val.assign(s.substr(vs, i - vs));
+  return true;
+}
+
+// Splits `k=v, k="v", …` (RFC 7616 auth-params) and hands each pair to
+// `on_param(lower-case key, value)` (no intermediate list: this runs on
+// every authenticated REGISTER). At most 32 params.
+template <class F>
+bool parse_auth_params(std::string_view s, F&& on_param) {
   size_t i = 0;
+  int count = 0;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ',' || s[i] == '\r' || s[i] == '\n')) ++i;
     if (i >= s.size()) break;
@@ -48,28 +74,9 @@ bool parse_auth_params(std::string_view s, std::vector<std::pair<std::string, st
     ++i;
     while (i < s.size() && s[i] == ' ') ++i;
     std::string val;
-    if (i < s.size() && s[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < s.size()) {
-        char c = s[i++];
-        if (c == '\\' && i < s.size()) {
-          val.push_back(s[i++]);
-        } else if (c == '"') {
-          closed = true;
-          break;
-        } else {
-          val.push_back(c);
-        }
-      }
-      if (!closed) return false;
-    } else {
-      size_t vs = i;
-      while (i < s.size() && s[i] != ',' && s[i] != ' ') ++i;
-      val = std::string(s.substr(vs, i - vs));
-    }
-    if (key.empty() || out.size() > 32) return false;
-    out.emplace_back(std::move(key), std::move(val));
+    if (!read_auth_value(s, i, val)) return false;
+    if (key.empty() || ++count > 33) return false;
+    on_param(key, std::move(val));
   }
   return true;
 }
@@ -124,34 +131,29 @@ Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value
   bool ok;
   std::string_view rest = strip_scheme(header_value, ok);
   if (!ok) return Error::invalid("authorization", "not a Digest credential");
-  std::vector<std::pair<std::string, std::string>> params;
-  if (!parse_auth_params(rest, params)) return Error::invalid("authorization", "malformed auth-params");
   DigestCredentials c;
-  for (auto& [k, v] : params) {
-    if (k == "username")
-      c.username = std::move(v);
-    else if (k == "realm")
-      c.realm = std::move(v);
-    else if (k == "nonce")
-      c.nonce = std::move(v);
-    else if (k == "uri")
-      c.uri = std::move(v);
-    else if (k == "response")
-      c.response = std::move(v);
-    else if (k == "cnonce")
-      c.cnonce = std::move(v);
-    else if (k == "nc")
-      c.nc = std::move(v);
-    else if (k == "qop")
-      c.qop = std::move(v);
-    else if (k == "opaque")
-      c.opaque = std::move(v);
-    else if (k == "algorithm") {
+  auto field = [&c](std::string_view k) -> std::string* {
+    if (k == "username") return &c.username;
+    if (k == "realm") return &c.realm;
+    if (k == "nonce") return &c.nonce;
+    if (k == "uri") return &c.uri;
+    if (k == "response") return &c.response;
+    if (k == "cnonce") return &c.cnonce;
+    if (k == "nc") return &c.nc;
+    if (k == "qop") return &c.qop;
+    if (k == "opaque") return &c.opaque;
+    return nullptr;
+  };
+  bool ok_params = parse_auth_params(rest, [&](const std::string& k, std::string v) {
+    if (std::string* f = field(k)) {
+      *f = std::move(v);
+    } else if (k == "algorithm") {
       auto a = parse_algorithm(v);
       c.algorithm_supported = a.has_value();
       c.algorithm = a.value_or(DigestAlgorithm::kMd5);
     }
-  }
+  });
+  if (!ok_params) return Error::invalid("authorization", "malformed auth-params");
   if (c.username.empty() || c.nonce.empty() || c.response.empty() || c.uri.empty())
     return Error::invalid("authorization", "missing username, nonce, uri or response");
   if (!c.qop.empty() && (c.cnonce.empty() || c.nc.empty()))
@@ -163,26 +165,27 @@ Result<DigestChallenge> DigestChallenge::parse(std::string_view header_value) {
   bool ok;
   std::string_view rest = strip_scheme(header_value, ok);
   if (!ok) return Error::invalid("www-authenticate", "not a Digest challenge");
-  std::vector<std::pair<std::string, std::string>> params;
-  if (!parse_auth_params(rest, params)) return Error::invalid("www-authenticate", "malformed auth-params");
   DigestChallenge ch;
-  for (auto& [k, v] : params) {
+  bool unsupported = false;
+  bool ok_params = parse_auth_params(rest, [&](const std::string& k, std::string v) {
     if (k == "realm")
-      ch.realm = v;
+      ch.realm = std::move(v);
     else if (k == "nonce")
-      ch.nonce = v;
+      ch.nonce = std::move(v);
     else if (k == "opaque")
-      ch.opaque = v;
+      ch.opaque = std::move(v);
     else if (k == "qop")
-      ch.qop = v;
+      ch.qop = std::move(v);
     else if (k == "stale")
       ch.stale = iequals(v, "true");
     else if (k == "algorithm") {
       auto a = parse_algorithm(v);
-      if (!a) return Error::invalid("www-authenticate", "unsupported algorithm");
-      ch.algorithm = *a;
+      unsupported = unsupported || !a;
+      ch.algorithm = a.value_or(DigestAlgorithm::kMd5);
     }
-  }
+  });
+  if (!ok_params) return Error::invalid("www-authenticate", "malformed auth-params");
+  if (unsupported) return Error::invalid("www-authenticate", "unsupported algorithm");
   if (ch.nonce.empty()) return Error::invalid("www-authenticate", "missing nonce");
   return ch;
 }

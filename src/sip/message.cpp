@@ -393,6 +393,11 @@ Status Message::validate() {
   if (!f) return bad("malformed From: " + f.error().message);
   auto tt = this->to();
   if (!tt) return bad("malformed To: " + tt.error().message);
+  // Both are asked for several times per message (transaction keys, dialog
+  // matching, responses): keep them instead of re-parsing the name-addrs.
+  from_tag_ = f->tag();
+  to_tag_ = tt->tag();
+  tags_cached_ = true;
   auto v = top_via();
   if (!v) return bad("malformed Via: " + v.error().message);
   if (has(HeaderId::kExpires)) {
@@ -473,16 +478,20 @@ std::vector<std::string_view> Message::values(std::string_view name) const {
 void Message::add_header(std::string_view name, std::string_view value) {
   Span n = append(name);
   Span v = append(value);
-  headers_.push_back(Header{header_id(name), n, v});
+  HeaderId id = header_id(name);
+  edited(id);
+  headers_.push_back(Header{id, n, v});
 }
 
 void Message::prepend_header(HeaderId id, std::string_view value) {
   Span n = append(header_name(id));
   Span v = append(value);
+  edited(id);
   headers_.insert(headers_.begin(), Header{id, n, v});
 }
 
 void Message::set_header(HeaderId id, std::string_view value) {
+  edited(id);
   for (size_t i = 0; i < headers_.size(); ++i) {
     if (headers_[i].id != id) continue;
     headers_[i].value = append(value);
@@ -501,6 +510,7 @@ void Message::set_header(std::string_view name, std::string_view value) {
 }
 
 void Message::remove_header(HeaderId id) {
+  edited(id);
   std::erase_if(headers_, [id](const Header& h) { return h.id == id; });
 }
 
@@ -512,6 +522,7 @@ void Message::remove_header(std::string_view name) {
 }
 
 void Message::remove_first(HeaderId id) {
+  edited(id);
   for (auto it = headers_.begin(); it != headers_.end(); ++it) {
     if (it->id != id) continue;
     std::string_view v = view(it->value);
@@ -606,13 +617,19 @@ Result<NameAddr> Message::from() const { return NameAddr::parse(header(HeaderId:
 Result<NameAddr> Message::to() const { return NameAddr::parse(header(HeaderId::kTo)); }
 
 std::string Message::from_tag() const {
+  if (tags_cached_) return from_tag_;
   auto f = this->from();
   return f ? f->tag() : std::string();
 }
 
 std::string Message::to_tag() const {
+  if (tags_cached_) return to_tag_;
   auto t = to();
   return t ? t->tag() : std::string();
+}
+
+void Message::edited(HeaderId id) {
+  if (id == HeaderId::kFrom || id == HeaderId::kTo) tags_cached_ = false;
 }
 
 int Message::max_forwards() const {

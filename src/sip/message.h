@@ -172,6 +172,10 @@ class Message {
   Span method_, uri_, reason_, body_;
   int status_ = 0;
   std::vector<Header> headers_;
+  // From/To tags found by validate(); dropped when From or To is edited.
+  std::string from_tag_, to_tag_;
+  bool tags_cached_ = false;
+  void edited(HeaderId id);
 };
 
 // Canonical reason phrase for a status code ("" if unknown).

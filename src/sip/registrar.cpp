@@ -29,6 +29,15 @@ std::string http_date(common::WallTime t) {
   return cached;
 }
 
+// A device refreshing its binding sends the Contact it registered, which we
+// stored as that URI's string: compare the strings first and parse the
+// stored URI for the RFC 3261 §19.1.4 comparison only when they differ.
+bool same_contact(const std::string& stored, const Uri& uri, const std::string& uri_str) {
+  if (stored == uri_str) return true;
+  auto b = Uri::parse(stored);
+  return b && b->equivalent(uri);
+}
+
 }  // namespace
 
 const char* binding_event_name(BindingEvent e) {
@@ -211,6 +220,7 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   }
   struct Update {
     NameAddr na;
+    std::string uri;  // na.uri.str(): what a new binding stores
     std::uint32_t expires;
   };
   std::vector<Update> updates;
@@ -229,7 +239,8 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
       return respond(std::move(r));
     }
     e = std::min<std::uint64_t>(e, static_cast<std::uint64_t>(config_.max_expires.count()));
-    updates.push_back(Update{std::move(*na), static_cast<std::uint32_t>(e)});
+    std::string uri = na->uri.str();
+    updates.push_back(Update{std::move(*na), std::move(uri), static_cast<std::uint32_t>(e)});
   }
   std::string call_id(req.call_id());
   std::uint32_t cseq = req.cseq();
@@ -238,18 +249,15 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   // transaction state, see Stack), and re-applying it is idempotent.
   for (const auto& u : updates) {
     for (const auto& b : list) {
-      auto bu = Uri::parse(b.contact);
-      if (bu && bu->equivalent(u.na.uri) && b.call_id == call_id && cseq < b.cseq) {
+      if (same_contact(b.contact, u.na.uri, u.uri) && b.call_id == call_id && cseq < b.cseq) {
         return respond(make_response(req, 500, &from));
       }
     }
   }
   std::string ua(req.header(HeaderId::kUserAgent));
   for (const auto& u : updates) {
-    auto it = std::find_if(list.begin(), list.end(), [&](const Binding& b) {
-      auto bu = Uri::parse(b.contact);
-      return bu && bu->equivalent(u.na.uri);
-    });
+    auto it = std::find_if(list.begin(), list.end(),
+                           [&](const Binding& b) { return same_contact(b.contact, u.na.uri, u.uri); });
     if (u.expires == 0) {
       if (it != list.end()) remove_at(static_cast<size_t>(it - list.begin()), BindingEvent::kUnregistered);
       continue;
@@ -282,7 +290,7 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
     Binding b;
     b.aor = aor;
     b.tenant = tenant;
-    b.contact = u.na.uri.str();
+    b.contact = u.uri;
     b.flow = from;
     b.call_id = call_id;
     b.cseq = cseq;

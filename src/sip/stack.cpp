@@ -115,9 +115,14 @@ void Stack::stop() {
   transports_.stop();
 }
 
-void Stack::send_wire(const Peer& to, const std::string& wire) {
+void Stack::send_wire(const Peer& to, std::string_view wire) {
   ++stats_.sent;
   transports_.send_view(to, wire);
+}
+
+void Stack::send_wire(const Peer& to, std::string&& wire) {
+  ++stats_.sent;
+  transports_.send(to, std::move(wire));
 }
 
 void Stack::rearm() {

@@ -173,7 +173,10 @@ class Stack {
   void register_stateless(const Message& req, const Peer& from);
   void on_in_dialog(ServerTxnId id, const Message& req, const Peer& from);
   void on_ack(const Message& ack, const Peer& from);
-  void send_wire(const Peer& to, const std::string& wire);
+  // The bytes are copied only when they must wait (a UDP batch, a stream's
+  // write queue); a temporary is moved instead.
+  void send_wire(const Peer& to, std::string_view wire);
+  void send_wire(const Peer& to, std::string&& wire);
   void add_via(Message& m, const Peer& to) const;
   void send_ack(Dialog& d, std::uint32_t cseq);
   void rearm();

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <deque>
 
 #include "sip/message.h"
@@ -45,6 +46,15 @@ struct TransportManager::Udp {
       msgs[i].msg_len = 0;
     }
   }
+  // Datagrams produced while a received batch is processed; sent together
+  // with sendmmsg() when the batch is done (one system call instead of one
+  // sendto() per response).
+  struct Outgoing {
+    std::string wire;
+    sockaddr_storage addr;
+    socklen_t addr_len;
+  };
+  std::vector<Outgoing> outbox;
   udp::socket sock;
   size_t slot_size;  // one more than the largest message, to see truncation
   std::vector<char> bufs;
@@ -300,31 +310,35 @@ Peer udp_peer(const sockaddr_storage& a) {
 }  // namespace
 
 // Called when the socket is readable: takes everything queued, kBatch
-// datagrams per recvmmsg(). A short batch means the queue was empty at that
-// moment; a datagram arriving after it raises a new readiness event, which
-// the wait queued below receives (the io_context is run by one thread, so
-// the reactor cannot consume that event before the wait is queued). After
-// kMaxRounds full batches the rest is left for a posted continuation, so
-// timers and other sockets get their turn under a flood.
+// datagrams per recvmmsg(), until the socket is empty (EAGAIN). Under load
+// the next datagram usually arrives while this one is processed, and one
+// more recvmmsg() is cheaper than a round trip through the reactor. A
+// datagram arriving after the EAGAIN raises a new readiness event, which the
+// wait queued below receives (one thread runs the io_context, so the reactor
+// cannot consume that event before the wait is queued). After kMaxRounds
+// the rest is left to a posted continuation, so timers and other sockets get
+// their turn under a flood.
 void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
-  constexpr int kMaxRounds = 8;
+  constexpr int kMaxRounds = 64;
   std::weak_ptr<bool> alive = alive_;
   for (int round = 0; round < kMaxRounds; ++round) {
     u->prepare();
     int n = ::recvmmsg(u->sock.native_handle(), u->msgs.data(), Udp::kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EAGAIN (drained) or a socket error: wait for readiness
+    if (n <= 0) return udp_wait(u);  // EAGAIN (drained) or a socket error
+    in_udp_batch_ = true;
     for (int i = 0; i < n; ++i) {
       const mmsghdr& m = u->msgs[static_cast<size_t>(i)];
       bool truncated = (m.msg_hdr.msg_flags & MSG_TRUNC) != 0;
       if (m.msg_len == 0 || truncated || m.msg_len > config_.max_message_size) continue;
       const char* data = static_cast<const char*>(m.msg_hdr.msg_iov->iov_base);
       deliver(std::string(data, m.msg_len), udp_peer(u->addrs[static_cast<size_t>(i)]));
-      if (alive.expired() || !u->sock.is_open()) return;
+      if (alive.expired()) return;  // we are gone: nothing left to flush
     }
-    if (static_cast<size_t>(n) < Udp::kBatch) return udp_wait(u);
+    in_udp_batch_ = false;
+    for (const auto& other : udp_) udp_flush(*other);
+    if (!u->sock.is_open()) return;
   }
-  if (alive.expired() || !u->sock.is_open()) return;
   asio::post(io_, [this, u, alive] {
     if (!alive.expired() && u->sock.is_open()) udp_drain(u);
   });
@@ -361,26 +375,60 @@ std::vector<ListenAddress> TransportManager::bound() const {
 }
 
 bool TransportManager::send_view(const Peer& to, std::string_view wire) {
-  if (to.transport == Transport::kUdp) return send_udp(to, wire);
+  if (to.transport == Transport::kUdp) return send_udp(to, wire, nullptr);
   return send(to, std::string(wire));
 }
 
-// A direct non-blocking sendto(): no handler, no copy of the bytes. The
-// listener's family is known from bind(), so no getsockname() per send.
-bool TransportManager::send_udp(const Peer& to, std::string_view wire) {
+// Inside a receive batch the datagram joins the listener's outbox (the
+// bytes moved in when we own them); otherwise it goes out at once with a
+// non-blocking sendto(): no handler, no copy. The listener's family is
+// known from bind(), so no getsockname() per send.
+bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::string* owned) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(to.ip, ec);
   if (ec) return false;
   for (const auto& u : udp_) {
     if (u->v6 != addr.is_v6()) continue;
-    u->sock.send_to(asio::buffer(wire.data(), wire.size()), udp::endpoint(addr, to.port), 0, ec);
-    return !ec;
+    udp::endpoint ep(addr, to.port);
+    if (!in_udp_batch_) {
+      u->sock.send_to(asio::buffer(wire.data(), wire.size()), ep, 0, ec);
+      return !ec;
+    }
+    if (u->outbox.size() >= 4 * Udp::kBatch) udp_flush(*u);  // bounded
+    Udp::Outgoing o{owned ? std::move(*owned) : std::string(wire), {}, static_cast<socklen_t>(ep.size())};
+    std::memcpy(&o.addr, ep.data(), ep.size());
+    u->outbox.push_back(std::move(o));
+    return true;
   }
   return false;
 }
 
+// A datagram the socket cannot take now (EAGAIN: send buffer full) is
+// dropped like any lost datagram; retransmission timers cover it.
+void TransportManager::udp_flush(Udp& u) {
+  size_t done = 0;
+  while (done < u.outbox.size()) {
+    std::array<mmsghdr, Udp::kBatch> msgs{};
+    std::array<iovec, Udp::kBatch> iov{};
+    size_t n = std::min(Udp::kBatch, u.outbox.size() - done);
+    for (size_t i = 0; i < n; ++i) {
+      Udp::Outgoing& o = u.outbox[done + i];
+      iov[i] = iovec{o.wire.data(), o.wire.size()};
+      msgs[i].msg_hdr.msg_name = &o.addr;
+      msgs[i].msg_hdr.msg_namelen = o.addr_len;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int sent = ::sendmmsg(u.sock.native_handle(), msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent <= 0) break;
+    done += static_cast<size_t>(sent);
+  }
+  u.outbox.clear();
+}
+
 bool TransportManager::send(const Peer& to, std::string wire) {
-  if (to.transport == Transport::kUdp) return send_udp(to, wire);
+  if (to.transport == Transport::kUdp) return send_udp(to, wire, &wire);
   if (auto it = conns_.find(to.flow); to.flow && it != conns_.end()) {
     it->second->write(std::move(wire));
     return true;
