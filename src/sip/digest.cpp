@@ -305,7 +305,8 @@ void NonceManager::mac(std::string_view ts_hex, std::string_view realm, char* ou
 
 std::string NonceManager::issue(std::string_view realm, std::int64_t now_ms) const {
   char nonce[48];
-  snprintf(nonce, 17, "%016llx", static_cast<unsigned long long>(now_ms));
+  auto ts = static_cast<std::uint64_t>(now_ms);
+  for (int i = 15; i >= 0; --i, ts >>= 4) nonce[i] = "0123456789abcdef"[ts & 15];
   mac(std::string_view(nonce, 16), realm, nonce + 16);
   return std::string(nonce, sizeof nonce);
 }

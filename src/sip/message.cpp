@@ -393,13 +393,14 @@ Status Message::validate() {
   if (!f) return bad("malformed From: " + f.error().message);
   auto tt = this->to();
   if (!tt) return bad("malformed To: " + tt.error().message);
-  // Both are asked for several times per message (transaction keys, dialog
-  // matching, responses): keep them instead of re-parsing the name-addrs.
-  from_tag_ = f->tag();
-  to_tag_ = tt->tag();
-  tags_cached_ = true;
   auto v = top_via();
   if (!v) return bad("malformed Via: " + v.error().message);
+  auto parsed = std::make_shared<Parsed>();
+  parsed->from_tag = f->tag();
+  parsed->to_tag = tt->tag();
+  parsed->from = std::move(*f);
+  parsed->to = std::move(*tt);
+  parsed->top_via = std::move(*v);
   if (has(HeaderId::kExpires)) {
     // Values above 2**32-1 are legal and mean "very long"; only syntax matters.
     std::string_view e = trim(header(HeaderId::kExpires));
@@ -410,6 +411,7 @@ Status Message::validate() {
   std::string_view ct = header(HeaderId::kContentType);
   if (has(HeaderId::kContentType) && (ct.find('/') == std::string_view::npos))
     return bad("malformed Content-Type");
+  parsed_ = std::move(parsed);
   return common::ok_status();
 }
 
@@ -604,6 +606,7 @@ std::string_view Message::cseq_method() const {
 }
 
 Result<Via> Message::top_via() const {
+  if (parsed_) return parsed_->top_via;
   for (const auto& h : headers_) {
     if (h.id != HeaderId::kVia) continue;
     auto parts = split_list(view(h.value));
@@ -613,23 +616,29 @@ Result<Via> Message::top_via() const {
   return Error::invalid("via", "no Via");
 }
 
-Result<NameAddr> Message::from() const { return NameAddr::parse(header(HeaderId::kFrom)); }
-Result<NameAddr> Message::to() const { return NameAddr::parse(header(HeaderId::kTo)); }
+Result<NameAddr> Message::from() const {
+  if (parsed_) return parsed_->from;
+  return NameAddr::parse(header(HeaderId::kFrom));
+}
+Result<NameAddr> Message::to() const {
+  if (parsed_) return parsed_->to;
+  return NameAddr::parse(header(HeaderId::kTo));
+}
 
 std::string Message::from_tag() const {
-  if (tags_cached_) return from_tag_;
+  if (parsed_) return parsed_->from_tag;
   auto f = this->from();
   return f ? f->tag() : std::string();
 }
 
 std::string Message::to_tag() const {
-  if (tags_cached_) return to_tag_;
+  if (parsed_) return parsed_->to_tag;
   auto t = to();
   return t ? t->tag() : std::string();
 }
 
 void Message::edited(HeaderId id) {
-  if (id == HeaderId::kFrom || id == HeaderId::kTo) tags_cached_ = false;
+  if (id == HeaderId::kFrom || id == HeaderId::kTo || id == HeaderId::kVia) parsed_.reset();
 }
 
 int Message::max_forwards() const {
@@ -669,7 +678,8 @@ Message make_response(const Message& req, int status, const Peer* from, std::str
   for (auto v : req.values(HeaderId::kVia)) {
     if (first && from) {
       first = false;
-      auto via = Via::parse(v);
+      const Via* cached = req.parsed_top_via();
+      auto via = cached ? Result<Via>(*cached) : Via::parse(v);
       if (via) {
         // RFC 3261 §18.2.1 received, RFC 3581 rport (filled only if asked).
         if (via->host != from->ip) set_param(via->params, "received", from->ip);

@@ -112,13 +112,25 @@ Message Registrar::challenge(const Message& req, const Peer& from, const std::st
 }
 
 void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
-  auto to = req.to();
+  // The To that parsing validated (no copy); parsed here only for a message
+  // built or edited in process.
+  std::optional<NameAddr> own_to;
+  const NameAddr* to = req.parsed_to();
+  if (!to) {
+    if (auto t = req.to()) own_to = std::move(*t);
+    to = own_to ? &*own_to : nullptr;
+  }
   if (!to || to->uri.scheme == "tel" || !to->uri.opaque.empty() || to->uri.user.empty()) {
     return respond(make_response(req, 400, &from));
   }
-  // Contacts must parse before we spend anything on auth (RFC 4475 regbadct).
-  for (auto c : req.values(HeaderId::kContact))
-    if (!NameAddr::parse(c)) return respond(make_response(req, 400, &from));
+  // Contacts must parse before we spend anything on auth (RFC 4475 regbadct);
+  // the parsed ones are kept for the binding update.
+  std::vector<NameAddr> contacts;
+  for (auto c : req.values(HeaderId::kContact)) {
+    auto na = NameAddr::parse(c);
+    if (!na) return respond(make_response(req, 400, &from));
+    contacts.push_back(std::move(*na));
+  }
   std::string user = to->uri.user_unescaped();
   std::string domain = to_lower(to->uri.host);
   std::string realm = config_.realm.empty() ? domain : config_.realm;
@@ -153,6 +165,7 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
   p->aor = user + "@" + domain;
   p->user = std::move(user);
   p->tenant = std::move(tenant);
+  p->contacts = std::move(contacts);
   if (!p->tenant || p->creds.username != p->user) return verify(*p, std::nullopt);
   std::weak_ptr<bool> alive = alive_;
   store_.lookup(*p->tenant, p->creds.username, [this, alive, p](std::optional<Credential> cred) {
@@ -168,7 +181,7 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
   }
 }
 
-void Registrar::verify(const PendingAuth& p, const std::optional<Credential>& cred) {
+void Registrar::verify(PendingAuth& p, const std::optional<Credential>& cred) {
   const DigestCredentials& creds = p.creds;
   std::string ha1;
   if (cred && p.tenant && creds.username == p.user) {
@@ -188,11 +201,12 @@ void Registrar::verify(const PendingAuth& p, const std::optional<Credential>& cr
   ok = constant_time_equals(expected, creds.response) && ok;
   if (auth_observer_) auth_observer_(p.from, ok);
   if (!ok) return p.respond(make_response(*p.req, 403, &p.from));
-  authenticated(*p.req, p.from, *p.tenant, p.aor, p.respond);
+  authenticated(*p.req, p.from, *p.tenant, p.aor, p.respond, p.contacts);
 }
 
 void Registrar::authenticated(const Message& req, const Peer& from, const std::string& tenant,
-                              const std::string& aor, const std::function<void(Message)>& respond) {
+                              const std::string& aor, const std::function<void(Message)>& respond,
+                              std::vector<NameAddr>& parsed) {
   auto now = clock_.now();
   auto contacts = req.values(HeaderId::kContact);
   std::optional<std::uint32_t> header_expires = req.expires();
@@ -224,9 +238,8 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
     std::uint32_t expires;
   };
   std::vector<Update> updates;
-  for (auto c : contacts) {
-    auto na = NameAddr::parse(c);
-    if (!na) return respond(make_response(req, 400, &from));
+  for (auto& contact : parsed) {
+    NameAddr* na = &contact;  // moved into its Update below
     std::uint64_t e = header_expires.value_or(static_cast<std::uint32_t>(config_.default_expires.count()));
     if (const Param* p = find_param(na->params, "expires")) {
       std::uint64_t v;
@@ -263,6 +276,7 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
       continue;
     }
     auto expires_at = now + std::chrono::seconds(u.expires);
+    earliest_expiry_ = std::min(earliest_expiry_, expires_at);
     if (it != list.end()) {
       it->flow = from;
       it->call_id = call_id;
@@ -329,8 +343,13 @@ std::vector<Binding> Registrar::all() const {
   return out;
 }
 
+// Called every second: walks the bindings only when the earliest expiry may
+// have passed (a lower bound: refreshes only move expiries later), and
+// recomputes that bound from what is left.
 void Registrar::expire() {
   auto now = clock_.now();
+  if (now < earliest_expiry_) return;
+  earliest_expiry_ = common::SteadyTime::max();
   for (auto it = aors_.begin(); it != aors_.end();) {
     auto& list = it->second;
     for (size_t i = list.size(); i-- > 0;) {
@@ -339,6 +358,8 @@ void Registrar::expire() {
         list.erase(list.begin() + static_cast<long>(i));
         --count_;
         emit(BindingEvent::kExpired, b);
+      } else {
+        earliest_expiry_ = std::min(earliest_expiry_, list[i].expires_at);
       }
     }
     it = list.empty() ? aors_.erase(it) : std::next(it);
