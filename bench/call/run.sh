@@ -12,11 +12,14 @@ set -euo pipefail
 BUILD=${1:?build dir}
 RATE=${2:-50}
 SECS=${3:-30}
-AGENTS=${4:-600}
+# Enough agents for every call in talk (5 s) plus ringing and slack.
+AGENTS=${4:-$((RATE * 8 > 600 ? RATE * 8 : 600))}
 H="$(cd "$BUILD" && pwd)/src/app/hotline"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 W=$(mktemp -d /tmp/hotline-bench-call.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$W"' EXIT
+# KEEP=1 keeps the work directory (logs, SIPp errors); PERF=1 records a
+# `perf` profile of Hotline during the calls into $W/perf.data.
+trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"' EXIT
 cd "$W"
 cat > hotline.toml <<TOML
 [http]
@@ -43,43 +46,50 @@ TOML
 "$H" --config hotline.toml tenant add bench >/dev/null
 PW=$("$H" --config hotline.toml user add bench admin --role admin | sed -n 's/^password: //p')
 "$H" --config hotline.toml demo seed bench >/dev/null
-echo "SEQUENTIAL" > agents.csv
-for i in $(seq 1 "$AGENTS"); do
-  ext=$((20000 + i))
-  pw=$("$H" --config hotline.toml extension add bench "$ext" | sed -n 's/^sip password: //p')
-  echo "$ext;[authentication username=$ext password=$pw]" >> agents.csv
-done
 "$H" --config hotline.toml serve > serve.log 2>&1 &
 HPID=$!
-sleep 2
-api() { curl -sf -X "$1" "http://127.0.0.1:18480$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
+for _ in $(seq 1 50); do curl -sf http://127.0.0.1:18480/healthz >/dev/null && break; sleep 0.2; done
 TOKEN=$(curl -sf -X POST http://127.0.0.1:18480/api/v1/auth/login -H 'Content-Type: application/json' \
   -d "{\"tenant\":\"bench\",\"username\":\"admin\",\"password\":\"$PW\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 # No welcome prompt; the menu (a ~1 s barge-in window) leads to sales; no
-# periodic announcements; agents are released at once (no wrap-up).
-python3 - "$TOKEN" <<'PY'
-import json, sys, urllib.request
-tok = sys.argv[1]
+# periodic announcements; agents are released at once (no wrap-up). Then
+# AGENTS extensions and agents (skill sales), over one keep-alive connection.
+python3 - "$TOKEN" "$AGENTS" <<'PY'
+import http.client, json, sys
+tok, n = sys.argv[1], int(sys.argv[2])
+conn = http.client.HTTPConnection('127.0.0.1', 18480)
 def req(m, path, body=None):
-    r = urllib.request.Request('http://127.0.0.1:18480' + path, method=m,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={'Authorization': 'Bearer ' + tok, 'Content-Type': 'application/json'})
-    return json.load(urllib.request.urlopen(r))
+    conn.request(m, path, body=json.dumps(body) if body is not None else None,
+                 headers={'Authorization': 'Bearer ' + tok, 'Content-Type': 'application/json'})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status >= 300: raise SystemExit(f'{m} {path}: {r.status} {data[:300]}')
+    return json.loads(data) if data else None
 f = [x for x in req('GET', '/api/v1/flows')['items'] if x['name'] == 'main'][0]
 f['definition']['nodes']['welcome'] = {'type': 'set', 'next': 'vip'}
-req('PUT', '/api/v1/flows/%d' % f.pop('id'), f)
+fid = f['id']
+for k in ('id', 'version', 'created_ms', 'updated_ms'): f.pop(k, None)
+req('PUT', '/api/v1/flows/%d' % fid, f)
 q = [x for x in req('GET', '/api/v1/queues')['items'] if x['name'] == 'sales'][0]
+qid = q['id']
+for k in ('id', 'version', 'created_ms', 'updated_ms'): q.pop(k, None)
 q.update({'wrap_up_s': 0, 'announce_interval_s': 0, 'record': False})
-req('PUT', '/api/v1/queues/%d' % q.pop('id'), q)
+req('PUT', '/api/v1/queues/%d' % qid, q)
+with open('agents.csv', 'w') as out:
+    out.write('SEQUENTIAL\n')
+    for i in range(1, n + 1):
+        ext = str(20000 + i)
+        req('POST', '/api/v1/extensions', {'extension': ext, 'password': 'secret-' + ext})
+        req('POST', '/api/v1/agents', {'name': 'Bench %d' % i, 'extension': ext,
+                                      'skills': [{'skill': 'sales', 'level': 5}]})
+        out.write(f'{ext};[authentication username={ext} password=secret-{ext}]\n')
 PY
-for i in $(seq 1 "$AGENTS"); do
-  api POST /api/v1/agents "{\"name\":\"Bench $i\",\"extension\":\"$((20000 + i))\",\"skills\":[{\"skill\":\"sales\",\"level\":5}]}" > /dev/null
-done
 # One SIPp registers every agent (each registration stays up for the run)
 # and answers every offer through its out-of-call scenario.
 sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15461 -mp 40000 -sf "$SRC/tests/call/scenarios/agent_register.xml" \
   -oocsf "$SRC/bench/call/agent_bench.xml" -inf agents.csv -m "$AGENTS" -r 200 -l "$AGENTS" -d $(( (SECS + 60) * 1000 )) \
-  -rtp_echo -buff_size 4194304 -nostdin -max_socket 65000 -bg -trace_err -error_file agents_err.log > /dev/null 2>&1
+  -rtp_echo -buff_size 4194304 -nostdin -max_socket 65000 -bg -trace_err -error_file agents_err.log > agents.out 2>&1 || true
+grep -q "Background mode" agents.out || { cat agents.out; exit 1; }  # SIPp -bg exits non-zero
 sleep $(( AGENTS / 200 + 3 ))
 python3 - "$TOKEN" <<'PY'
 import json, sys, urllib.request
@@ -96,7 +106,9 @@ for a in req('GET', '/api/v1/agents')['items']:
 print('agents ready:', n)
 PY
 cpu() { awk '{print $14 + $15}' /proc/$HPID/stat; }
+RSS0=$(awk '/VmRSS/ {print $2}' /proc/$HPID/status)
 C0=$(cpu)
+if [ -n "${PERF:-}" ]; then perf record ${PERF_ARGS:--g} -o perf.data -p "$HPID" -- sleep "$SECS" > perf.out 2>&1 & fi
 sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15462 -mp 50000 -sf "$SRC/bench/call/caller_bench.xml" -s 400 \
   -key caller 13900000000 -key caller_name Bench -key digit 1 -r "$RATE" -m $(( RATE * SECS )) -d 5000 \
   -buff_size 4194304 -nostdin -max_socket 65000 -timeout $(( SECS + 60 ))s -trace_stat -stf callers.csv \
@@ -104,7 +116,7 @@ sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15462 -mp 50000 -sf "$SRC/ben
 C1=$(cpu)
 TICKS=$(getconf CLK_TCK)
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$HPID/status)
-python3 - "$W/callers.csv" "$C0" "$C1" "$TICKS" "$RSS" "$RATE" "$TOKEN" <<'PY'
+python3 - "$W/callers.csv" "$C0" "$C1" "$TICKS" "$RSS" "$RATE" "$TOKEN" "$RSS0" <<'PY'
 import csv, json, sys, urllib.request
 rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
 h, last = rows[0], rows[-1]
@@ -115,7 +127,9 @@ rate = int(sys.argv[6])
 print(f'calls created {total}, successful {ok}, failed {failed}')
 print(f'hotline CPU {cpu_s:.2f} s over the run = {1000 * cpu_s / max(total, 1):.2f} ms per call')
 conc = rate * 6  # about 6 s per call (1 s IVR + 5 s talk)
-print(f'peak RSS {int(sys.argv[5]) / 1024:.1f} MiB, about {int(sys.argv[5]) / conc:.1f} KiB per concurrent call ({conc} concurrent)')
+grow = int(sys.argv[5]) - int(sys.argv[8])
+print(f'RSS before calls {int(sys.argv[8]) / 1024:.1f} MiB, peak {int(sys.argv[5]) / 1024:.1f} MiB: '
+      f'{grow / conc:.1f} KiB per concurrent call ({conc} concurrent)')
 tok = sys.argv[7]
 lat = []
 cursor = None

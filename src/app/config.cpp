@@ -179,6 +179,13 @@ const std::vector<Key>& keys() {
       int_key("sip", "t1_ms", &Config::sip_t1_ms, 50, 10000, "RFC 3261 T1 (round-trip estimate)"),
       int_key("sip", "max_message_bytes", &Config::sip_max_message_bytes, 1024, 1 << 20,
               "Largest SIP message"),
+      int_key("sip", "rate_limit", &Config::sip_rate_limit, 1, 1'000'000,
+              "SIP requests per second per source address (excess dropped); trunks are exempt"),
+      int_key("sip", "rate_burst", &Config::sip_rate_burst, 1, 10'000'000,
+              "Burst allowed above sip.rate_limit"),
+      string_key(
+          "sip", "trusted_sources", &Config::sip_trusted_sources, nullptr,
+          "Address prefixes exempt from rate limits and bans, comma-separated (e.g. \"10.1.,192.0.2.7\")"),
       int_key("media", "rtp_port_min", &Config::media_rtp_port_min, 1024, 65534, "Lowest RTP port"),
       int_key("media", "rtp_port_max", &Config::media_rtp_port_max, 1025, 65535, "Highest RTP port"),
       int_key("media", "loops", &Config::media_loops, 0, 64, "Media event loops; 0 = one per core"),

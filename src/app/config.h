@@ -46,6 +46,12 @@ struct Config {
   std::int64_t sip_qualify_interval_s = 30;
   std::int64_t sip_t1_ms = 500;
   std::int64_t sip_max_message_bytes = 65535;
+  // Per-source admission (sip::Guard): requests/s and burst per IP address;
+  // trusted prefixes (comma-separated, e.g. "10.1.,192.0.2.7") and every
+  // trunk's allowed sources bypass the limit.
+  std::int64_t sip_rate_limit = 50;
+  std::int64_t sip_rate_burst = 200;
+  std::string sip_trusted_sources;
   // [media]
   std::int64_t media_rtp_port_min = 20000;
   std::int64_t media_rtp_port_max = 29999;

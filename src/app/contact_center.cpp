@@ -142,6 +142,9 @@ void ContactCenter::attach(sip::Stack& stack, SipService& sip) {
   for (const auto& t : directory_.list_tenants()) calls_->add_tenant({t.id, t.slug});
   sip.set_call_layer(calls_.get(), calls_.get());
   auto* calls = calls_.get();
+  // A trunk's one address carries every call of a carrier: it must not hit
+  // the per-source rate limit meant for phones and scanners.
+  stack.guard().set_trusted([calls](const std::string& ip) { return calls->is_trunk_source(ip); });
   repository_->set_change_listener([calls](std::int64_t tenant) { calls->config_changed(tenant); });
   hub_->set_snapshot_provider(
       [calls](std::int64_t tenant, const iam::Principal&) { return calls->live_snapshot(tenant); });

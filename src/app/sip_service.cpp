@@ -142,6 +142,16 @@ sip::StackConfig sip_stack_config(const Config& c) {
   s.registrar.default_expires = std::chrono::seconds(std::min<std::int64_t>(3600, c.sip_max_expires_s));
   s.advertised_address = c.sip_advertised_address;
   s.qualify_interval = std::chrono::seconds(c.sip_qualify_interval_s);
+  s.guard.requests_per_second = static_cast<double>(c.sip_rate_limit);
+  s.guard.burst = static_cast<double>(c.sip_rate_burst);
+  for (std::size_t start = 0; start < c.sip_trusted_sources.size();) {
+    auto end = c.sip_trusted_sources.find(',', start);
+    if (end == std::string::npos) end = c.sip_trusted_sources.size();
+    std::string prefix = c.sip_trusted_sources.substr(start, end - start);
+    std::erase(prefix, ' ');
+    if (!prefix.empty()) s.guard.exempt_prefixes.push_back(prefix);
+    start = end + 1;
+  }
   return s;
 }
 

@@ -108,6 +108,9 @@ class CallCenter final : public sip::SessionHandler, public sip::RegistrarListen
   void config_changed(std::int64_t tenant);
   // Loop thread: hang up every call (shutdown).
   void shutdown();
+  // Loop thread: is `ip` an allowed source of some tenant's trunk? (The SIP
+  // guard lets trunks past its per-source rate limit.) Cached per address.
+  bool is_trunk_source(const std::string& ip);
 
   // ---- control from the API (any thread; waits for the loop) ----
   common::Result<json> agent_status(std::int64_t tenant, std::int64_t agent_id);

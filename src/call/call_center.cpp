@@ -226,6 +226,7 @@ struct CallCenter::Impl {
     auto snap = config.snapshot(t.ref.id);
     if (!snap) return;
     t.snap = snap;
+    trunk_sources.clear();
     t.flows.clear();
     ivr::References refs;  // the repository validated references when the flow was saved
     for (const auto& f : snap->flows) {
@@ -305,7 +306,9 @@ struct CallCenter::Impl {
               {"agent_id", c.agent},
               {"caller", security::mask_phone(c.rec.caller)},
               {"disposition", c.rec.disposition},
+              {"on_hold", c.on_hold},
               {"arrived_ms", c.rec.arrived_ms}};
+    if (c.outside) e.data["outside"] = security::mask_phone(c.outside->number);
     sink.live(std::move(e));
   }
 
@@ -619,9 +622,7 @@ struct CallCenter::Impl {
       case K::kVoicemail:
         return start_voicemail(c, c.action.mailbox);
       case K::kTransfer:
-        // Outbound transfer through a trunk is not implemented yet (see docs/call.md).
-        spdlog::warn("call {}: transfer to {} not supported yet", c.rec.id, c.action.number);
-        return goodbye(c, "failed", "transfer not supported");
+        return dial_outside(c, c.action.number, c.action.trunk);
       default:
         return goodbye(c, info.blocked ? "blocked" : (c.rec.disposition.empty() ? "ivr" : c.rec.disposition),
                        "flow hangup", false);
@@ -920,14 +921,8 @@ struct CallCenter::Impl {
       });
       return;
     }
-    const sip::Binding& b = devices->front();
-    media::SessionParams p;
-    p.codec = c.codec;
-    p.payload_type = static_cast<std::uint8_t>(c.codec);
-    p.telephone_event_pt = 101;
-    p.media_timeout = options.media_timeout;
-    auto session =
-        media.create_session(p, events_for(c.id, false), agent_first ? nullptr : c.caller_media.get());
+    auto session = media.create_session(leg_params(c), events_for(c.id, false),
+                                        agent_first ? nullptr : c.caller_media.get());
     if (!session) {
       spdlog::error("call {}: no media session for agent leg: {}", c.rec.id, session.error().message);
       later([this, ix = c.ix, agent_id] {
@@ -941,12 +936,7 @@ struct CallCenter::Impl {
     leg.media = *session;
     leg.leg_no = ++c.legs;
     leg.started_ms = epoch_ms();
-    sip::sdp::LocalMedia local;
-    local.address = c.media_address;
-    local.port = leg.media->local_port();
-    local.codecs = {c.codec == media::Codec::pcma ? sip::sdp::Codec{sip::sdp::kPcma, "PCMA", 8000, 1, {}}
-                                                  : sip::sdp::Codec{sip::sdp::kPcmu, "PCMU", 8000, 1, {}}};
-    const std::string host = host_of(b.contact);
+    const std::string sdp = sip::sdp::offer(local_media(c, *leg.media)).str();
     const std::string caller = c.rec.caller.empty() ? "anonymous" : c.rec.caller;
     sip::Stack::InviteOptions opts;
     opts.from_display = c.rec.caller_name.empty() ? caller : c.rec.caller_name;
@@ -957,19 +947,37 @@ struct CallCenter::Impl {
       opts.headers.push_back({"X-Hotline-Callback", caller});
     }
     const auto id = c.id;
-    leg.txn = stack.invite(
-        b.flow, b.contact, "sip:" + caller + "@" + c.media_address, "sip:" + leg.extension + "@" + host,
-        sip::sdp::offer(local).str(),
-        [this, id, agent_id](sip::Dialog* d, const sip::ClientResult& r) {
-          agent_response(id, agent_id, d, r);
-        },
-        opts);
+    AgentLeg& placed = c.offers[agent_id] = std::move(leg);
+    // Every registered device rings (a desk phone and a softphone, say).
+    for (std::size_t i = 0; i < devices->size(); ++i) {
+      const sip::Binding& b = (*devices)[i];
+      placed.forks.push_back(stack.invite(
+          b.flow, b.contact, "sip:" + caller + "@" + c.media_address,
+          "sip:" + placed.extension + "@" + host_of(b.contact), sdp,
+          [this, id, agent_id, i](sip::Dialog* d, const sip::ClientResult& r) {
+            agent_response(id, agent_id, i, d, r);
+          },
+          opts));
+      ++placed.forks_pending;
+    }
     if (c.rec.offered_ms == 0) c.rec.offered_ms = epoch_ms();
     ++c.rec.offers;
-    c.offers[agent_id] = std::move(leg);
   }
 
-  void agent_response(std::uint64_t id, std::int64_t agent_id, sip::Dialog* d, const sip::ClientResult& r) {
+  // CANCELs the ringing devices of a leg except `keep` (the one that answered).
+  void cancel_forks(AgentLeg& leg, std::size_t keep = SIZE_MAX) {
+    for (std::size_t i = 0; i < leg.forks.size(); ++i)
+      if (i != keep) stack.cancel(leg.forks[i]);
+  }
+
+  // RFC 3261 §16.7: a 6xx wins, then busy (486), then whatever came first.
+  static int better_failure(int current, int status) {
+    auto rank = [](int s) { return s >= 600 ? 3 : s == 486 ? 2 : s != 0 ? 1 : 0; };
+    return rank(status) > rank(current) ? status : current;
+  }
+
+  void agent_response(std::uint64_t id, std::int64_t agent_id, std::size_t fork, sip::Dialog* d,
+                      const sip::ClientResult& r) {
     Call* c = find(id);
     AgentLeg* leg = nullptr;
     if (c) {
@@ -978,26 +986,41 @@ struct CallCenter::Impl {
     }
     const int status = r.kind == sip::ClientResult::kResponse ? r.response->status() : 408;
     if (status < 200) return;
-    if (!leg) {
+    if (!leg || leg->state == LegState::kEnded) {
       if (d && status < 300) stack.hangup(*d);  // too late: the call is gone or moved on
       return;
     }
-    // A retransmitted 2xx (the phone did not see our ACK yet): the stack
-    // re-sends the ACK; nothing changes here.
-    if (status < 300 && leg->state == LegState::kAnswered) return;
-    if (status < 300) return agent_answered(*c, *leg, d, *r.response);
-    leg->state = LegState::kEnded;
-    save_leg(*c, *leg, status, leg->cancel_requested ? "cancelled" : "not answered");
-    if (leg->media) leg->media->close();
-    const bool cancelled = leg->cancel_requested;
-    c->offers.erase(agent_id);
+    if (leg->state == LegState::kAnswered) {
+      // A retransmitted 2xx (the phone did not see our ACK yet: the stack
+      // re-sends it), a second device answering too (it gets a BYE), or a
+      // cancelled device's 487.
+      if (d && status < 300 && d->key() != leg->dialog) stack.hangup(*d);
+      return;
+    }
+    if (status < 300) {
+      cancel_forks(*leg, fork);
+      return agent_answered(*c, *leg, d, *r.response);
+    }
+    leg->best_failure = better_failure(leg->best_failure, status);
+    if (--leg->forks_pending > 0) return;  // other devices are still ringing
+    agent_failed(*c, *leg, leg->best_failure);
+  }
+
+  // No device of the agent answered: the offer is declined or missed.
+  void agent_failed(Call& c, AgentLeg& leg, int status) {
+    const std::int64_t agent_id = leg.agent;
+    const bool cancelled = leg.cancel_requested;
+    leg.state = LegState::kEnded;
+    save_leg(c, leg, status, cancelled ? "cancelled" : "not answered");
+    if (leg.media) leg.media->close();
+    c.offers.erase(agent_id);  // `leg` is gone from here on
     if (cancelled) return;
-    const auto ix = InteractionId{c->ix};
+    const auto ix = InteractionId{c.ix};
     const auto ag = AgentId{static_cast<std::uint64_t>(agent_id)};
     // Busy or declined by the person; unreachable or timed out by the device.
     const bool declined = status == 486 || status == 600 || status == 603;
     auto st = declined ? engine.declined(ix, ag, now()) : engine.no_answer(ix, ag, now());
-    if (!st) spdlog::debug("call {}: offer outcome not accepted: {}", c->rec.id, st.error().message);
+    if (!st) spdlog::debug("call {}: offer outcome not accepted: {}", c.rec.id, st.error().message);
     pump();
   }
 
@@ -1116,11 +1139,9 @@ struct CallCenter::Impl {
     auto it = c.offers.find(agent_id);
     if (it == c.offers.end() || it->second.state != LegState::kRinging) return;
     it->second.cancel_requested = true;
-    if (!stack.cancel(it->second.txn)) {
-      // No provisional response yet: CANCEL is not allowed (§9.1); a late 2xx
-      // is answered with BYE in agent_answered().
-      spdlog::debug("call {}: CANCEL to agent {} deferred", c.rec.id, agent_id);
-    }
+    // A device without a provisional response yet cannot be CANCELled
+    // (§9.1); its late 2xx is answered with BYE in agent_answered().
+    cancel_forks(it->second);
   }
 
   // -------------------------------------------------------- endings ----
@@ -1163,7 +1184,7 @@ struct CallCenter::Impl {
     for (auto& [agent_id, leg] : c.offers) {
       if (leg.state == LegState::kRinging) {
         leg.cancel_requested = true;
-        stack.cancel(leg.txn);
+        cancel_forks(leg);
       } else if (leg.state == LegState::kAnswered) {
         end_agent_leg(c, leg, "caller hangup");
       }
@@ -1187,9 +1208,15 @@ struct CallCenter::Impl {
     pump();
   }
 
-  const center::TrunkDef* outbound_trunk(const Call& c) {
+  // `name` (an IVR transfer node's trunk), else the trunk the call came in
+  // on, else the tenant's first trunk with an outbound host.
+  const center::TrunkDef* outbound_trunk(const Call& c, const std::string& name = "") {
     TenantState* t = tenant(c.tenant);
     if (!t || !t->snap) return nullptr;
+    if (!name.empty()) {
+      const auto* tr = t->snap->trunk(name);
+      return tr && !tr->host.empty() ? tr : nullptr;
+    }
     if (const auto* tr = t->snap->trunk(c.trunk); tr && !tr->host.empty()) return tr;
     for (const auto& tr : t->snap->trunks)
       if (!tr.host.empty()) return &tr;
@@ -1201,33 +1228,170 @@ struct CallCenter::Impl {
   void dial_customer(Call& c, AgentLeg& leg) {
     const center::TrunkDef* trunk = outbound_trunk(c);
     if (!trunk) return callback_attempt_failed(c, leg, "no trunk with an outbound host");
+    auto session = media.create_session(leg_params(c), events_for(c.id, true), leg.media.get());
+    if (!session) return callback_attempt_failed(c, leg, session.error().message);
+    c.pending_customer = *session;
+    leg.media->play_tone(media::ToneSpec::ringback_cn(), ++next_id);
+    const sip::sdp::LocalMedia local = local_media(c, *c.pending_customer);
+    const auto id = c.id;
+    c.callback_dialing = true;
+    c.customer_txn = invite_via_trunk(
+        *trunk, c.rec.caller, trunk->caller_id.empty() ? std::string("hotline") : trunk->caller_id,
+        c.media_address, sip::sdp::offer(local).str(),
+        [this, id](sip::Dialog* d, const sip::ClientResult& r) { customer_response(id, d, r); });
+  }
+
+  // An INVITE to `number` at the trunk's outbound host.
+  sip::ClientTxnId invite_via_trunk(const center::TrunkDef& trunk, const std::string& number,
+                                    const std::string& from_user, const std::string& our_address,
+                                    const std::string& sdp,
+                                    std::function<void(sip::Dialog*, const sip::ClientResult&)> handler) {
+    sip::Peer to;
+    to.transport = trunk.transport == "tcp" ? sip::Transport::kTcp : sip::Transport::kUdp;
+    to.ip = trunk.host;
+    to.port = static_cast<std::uint16_t>(trunk.port);
+    const std::string uri = "sip:" + number + "@" + trunk.host + ":" + std::to_string(trunk.port);
+    const std::string from = "sip:" + from_user + "@" + our_address;
+    sip::Stack::InviteOptions opts;
+    return stack.invite(to, uri, from, uri, sdp, std::move(handler), opts);
+  }
+
+  sip::sdp::LocalMedia local_media(const Call& c, const media::MediaSession& session) const {
+    sip::sdp::LocalMedia local;
+    local.address = c.media_address;
+    local.port = session.local_port();
+    local.codecs = {c.codec == media::Codec::pcma ? sip::sdp::Codec{sip::sdp::kPcma, "PCMA", 8000, 1, {}}
+                                                  : sip::sdp::Codec{sip::sdp::kPcmu, "PCMU", 8000, 1, {}}};
+    return local;
+  }
+
+  media::SessionParams leg_params(const Call& c) const {
     media::SessionParams p;
     p.codec = c.codec;
     p.payload_type = static_cast<std::uint8_t>(c.codec);
     p.telephone_event_pt = 101;
     p.media_timeout = options.media_timeout;
-    auto session = media.create_session(p, events_for(c.id, true), leg.media.get());
-    if (!session) return callback_attempt_failed(c, leg, session.error().message);
-    c.pending_customer = *session;
-    leg.media->play_tone(media::ToneSpec::ringback_cn(), ++next_id);
-    sip::sdp::LocalMedia local;
-    local.address = c.media_address;
-    local.port = c.pending_customer->local_port();
-    local.codecs = {c.codec == media::Codec::pcma ? sip::sdp::Codec{sip::sdp::kPcma, "PCMA", 8000, 1, {}}
-                                                  : sip::sdp::Codec{sip::sdp::kPcmu, "PCMU", 8000, 1, {}}};
-    sip::Peer to;
-    to.transport = trunk->transport == "tcp" ? sip::Transport::kTcp : sip::Transport::kUdp;
-    to.ip = trunk->host;
-    to.port = static_cast<std::uint16_t>(trunk->port);
-    const std::string host = trunk->host + ":" + std::to_string(trunk->port);
-    const std::string uri = "sip:" + c.rec.caller + "@" + host;
-    const std::string from = "sip:" + (trunk->caller_id.empty() ? std::string("hotline") : trunk->caller_id) +
-                             "@" + c.media_address;
+    return p;
+  }
+
+  // ------------------------------------------------ outside numbers ----
+
+  // What may be sent to a trunk: 1–32 digits with an optional leading '+'
+  // (the IVR transfer node's rule). No URIs and no other hosts, so a crafted
+  // Refer-To cannot make Hotline call anywhere else.
+  static bool dialable(std::string_view n) {
+    if (!n.empty() && n.front() == '+') n.remove_prefix(1);
+    if (n.empty() || n.size() > 32) return false;
+    for (char ch : n)
+      if (!std::isdigit(static_cast<unsigned char>(ch))) return false;
+    return true;
+  }
+
+  // Transfer to an outside number through the call's trunk (or the
+  // tenant's first outbound one): the caller hears ringback, then is
+  // bridged to the number; either side hanging up ends both.
+  void dial_outside(Call& c, const std::string& number, const std::string& trunk_name = "") {
+    c.announce->cancel();
+    c.timer->cancel();
+    const center::TrunkDef* trunk = outbound_trunk(c, trunk_name);
+    if (!dialable(number)) return goodbye(c, "transfer_failed", "not a dialable number: " + number);
+    if (!trunk) return goodbye(c, "transfer_failed", "no trunk with an outbound host");
+    if (!c.caller_media) return goodbye(c, "transfer_failed", "no caller media");
+    auto session = media.create_session(leg_params(c), events_for(c.id, false), c.caller_media.get());
+    if (!session) return goodbye(c, "transfer_failed", session.error().message);
+    OutsideLeg leg;
+    leg.number = number;
+    leg.media = *session;
+    leg.leg_no = ++c.legs;
+    leg.started_ms = epoch_ms();
+    c.outside = std::move(leg);
+    c.rec.disposition = "transferred";
+    set_phase(c, CallPhase::kOutside);
+    c.playing = Playing::kRingback;
+    c.playback = ++next_id;
+    c.caller_media->play_tone(media::ToneSpec::ringback_cn(), c.playback);
+    const std::string from_user =
+        !trunk->caller_id.empty() ? trunk->caller_id : (c.rec.caller.empty() ? "anonymous" : c.rec.caller);
     const auto id = c.id;
-    c.callback_dialing = true;
-    c.customer_txn =
-        stack.invite(to, uri, from, uri, sip::sdp::offer(local).str(),
-                     [this, id](sip::Dialog* d, const sip::ClientResult& r) { customer_response(id, d, r); });
+    c.outside->txn = invite_via_trunk(
+        *trunk, number, from_user, c.media_address, sip::sdp::offer(local_media(c, *c.outside->media)).str(),
+        [this, id](sip::Dialog* d, const sip::ClientResult& r) { outside_response(id, d, r); });
+    save(c);
+  }
+
+  void outside_response(std::uint64_t id, sip::Dialog* d, const sip::ClientResult& r) {
+    const int status = r.kind == sip::ClientResult::kResponse ? r.response->status() : 408;
+    if (status < 200) return;
+    Call* c = find(id);
+    if (!c || !c->outside || c->phase != CallPhase::kOutside) {
+      if (d && status < 300) stack.hangup(*d);  // too late: the caller is gone
+      return;
+    }
+    OutsideLeg& o = *c->outside;
+    if (status < 300 && o.answered) {
+      if (d && d->key() != o.dialog) stack.hangup(*d);  // a second 2xx from a forking proxy
+      return;                                           // else a retransmission
+    }
+    if (status >= 300 || !d) {
+      save_outside_leg(*c, status, "not answered");
+      o.media->close();
+      c->outside.reset();
+      return goodbye(*c, "transfer_failed", "outside number: " + std::to_string(status));
+    }
+    o.answered = true;
+    o.dialog = d->key();
+    o.answered_ms = epoch_ms();
+    by_dialog[o.dialog] = c->id;
+    if (auto ans = sip::sdp::parse(r.response->body()); ans)
+      if (auto n = sip::sdp::negotiated(*ans); n) o.media->set_remote(n->remote_address, n->remote_port);
+    stop_playing(*c);
+    if (auto st = media.bridge(*c->caller_media, *o.media); !st)
+      spdlog::error("call {}: bridge to {} failed: {}", c->rec.id, o.number, st.error().message);
+    c->rec.end_reason.clear();
+    save_outside_leg(*c, 200, "");
+    save(*c);
+    publish_call(*c);
+  }
+
+  void save_outside_leg(Call& c, int sip_status, const std::string& reason, bool ended = false) {
+    const OutsideLeg& o = *c.outside;
+    records::CallLeg leg;
+    leg.call_id = c.rec.id;
+    leg.tenant_id = c.tenant;
+    leg.leg_no = o.leg_no;
+    leg.role = "transfer";
+    leg.peer = o.number;
+    leg.started_ms = o.started_ms;
+    leg.answered_ms = o.answered_ms;
+    leg.ended_ms = ended || !o.answered ? epoch_ms() : 0;
+    leg.sip_status = sip_status;
+    leg.end_reason = reason;
+    sink.leg(leg);
+  }
+
+  // Ends the outside leg (BYE when answered, CANCEL while ringing).
+  void end_outside(Call& c, const std::string& reason) {
+    if (!c.outside) return;
+    OutsideLeg& o = *c.outside;
+    if (o.answered) {
+      std::string key = o.dialog;
+      by_dialog.erase(key);
+      if (sip::Dialog* d = key.empty() ? nullptr : stack.dialogs().find(key)) stack.hangup(*d);
+      save_outside_leg(c, 200, reason, true);
+    } else {
+      stack.cancel(o.txn);  // a 2xx crossing the CANCEL is answered with BYE in outside_response
+      save_outside_leg(c, 487, reason);
+    }
+    if (o.media) o.media->close();
+    c.outside.reset();
+  }
+
+  // The outside party hung up: so does the caller.
+  void outside_gone(Call& c) {
+    c.outside->dialog.clear();
+    end_outside(c, "outside hangup");
+    c.rec.end_reason = "outside hangup";
+    hangup_caller(c);
   }
 
   void customer_response(std::uint64_t id, sip::Dialog* d, const sip::ClientResult& r) {
@@ -1355,6 +1519,7 @@ struct CallCenter::Impl {
         });
     c.listeners.clear();
     if (c.companion) c.companion->close();
+    end_outside(c, c.rec.end_reason.empty() ? "caller hangup" : c.rec.end_reason);
     c.rec.ended_ms = epoch_ms();
     by_dialog.erase(c.caller_dialog);
     if (c.caller_media) c.caller_media->close();
@@ -1382,7 +1547,7 @@ struct CallCenter::Impl {
     spdlog::info("call {}: no RTP from the {} for {} ms: hanging up", c->rec.id, caller ? "caller" : "agent",
                  options.media_timeout.count());
     c->rec.end_reason = "media timeout";
-    if (caller) return hangup_caller(*c);
+    if (caller || c->phase == CallPhase::kOutside) return hangup_caller(*c);
     if (c->agent) agent_gone(*c, c->agent);
   }
 
@@ -1554,12 +1719,13 @@ struct CallCenter::Impl {
     if (sit != agents.end()) {
       j["extension"] = sit->second.extension;
       TenantState* t = tenant(sit->second.tenant);
-      bool registered = false;
+      std::size_t devices = 0;
       if (t) {
         auto dit = t->devices.find(sit->second.extension);
-        registered = dit != t->devices.end() && !dit->second.empty();
+        if (dit != t->devices.end()) devices = dit->second.size();
       }
-      j["device_registered"] = registered;
+      j["device_registered"] = devices > 0;
+      j["devices"] = devices;  // registered phones of the extension (all ring on an offer)
     }
     auto s = engine.agent(AgentId{static_cast<std::uint64_t>(agent_id)});
     if (!s) return j;
@@ -1797,10 +1963,11 @@ struct CallCenter::Impl {
       if (c && d.key() == c->caller_dialog) ms = c->caller_media;
       for (auto& [a, leg] : c ? c->offers : std::map<std::int64_t, AgentLeg>{})
         if (leg.dialog == d.key()) ms = leg.media;
+      if (c && c->outside && c->outside->dialog == d.key()) ms = c->outside->media;
       if (!ms) return stack.reject(txn, 488);
-      sip::sdp::LocalMedia local;
-      local.address = c->media_address;
-      local.port = ms->local_port();
+      if (c->phase == CallPhase::kConnected) note_hold(*c, *offer);
+      // The same codec as negotiated before: the session does not change it.
+      sip::sdp::LocalMedia local = local_media(*c, *ms);
       auto ans = sip::sdp::answer(*offer, local);
       if (!ans) return stack.reject(txn, 488);
       if (auto n = sip::sdp::negotiated(*offer); n && n->remote_port != 0 && n->remote_address != "0.0.0.0")
@@ -1812,6 +1979,23 @@ struct CallCenter::Impl {
     stack.respond(txn, stack.response_for(txn, m == "NOTIFY" ? 200 : 501));
   }
 
+  // Either party putting the bridged call on hold (RFC 3264 §8.4) is
+  // reported to routing: hold time counts in AHT and is in the event log.
+  void note_hold(Call& c, const sip::sdp::Session& offer) {
+    bool hold = false;
+    for (std::size_t i = 0; i < offer.media.size(); ++i) {
+      if (offer.media[i].port == 0) continue;
+      hold = offer.is_hold(i);
+      break;
+    }
+    if (hold == c.on_hold) return;
+    c.on_hold = hold;
+    if (auto st = engine.hold(InteractionId{c.ix}, hold, now()); !st)
+      spdlog::debug("call {}: hold not accepted by routing: {}", c.rec.id, st.error().message);
+    publish_call(c);
+    pump();
+  }
+
   void on_dialog_terminated(const sip::Dialog& d, std::string_view reason) {
     auto it = by_dialog.find(d.key());
     if (it == by_dialog.end()) return;
@@ -1820,15 +2004,17 @@ struct CallCenter::Impl {
     Call* c = find(id);
     if (!c) return;
     if (d.key() == c->caller_dialog) return caller_gone(*c, std::string(reason));
+    if (c->outside && d.key() == c->outside->dialog) return outside_gone(*c);
     for (auto& [agent, leg] : c->offers)
       if (leg.dialog == d.key()) return agent_gone(*c, agent);
   }
 
   // Blind transfer by the agent (RFC 3515 REFER on the agent's dialog): to a
-  // queue (by name) or to another agent (by extension: that agent gets the
-  // first offer). The agent's leg ends (BYE) and they go to wrap-up. We
-  // answer 202 and do not send the NOTIFY progress reports (the agent's
-  // phone is hung up right away, so nobody would read them).
+  // queue (by name), to another agent (by extension: that agent gets the
+  // first offer) or to an outside number (through a trunk). We answer 202,
+  // report the outcome with one NOTIFY (sipfrag "200 OK", subscription
+  // terminated: the transfer is ours to carry out from here), then the
+  // agent's leg ends (BYE) and they go to wrap-up.
   void refer(Call* c, sip::Dialog& d, sip::ServerTxnId txn, const sip::Message& req) {
     AgentLeg* leg = nullptr;
     if (c && c->phase == CallPhase::kConnected)
@@ -1839,33 +2025,47 @@ struct CallCenter::Impl {
     const std::string target = user_of(refer_to);
     TenantState* t = tenant(c->tenant);
     if (!t || !t->snap || target.empty()) return stack.reject(txn, 400);
-    std::string queue;
+    std::string queue, number;
     std::int64_t preferred = 0;
     if (t->snap->queue(target)) {
       queue = target;
     } else if (const auto* a = t->snap->agent_by_extension(target)) {
       queue = c->queue_name;
       preferred = a->id;
+    } else if (dialable(target) && outbound_trunk(*c)) {
+      number = target;
     } else {
-      // Transfer to an outside number through a trunk is not implemented yet.
-      return stack.reject(txn, 488);
+      return stack.reject(txn, 488);  // nothing we can transfer to
     }
     stack.respond(txn, stack.response_for(txn, 202));
+    stack.request_in_dialog(
+        d, "NOTIFY", {{"Event", "refer"}, {"Subscription-State", "terminated;reason=noresource"}},
+        "message/sipfrag;version=2.0", "SIP/2.0 200 OK\r\n", [](const sip::ClientResult&) {});
     const auto id = c->id;
-    later([this, id, queue, preferred] {
-      if (Call* call = find(id); call && call->phase == CallPhase::kConnected)
-        transfer(*call, queue, preferred);
+    later([this, id, queue, preferred, number] {
+      Call* call = find(id);
+      if (!call || call->phase != CallPhase::kConnected) return;
+      if (number.empty()) return transfer(*call, queue, preferred);
+      release_agent(*call, "transferred");
+      dial_outside(*call, number);
     });
   }
 
-  void transfer(Call& c, const std::string& queue, std::int64_t preferred) {
+  // The connected agent leaves the call (transfer): unbridged, recording
+  // stopped, their leg ended and wrap-up started.
+  void release_agent(Call& c, const std::string& reason) {
     auto it = c.offers.find(c.agent);
     if (it == c.offers.end()) return;
     media.unbridge(*c.caller_media);
     stop_recording(c);
-    end_agent_leg(c, it->second, "transferred");
+    end_agent_leg(c, it->second, reason);
     (void)engine.ended(InteractionId{c.ix}, now());
     c.agent = 0;
+  }
+
+  void transfer(Call& c, const std::string& queue, std::int64_t preferred) {
+    if (c.offers.find(c.agent) == c.offers.end()) return;
+    release_agent(c, "transferred");
     c.rec.disposition.clear();
     ivr::Action a;
     a.kind = ivr::Action::Kind::kQueue;
@@ -1875,6 +2075,17 @@ struct CallCenter::Impl {
     c.preferred_agent = preferred;
     enqueue(c, queue, a);
   }
+
+  bool is_trunk_source(const std::string& ip) {
+    if (auto it = trunk_sources.find(ip); it != trunk_sources.end()) return it->second;
+    bool found = false;
+    for (const auto& [id, t] : tenants)
+      if (t.snap && t.snap->trunk_for_source(ip)) found = true;
+    if (trunk_sources.size() >= 4096) trunk_sources.clear();  // bounded under spoofed floods
+    trunk_sources.emplace(ip, found);
+    return found;
+  }
+  std::unordered_map<std::string, bool> trunk_sources;  // cleared on every configuration sync
 
   void shutdown() {
     std::vector<std::uint64_t> ids;
@@ -1923,6 +2134,7 @@ void CallCenter::config_changed(std::int64_t tenant) {
 }
 
 void CallCenter::shutdown() { impl_->shutdown(); }
+bool CallCenter::is_trunk_source(const std::string& ip) { return impl_->is_trunk_source(ip); }
 
 namespace {
 template <class F>

@@ -100,6 +100,8 @@ const char* phase_name(CallPhase p) {
       return "callback_waiting";
     case CallPhase::kVoicemail:
       return "voicemail";
+    case CallPhase::kOutside:
+      return "outside";
     case CallPhase::kGoodbye:
       return "goodbye";
     case CallPhase::kEnded:

@@ -39,6 +39,7 @@ enum class CallPhase : std::uint8_t {
   kCallbackConfirm,  // pressed 1 in the queue: confirming the callback number
   kCallbackWaiting,  // the caller hung up after asking for a callback; waiting for an agent
   kVoicemail,        // leaving a message
+  kOutside,          // transferred to an outside number: ringing it, then bridged to it
   kGoodbye,          // final prompt, then hang up
   kEnded,
 };
@@ -54,7 +55,8 @@ enum class Playing : std::uint8_t {
   kGoodbye,
   kTone,
   kVoicemailPrompt,
-  kBeep
+  kBeep,
+  kRingback  // an outside number is ringing
 };
 
 enum class LegState : std::uint8_t { kRinging, kAnswered, kEnded };
@@ -62,11 +64,28 @@ enum class LegState : std::uint8_t { kRinging, kAnswered, kEnded };
 struct AgentLeg {
   std::int64_t agent = 0;
   std::string extension;
-  sip::ClientTxnId txn{};
-  std::string dialog;  // key once a dialog exists
+  // One INVITE per registered device of the extension (all ring; the first
+  // to answer wins and the others are cancelled).
+  std::vector<sip::ClientTxnId> forks;
+  int forks_pending = 0;  // devices that have not given a final answer
+  int best_failure = 0;   // the failure reported if none answers (RFC 3261 §16.7 order)
+  std::string dialog;     // key once a dialog exists
   std::shared_ptr<media::MediaSession> media;
   LegState state = LegState::kRinging;
   bool cancel_requested = false;
+  int leg_no = 0;
+  std::int64_t started_ms = 0;
+  std::int64_t answered_ms = 0;
+};
+
+// A leg to an outside number through a trunk (IVR `transfer` node, or an
+// agent's REFER to a number). The caller hears ringback until it answers.
+struct OutsideLeg {
+  std::string number;
+  sip::ClientTxnId txn{};
+  std::string dialog;  // key once answered
+  std::shared_ptr<media::MediaSession> media;
+  bool answered = false;
   int leg_no = 0;
   std::int64_t started_ms = 0;
   std::int64_t answered_ms = 0;
@@ -114,6 +133,8 @@ struct Call {
   std::string mailbox;                             // voicemail: the queue the message belongs to
   std::shared_ptr<media::MediaSession> companion;  // voicemail: the recorder's silent right channel
   std::string caller_extension;
+  std::optional<OutsideLeg> outside;
+  bool on_hold = false;  // a party put the bridged call on hold (re-INVITE sendonly/inactive)
 };
 
 // An agent's working session (who is logged in where).

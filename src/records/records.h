@@ -56,7 +56,7 @@ struct CallRecord {
   int offers = 0;  // how many agents were rung
   int priority = 0;
   // answered | abandoned | voicemail | callback | transferred | closed |
-  // blocked | rejected | failed | no_agents | queue_full | max_wait
+  // blocked | rejected | failed | no_agents | queue_full | max_wait | transfer_failed
   std::string disposition;
   std::string end_reason;  // "caller hangup", "agent hangup", …
   std::string wrapup_code;

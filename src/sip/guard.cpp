@@ -8,7 +8,7 @@ namespace hotline::sip {
 bool Guard::exempt(const std::string& ip) const {
   for (const auto& p : config_.exempt_prefixes)
     if (ip.compare(0, p.size(), p) == 0) return true;
-  return false;
+  return trusted_ && trusted_(ip);
 }
 
 namespace {

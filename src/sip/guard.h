@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,6 +49,11 @@ class Guard {
   Verdict admit(const Message& msg, const std::string& ip, common::SteadyTime now);
   // Rate/ban check for traffic that is not a parsed request.
   Verdict admit_source(const std::string& ip, common::SteadyTime now);
+  // Sources that bypass rate limits and bans besides the exempt prefixes,
+  // decided by the application (e.g. the configured SIP trunks, whose one
+  // address carries every call of a carrier). Called for every message on
+  // the stack's thread, so it must be cheap.
+  void set_trusted(std::function<bool(const std::string& ip)> trusted) { trusted_ = std::move(trusted); }
   void auth_result(const std::string& ip, bool ok, common::SteadyTime now);
   bool banned(const std::string& ip, common::SteadyTime now) const;
   bool is_scanner(const Message& msg) const;
@@ -68,6 +74,7 @@ class Guard {
     common::SteadyTime banned_until{};
   };
   bool exempt(const std::string& ip) const;
+  std::function<bool(const std::string& ip)> trusted_;
 
   GuardConfig config_;
   std::vector<std::string> scanners_lower_;

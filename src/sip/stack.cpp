@@ -439,9 +439,11 @@ void Stack::send_ack(Dialog& d, std::uint32_t cseq) {
   send_wire(d.peer, ack.serialize());
 }
 
-ClientTxnId Stack::request_in_dialog(Dialog& d, std::string_view method, std::string_view content_type,
-                                     std::string_view body, ResponseHandler handler) {
+ClientTxnId Stack::request_in_dialog(Dialog& d, std::string_view method, const HeaderList& headers,
+                                     std::string_view content_type, std::string_view body,
+                                     ResponseHandler handler) {
   Message m = d.make_request(method);
+  for (const auto& [name, value] : headers) m.add_header(name, value);
   if (!body.empty()) m.set_body(content_type, body);
   std::string key = d.key();
   bool invite = method == "INVITE";

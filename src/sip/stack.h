@@ -121,7 +121,15 @@ class Stack {
   // the ACK for the 2xx is sent automatically (and re-sent for each 2xx
   // retransmission); 481/408 end the dialog. Body optional.
   ClientTxnId request_in_dialog(Dialog& d, std::string_view method, std::string_view content_type,
-                                std::string_view body, ResponseHandler handler);
+                                std::string_view body, ResponseHandler handler) {
+    return request_in_dialog(d, method, {}, content_type, body, std::move(handler));
+  }
+  // The same with extra headers (e.g. Event and Subscription-State on the
+  // NOTIFY that reports a REFER's outcome, RFC 3515 §2.4.4).
+  using HeaderList = std::vector<std::pair<std::string, std::string>>;
+  ClientTxnId request_in_dialog(Dialog& d, std::string_view method, const HeaderList& headers,
+                                std::string_view content_type, std::string_view body,
+                                ResponseHandler handler);
   // Out-of-dialog INVITE (UAC). `on_event` sees every response with the
   // dialog it created or confirmed (nullptr for failures); the ACK for a
   // 2xx is sent automatically. Returns the transaction (for cancel()).

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -178,14 +179,28 @@ class CallCenter : public ::testing::Test {
   void start_phone(const std::string& ext, const std::string& ooc,
                    const std::string& main = "agent_register.xml", const std::string& service = "",
                    int ms = 110000) {
-    std::vector<std::string> extra = {"-sf",      kScenarios + main,
-                                      "-oocsf",   kScenarios + ooc,
-                                      "-inf",     users_file(ext),
-                                      "-m",       "1",
-                                      "-d",       std::to_string(ms),
-                                      "-p",       std::to_string(free_udp_port()),
-                                      "-mp",      std::to_string(46000 + 100 * (++phones)),
-                                      "-rtp_echo"};
+    std::vector<std::string> extra = {
+        "-sf",
+        kScenarios + main,
+        "-oocsf",
+        kScenarios + ooc,
+        "-inf",
+        users_file(ext),
+        "-m",
+        "1",
+        "-d",
+        std::to_string(ms),
+        "-p",
+        std::to_string(free_udp_port()),
+        "-mp",
+        std::to_string(46000 + 100 * (++phones)),
+        "-rtp_echo",
+        "-key",
+        "refer_to",
+        refer_to,
+        "-trace_msg",
+        "-message_file",
+        d.str() + "/phone-" + ext + "-" + std::to_string(phones) + "-messages.log"};
     if (!service.empty()) extra.insert(extra.end(), {"-s", service});
     ProcessOptions o;
     o.cwd = d.str();
@@ -243,6 +258,38 @@ class CallCenter : public ::testing::Test {
     return pid;
   }
 
+  // SIPp's built-in UAS as a phone outside the contact center, reached
+  // through the "loopback" trunk: answers one call and waits for a BYE.
+  pid_t start_outside_party(const std::string& name) {
+    const auto port = free_udp_port();
+    auto trunk = find("trunks", "name", "loopback");
+    trunk["host"] = "127.0.0.1";
+    trunk["port"] = port;
+    replace("trunks", trunk);
+    ProcessOptions o;
+    o.cwd = d.str();
+    o.log_path = d.str() + "/" + name + ".log";
+    o.die_with_parent = true;
+    auto pid =
+        spawn_process(sipp_args({"-sn", "uas", "-p", std::to_string(port), "-m", "1", "-mp",
+                                 std::to_string(47000 + 100 * (++outsiders)), "-rtp_echo", "-trace_msg",
+                                 "-message_file", d.str() + "/" + name + "-messages.log"}),
+                      o);
+    background.push_back(pid);
+    return pid;
+  }
+
+  // The legs of a call with `role`.
+  std::vector<json> legs(const std::string& call_id, const std::string& role) {
+    auto r = api->get("/api/v1/calls/" + call_id);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<json> out;
+    const json body = r.json();
+    for (const auto& l : body["legs"])
+      if (l["role"] == role) out.push_back(l);
+    return out;
+  }
+
   std::vector<json> all_calls() {
     auto r = api->get("/api/v1/calls?limit=100");
     EXPECT_EQ(r.status, 200) << r.body;
@@ -281,8 +328,28 @@ class CallCenter : public ::testing::Test {
   std::unique_ptr<HttpClient> api;
   unsigned short sip_port = 0;
   std::vector<pid_t> background;
-  int sipp_runs = 0, phones = 0, callers = 0;
+  int sipp_runs = 0, phones = 0, callers = 0, outsiders = 0;
+  std::string refer_to = "support";  // where agent_answer_refer.xml transfers to
 };
+
+// RMS level of each channel of a 16-bit stereo WAV (left = caller, right =
+// agent in Hotline's recordings); {0, 0} if it is not one.
+std::pair<double, double> channel_levels(const std::string& wav) {
+  const std::size_t data = wav.find("data");
+  if (wav.compare(0, 4, "RIFF") != 0 || data == std::string::npos || data + 8 > wav.size()) return {0, 0};
+  double sum[2] = {0, 0};
+  std::size_t frames = 0;
+  for (std::size_t i = data + 8; i + 4 <= wav.size(); i += 4, ++frames) {
+    for (int ch = 0; ch < 2; ++ch) {
+      const auto lo = static_cast<unsigned char>(wav[i + 2 * static_cast<std::size_t>(ch)]);
+      const auto hi = static_cast<unsigned char>(wav[i + 2 * static_cast<std::size_t>(ch) + 1]);
+      const double v = static_cast<std::int16_t>(static_cast<std::uint16_t>(lo | (hi << 8)));
+      sum[ch] += v * v;
+    }
+  }
+  if (frames == 0) return {0, 0};
+  return {std::sqrt(sum[0] / static_cast<double>(frames)), std::sqrt(sum[1] / static_cast<double>(frames))};
+}
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -329,6 +396,11 @@ TEST_F(CallCenter, AnsweredCallIsBridgedRecordedAndWrappedUp) {
   ASSERT_EQ(audio.status, 200) << audio.body.substr(0, 200);
   EXPECT_EQ(audio.body.substr(0, 4), "RIFF");
   EXPECT_GT(audio.body.size(), 8000u * 2 * 2);  // more than a second of stereo 16-bit audio
+  // Audio flowed both ways through the bridge: the caller's pcap on the
+  // left, and on the right the agent phone's echo of what it was sent.
+  const auto [caller_level, agent_level] = channel_levels(audio.body);
+  EXPECT_GT(caller_level, 100.0);
+  EXPECT_GT(agent_level, 100.0);
 }
 
 // caller            hotline                       agent 1001
@@ -482,18 +554,7 @@ TEST_F(CallCenter, OverflowStepLetsAnotherQueueAnswer) {
 // INVITE ──▶ customer (SIPp UAS behind the trunk) ── 200 ── bridged; the
 // agent hangs up after 2 s.
 TEST_F(CallCenter, CallbackIsCompletedAgentFirst) {
-  const auto customer_port = free_udp_port();
-  auto trunk = find("trunks", "name", "loopback");
-  trunk["host"] = "127.0.0.1";
-  trunk["port"] = customer_port;
-  replace("trunks", trunk);
-  ProcessOptions o;
-  o.cwd = d.str();
-  o.log_path = d.str() + "/customer.log";
-  o.die_with_parent = true;
-  background.push_back(spawn_process(
-      sipp_args({"-sn", "uas", "-p", std::to_string(customer_port), "-m", "1", "-mp", "47000", "-rtp_echo"}),
-      o));
+  start_outside_party("customer");
   ASSERT_EQ(call("caller_callback.xml", "13900000014", "1", 0), 0);
   // The caller has hung up; the call waits (not ended) for an agent.
   json waiting;
@@ -630,4 +691,88 @@ TEST_F(CallCenter, SupervisorListensSilentlyToALiveCall) {
     auto r = api->get("/api/v1/audit?limit=100");
     return r.status == 200 && r.body.find("call.listen") != std::string::npos;
   }));
+}
+
+// caller ── 1 ──▶ 1001 answers ── REFER sip:13800138000 ──▶ 202,
+//   NOTIFY (Event: refer, "SIP/2.0 200 OK") ──▶ 1001, BYE ──▶ 1001 (wrap-up);
+// hotline ── INVITE 13800138000 through the trunk ──▶ outside party: 200;
+//   caller ◀═══ RTP ═══▶ outside party, until the caller's BYE ── BYE ──▶ outside.
+TEST_F(CallCenter, BlindTransferToAnOutsideNumber) {
+  auto outside = start_outside_party("outside");
+  refer_to = "13800138000";
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer_refer.xml");
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000040", "1", 8000), 0);
+  EXPECT_EQ(wait_process(outside, 30s).value_or(-1), 0) << "the outside party saw no BYE";
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "transferred") << rec.dump();
+  EXPECT_EQ(rec["agent_id"], agent);
+  const auto id = rec["id"].get<std::string>();
+  json leg;
+  ASSERT_TRUE(eventually([&] {
+    auto l = legs(id, "transfer");
+    if (l.empty()) return false;
+    leg = l.front();
+    return leg["ended_ms"].get<std::int64_t>() > 0;
+  })) << leg.dump();
+  EXPECT_EQ(leg["peer"], "13800138000");
+  EXPECT_EQ(leg["sip_status"], 200);
+  EXPECT_GT(leg["answered_ms"].get<std::int64_t>(), 0);
+  EXPECT_NE(read_file(d.str() + "/outside-messages.log").find("INVITE sip:13800138000@127.0.0.1"),
+            std::string::npos);
+  EXPECT_TRUE(eventually([&] { return agent_status(agent)["state"] != "busy"; }));
+}
+
+// caller ── 1 ──▶ the flow's `transfer` node (number +8610086, trunk
+// loopback): ringback, then bridged to the outside party until the caller
+// hangs up. No agent is involved.
+TEST_F(CallCenter, IvrTransferNodeSendsTheCallerToAnOutsideNumber) {
+  auto outside = start_outside_party("outside");
+  auto f = find("flows", "name", "main");
+  f["definition"]["nodes"]["sales"] = {{"type", "transfer"}, {"number", "+8610086"}, {"trunk", "loopback"}};
+  replace("flows", f);
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000041", "1", 4000), 0);
+  EXPECT_EQ(wait_process(outside, 30s).value_or(-1), 0) << "the outside party saw no BYE";
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "transferred") << rec.dump();
+  EXPECT_EQ(rec["agent_id"], 0);
+  auto l = legs(rec["id"].get<std::string>(), "transfer");
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0]["peer"], "+8610086");
+  EXPECT_EQ(l[0]["sip_status"], 200);
+}
+
+// 1001 works on two phones (a desk phone that only rings, a softphone that
+// answers): an offer rings both; when the softphone answers, the desk
+// phone gets CANCEL (200, 487, ACK). One offer, one answered call.
+TEST_F(CallCenter, EveryRegisteredDeviceOfTheAgentRings) {
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_noanswer.xml");
+  start_phone("1001", "agent_answer.xml");
+  ASSERT_TRUE(eventually([&] { return agent_status(agent).value("devices", 0) == 2; }))
+      << agent_status(agent).dump();
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000042", "1", 3000), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "answered") << rec.dump();
+  EXPECT_EQ(rec["offers"], 1);
+  const auto desk = read_file(d.str() + "/phone-1001-1-messages.log");
+  EXPECT_NE(desk.find("CANCEL sip:"), std::string::npos) << desk;
+  EXPECT_NE(desk.find("487 Request Terminated"), std::string::npos) << desk;
+}
+
+// caller ── 1 ──▶ 1001 answers ── re-INVITE a=sendonly (hold) ──▶ 200 a=recvonly,
+//   1 s later re-INVITE a=sendrecv (resume) ──▶ 200; the routing log has
+//   hold_started and hold_ended for the call (hold time counts in AHT).
+TEST_F(CallCenter, HoldAndResumeAreReportedToRouting) {
+  const auto agent = agent_id("1001");
+  start_phone("1001", "agent_answer_hold.xml");
+  set_status(agent, {{"status", "ready"}});
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000043", "1", 6000), 0);
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "answered") << rec.dump();
+  const auto types = event_types(rec["id"].get<std::string>());
+  EXPECT_TRUE(contains(types, "hold_started"));
+  EXPECT_TRUE(contains(types, "hold_ended"));
 }
