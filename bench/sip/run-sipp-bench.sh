@@ -5,6 +5,8 @@
 # and for REGISTER with digest (401 challenge, then authenticated REGISTER),
 # and reports transactions/s, failures and the server's CPU µs per
 # transaction from /proc/<pid>/stat (utime+stime), plus RSS per binding.
+# The server is pinned to CPU $SERVER_CPU (default 0) and SIPp to $SIPP_CPU
+# (default 1) with taskset, so they do not share a core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${1:-build/release}"
@@ -13,6 +15,8 @@ OPT_CALLS="${OPT_CALLS:-200000}"
 OPT_RATE="${OPT_RATE:-20000}"
 REG_USERS="${REG_USERS:-50000}"
 REG_RATE="${REG_RATE:-8000}"
+SERVER_CPU="${SERVER_CPU:-0}"
+SIPP_CPU="${SIPP_CPU:-1}"
 SCN="$PWD/tests/sip/scenarios"
 TMP=$(mktemp -d)
 trap 'kill $SRV 2>/dev/null || true; echo "logs kept in $TMP"' EXIT
@@ -21,7 +25,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 
-"$SERVER" --users "$REG_USERS" --exempt 127.0.0.1 > "$TMP/server.out" &
+echo "machine: $(lscpu | grep 'Model name' | sed 's/ \+/ /g'), $(nproc) cores; $(date -u); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+taskset -c "$SERVER_CPU" "$SERVER" --users "$REG_USERS" --exempt 127.0.0.1 > "$TMP/server.out" &
 SRV=$!
 for _ in $(seq 100); do grep -q PORT "$TMP/server.out" && break; sleep 0.1; done
 PORT=$(awk '/PORT/{print $2}' "$TMP/server.out")
@@ -31,7 +36,7 @@ run() {  # name, transactions per call, sipp args...
   local name=$1 per=$2; shift 2
   local c0 r0 t0 c1 t1
   c0=$(cpu_ticks $SRV); r0=$(rss_kb $SRV); t0=$(date +%s.%N)
-  ( cd "$TMP" && exec sipp 127.0.0.1:"$PORT" -i 127.0.0.1 -ci 127.0.0.1 -buff_size 4194304 -nostdin \
+  ( cd "$TMP" && exec taskset -c "$SIPP_CPU" sipp 127.0.0.1:"$PORT" -i 127.0.0.1 -ci 127.0.0.1 -buff_size 4194304 -nostdin \
       -timeout 300s -trace_stat -stf "$name.csv" "$@" > "$name.log" 2>&1 ) || echo "sipp exit code $? (see failures)"
   t1=$(date +%s.%N); c1=$(cpu_ticks $SRV)
   local ok fail
@@ -53,6 +58,7 @@ print(f"{name}: calls ok={ok} failed={failed} wall={elapsed:.1f}s "
       f"server_cpu={cpu:.2f}s cpu_us_per_call={cpu*1e6/max(ok,1):.1f} cpu_us_per_transaction={cpu*1e6/max(tx,1):.1f} "
       f"rss_delta_kb={int(r1)-int(r0)}")
 PY
+  echo "  load average after $name: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # OPTIONS: one non-INVITE transaction per call.

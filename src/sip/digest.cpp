@@ -1,9 +1,12 @@
 #include "sip/digest.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
+#include <algorithm>
 #include <cctype>
+#include <memory>
 #include <vector>
 
 #include "sip/uri.h"
@@ -31,9 +34,35 @@ std::string to_hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-// Splits `k=v, k="v", …` (RFC 7616 auth-params).
-bool parse_auth_params(std::string_view s, std::vector<std::pair<std::string, std::string>>& out) {
+// Reads one auth-param value at `i` (token or quoted-string with escapes).
+bool read_auth_value(std::string_view s, size_t& i, std::string& val) {
+  if (i < s.size() && s[i] == '"') {
+    ++i;
+    while (i < s.size()) {
+      char c = s[i++];
+      if (c == '\\' && i < s.size()) {
+        val.push_back(s[i++]);
+      } else if (c == '"') {
+        return true;
+      } else {
+        val.push_back(c);
+      }
+    }
+    return false;  // unterminated
+  }
+  size_t vs = i;
+  while (i < s.size() && s[i] != ',' && s[i] != ' ') ++i;
+  val.assign(s.substr(vs, i - vs));
+  return true;
+}
+
+// Splits `k=v, k="v", …` (RFC 7616 auth-params) and hands each pair to
+// `on_param(lower-case key, value)` (no intermediate list: this runs on
+// every authenticated REGISTER). At most 32 params.
+template <class F>
+bool parse_auth_params(std::string_view s, F&& on_param) {
   size_t i = 0;
+  int count = 0;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ',' || s[i] == '\r' || s[i] == '\n')) ++i;
     if (i >= s.size()) break;
@@ -45,28 +74,9 @@ bool parse_auth_params(std::string_view s, std::vector<std::pair<std::string, st
     ++i;
     while (i < s.size() && s[i] == ' ') ++i;
     std::string val;
-    if (i < s.size() && s[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < s.size()) {
-        char c = s[i++];
-        if (c == '\\' && i < s.size()) {
-          val.push_back(s[i++]);
-        } else if (c == '"') {
-          closed = true;
-          break;
-        } else {
-          val.push_back(c);
-        }
-      }
-      if (!closed) return false;
-    } else {
-      size_t vs = i;
-      while (i < s.size() && s[i] != ',' && s[i] != ' ') ++i;
-      val = std::string(s.substr(vs, i - vs));
-    }
-    if (key.empty() || out.size() > 32) return false;
-    out.emplace_back(std::move(key), std::move(val));
+    if (!read_auth_value(s, i, val)) return false;
+    if (key.empty() || ++count > 33) return false;
+    on_param(key, std::move(val));
   }
   return true;
 }
@@ -75,6 +85,16 @@ std::optional<DigestAlgorithm> parse_algorithm(std::string_view a) {
   if (a.empty() || iequals(a, "MD5")) return DigestAlgorithm::kMd5;
   if (iequals(a, "SHA-256")) return DigestAlgorithm::kSha256;
   return std::nullopt;
+}
+
+// RFC 3261 §25.1 quoted-string: '"' and '\\' escaped.
+std::string quoted(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
 }
 
 std::string_view strip_scheme(std::string_view v, bool& ok) {
@@ -88,9 +108,14 @@ std::string_view strip_scheme(std::string_view v, bool& ok) {
 const char* algorithm_name(DigestAlgorithm a) { return a == DigestAlgorithm::kMd5 ? "MD5" : "SHA-256"; }
 
 std::string digest_hex(DigestAlgorithm a, std::string_view data) {
+  // One context per thread, re-initialised per digest: EVP_Digest()
+  // allocates and frees a context on every call, three times per REGISTER.
+  thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md(a), nullptr);
+  EVP_DigestInit_ex(ctx.get(), md(a), nullptr);
+  EVP_DigestUpdate(ctx.get(), data.data(), data.size());
+  EVP_DigestFinal_ex(ctx.get(), out, &len);
   return to_hex(out, len);
 }
 
@@ -106,34 +131,29 @@ Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value
   bool ok;
   std::string_view rest = strip_scheme(header_value, ok);
   if (!ok) return Error::invalid("authorization", "not a Digest credential");
-  std::vector<std::pair<std::string, std::string>> params;
-  if (!parse_auth_params(rest, params)) return Error::invalid("authorization", "malformed auth-params");
   DigestCredentials c;
-  for (auto& [k, v] : params) {
-    if (k == "username")
-      c.username = std::move(v);
-    else if (k == "realm")
-      c.realm = std::move(v);
-    else if (k == "nonce")
-      c.nonce = std::move(v);
-    else if (k == "uri")
-      c.uri = std::move(v);
-    else if (k == "response")
-      c.response = std::move(v);
-    else if (k == "cnonce")
-      c.cnonce = std::move(v);
-    else if (k == "nc")
-      c.nc = std::move(v);
-    else if (k == "qop")
-      c.qop = std::move(v);
-    else if (k == "opaque")
-      c.opaque = std::move(v);
-    else if (k == "algorithm") {
+  auto field = [&c](std::string_view k) -> std::string* {
+    if (k == "username") return &c.username;
+    if (k == "realm") return &c.realm;
+    if (k == "nonce") return &c.nonce;
+    if (k == "uri") return &c.uri;
+    if (k == "response") return &c.response;
+    if (k == "cnonce") return &c.cnonce;
+    if (k == "nc") return &c.nc;
+    if (k == "qop") return &c.qop;
+    if (k == "opaque") return &c.opaque;
+    return nullptr;
+  };
+  bool ok_params = parse_auth_params(rest, [&](const std::string& k, std::string v) {
+    if (std::string* f = field(k)) {
+      *f = std::move(v);
+    } else if (k == "algorithm") {
       auto a = parse_algorithm(v);
       c.algorithm_supported = a.has_value();
       c.algorithm = a.value_or(DigestAlgorithm::kMd5);
     }
-  }
+  });
+  if (!ok_params) return Error::invalid("authorization", "malformed auth-params");
   if (c.username.empty() || c.nonce.empty() || c.response.empty() || c.uri.empty())
     return Error::invalid("authorization", "missing username, nonce, uri or response");
   if (!c.qop.empty() && (c.cnonce.empty() || c.nc.empty()))
@@ -145,26 +165,27 @@ Result<DigestChallenge> DigestChallenge::parse(std::string_view header_value) {
   bool ok;
   std::string_view rest = strip_scheme(header_value, ok);
   if (!ok) return Error::invalid("www-authenticate", "not a Digest challenge");
-  std::vector<std::pair<std::string, std::string>> params;
-  if (!parse_auth_params(rest, params)) return Error::invalid("www-authenticate", "malformed auth-params");
   DigestChallenge ch;
-  for (auto& [k, v] : params) {
+  bool unsupported = false;
+  bool ok_params = parse_auth_params(rest, [&](const std::string& k, std::string v) {
     if (k == "realm")
-      ch.realm = v;
+      ch.realm = std::move(v);
     else if (k == "nonce")
-      ch.nonce = v;
+      ch.nonce = std::move(v);
     else if (k == "opaque")
-      ch.opaque = v;
+      ch.opaque = std::move(v);
     else if (k == "qop")
-      ch.qop = v;
+      ch.qop = std::move(v);
     else if (k == "stale")
       ch.stale = iequals(v, "true");
     else if (k == "algorithm") {
       auto a = parse_algorithm(v);
-      if (!a) return Error::invalid("www-authenticate", "unsupported algorithm");
-      ch.algorithm = *a;
+      unsupported = unsupported || !a;
+      ch.algorithm = a.value_or(DigestAlgorithm::kMd5);
     }
-  }
+  });
+  if (!ok_params) return Error::invalid("www-authenticate", "malformed auth-params");
+  if (unsupported) return Error::invalid("www-authenticate", "unsupported algorithm");
   if (ch.nonce.empty()) return Error::invalid("www-authenticate", "missing nonce");
   return ch;
 }
@@ -192,6 +213,32 @@ std::string digest_response(DigestAlgorithm a, std::string_view ha1, const Diges
   return digest_hex(a, kd);
 }
 
+bool offers_qop_auth(const DigestChallenge& ch) {
+  std::string_view list = ch.qop;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), "auth")) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::vector<DigestChallenge> answerable_challenges(const std::vector<std::string_view>& values) {
+  std::vector<DigestChallenge> out;
+  for (auto v : values) {
+    auto ch = DigestChallenge::parse(v);
+    if (!ch || (!ch->qop.empty() && !offers_qop_auth(*ch))) continue;
+    auto same_realm =
+        std::find_if(out.begin(), out.end(), [&](const auto& c) { return c.realm == ch->realm; });
+    if (same_realm == out.end())
+      out.push_back(std::move(*ch));
+    else if (ch->algorithm == DigestAlgorithm::kSha256)
+      *same_realm = std::move(*ch);  // RFC 7616 §3.7: prefer the strongest offered
+  }
+  return out;
+}
+
 std::string digest_authorization(const DigestChallenge& ch, std::string_view user, std::string_view password,
                                  std::string_view method, std::string_view uri, std::string_view cnonce,
                                  std::uint32_t nc) {
@@ -201,7 +248,7 @@ std::string digest_authorization(const DigestChallenge& ch, std::string_view use
   c.nonce = ch.nonce;
   c.uri = std::string(uri);
   c.algorithm = ch.algorithm;
-  bool auth = ch.qop.find("auth") != std::string::npos;
+  bool auth = offers_qop_auth(ch);
   if (auth) {
     c.qop = "auth";
     c.cnonce = std::string(cnonce);
@@ -210,11 +257,11 @@ std::string digest_authorization(const DigestChallenge& ch, std::string_view use
     c.nc = buf;
   }
   c.response = digest_response(ch.algorithm, digest_ha1(ch.algorithm, user, ch.realm, password), c, method);
-  std::string r = "Digest username=\"" + c.username + "\", realm=\"" + c.realm + "\", nonce=\"" + c.nonce +
-                  "\", uri=\"" + c.uri + "\", response=\"" + c.response +
+  std::string r = "Digest username=" + quoted(c.username) + ", realm=" + quoted(c.realm) +
+                  ", nonce=" + quoted(c.nonce) + ", uri=" + quoted(c.uri) + ", response=\"" + c.response +
                   "\", algorithm=" + algorithm_name(ch.algorithm);
-  if (auth) r += ", qop=auth, nc=" + c.nc + ", cnonce=\"" + c.cnonce + "\"";
-  if (!ch.opaque.empty()) r += ", opaque=\"" + ch.opaque + "\"";
+  if (auth) r += ", qop=auth, nc=" + c.nc + ", cnonce=" + quoted(c.cnonce);
+  if (!ch.opaque.empty()) r += ", opaque=" + quoted(ch.opaque);
   return r;
 }
 
@@ -226,29 +273,52 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string NonceManager::mac(std::string_view ts_hex, std::string_view realm) const {
-  std::string data;
-  data.reserve(ts_hex.size() + realm.size() + 1);
-  data.append(ts_hex).append("|").append(realm);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  HMAC(sha256, secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return to_hex(out, 16);
+void NonceManager::MacCtxFree::operator()(evp_mac_ctx_st* c) const { EVP_MAC_CTX_free(c); }
+
+NonceManager::NonceManager(std::string secret, std::chrono::seconds ttl)
+    : secret_(std::move(secret)), ttl_(ttl) {
+  // Fetching and keying HMAC-SHA256 once: the one-shot HMAC() does both per
+  // call in OpenSSL 3, which cost more than the MAC itself.
+  static EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  hmac_.reset(EVP_MAC_CTX_new(hmac));
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  EVP_MAC_init(hmac_.get(), reinterpret_cast<const unsigned char*>(secret_.data()), secret_.size(), params);
+}
+
+void NonceManager::mac(std::string_view ts_hex, std::string_view realm, char* out) const {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  EVP_MAC_CTX* c = hmac_.get();
+  EVP_MAC_init(c, nullptr, 0, nullptr);  // same key: resets to the keyed state
+  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(ts_hex.data()), ts_hex.size());
+  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>("|"), 1);
+  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(realm.data()), realm.size());
+  EVP_MAC_final(c, md, &len, sizeof md);
+  static const char* d = "0123456789abcdef";
+  for (size_t i = 0; i < 16; ++i) {
+    out[2 * i] = d[md[i] >> 4];
+    out[2 * i + 1] = d[md[i] & 15];
+  }
 }
 
 std::string NonceManager::issue(std::string_view realm, std::int64_t now_ms) const {
-  char ts[17];
-  snprintf(ts, sizeof ts, "%016llx", static_cast<unsigned long long>(now_ms));
-  return std::string(ts) + mac(ts, realm);
+  char nonce[48];
+  auto ts = static_cast<std::uint64_t>(now_ms);
+  for (int i = 15; i >= 0; --i, ts >>= 4) nonce[i] = "0123456789abcdef"[ts & 15];
+  mac(std::string_view(nonce, 16), realm, nonce + 16);
+  return std::string(nonce, sizeof nonce);
 }
 
 NonceManager::Check NonceManager::check(std::string_view nonce, std::string_view realm,
                                         std::int64_t now_ms) const {
   if (nonce.size() != 48) return Check::kInvalid;
   std::string_view ts = nonce.substr(0, 16);
-  if (!constant_time_equals(nonce.substr(16), mac(ts, realm))) return Check::kInvalid;
+  char expected[32];
+  mac(ts, realm, expected);
+  if (!constant_time_equals(nonce.substr(16), std::string_view(expected, sizeof expected)))
+    return Check::kInvalid;
   std::uint64_t issued = 0;
   for (char c : ts) {
     int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;

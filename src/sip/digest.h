@@ -10,11 +10,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
+
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
 
 namespace hotline::sip {
 
@@ -49,24 +53,44 @@ struct DigestChallenge {
 // Expected `response` value for the given credentials and HA1.
 std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
                             std::string_view method);
-// Builds an Authorization value answering `ch` (client side).
+// Builds an Authorization (or Proxy-Authorization) value answering `ch`
+// (client side, RFC 7616 §3.4): qop=auth with `cnonce` and `nc` when the
+// challenge offers "auth" in its qop list, the RFC 2069 form (no qop) when
+// it offers no qop at all. Quoted values are escaped (§25.1 quoted-string).
 std::string digest_authorization(const DigestChallenge& ch, std::string_view user, std::string_view password,
                                  std::string_view method, std::string_view uri, std::string_view cnonce,
                                  std::uint32_t nc);
+// True when the challenge's qop list contains the token "auth" (not only
+// "auth-int", which we do not implement).
+bool offers_qop_auth(const DigestChallenge& ch);
+// Client side (RFC 3261 §22.3): from all WWW-Authenticate or
+// Proxy-Authenticate values of one response, the challenges to answer, one
+// per realm (several proxies may each challenge): for each realm the
+// strongest we can compute (SHA-256 over MD5). Skipped: other schemes,
+// unknown algorithms (MD5-sess, SHA-512-256), a qop list without "auth",
+// and malformed values. Empty when nothing can be answered.
+std::vector<DigestChallenge> answerable_challenges(const std::vector<std::string_view>& values);
 bool constant_time_equals(std::string_view a, std::string_view b);
 
+// Not thread-safe: the keyed HMAC state is reused for every nonce (keying
+// it costs more than the MAC itself); use one per thread (the stack has one).
 class NonceManager {
  public:
   // `secret` should be random per process (or shared across a cluster).
-  NonceManager(std::string secret, std::chrono::seconds ttl) : secret_(std::move(secret)), ttl_(ttl) {}
+  NonceManager(std::string secret, std::chrono::seconds ttl);
   std::string issue(std::string_view realm, std::int64_t now_ms) const;
   enum class Check { kValid, kStale, kInvalid };
   Check check(std::string_view nonce, std::string_view realm, std::int64_t now_ms) const;
 
  private:
-  std::string mac(std::string_view ts_hex, std::string_view realm) const;
+  // Writes the truncated MAC as 32 hex digits to `out`.
+  void mac(std::string_view ts_hex, std::string_view realm, char* out) const;
+  struct MacCtxFree {
+    void operator()(evp_mac_ctx_st* c) const;
+  };
   std::string secret_;
   std::chrono::seconds ttl_;
+  std::unique_ptr<evp_mac_ctx_st, MacCtxFree> hmac_;  // keyed with secret_ once
 };
 
 }  // namespace hotline::sip

@@ -1,6 +1,7 @@
 #include "sip/guard.h"
 
 #include <algorithm>
+#include <array>
 
 namespace hotline::sip {
 
@@ -10,17 +11,29 @@ bool Guard::exempt(const std::string& ip) const {
   return trusted_ && trusted_(ip);
 }
 
+namespace {
+// Lower-cases at most N bytes of `s` into `buf` (no allocation: this runs on
+// every request).
+template <size_t N>
+std::string_view lower_prefix(std::string_view s, std::array<char, N>& buf) {
+  size_t n = std::min(s.size(), N);
+  for (size_t i = 0; i < n; ++i) buf[i] = ascii_lower(s[i]);
+  return std::string_view(buf.data(), n);
+}
+}  // namespace
+
 bool Guard::is_scanner(const Message& msg) const {
-  // Lower-case once, then plain substring search (this runs on every request).
   std::string_view ua_raw = msg.header(HeaderId::kUserAgent);
   std::string_view from_raw = msg.header(HeaderId::kFrom);
   if (ua_raw.empty() && from_raw.empty()) return false;
-  std::string ua = to_lower(ua_raw.substr(0, 256));
-  std::string from = to_lower(from_raw.substr(0, 64));
+  std::array<char, 256> ua_buf;
+  std::array<char, 64> from_buf;
+  std::string_view ua = lower_prefix(ua_raw, ua_buf);
+  std::string_view from = lower_prefix(from_raw, from_buf);
   for (const auto& s : scanners_lower_) {
-    if (ua.find(s) != std::string::npos) return true;
+    if (ua.find(s) != std::string_view::npos) return true;
     // svwar/svmap also put their name in From's display name.
-    if (s == "sipvicious" && from.find(s) != std::string::npos) return true;
+    if (s == "sipvicious" && from.find(s) != std::string_view::npos) return true;
   }
   return false;
 }

@@ -395,6 +395,12 @@ Status Message::validate() {
   if (!tt) return bad("malformed To: " + tt.error().message);
   auto v = top_via();
   if (!v) return bad("malformed Via: " + v.error().message);
+  auto parsed = std::make_shared<Parsed>();
+  parsed->from_tag = f->tag();
+  parsed->to_tag = tt->tag();
+  parsed->from = std::move(*f);
+  parsed->to = std::move(*tt);
+  parsed->top_via = std::move(*v);
   if (has(HeaderId::kExpires)) {
     // Values above 2**32-1 are legal and mean "very long"; only syntax matters.
     std::string_view e = trim(header(HeaderId::kExpires));
@@ -405,6 +411,7 @@ Status Message::validate() {
   std::string_view ct = header(HeaderId::kContentType);
   if (has(HeaderId::kContentType) && (ct.find('/') == std::string_view::npos))
     return bad("malformed Content-Type");
+  parsed_ = std::move(parsed);
   return common::ok_status();
 }
 
@@ -473,16 +480,20 @@ std::vector<std::string_view> Message::values(std::string_view name) const {
 void Message::add_header(std::string_view name, std::string_view value) {
   Span n = append(name);
   Span v = append(value);
-  headers_.push_back(Header{header_id(name), n, v});
+  HeaderId id = header_id(name);
+  edited(id);
+  headers_.push_back(Header{id, n, v});
 }
 
 void Message::prepend_header(HeaderId id, std::string_view value) {
   Span n = append(header_name(id));
   Span v = append(value);
+  edited(id);
   headers_.insert(headers_.begin(), Header{id, n, v});
 }
 
 void Message::set_header(HeaderId id, std::string_view value) {
+  edited(id);
   for (size_t i = 0; i < headers_.size(); ++i) {
     if (headers_[i].id != id) continue;
     headers_[i].value = append(value);
@@ -501,6 +512,7 @@ void Message::set_header(std::string_view name, std::string_view value) {
 }
 
 void Message::remove_header(HeaderId id) {
+  edited(id);
   std::erase_if(headers_, [id](const Header& h) { return h.id == id; });
 }
 
@@ -512,6 +524,7 @@ void Message::remove_header(std::string_view name) {
 }
 
 void Message::remove_first(HeaderId id) {
+  edited(id);
   for (auto it = headers_.begin(); it != headers_.end(); ++it) {
     if (it->id != id) continue;
     std::string_view v = view(it->value);
@@ -593,6 +606,7 @@ std::string_view Message::cseq_method() const {
 }
 
 Result<Via> Message::top_via() const {
+  if (parsed_) return parsed_->top_via;
   for (const auto& h : headers_) {
     if (h.id != HeaderId::kVia) continue;
     auto parts = split_list(view(h.value));
@@ -602,17 +616,29 @@ Result<Via> Message::top_via() const {
   return Error::invalid("via", "no Via");
 }
 
-Result<NameAddr> Message::from() const { return NameAddr::parse(header(HeaderId::kFrom)); }
-Result<NameAddr> Message::to() const { return NameAddr::parse(header(HeaderId::kTo)); }
+Result<NameAddr> Message::from() const {
+  if (parsed_) return parsed_->from;
+  return NameAddr::parse(header(HeaderId::kFrom));
+}
+Result<NameAddr> Message::to() const {
+  if (parsed_) return parsed_->to;
+  return NameAddr::parse(header(HeaderId::kTo));
+}
 
 std::string Message::from_tag() const {
+  if (parsed_) return parsed_->from_tag;
   auto f = this->from();
   return f ? f->tag() : std::string();
 }
 
 std::string Message::to_tag() const {
+  if (parsed_) return parsed_->to_tag;
   auto t = to();
   return t ? t->tag() : std::string();
+}
+
+void Message::edited(HeaderId id) {
+  if (id == HeaderId::kFrom || id == HeaderId::kTo || id == HeaderId::kVia) parsed_.reset();
 }
 
 int Message::max_forwards() const {
@@ -652,7 +678,8 @@ Message make_response(const Message& req, int status, const Peer* from, std::str
   for (auto v : req.values(HeaderId::kVia)) {
     if (first && from) {
       first = false;
-      auto via = Via::parse(v);
+      const Via* cached = req.parsed_top_via();
+      auto via = cached ? Result<Via>(*cached) : Via::parse(v);
       if (via) {
         // RFC 3261 §18.2.1 received, RFC 3581 rport (filled only if asked).
         if (via->host != from->ip) set_param(via->params, "received", from->ip);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -155,6 +156,10 @@ class Message {
   common::Result<Via> top_via() const;
   common::Result<NameAddr> from() const;
   common::Result<NameAddr> to() const;
+  // The same without copying, for a parsed message whose From/To/Via were
+  // not edited since; nullptr otherwise (then use the functions above).
+  const Via* parsed_top_via() const { return parsed_ ? &parsed_->top_via : nullptr; }
+  const NameAddr* parsed_to() const { return parsed_ ? &parsed_->to : nullptr; }
   std::string from_tag() const;
   std::string to_tag() const;
   // -1 when absent or malformed.
@@ -172,6 +177,16 @@ class Message {
   Span method_, uri_, reason_, body_;
   int status_ = 0;
   std::vector<Header> headers_;
+  // From, To and the top Via as validate() parsed them, shared by copies
+  // (they are asked for several times per message: transaction keys, dialog
+  // matching, the registrar, every response). Dropped when one is edited.
+  struct Parsed {
+    NameAddr from, to;
+    Via top_via;
+    std::string from_tag, to_tag;
+  };
+  std::shared_ptr<const Parsed> parsed_;
+  void edited(HeaderId id);
 };
 
 // Canonical reason phrase for a status code ("" if unknown).

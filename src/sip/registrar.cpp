@@ -13,13 +13,29 @@ std::string user_key(std::string_view tenant, std::string_view user) {
   return k;
 }
 
+// The Date of a 200 OK: formatted once per second, not per response.
 std::string http_date(common::WallTime t) {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
+  if (tt != cached_second) {
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached = buf;
+    cached_second = tt;
+  }
+  return cached;
+}
+
+// A device refreshing its binding sends the Contact it registered, which we
+// stored as that URI's string: compare the strings first and parse the
+// stored URI for the RFC 3261 §19.1.4 comparison only when they differ.
+bool same_contact(const std::string& stored, const Uri& uri, const std::string& uri_str) {
+  if (stored == uri_str) return true;
+  auto b = Uri::parse(stored);
+  return b && b->equivalent(uri);
 }
 
 }  // namespace
@@ -96,13 +112,25 @@ Message Registrar::challenge(const Message& req, const Peer& from, const std::st
 }
 
 void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
-  auto to = req.to();
+  // The To that parsing validated (no copy); parsed here only for a message
+  // built or edited in process.
+  std::optional<NameAddr> own_to;
+  const NameAddr* to = req.parsed_to();
+  if (!to) {
+    if (auto t = req.to()) own_to = std::move(*t);
+    to = own_to ? &*own_to : nullptr;
+  }
   if (!to || to->uri.scheme == "tel" || !to->uri.opaque.empty() || to->uri.user.empty()) {
     return respond(make_response(req, 400, &from));
   }
-  // Contacts must parse before we spend anything on auth (RFC 4475 regbadct).
-  for (auto c : req.values(HeaderId::kContact))
-    if (!NameAddr::parse(c)) return respond(make_response(req, 400, &from));
+  // Contacts must parse before we spend anything on auth (RFC 4475 regbadct);
+  // the parsed ones are kept for the binding update.
+  std::vector<NameAddr> contacts;
+  for (auto c : req.values(HeaderId::kContact)) {
+    auto na = NameAddr::parse(c);
+    if (!na) return respond(make_response(req, 400, &from));
+    contacts.push_back(std::move(*na));
+  }
   std::string user = to->uri.user_unescaped();
   std::string domain = to_lower(to->uri.host);
   std::string realm = config_.realm.empty() ? domain : config_.realm;
@@ -128,37 +156,57 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
     case NonceManager::Check::kValid:
       break;
   }
-  std::string aor = user + "@" + domain;
+  auto p = std::make_shared<PendingAuth>();
+  p->req = &req;
+  p->from = from;
+  p->respond = std::move(respond);
+  p->creds = std::move(*creds);
+  p->realm = std::move(realm);
+  p->aor = user + "@" + domain;
+  p->user = std::move(user);
+  p->tenant = std::move(tenant);
+  p->contacts = std::move(contacts);
+  if (!p->tenant || p->creds.username != p->user) return verify(*p, std::nullopt);
   std::weak_ptr<bool> alive = alive_;
-  auto finish = [this, alive, req, from, respond, creds = *creds, realm, user, tenant,
-                 aor](std::optional<Credential> cred) {
+  store_.lookup(*p->tenant, p->creds.username, [this, alive, p](std::optional<Credential> cred) {
     if (alive.expired()) return;
-    std::string ha1;
-    if (cred && tenant && creds.username == user) {
-      if (!cred->password.empty())
-        ha1 = digest_ha1(creds.algorithm, creds.username, realm, cred->password);
-      else if (creds.algorithm == DigestAlgorithm::kMd5)
-        ha1 = cred->ha1_md5;
-      else
-        ha1 = cred->ha1_sha256;
-    }
-    bool ok = !ha1.empty();
-    if (!ok) {
-      // Same work as a real check, so unknown users cost the same time.
-      ha1 = digest_ha1(creds.algorithm, creds.username, realm, "\x01unknown");
-    }
-    std::string expected = digest_response(creds.algorithm, ha1, creds, "REGISTER");
-    ok = constant_time_equals(expected, creds.response) && ok;
-    if (auth_observer_) auth_observer_(from, ok);
-    if (!ok) return respond(make_response(req, 403, &from));
-    authenticated(req, from, *tenant, aor, respond);
-  };
-  if (!tenant || creds->username != user) return finish(std::nullopt);
-  store_.lookup(*tenant, creds->username, std::move(finish));
+    p->answered = true;
+    verify(*p, cred);
+  });
+  // An in-memory or cached store answers at once; only a later answer needs
+  // its own copy of the request (the caller's goes away when we return).
+  if (!p->answered) {
+    p->owned = req;
+    p->req = &*p->owned;
+  }
+}
+
+void Registrar::verify(PendingAuth& p, const std::optional<Credential>& cred) {
+  const DigestCredentials& creds = p.creds;
+  std::string ha1;
+  if (cred && p.tenant && creds.username == p.user) {
+    if (!cred->password.empty())
+      ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, cred->password);
+    else if (creds.algorithm == DigestAlgorithm::kMd5)
+      ha1 = cred->ha1_md5;
+    else
+      ha1 = cred->ha1_sha256;
+  }
+  bool ok = !ha1.empty();
+  if (!ok) {
+    // Same work as a real check, so unknown users cost the same time.
+    ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, "\x01unknown");
+  }
+  std::string expected = digest_response(creds.algorithm, ha1, creds, "REGISTER");
+  ok = constant_time_equals(expected, creds.response) && ok;
+  if (auth_observer_) auth_observer_(p.from, ok);
+  if (!ok) return p.respond(make_response(*p.req, 403, &p.from));
+  authenticated(*p.req, p.from, *p.tenant, p.aor, p.respond, p.contacts);
 }
 
 void Registrar::authenticated(const Message& req, const Peer& from, const std::string& tenant,
-                              const std::string& aor, const std::function<void(Message)>& respond) {
+                              const std::string& aor, const std::function<void(Message)>& respond,
+                              std::vector<NameAddr>& parsed) {
   auto now = clock_.now();
   auto contacts = req.values(HeaderId::kContact);
   std::optional<std::uint32_t> header_expires = req.expires();
@@ -186,12 +234,12 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   }
   struct Update {
     NameAddr na;
+    std::string uri;  // na.uri.str(): what a new binding stores
     std::uint32_t expires;
   };
   std::vector<Update> updates;
-  for (auto c : contacts) {
-    auto na = NameAddr::parse(c);
-    if (!na) return respond(make_response(req, 400, &from));
+  for (auto& contact : parsed) {
+    NameAddr* na = &contact;  // moved into its Update below
     std::uint64_t e = header_expires.value_or(static_cast<std::uint32_t>(config_.default_expires.count()));
     if (const Param* p = find_param(na->params, "expires")) {
       std::uint64_t v;
@@ -204,7 +252,8 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
       return respond(std::move(r));
     }
     e = std::min<std::uint64_t>(e, static_cast<std::uint64_t>(config_.max_expires.count()));
-    updates.push_back(Update{std::move(*na), static_cast<std::uint32_t>(e)});
+    std::string uri = na->uri.str();
+    updates.push_back(Update{std::move(*na), std::move(uri), static_cast<std::uint32_t>(e)});
   }
   std::string call_id(req.call_id());
   std::uint32_t cseq = req.cseq();
@@ -213,23 +262,21 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   // transaction state, see Stack), and re-applying it is idempotent.
   for (const auto& u : updates) {
     for (const auto& b : list) {
-      auto bu = Uri::parse(b.contact);
-      if (bu && bu->equivalent(u.na.uri) && b.call_id == call_id && cseq < b.cseq) {
+      if (same_contact(b.contact, u.na.uri, u.uri) && b.call_id == call_id && cseq < b.cseq) {
         return respond(make_response(req, 500, &from));
       }
     }
   }
   std::string ua(req.header(HeaderId::kUserAgent));
   for (const auto& u : updates) {
-    auto it = std::find_if(list.begin(), list.end(), [&](const Binding& b) {
-      auto bu = Uri::parse(b.contact);
-      return bu && bu->equivalent(u.na.uri);
-    });
+    auto it = std::find_if(list.begin(), list.end(),
+                           [&](const Binding& b) { return same_contact(b.contact, u.na.uri, u.uri); });
     if (u.expires == 0) {
       if (it != list.end()) remove_at(static_cast<size_t>(it - list.begin()), BindingEvent::kUnregistered);
       continue;
     }
     auto expires_at = now + std::chrono::seconds(u.expires);
+    earliest_expiry_ = std::min(earliest_expiry_, expires_at);
     if (it != list.end()) {
       it->flow = from;
       it->call_id = call_id;
@@ -257,7 +304,7 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
     Binding b;
     b.aor = aor;
     b.tenant = tenant;
-    b.contact = u.na.uri.str();
+    b.contact = u.uri;
     b.flow = from;
     b.call_id = call_id;
     b.cseq = cseq;
@@ -296,8 +343,13 @@ std::vector<Binding> Registrar::all() const {
   return out;
 }
 
+// Called every second: walks the bindings only when the earliest expiry may
+// have passed (a lower bound: refreshes only move expiries later), and
+// recomputes that bound from what is left.
 void Registrar::expire() {
   auto now = clock_.now();
+  if (now < earliest_expiry_) return;
+  earliest_expiry_ = common::SteadyTime::max();
   for (auto it = aors_.begin(); it != aors_.end();) {
     auto& list = it->second;
     for (size_t i = list.size(); i-- > 0;) {
@@ -306,6 +358,8 @@ void Registrar::expire() {
         list.erase(list.begin() + static_cast<long>(i));
         --count_;
         emit(BindingEvent::kExpired, b);
+      } else {
+        earliest_expiry_ = std::min(earliest_expiry_, list[i].expires_at);
       }
     }
     it = list.empty() ? aors_.erase(it) : std::next(it);

@@ -142,8 +142,21 @@ class Registrar {
  private:
   Message challenge(const Message& req, const Peer& from, const std::string& realm, bool stale,
                     bool sha256) const;
+  // An authenticated REGISTER waiting for (or given) its user's credential.
+  struct PendingAuth {
+    const Message* req = nullptr;  // the caller's, or `owned` once we wait
+    std::optional<Message> owned;
+    Peer from;
+    std::function<void(Message)> respond;
+    DigestCredentials creds;
+    std::string realm, user, aor;
+    std::optional<std::string> tenant;
+    std::vector<NameAddr> contacts;  // the request's Contact values, parsed
+    bool answered = false;           // the store called back already
+  };
+  void verify(PendingAuth& p, const std::optional<Credential>& cred);
   void authenticated(const Message& req, const Peer& from, const std::string& tenant, const std::string& aor,
-                     const std::function<void(Message)>& respond);
+                     const std::function<void(Message)>& respond, std::vector<NameAddr>& parsed);
   void emit(BindingEvent e, const Binding& b) {
     if (listener_) listener_->on_binding(e, b);
   }
@@ -156,6 +169,7 @@ class Registrar {
   std::function<void(const Peer&, bool)> auth_observer_;
   std::unordered_map<std::string, std::vector<Binding>> aors_;
   size_t count_ = 0;
+  common::SteadyTime earliest_expiry_ = common::SteadyTime::max();  // no binding expires before
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

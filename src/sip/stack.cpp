@@ -115,9 +115,14 @@ void Stack::stop() {
   transports_.stop();
 }
 
-void Stack::send_wire(const Peer& to, const std::string& wire) {
+void Stack::send_wire(const Peer& to, std::string_view wire) {
   ++stats_.sent;
-  transports_.send(to, wire);
+  transports_.send_view(to, wire);
+}
+
+void Stack::send_wire(const Peer& to, std::string&& wire) {
+  ++stats_.sent;
+  transports_.send(to, std::move(wire));
 }
 
 void Stack::rearm() {
@@ -472,6 +477,21 @@ ClientTxnId Stack::request_in_dialog(Dialog& d, std::string_view method, const H
   });
 }
 
+// One outgoing INVITE as the caller sees it: the first request and at most
+// one authenticated retry. Two phases, so a challenge is answered once.
+struct Stack::UacInvite {
+  enum class Phase : std::uint8_t {
+    kAnswerable,  // first attempt with credentials: a 401/407 is answered
+    kFinal,       // no credentials, already retried, or cancel() asked: responses go up as they are
+  };
+  Message request;  // without Via: the template of a retry and the origin of the dialog
+  Peer to;
+  std::function<void(Dialog*, const ClientResult&)> on_event;
+  std::optional<InviteOptions::Credentials> credentials;
+  Phase phase = Phase::kFinal;
+  ClientTxnId first = 0, current = 0;
+};
+
 ClientTxnId Stack::invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
                           std::string_view to_uri, std::string_view sdp,
                           std::function<void(Dialog*, const ClientResult&)> on_event,
@@ -487,35 +507,83 @@ ClientTxnId Stack::invite(const Peer& to, std::string_view request_uri, std::str
   m.add_header(HeaderId::kAllow, kAllow);
   for (const auto& [name, value] : options.headers) m.add_header(name, value);
   if (!sdp.empty()) m.set_body("application/sdp", sdp);
-  Message copy = m;
+  auto inv = std::make_shared<UacInvite>();
+  inv->request = std::move(m);
+  inv->to = to;
+  inv->on_event = std::move(on_event);
+  inv->credentials = options.credentials;
+  if (inv->credentials) inv->phase = UacInvite::Phase::kAnswerable;
+  send_invite(inv);
+  inv->first = inv->current;
+  if (inv->credentials) uac_invites_[inv->first] = inv;
+  return inv->first;
+}
+
+void Stack::send_invite(const std::shared_ptr<UacInvite>& inv) {
   std::weak_ptr<bool> alive = alive_;
-  return send_request(std::move(m), to, [this, alive, copy, to, on_event](const ClientResult& r) {
+  inv->current = send_request(inv->request, inv->to, [this, alive, inv](const ClientResult& r) {
     if (alive.expired()) return;
-    Dialog* d = nullptr;
-    if (r.kind == ClientResult::kResponse) {
-      const Message& resp = *r.response;
-      int st = resp.status();
-      if (st > 100 && st < 300 && !resp.to_tag().empty()) {
-        d = dialogs_.create_uac(copy, resp, to, local_contact(to));
-        if (d) {
-          d->apply(st < 200 ? DialogEvent::kProvisional : DialogEvent::kSuccess);
-          if (st >= 200) {
-            d->refresh_target(resp);
-            send_ack(*d, resp.cseq());
-          }
-        }
-      } else if (st >= 300) {
-        if (Dialog* early = dialogs_.find_for_response(resp)) {
-          early->apply(DialogEvent::kFailure);
-          terminate(*early, "rejected");
-        }
-      }
-    }
-    if (on_event) on_event(d, r);
+    on_invite_result(inv, r);
   });
 }
 
+void Stack::on_invite_result(const std::shared_ptr<UacInvite>& inv, const ClientResult& r) {
+  Dialog* d = nullptr;
+  if (r.kind == ClientResult::kResponse) {
+    const Message& resp = *r.response;
+    int st = resp.status();
+    if (st > 100 && st < 300 && !resp.to_tag().empty()) {
+      d = dialogs_.create_uac(inv->request, resp, inv->to, local_contact(inv->to));
+      if (d) {
+        d->apply(st < 200 ? DialogEvent::kProvisional : DialogEvent::kSuccess);
+        if (st >= 200) {
+          d->refresh_target(resp);
+          send_ack(*d, resp.cseq());
+        }
+      }
+    } else if (st >= 300) {
+      if (Dialog* early = dialogs_.find_for_response(resp)) {
+        early->apply(DialogEvent::kFailure);
+        terminate(*early, "rejected");
+      }
+      if ((st == 401 || st == 407) && retry_with_credentials(inv, resp)) return;
+    }
+    if (st < 200) {
+      if (inv->on_event) inv->on_event(d, r);
+      return;
+    }
+  }
+  // Final outcome of the INVITE as the caller sees it.
+  if (inv->credentials) uac_invites_.erase(inv->first);
+  if (inv->on_event) inv->on_event(d, r);
+}
+
+// RFC 3261 §22.2: answer the challenge with a new INVITE in the same dialog
+// attempt (same Call-ID, From tag), CSeq+1 and a new branch (add_via).
+bool Stack::retry_with_credentials(const std::shared_ptr<UacInvite>& inv, const Message& challenge) {
+  if (inv->phase != UacInvite::Phase::kAnswerable || !inv->credentials) return false;
+  inv->phase = UacInvite::Phase::kFinal;  // a second challenge is final
+  bool proxy = challenge.status() == 407;
+  auto challenges = answerable_challenges(
+      challenge.values(proxy ? HeaderId::kProxyAuthenticate : HeaderId::kWwwAuthenticate));
+  if (challenges.empty()) return false;
+  Message next = inv->request;
+  next.set_header(HeaderId::kCSeq, std::to_string(inv->request.cseq() + 1) + " INVITE");
+  for (const auto& ch : challenges)
+    next.add_header(proxy ? HeaderId::kProxyAuthorization : HeaderId::kAuthorization,
+                    digest_authorization(ch, inv->credentials->username, inv->credentials->password, "INVITE",
+                                         inv->request.request_uri(), random_token(16), 1));
+  inv->request = std::move(next);
+  send_invite(inv);
+  return true;
+}
+
 bool Stack::cancel(ClientTxnId invite) {
+  if (auto it = uac_invites_.find(invite); it != uac_invites_.end()) {
+    // The caller wants the call gone: a challenge that still arrives is final.
+    it->second->phase = UacInvite::Phase::kFinal;
+    invite = it->second->current;
+  }
   bool ok = txns_.cancel(invite, clock_.now()).has_value();
   rearm();
   return ok;

@@ -33,6 +33,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -132,11 +133,23 @@ class Stack {
   // Out-of-dialog INVITE (UAC). `on_event` sees every response with the
   // dialog it created or confirmed (nullptr for failures); the ACK for a
   // 2xx is sent automatically. Returns the transaction (for cancel()).
-  // `options` adds a display name to From (caller ID shown on the phone) and
-  // extra headers (e.g. X-Hotline-Interaction).
+  // `options` adds a display name to From (caller ID shown on the phone),
+  // extra headers (e.g. X-Hotline-Interaction) and digest credentials.
   struct InviteOptions {
+    // For a peer that challenges our INVITE (a carrier's trunk, RFC 3261
+    // §22.2). With credentials, a 401 (WWW-Authenticate) or 407
+    // (Proxy-Authenticate) is ACKed by the transaction layer and the INVITE
+    // re-sent once with Authorization / Proxy-Authorization (MD5 or
+    // SHA-256 as challenged, qop=auth when offered; new branch, CSeq+1, same
+    // Call-ID and From tag). `on_event` then sees the retry's responses,
+    // never the challenge; a second challenge is its final failure.
+    // Without credentials a 401/407 is an ordinary final failure.
+    struct Credentials {
+      std::string username, password;
+    };
     std::string from_display;
     std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<Credentials> credentials;
   };
   ClientTxnId invite(const Peer& to, std::string_view request_uri, std::string_view from_uri,
                      std::string_view to_uri, std::string_view sdp,
@@ -147,7 +160,10 @@ class Stack {
                      std::function<void(Dialog*, const ClientResult&)> on_event) {
     return invite(to, request_uri, from_uri, to_uri, sdp, std::move(on_event), InviteOptions{});
   }
-  // CANCEL an INVITE we sent (after a provisional response, §9.1).
+  // CANCEL an INVITE we sent (after a provisional response, §9.1). `invite`
+  // is the id invite() returned, also once it was re-sent with credentials.
+  // False when there is nothing to cancel yet (no provisional response) or
+  // any more; a challenge arriving after a cancel() is not answered.
   bool cancel(ClientTxnId invite);
   // Ends a dialog with BYE (confirmed) and forgets it.
   void hangup(Dialog& d);
@@ -165,7 +181,10 @@ class Stack {
   void register_stateless(const Message& req, const Peer& from);
   void on_in_dialog(ServerTxnId id, const Message& req, const Peer& from);
   void on_ack(const Message& ack, const Peer& from);
-  void send_wire(const Peer& to, const std::string& wire);
+  // The bytes are copied only when they must wait (a UDP batch, a stream's
+  // write queue); a temporary is moved instead.
+  void send_wire(const Peer& to, std::string_view wire);
+  void send_wire(const Peer& to, std::string&& wire);
   void add_via(Message& m, const Peer& to) const;
   void send_ack(Dialog& d, std::uint32_t cseq);
   void rearm();
@@ -174,6 +193,10 @@ class Stack {
   void terminate(Dialog& d, std::string_view reason);
   void answer_options(ServerTxnId id);
   std::string tag_for(ServerTxnId id);
+  struct UacInvite;  // one outgoing INVITE and its authenticated retry
+  void send_invite(const std::shared_ptr<UacInvite>& inv);
+  void on_invite_result(const std::shared_ptr<UacInvite>& inv, const ClientResult& r);
+  bool retry_with_credentials(const std::shared_ptr<UacInvite>& inv, const Message& challenge);
 
   boost::asio::io_context& io_;
   StackConfig config_;
@@ -190,6 +213,9 @@ class Stack {
   std::unordered_map<ServerTxnId, std::string> txn_tags_;     // To-tag per server INVITE
   std::unordered_map<ServerTxnId, std::string> txn_dialogs_;  // INVITE/re-INVITE txn -> dialog key
   std::unordered_map<std::string, bool> qualify_pending_;     // aor|contact
+  // INVITEs with credentials until their final outcome, by the id invite()
+  // returned (cancel() follows it to the retry's transaction).
+  std::unordered_map<ClientTxnId, std::shared_ptr<UacInvite>> uac_invites_;
   common::SteadyTime last_qualify_{};
   Stats stats_;
   bool running_ = false;

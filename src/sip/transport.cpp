@@ -1,10 +1,16 @@
 #include "sip/transport.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <deque>
 
 #include "sip/message.h"
@@ -16,12 +22,47 @@ using asio::ip::tcp;
 using asio::ip::udp;
 using common::Error;
 
+// One UDP listener. Receives are batched: one readiness wake-up drains the
+// socket with recvmmsg() into kBatch preallocated slots, so a burst costs
+// one epoll round trip and one system call per kBatch datagrams instead of
+// a recvfrom and a completion handler each.
 struct TransportManager::Udp {
-  explicit Udp(asio::io_context& io) : sock(io) {}
+  static constexpr size_t kBatch = 16;
+  Udp(asio::io_context& io, size_t max_message) : sock(io), slot_size(max_message + 1) {
+    bufs.resize(kBatch * slot_size);
+    for (size_t i = 0; i < kBatch; ++i) {
+      iov[i] = iovec{bufs.data() + i * slot_size, slot_size};
+      msgs[i] = mmsghdr{};
+    }
+  }
+  // Resets the per-slot headers recvmmsg() overwrites.
+  void prepare() {
+    for (size_t i = 0; i < kBatch; ++i) {
+      msgs[i].msg_hdr = msghdr{};
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_len = 0;
+    }
+  }
+  // Datagrams produced while a received batch is processed; sent together
+  // with sendmmsg() when the batch is done (one system call instead of one
+  // sendto() per response).
+  struct Outgoing {
+    std::string wire;
+    sockaddr_storage addr;
+    socklen_t addr_len;
+  };
+  std::vector<Outgoing> outbox;
   udp::socket sock;
-  std::array<char, 65536> buf{};
-  udp::endpoint from;
+  size_t slot_size;  // one more than the largest message, to see truncation
+  std::vector<char> bufs;
+  std::array<iovec, kBatch> iov{};
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<sockaddr_storage, kBatch> addrs{};
   ListenAddress bound;
+  bool v6 = false;
 };
 
 struct TransportManager::Acceptor {
@@ -190,7 +231,7 @@ common::Status TransportManager::listen(const ListenAddress& where) {
   auto addr = asio::ip::make_address(where.address, ec);
   if (ec) return Error::invalid("address", "bad listen address " + where.address);
   if (where.transport == Transport::kUdp) {
-    auto u = std::make_shared<Udp>(io_);
+    auto u = std::make_shared<Udp>(io_, config_.max_message_size);
     udp::endpoint ep(addr, where.port);
     u->sock.open(ep.protocol(), ec);
     if (!ec && addr.is_v6()) u->sock.set_option(asio::ip::v6_only(true), ec);
@@ -205,39 +246,9 @@ common::Status TransportManager::listen(const ListenAddress& where) {
                              ec.message());
     u->bound = where;
     u->bound.port = u->sock.local_endpoint().port();
+    u->v6 = addr.is_v6();
     udp_.push_back(u);
-    // Receive loop.
-    std::weak_ptr<bool> alive = alive_;
-    auto loop = std::make_shared<std::function<void()>>();
-    std::weak_ptr<std::function<void()>> weak_loop = loop;
-    *loop = [this, u, alive, weak_loop]() {
-      u->sock.async_receive_from(
-          asio::buffer(u->buf), u->from,
-          [this, u, alive, weak_loop](const boost::system::error_code& e, size_t n) {
-            if (alive.expired() || e == asio::error::operation_aborted) return;
-            auto l = weak_loop.lock();
-            if (!e && n > 0 && n <= config_.max_message_size) {
-              Peer p{Transport::kUdp, u->from.address().to_string(), u->from.port(), 0};
-              deliver(std::string(u->buf.data(), n), p);
-            }
-            // Under load, drain what is already queued without going back
-            // through the reactor (one wake-up for many datagrams); bounded
-            // so other sockets and timers still get their turn.
-            for (int i = 0; i < 64 && !alive.expired(); ++i) {
-              boost::system::error_code rec;
-              size_t m = u->sock.receive_from(asio::buffer(u->buf), u->from, 0, rec);
-              if (rec) break;  // would_block: queue empty
-              if (m > 0 && m <= config_.max_message_size) {
-                Peer p{Transport::kUdp, u->from.address().to_string(), u->from.port(), 0};
-                deliver(std::string(u->buf.data(), m), p);
-              }
-            }
-            if (alive.expired() || !l) return;
-            (*l)();
-          });
-    };
-    udp_loops_.push_back(loop);
-    (*loop)();
+    udp_wait(u);
     return common::ok_status();
   }
   if (where.transport == Transport::kTls && !tls_) {
@@ -271,6 +282,68 @@ common::Status TransportManager::listen(const ListenAddress& where) {
   return common::ok_status();
 }
 
+void TransportManager::udp_wait(const std::shared_ptr<Udp>& u) {
+  std::weak_ptr<bool> alive = alive_;
+  u->sock.async_wait(udp::socket::wait_read, [this, u, alive](const boost::system::error_code& e) {
+    if (alive.expired() || e == asio::error::operation_aborted || !u->sock.is_open()) return;
+    udp_drain(u);
+  });
+}
+
+namespace {
+// The sender of a received datagram as a Peer (no allocation for IPv4 and
+// short IPv6 addresses: they fit std::string's inline buffer).
+Peer udp_peer(const sockaddr_storage& a) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  std::uint16_t port = 0;
+  if (a.ss_family == AF_INET6) {
+    const auto& s6 = reinterpret_cast<const sockaddr_in6&>(a);
+    inet_ntop(AF_INET6, &s6.sin6_addr, text, sizeof text);
+    port = ntohs(s6.sin6_port);
+  } else {
+    const auto& s4 = reinterpret_cast<const sockaddr_in&>(a);
+    inet_ntop(AF_INET, &s4.sin_addr, text, sizeof text);
+    port = ntohs(s4.sin_port);
+  }
+  return Peer{Transport::kUdp, text, port, 0};
+}
+}  // namespace
+
+// Called when the socket is readable: takes everything queued, kBatch
+// datagrams per recvmmsg(), until the socket is empty (EAGAIN). Under load
+// the next datagram usually arrives while this one is processed, and one
+// more recvmmsg() is cheaper than a round trip through the reactor. A
+// datagram arriving after the EAGAIN raises a new readiness event, which the
+// wait queued below receives (one thread runs the io_context, so the reactor
+// cannot consume that event before the wait is queued). After kMaxRounds
+// the rest is left to a posted continuation, so timers and other sockets get
+// their turn under a flood.
+void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
+  constexpr int kMaxRounds = 64;
+  std::weak_ptr<bool> alive = alive_;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    u->prepare();
+    int n = ::recvmmsg(u->sock.native_handle(), u->msgs.data(), Udp::kBatch, MSG_DONTWAIT, nullptr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return udp_wait(u);  // EAGAIN (drained) or a socket error
+    in_udp_batch_ = true;
+    for (int i = 0; i < n; ++i) {
+      const mmsghdr& m = u->msgs[static_cast<size_t>(i)];
+      bool truncated = (m.msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      if (m.msg_len == 0 || truncated || m.msg_len > config_.max_message_size) continue;
+      const char* data = static_cast<const char*>(m.msg_hdr.msg_iov->iov_base);
+      deliver(std::string(data, m.msg_len), udp_peer(u->addrs[static_cast<size_t>(i)]));
+      if (alive.expired()) return;  // we are gone: nothing left to flush
+    }
+    in_udp_batch_ = false;
+    for (const auto& other : udp_) udp_flush(*other);
+    if (!u->sock.is_open()) return;
+  }
+  asio::post(io_, [this, u, alive] {
+    if (!alive.expired() && u->sock.is_open()) udp_drain(u);
+  });
+}
+
 void TransportManager::accept_next(const std::shared_ptr<Acceptor>& a) {
   std::weak_ptr<bool> alive = alive_;
   a->acc.async_accept([this, a, alive](const boost::system::error_code& ec, tcp::socket sock) {
@@ -301,18 +374,61 @@ std::vector<ListenAddress> TransportManager::bound() const {
   return out;
 }
 
-bool TransportManager::send(const Peer& to, std::string wire) {
-  if (to.transport == Transport::kUdp) {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(to.ip, ec);
-    if (ec) return false;
-    for (const auto& u : udp_) {
-      if (u->sock.local_endpoint(ec).address().is_v6() != addr.is_v6()) continue;
-      u->sock.send_to(asio::buffer(wire), udp::endpoint(addr, to.port), 0, ec);
+bool TransportManager::send_view(const Peer& to, std::string_view wire) {
+  if (to.transport == Transport::kUdp) return send_udp(to, wire, nullptr);
+  return send(to, std::string(wire));
+}
+
+// Inside a receive batch the datagram joins the listener's outbox (the
+// bytes moved in when we own them); otherwise it goes out at once with a
+// non-blocking sendto(): no handler, no copy. The listener's family is
+// known from bind(), so no getsockname() per send.
+bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::string* owned) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(to.ip, ec);
+  if (ec) return false;
+  for (const auto& u : udp_) {
+    if (u->v6 != addr.is_v6()) continue;
+    udp::endpoint ep(addr, to.port);
+    if (!in_udp_batch_) {
+      u->sock.send_to(asio::buffer(wire.data(), wire.size()), ep, 0, ec);
       return !ec;
     }
-    return false;
+    if (u->outbox.size() >= 4 * Udp::kBatch) udp_flush(*u);  // bounded
+    Udp::Outgoing o{owned ? std::move(*owned) : std::string(wire), {}, static_cast<socklen_t>(ep.size())};
+    std::memcpy(&o.addr, ep.data(), ep.size());
+    u->outbox.push_back(std::move(o));
+    return true;
   }
+  return false;
+}
+
+// A datagram the socket cannot take now (EAGAIN: send buffer full) is
+// dropped like any lost datagram; retransmission timers cover it.
+void TransportManager::udp_flush(Udp& u) {
+  size_t done = 0;
+  while (done < u.outbox.size()) {
+    std::array<mmsghdr, Udp::kBatch> msgs{};
+    std::array<iovec, Udp::kBatch> iov{};
+    size_t n = std::min(Udp::kBatch, u.outbox.size() - done);
+    for (size_t i = 0; i < n; ++i) {
+      Udp::Outgoing& o = u.outbox[done + i];
+      iov[i] = iovec{o.wire.data(), o.wire.size()};
+      msgs[i].msg_hdr.msg_name = &o.addr;
+      msgs[i].msg_hdr.msg_namelen = o.addr_len;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int sent = ::sendmmsg(u.sock.native_handle(), msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent <= 0) break;
+    done += static_cast<size_t>(sent);
+  }
+  u.outbox.clear();
+}
+
+bool TransportManager::send(const Peer& to, std::string wire) {
+  if (to.transport == Transport::kUdp) return send_udp(to, wire, &wire);
   if (auto it = conns_.find(to.flow); to.flow && it != conns_.end()) {
     it->second->write(std::move(wire));
     return true;
@@ -344,7 +460,6 @@ void TransportManager::stop() {
   auto conns = std::move(conns_);
   conns_.clear();
   for (auto& [flow, c] : conns) c->close();
-  udp_loops_.clear();
 }
 
 void TransportManager::reap_idle() {

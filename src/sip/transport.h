@@ -6,6 +6,10 @@
 // the same connection (NATed phones, RFC 5626 flows). A double-CRLF ping on a
 // stream is answered with a CRLF pong (RFC 5626 §3.5.1).
 //
+// UDP receives are batched (recvmmsg until EAGAIN on each readiness) and
+// the UDP sends made while a batch is delivered go out together (sendmmsg).
+// Requires one thread running the io_context, like the rest of the stack.
+//
 // Bounded by construction: a datagram or stream message above
 // max_message_size is dropped (the stream is closed), connections are capped,
 // and idle connections are reaped by reap_idle().
@@ -60,6 +64,9 @@ class TransportManager {
   // outgoing TCP connection (TLS requires an existing flow). Returns false
   // when it cannot be sent at all.
   bool send(const Peer& to, std::string wire);
+  // The same without taking ownership: UDP sends straight from `wire`;
+  // streams copy it into their write queue.
+  bool send_view(const Peer& to, std::string_view wire);
   void stop();
   void reap_idle();
   size_t connection_count() const { return conns_.size(); }
@@ -77,6 +84,10 @@ class TransportManager {
   struct Udp;
   struct Acceptor;
   void accept_next(const std::shared_ptr<Acceptor>& a);
+  void udp_wait(const std::shared_ptr<Udp>& u);
+  void udp_drain(const std::shared_ptr<Udp>& u);
+  bool send_udp(const Peer& to, std::string_view wire, std::string* owned);
+  void udp_flush(Udp& u);
   void connection_closed(std::uint64_t flow);
   void deliver(std::string data, const Peer& from) { on_message_(std::move(data), from); }
 
@@ -85,12 +96,12 @@ class TransportManager {
   Receiver on_message_;
   std::function<void(std::uint64_t)> on_flow_closed_;
   std::vector<std::shared_ptr<Udp>> udp_;
-  std::vector<std::shared_ptr<std::function<void()>>> udp_loops_;
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> conns_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::uint64_t next_flow_ = 1;
   std::string advertised_;
+  bool in_udp_batch_ = false;  // udp_drain() is delivering: UDP sends wait in the outbox
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -348,5 +348,90 @@ TEST(Digest, ParsesAuthorizationWithQuotesAndUnsupportedAlgorithm) {
   EXPECT_FALSE(DigestCredentials::parse("Digest username=\"unterminated").ok());
 }
 
+// Client side (outbound INVITE to a challenging trunk): the Authorization
+// value built from a challenge, checked against the RFCs' worked examples.
+constexpr const char* kRfc7616Challenge =
+    "realm=\"http-auth@example.org\", qop=\"auth, auth-int\", "
+    "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+    "opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+
+TEST(DigestClient, AnswersRfc7616ChallengesPreferringSha256) {
+  // RFC 7616 §3.9.1: the server offers SHA-256 and MD5 for one realm.
+  std::string sha = std::string("Digest ") + kRfc7616Challenge + ", algorithm=SHA-256";
+  std::string md5 = std::string("Digest ") + kRfc7616Challenge + ", algorithm=MD5";
+  auto chs = answerable_challenges({md5, sha});
+  ASSERT_EQ(chs.size(), 1u);
+  EXPECT_EQ(chs[0].algorithm, DigestAlgorithm::kSha256);
+  std::string cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+  auto a = digest_authorization(chs[0], "Mufasa", "Circle of Life", "GET", "/dir/index.html", cnonce, 1);
+  auto parsed = DigestCredentials::parse(a);
+  ASSERT_TRUE(parsed.ok()) << a;
+  EXPECT_EQ(parsed->response, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+  EXPECT_EQ(parsed->algorithm, DigestAlgorithm::kSha256);
+  EXPECT_EQ(parsed->qop, "auth");
+  EXPECT_EQ(parsed->nc, "00000001");
+  EXPECT_EQ(parsed->cnonce, cnonce);
+  EXPECT_EQ(parsed->opaque, "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS");
+  EXPECT_EQ(parsed->uri, "/dir/index.html");
+
+  auto only_md5 = answerable_challenges({md5});
+  ASSERT_EQ(only_md5.size(), 1u);
+  auto m = DigestCredentials::parse(
+      digest_authorization(only_md5[0], "Mufasa", "Circle of Life", "GET", "/dir/index.html", cnonce, 1));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->response, "8ca523f5e9506fed4657c9700eebdbec");
+}
+
+TEST(DigestClient, Rfc2617QopAndRfc2069WithoutQop) {
+  // RFC 2617 §3.5 (password "Circle Of Life", qop=auth, cnonce 0a4f113b).
+  auto ch = DigestChallenge::parse(
+      "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
+      "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"");
+  ASSERT_TRUE(ch.ok());
+  auto c = DigestCredentials::parse(
+      digest_authorization(*ch, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", "0a4f113b", 1));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->response, "6629fae49393a05397450978507c4ef1");
+  // RFC 2069 (no qop offered: no qop, nc or cnonce in the answer).
+  auto old = DigestChallenge::parse(
+      "Digest realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"");
+  ASSERT_TRUE(old.ok());
+  std::string a = digest_authorization(*old, "Mufasa", "CircleOfLife", "GET", "/dir/index.html", "unused", 1);
+  auto o = DigestCredentials::parse(a);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->response, "1949323746fe6a43ef61f9606e7febea");
+  EXPECT_TRUE(o->qop.empty());
+  EXPECT_EQ(a.find("cnonce"), std::string::npos);
+}
+
+TEST(DigestClient, SkipsWhatItCannotAnswerAndAnswersEachRealm) {
+  std::vector<std::string_view> values = {
+      "Digest realm=\"a\", nonce=\"1\", qop=\"auth-int\"",        // auth-int only
+      "Digest realm=\"a\", nonce=\"2\", algorithm=SHA-512-256",   // unknown algorithm
+      "Basic realm=\"a\"",                                        // other scheme
+      "Digest realm=\"a\", nonce=\"3\", qop=\"auth-int, auth\"",  // answerable
+      "Digest realm=\"b\", nonce=\"4\"",                          // a second proxy
+  };
+  auto chs = answerable_challenges(values);
+  ASSERT_EQ(chs.size(), 2u);
+  EXPECT_EQ(chs[0].nonce, "3");
+  EXPECT_EQ(chs[1].nonce, "4");
+  EXPECT_TRUE(answerable_challenges({values[0], values[1], values[2]}).empty());
+}
+
+TEST(DigestClient, QuotesUsernameAndRoundTrips) {
+  DigestChallenge ch;
+  ch.realm = "r";
+  ch.nonce = "n";
+  ch.qop = "auth";
+  auto a = digest_authorization(ch, "we\"ird\\user", "pw", "INVITE", "sip:x@y", "c", 1);
+  auto c = DigestCredentials::parse(a);
+  ASSERT_TRUE(c.ok()) << a;
+  EXPECT_EQ(c->username, "we\"ird\\user");
+  // The server side accepts what the client side computed.
+  auto ha1 = digest_ha1(DigestAlgorithm::kMd5, "we\"ird\\user", "r", "pw");
+  EXPECT_EQ(digest_response(DigestAlgorithm::kMd5, ha1, *c, "INVITE"), c->response);
+}
+
 }  // namespace
 }  // namespace hotline::sip

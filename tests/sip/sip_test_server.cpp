@@ -68,7 +68,13 @@ int main(int argc, char** argv) {
     }
   }
   creds.add_domain(domain, "tenant-1");
-  for (auto& [u, p] : users) creds.add_user("tenant-1", u, p);
+  // Stored as HA1 for the realm, as `hotline serve` stores extensions (the
+  // plain password is never kept): the registrar then hashes only A2 and
+  // the response per REGISTER.
+  std::string realm = cfg.registrar.realm.empty() ? to_lower(domain) : cfg.registrar.realm;
+  for (auto& [u, p] : users)
+    creds.add_credential(Credential{"tenant-1", u, "", digest_ha1(DigestAlgorithm::kMd5, u, realm, p),
+                                    digest_ha1(DigestAlgorithm::kSha256, u, realm, p)});
   cfg.listen = {{Transport::kUdp, ip, static_cast<std::uint16_t>(port)}};
   if (tcp) cfg.listen.push_back({Transport::kTcp, ip, static_cast<std::uint16_t>(port)});
   if (!cert.empty()) {
@@ -77,7 +83,9 @@ int main(int argc, char** argv) {
     cfg.transport.tls_key_file = key;
   }
   cfg.qualify_interval = std::chrono::seconds(0);
-  boost::asio::io_context io;
+  // Concurrency hint 1: one thread runs the loop (as in `hotline serve`), so
+  // Asio queues handlers posted from it without locking or waking a reactor.
+  boost::asio::io_context io(1);
   Stack stack(io, cfg, creds);
   testing::TestUas uas(stack);
   stack.set_session_handler(&uas);

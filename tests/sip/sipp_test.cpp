@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <csignal>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -242,6 +243,136 @@ TEST_F(SippTest, StackCallsBuiltInUas) {
   EXPECT_EQ(*code, 0);
   EXPECT_EQ(answered.load(), 3);
   EXPECT_EQ(byes_ok.load(), 3);
+}
+
+// Our stack as UAC against a SIPp UAS scenario; collects the responses
+// on_event sees for one INVITE until its final outcome.
+struct UacOutcome {
+  std::vector<int> statuses;  // every response on_event saw, in order
+  std::uint32_t final_cseq = 0;
+  bool cancel_accepted = false;
+  int bye_status = 0;
+};
+
+class SippUasTest : public SippTest {
+ protected:
+  void start_uas(const std::string& scenario) {
+    sipp_port_ = hotline::testing::free_tcp_port();
+    hotline::testing::ProcessOptions opt;
+    opt.cwd = dir_.str();
+    opt.log_path = dir_.str() + "/uas.log";
+    uas_pid_ = hotline::testing::spawn_process(
+        {"/usr/bin/sipp", "-sf", kScenarios + scenario, "-i", "127.0.0.1", "-p", std::to_string(sipp_port_),
+         "-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error", "-buff_size", "4194304", "-trace_err",
+         "-error_file", dir_.str() + "/uas_err.log"},
+        opt);
+  }
+
+  // Sends one INVITE with `creds`; on 180 cancels it (if `cancel_on_ringing`),
+  // on 200 hangs up with BYE. Returns once the outcome is final.
+  UacOutcome call(std::optional<Stack::InviteOptions::Credentials> creds, bool cancel_on_ringing = false) {
+    UacOutcome out;
+    std::promise<void> done;
+    auto fut = done.get_future();
+    Peer to{Transport::kUdp, "127.0.0.1", sipp_port_, 0};
+    sdp::LocalMedia local;
+    local.address = "127.0.0.1";
+    local.port = 41002;
+    std::string offer = sdp::offer(local).str();
+    std::string uri = "sip:trunk@127.0.0.1:" + std::to_string(sipp_port_);
+    ClientTxnId id = 0;
+    asio::post(io_, [&] {
+      Stack::InviteOptions opts;
+      opts.credentials = std::move(creds);
+      id = stack_->invite(
+          to, uri, "sip:hotline@127.0.0.1", uri, offer,
+          [&](Dialog* d, const ClientResult& r) {
+            if (r.kind != ClientResult::kResponse) return done.set_value();
+            int st = r.response->status();
+            out.statuses.push_back(st);
+            if (st == 180 && cancel_on_ringing) out.cancel_accepted = stack_->cancel(id);
+            if (st < 200) return;
+            out.final_cseq = r.response->cseq();
+            if (st >= 300 || !d) return done.set_value();
+            stack_->request_in_dialog(*d, "BYE", "", "", [&](const ClientResult& br) {
+              if (br.kind == ClientResult::kResponse && br.response->status() < 200) return;
+              out.bye_status = br.kind == ClientResult::kResponse ? br.response->status() : -1;
+              done.set_value();
+            });
+          },
+          opts);
+    });
+    EXPECT_EQ(fut.wait_for(60s), std::future_status::ready);
+    return out;
+  }
+
+  // SIPp's exit code (0: its scenario ran to the end with every check met).
+  int uas_exit() {
+    auto code = hotline::testing::wait_process(uas_pid_, 60s);
+    if (code && *code != 0) {
+      std::ifstream err(dir_.str() + "/uas_err.log");
+      std::string line;
+      while (std::getline(err, line)) ADD_FAILURE() << "[sipp] " << line;
+    }
+    return code.value_or(-1);
+  }
+
+  std::uint16_t sipp_port_ = 0;
+  pid_t uas_pid_ = -1;
+};
+
+const Stack::InviteOptions::Credentials kTrunk{"trunk-user", "s3cret pass"};
+
+TEST_F(SippUasTest, InviteAnswersProxyChallengeOnce) {
+  start_uas("uas_invite_proxy_auth.xml");
+  auto out = call(kTrunk);
+  // The caller never sees the 407: only the authenticated INVITE's 200.
+  EXPECT_EQ(out.statuses, std::vector<int>({200}));
+  EXPECT_EQ(out.final_cseq, 2u);
+  EXPECT_EQ(out.bye_status, 200);
+  EXPECT_EQ(uas_exit(), 0);
+}
+
+TEST_F(SippUasTest, InviteAnswersWwwChallengeVerifiedBySipp) {
+  start_uas("uas_invite_www_auth.xml");
+  auto out = call(kTrunk);
+  EXPECT_EQ(out.statuses, std::vector<int>({200}));  // 403 if SIPp's digest check failed
+  EXPECT_EQ(out.bye_status, 200);
+  EXPECT_EQ(uas_exit(), 0);
+}
+
+TEST_F(SippUasTest, WrongPasswordIsRejectedBySipp) {
+  start_uas("uas_invite_www_auth.xml");
+  auto out = call(Stack::InviteOptions::Credentials{"trunk-user", "wrong"});
+  EXPECT_EQ(out.statuses, std::vector<int>({403}));
+  EXPECT_EQ(uas_exit(), 0);
+}
+
+TEST_F(SippUasTest, SecondChallengeIsTheFinalFailure) {
+  start_uas("uas_invite_challenge_twice.xml");
+  auto out = call(kTrunk);
+  EXPECT_EQ(out.statuses, std::vector<int>({407}));
+  EXPECT_EQ(out.final_cseq, 2u);
+  EXPECT_EQ(uas_exit(), 0);  // no third INVITE arrived
+}
+
+TEST_F(SippUasTest, ChallengeWithoutCredentialsIsFinal) {
+  start_uas("uas_invite_challenge_twice.xml");
+  auto out = call(std::nullopt);
+  EXPECT_EQ(out.statuses, std::vector<int>({407}));
+  EXPECT_EQ(out.final_cseq, 1u);
+  // SIPp waits for an authenticated INVITE that never comes: stop it.
+  ::kill(uas_pid_, SIGKILL);
+  hotline::testing::wait_process(uas_pid_, 10s);
+}
+
+TEST_F(SippUasTest, CancelWithTheFirstIdReachesTheRetry) {
+  start_uas("uas_invite_auth_cancel.xml");
+  auto out = call(kTrunk, /*cancel_on_ringing=*/true);
+  EXPECT_EQ(out.statuses, std::vector<int>({180, 487}));
+  EXPECT_TRUE(out.cancel_accepted);
+  EXPECT_EQ(out.final_cseq, 2u);
+  EXPECT_EQ(uas_exit(), 0);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "support/process.h"
@@ -51,6 +52,7 @@ class UdpClient {
     }
   }
   ~UdpClient() { ::close(fd_); }
+  void set_receive_buffer(int bytes) { ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
   std::uint16_t port() const {
     sockaddr_storage a{};
     socklen_t n = sizeof a;
@@ -188,6 +190,34 @@ TEST_F(StackTest, OptionsAnsweredWithCapabilities) {
   EXPECT_EQ(r->header(HeaderId::kAccept), "application/sdp");
   auto via = r->top_via();
   EXPECT_EQ(find_param(via->params, "rport")->value, std::to_string(c.port()));
+}
+
+TEST_F(StackTest, UdpBurstIsAnsweredInFull) {
+  // 1200 requests queue up while the loop is busy, then arrive in one
+  // readiness event: they are taken in recvmmsg() batches (more rounds than
+  // one wake-up takes, so a posted continuation finishes the drain) and the
+  // responses leave in sendmmsg() batches. Every request gets exactly one
+  // answer.
+  StackConfig cfg = default_config();
+  cfg.guard.exempt_prefixes = {"127.0.0.1"};
+  start(cfg);
+  UdpClient c;
+  c.set_receive_buffer(4 << 20);
+  constexpr int kCount = 1200;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  asio::post(io_, [released] { released.wait(); });
+  for (int i = 0; i < kCount; ++i)
+    c.send(udp_, request("OPTIONS", "sip:127.0.0.1", "burst" + std::to_string(i), "", "", c.port()));
+  release.set_value();
+  std::set<std::string> answered;
+  for (int i = 0; i < kCount; ++i) {
+    auto r = c.recv();
+    ASSERT_TRUE(r.has_value()) << "after " << answered.size() << " answers";
+    EXPECT_EQ(r->status(), 200);
+    EXPECT_TRUE(answered.insert(std::string(r->call_id())).second) << "answered twice: " << r->call_id();
+  }
+  EXPECT_EQ(answered.size(), static_cast<size_t>(kCount));
 }
 
 TEST_F(StackTest, CoreRejections) {
