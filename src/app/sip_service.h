@@ -76,7 +76,7 @@ class SipService {
   Config config_;
   common::MetricsRegistry& metrics_;
   DbCredentialStore credentials_;
-  boost::asio::io_context io_;
+  boost::asio::io_context io_{1};  // run by one thread: the SIP and call loop
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<sip::Stack> stack_;
   std::unique_ptr<Events> events_;

@@ -1155,7 +1155,8 @@ struct CallCenter::Impl {
     std::erase_if(pending_recordings, [this](PendingRecording& r) {
       if (r.done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
       const common::Status st = r.done.get();
-      if (!st) spdlog::error("recording {} of call {} failed: {}", r.info.id, r.info.call_id, st.error().message);
+      if (!st)
+        spdlog::error("recording {} of call {} failed: {}", r.info.id, r.info.call_id, st.error().message);
       std::error_code ec;
       const auto size = std::filesystem::file_size(r.info.path, ec);
       r.info.bytes = ec ? 0 : static_cast<std::int64_t>(size);
@@ -1289,6 +1290,8 @@ struct CallCenter::Impl {
     const std::string uri = "sip:" + number + "@" + trunk.host + ":" + std::to_string(trunk.port);
     const std::string from = "sip:" + from_user + "@" + our_address;
     sip::Stack::InviteOptions opts;
+    if (!trunk.username.empty())  // the carrier challenges us (401/407): answered once with these
+      opts.credentials = sip::Stack::InviteOptions::Credentials{trunk.username, trunk.password};
     return stack.invite(to, uri, from, uri, sdp, std::move(handler), opts);
   }
 
@@ -2014,7 +2017,8 @@ struct CallCenter::Impl {
       auto ans = sip::sdp::answer(*offer, local);
       if (!ans) return stack.reject(txn, 488);
       // A hold offer with c=0.0.0.0 (RFC 2543 style) keeps the media where it is.
-      if (auto p = negotiated_params(*offer, *ans); p && p->remote_port != 0 && p->remote_address != "0.0.0.0") {
+      if (auto p = negotiated_params(*offer, *ans);
+          p && p->remote_port != 0 && p->remote_address != "0.0.0.0") {
         if (auto st = media.update(*ms, *p); !st)
           spdlog::warn("call {}: re-negotiation not applied: {}", c->rec.id, st.error().message);
       }

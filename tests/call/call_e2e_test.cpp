@@ -260,21 +260,35 @@ class CallCenter : public ::testing::Test {
 
   // SIPp's built-in UAS as a phone outside the contact center, reached
   // through the "loopback" trunk: answers one call and waits for a BYE.
-  pid_t start_outside_party(const std::string& name) {
+  // `scenario` replaces SIPp's built-in UAS; `trunk_changes` go into the
+  // trunk (e.g. digest credentials).
+  pid_t start_outside_party(const std::string& name, const std::string& scenario = "",
+                            const json& trunk_changes = json::object()) {
     const auto port = free_udp_port();
     auto trunk = find("trunks", "name", "loopback");
     trunk["host"] = "127.0.0.1";
     trunk["port"] = port;
+    for (const auto& [k, v] : trunk_changes.items()) trunk[k] = v;
     replace("trunks", trunk);
     ProcessOptions o;
     o.cwd = d.str();
     o.log_path = d.str() + "/" + name + ".log";
     o.die_with_parent = true;
-    auto pid =
-        spawn_process(sipp_args({"-sn", "uas", "-p", std::to_string(port), "-m", "1", "-mp",
-                                 std::to_string(47000 + 100 * (++outsiders)), "-rtp_echo", "-trace_msg",
-                                 "-message_file", d.str() + "/" + name + "-messages.log"}),
-                      o);
+    std::vector<std::string> args = {"-p",
+                                     std::to_string(port),
+                                     "-m",
+                                     "1",
+                                     "-mp",
+                                     std::to_string(47000 + 100 * (++outsiders)),
+                                     "-rtp_echo",
+                                     "-trace_msg",
+                                     "-message_file",
+                                     d.str() + "/" + name + "-messages.log"};
+    if (scenario.empty())
+      args.insert(args.begin(), {"-sn", "uas"});
+    else
+      args.insert(args.begin(), {"-sf", kScenarios + scenario});
+    auto pid = spawn_process(sipp_args(args), o);
     background.push_back(pid);
     return pid;
   }
@@ -792,7 +806,9 @@ TEST_F(CallCenter, BaresipAgentAnswersAndIsHeard) {
       pcm.push_back(static_cast<char>(v & 0xff));
       pcm.push_back(static_cast<char>((v >> 8) & 0xff));
     }
-    auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+    auto le32 = [](std::uint32_t v) {
+      return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+    };
     std::ofstream(phone.str() + "/tone.wav", std::ios::binary)
         << "RIFF" << le32(36 + static_cast<std::uint32_t>(pcm.size())) << "WAVEfmt " << le32(16)
         << std::string{1, 0, 1, 0} << le32(8000) << le32(16000) << std::string{2, 0, 16, 0} << "data"
@@ -802,8 +818,9 @@ TEST_F(CallCenter, BaresipAgentAnswersAndIsHeard) {
                                               "module aufile.so\nmodule_app account.so\nmodule_app menu.so\n"
                                               "audio_source aufile,"
                                            << phone.str() << "/tone.wav\n";
-    std::ofstream(phone.str() + "/accounts") << "<sip:1002@127.0.0.1:" << sip_port << ";transport=udp>;auth_pass="
-                                             << sip_passwords["1002"] << ";regint=60;answermode=auto\n";
+    std::ofstream(phone.str() + "/accounts")
+        << "<sip:1002@127.0.0.1:" << sip_port << ";transport=udp>;auth_pass=" << sip_passwords["1002"]
+        << ";regint=60;answermode=auto\n";
   }
   ProcessOptions o;
   o.cwd = phone.str();
@@ -823,4 +840,22 @@ TEST_F(CallCenter, BaresipAgentAnswersAndIsHeard) {
   const auto [caller_level, agent_level] = channel_levels(audio.body);
   EXPECT_GT(caller_level, 100.0);
   EXPECT_GT(agent_level, 1000.0) << "baresip's tone is missing from the agent's channel";
+}
+
+// caller ── 1 ──▶ transfer node ── INVITE +8610086 ──▶ carrier trunk: 401 (digest challenge)
+//                                ── ACK, INVITE with Authorization (user "carrier") ──▶ 200
+//   caller ◀═══ RTP ═══▶ carrier, until the caller's BYE ── BYE ──▶ carrier.
+TEST_F(CallCenter, TrunkThatChallengesGetsOurDigestCredentials) {
+  auto carrier = start_outside_party("carrier", "trunk_challenge.xml",
+                                     {{"username", "carrier"}, {"password", "s3cret-pass"}});
+  auto f = find("flows", "name", "main");
+  f["definition"]["nodes"]["sales"] = {{"type", "transfer"}, {"number", "+8610086"}, {"trunk", "loopback"}};
+  replace("flows", f);
+  ASSERT_EQ(call("caller_info_hangup.xml", "13900000045", "1", 3000), 0);
+  EXPECT_EQ(wait_process(carrier, 30s).value_or(-1), 0) << "the carrier did not accept our credentials";
+  auto rec = last_call();
+  EXPECT_EQ(rec["disposition"], "transferred") << rec.dump();
+  auto l = legs(rec["id"].get<std::string>(), "transfer");
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0]["sip_status"], 200);
 }
