@@ -111,7 +111,7 @@ C0=$(cpu)
 if [ -n "${PERF:-}" ]; then perf record ${PERF_ARGS:--g} -o perf.data -p "$HPID" -- sleep "$SECS" > perf.out 2>&1 & fi
 sipp 127.0.0.1:15460 -i 127.0.0.1 -mi 127.0.0.1 -p 15462 -mp 50000 -sf "$SRC/bench/call/caller_bench.xml" -s 400 \
   -key caller 13900000000 -key caller_name Bench -key digit 1 -r "$RATE" -m $(( RATE * SECS )) -d 5000 \
-  -buff_size 4194304 -nostdin -max_socket 65000 -timeout $(( SECS + 60 ))s -trace_stat -stf callers.csv \
+  -buff_size 4194304 -nostdin -max_socket 65000 -timeout $(( SECS + 60 ))s -trace_stat -fd 1 -stf callers.csv \
   -trace_err -error_file callers_err.log > callers.out 2>&1 || true
 C1=$(cpu)
 TICKS=$(getconf CLK_TCK)
@@ -124,7 +124,13 @@ get = lambda k: int(last[h.index(k)])
 ok, failed, total = get('SuccessfulCall(C)'), get('FailedCall(C)'), get('TotalCallCreated')
 cpu_s = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[4])
 rate = int(sys.argv[6])
-print(f'calls created {total}, successful {ok}, failed {failed}')
+print(f'calls created {total}, successful {ok}, failed {failed}, retransmissions {get("Retransmissions(C)")}')
+# Creation rate over the seconds in which calls were being created (SIPp's
+# cumulative rate also counts the last calls' 6 s), and the peak of calls in progress.
+per_s = [(int(r[h.index('OutgoingCall(C)')]), int(r[h.index('CurrentCall')])) for r in rows[1:]]
+created = [c for c, _ in per_s]
+secs = sum(1 for a, b in zip(created, created[1:]) if b > a)
+print(f'created at {total / max(secs, 1):.0f} calls/s over {secs} s; peak {max(n for _, n in per_s)} calls in progress')
 print(f'hotline CPU {cpu_s:.2f} s over the run = {1000 * cpu_s / max(total, 1):.2f} ms per call')
 conc = rate * 6  # about 6 s per call (1 s IVR + 5 s talk)
 grow = int(sys.argv[5]) - int(sys.argv[8])

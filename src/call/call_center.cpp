@@ -2072,6 +2072,11 @@ struct CallCenter::Impl {
         if (l.dialog == d.key() && l.state == LegState::kAnswered) leg = &l;
     if (!leg) return stack.reject(txn, 403);
     std::string_view refer_to = req.header(sip::HeaderId::kReferTo);  // also the compact "r"
+    // Attended transfer (Refer-To with an embedded Replaces, RFC 3891) is not
+    // supported: refused rather than mistaken for a blind transfer.
+    std::string lowered(refer_to);
+    for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lowered.find("replaces") != std::string::npos) return stack.reject(txn, 501);
     const std::string target = user_of(refer_to);
     TenantState* t = tenant(c->tenant);
     if (!t || !t->snap || target.empty()) return stack.reject(txn, 400);
