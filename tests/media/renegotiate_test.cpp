@@ -216,8 +216,10 @@ void inband_round_trip(Codec codec, int duration_ms) {
   MediaEngine engine(test_config());
   Digits heard;
   // Two sessions talking to each other: the sender and a listening "phone".
-  UdpPeer placeholder;
-  SessionParams sp = to_port(placeholder.port(), codec);
+  // The sender needs some remote before the receiver (and its port) exists:
+  // a plain socket, replaced by update() below.
+  UdpPeer first_remote;
+  SessionParams sp = to_port(first_remote.port(), codec);
   sp.telephone_event_pt = -1;
   auto sender = engine.create_session(sp, {});
   ASSERT_TRUE(sender);
