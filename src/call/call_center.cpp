@@ -2185,7 +2185,15 @@ void CallCenter::set_domain_resolver(std::function<std::string(const std::string
 
 void CallCenter::config_changed(std::int64_t tenant) {
   impl_->later([this, tenant] {
-    if (TenantState* t = impl_->tenant(tenant)) impl_->sync(*t);
+    TenantState* t = impl_->tenant(tenant);
+    if (!t || t->sync_pending) return;
+    t->sync_pending = true;
+    impl_->later([this, tenant] {
+      if (TenantState* t = impl_->tenant(tenant)) {
+        t->sync_pending = false;
+        impl_->sync(*t);
+      }
+    });
   });
 }
 

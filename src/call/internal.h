@@ -154,6 +154,10 @@ struct TenantState {
   std::map<std::string, ivr::Calendar> calendars;
   std::set<std::int64_t> queues;  // routing ids upserted
   std::set<std::int64_t> agents;
+  // A re-sync is queued on the loop: further changes until it runs are
+  // covered by it (it reads the configuration when it runs), so a burst of
+  // API writes costs one re-sync, not one per write.
+  bool sync_pending = false;
   // extension -> its registered devices (from the registrar's events)
   std::unordered_map<std::string, std::vector<sip::Binding>> devices;
   // flow_key(binding flow) -> extension: who is calling from this address

@@ -389,18 +389,19 @@ Status Message::validate() {
     std::uint64_t mf;
     if (!parse_uint(header(HeaderId::kMaxForwards), mf, 255)) return bad("malformed Max-Forwards");
   }
-  auto f = this->from();
-  if (!f) return bad("malformed From: " + f.error().message);
-  auto tt = this->to();
-  if (!tt) return bad("malformed To: " + tt.error().message);
-  auto v = top_via();
-  if (!v) return bad("malformed Via: " + v.error().message);
-  auto parsed = std::make_shared<Parsed>();
-  parsed->from_tag = f->tag();
-  parsed->to_tag = tt->tag();
-  parsed->from = std::move(*f);
-  parsed->to = std::move(*tt);
-  parsed->top_via = std::move(*v);
+  NameAddrView f, t;
+  if (const char* err = f.parse(header(HeaderId::kFrom))) return bad(std::string("malformed From: ") + err);
+  if (const char* err = t.parse(header(HeaderId::kTo))) return bad(std::string("malformed To: ") + err);
+  std::string_view via_item;
+  for (const auto& h : headers_)
+    if (h.id == HeaderId::kVia) {
+      via_item = first_list_item(view(h.value));
+      break;
+    }
+  if (via_item.empty()) return bad("malformed Via: empty Via");
+  ViaView v;
+  if (const char* err = v.parse(via_item)) return bad(std::string("malformed Via: ") + err);
+  remember_idents(f, t, via_item, v);
   if (has(HeaderId::kExpires)) {
     // Values above 2**32-1 are legal and mean "very long"; only syntax matters.
     std::string_view e = trim(header(HeaderId::kExpires));
@@ -411,8 +412,26 @@ Status Message::validate() {
   std::string_view ct = header(HeaderId::kContentType);
   if (has(HeaderId::kContentType) && (ct.find('/') == std::string_view::npos))
     return bad("malformed Content-Type");
-  parsed_ = std::move(parsed);
   return common::ok_status();
+}
+
+void Message::remember_idents(const NameAddrView& from, const NameAddrView& to, std::string_view via_item,
+                              const ViaView& via) {
+  ids_ = Idents{};
+  // Escaped (quoted-pair) values differ from their text: leave those to a
+  // full parse on demand.
+  if (from.tag.escaped || to.tag.escaped || via.branch.escaped) return;
+  ids_.from_tag = span_of(from.tag.value);
+  ids_.to_tag = span_of(to.tag.value);
+  ids_.via_item = span_of(via_item);
+  ids_.via_host = span_of(via.host);
+  ids_.via_port = via.port;
+  ids_.via_has_branch = !via.branch.name.empty();
+  ids_.via_branch = span_of(via.branch.value);
+  ids_.via_simple = !via.has_comment && via.received.name.empty() && !via.rport.has_value;
+  if (!via.rport.name.empty() && !via.rport.has_value)
+    ids_.via_rport_end = span_of(via.rport.name).off + static_cast<std::uint32_t>(via.rport.name.size());
+  ids_.valid = true;
 }
 
 Message Message::request(std::string_view method, std::string_view request_uri) {
@@ -606,39 +625,37 @@ std::string_view Message::cseq_method() const {
 }
 
 Result<Via> Message::top_via() const {
-  if (parsed_) return parsed_->top_via;
   for (const auto& h : headers_) {
     if (h.id != HeaderId::kVia) continue;
-    auto parts = split_list(view(h.value));
-    if (parts.empty()) return Error::invalid("via", "empty Via");
-    return Via::parse(parts[0]);
+    std::string_view first = first_list_item(view(h.value));
+    if (first.empty()) return Error::invalid("via", "empty Via");
+    return Via::parse(first);
   }
   return Error::invalid("via", "no Via");
 }
 
-Result<NameAddr> Message::from() const {
-  if (parsed_) return parsed_->from;
-  return NameAddr::parse(header(HeaderId::kFrom));
-}
-Result<NameAddr> Message::to() const {
-  if (parsed_) return parsed_->to;
-  return NameAddr::parse(header(HeaderId::kTo));
+std::optional<Message::ViaIds> Message::via_ids() const {
+  if (!ids_.valid) return std::nullopt;
+  return ViaIds{view(ids_.via_branch), view(ids_.via_host), ids_.via_port};
 }
 
+Result<NameAddr> Message::from() const { return NameAddr::parse(header(HeaderId::kFrom)); }
+Result<NameAddr> Message::to() const { return NameAddr::parse(header(HeaderId::kTo)); }
+
 std::string Message::from_tag() const {
-  if (parsed_) return parsed_->from_tag;
+  if (ids_.valid) return std::string(view(ids_.from_tag));
   auto f = this->from();
   return f ? f->tag() : std::string();
 }
 
 std::string Message::to_tag() const {
-  if (parsed_) return parsed_->to_tag;
+  if (ids_.valid) return std::string(view(ids_.to_tag));
   auto t = to();
   return t ? t->tag() : std::string();
 }
 
 void Message::edited(HeaderId id) {
-  if (id == HeaderId::kFrom || id == HeaderId::kTo || id == HeaderId::kVia) parsed_.reset();
+  if (id == HeaderId::kFrom || id == HeaderId::kTo || id == HeaderId::kVia) ids_.valid = false;
 }
 
 int Message::max_forwards() const {
@@ -672,22 +689,44 @@ std::string random_token(size_t hex_digits) {
   return s;
 }
 
+// The top Via of a response with received= and, if the client asked,
+// rport= (RFC 3261 §18.2.1, RFC 3581). The text is edited in place when the
+// parse left it simple; otherwise it is re-serialised from a full parse.
+std::string Message::response_via(const Message& req, std::string_view top, const Peer& from) {
+  const auto& ids = req.ids_;
+  if (ids.valid && ids.via_simple) {
+    std::string_view item = req.view(ids.via_item);
+    std::string out;
+    out.reserve(item.size() + from.ip.size() + 24);
+    size_t rport_at = ids.via_rport_end ? ids.via_rport_end - ids.via_item.off : item.size();
+    out.append(item.substr(0, rport_at));
+    if (ids.via_rport_end) {
+      out.push_back('=');
+      out.append(std::to_string(from.port));
+      out.append(item.substr(rport_at));
+    }
+    if (req.view(ids.via_host) != from.ip) {
+      out.append(";received=");
+      out.append(from.ip);
+    }
+    return out;
+  }
+  auto via = Via::parse(top);
+  if (!via) return std::string(top);
+  if (via->host != from.ip) set_param(via->params, "received", from.ip);
+  if (const Param* rp = find_param(via->params, "rport"); rp && !rp->has_value)
+    set_param(via->params, "rport", std::to_string(from.port));
+  return via->str();
+}
+
 Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag) {
   Message r = Message::response(status);
   bool first = true;
   for (auto v : req.values(HeaderId::kVia)) {
     if (first && from) {
       first = false;
-      const Via* cached = req.parsed_top_via();
-      auto via = cached ? Result<Via>(*cached) : Via::parse(v);
-      if (via) {
-        // RFC 3261 §18.2.1 received, RFC 3581 rport (filled only if asked).
-        if (via->host != from->ip) set_param(via->params, "received", from->ip);
-        if (const Param* rp = find_param(via->params, "rport"); rp && !rp->has_value)
-          set_param(via->params, "rport", std::to_string(from->port));
-        r.add_header(HeaderId::kVia, via->str());
-        continue;
-      }
+      r.add_header(HeaderId::kVia, Message::response_via(req, v, *from));
+      continue;
     }
     first = false;
     r.add_header(HeaderId::kVia, v);

@@ -156,10 +156,14 @@ class Message {
   common::Result<Via> top_via() const;
   common::Result<NameAddr> from() const;
   common::Result<NameAddr> to() const;
-  // The same without copying, for a parsed message whose From/To/Via were
-  // not edited since; nullptr otherwise (then use the functions above).
-  const Via* parsed_top_via() const { return parsed_ ? &parsed_->top_via : nullptr; }
-  const NameAddr* parsed_to() const { return parsed_ ? &parsed_->to : nullptr; }
+  // The top Via's identifying parts without copying, for a parsed message
+  // whose Via was not edited since (views into this message: do not keep
+  // them across edits); nullopt otherwise (then use top_via()).
+  struct ViaIds {
+    std::string_view branch, host;
+    std::uint16_t port = 0;
+  };
+  std::optional<ViaIds> via_ids() const;
   std::string from_tag() const;
   std::string to_tag() const;
   // -1 when absent or malformed.
@@ -177,15 +181,32 @@ class Message {
   Span method_, uri_, reason_, body_;
   int status_ = 0;
   std::vector<Header> headers_;
-  // From, To and the top Via as validate() parsed them, shared by copies
-  // (they are asked for several times per message: transaction keys, dialog
-  // matching, the registrar, every response). Dropped when one is edited.
-  struct Parsed {
-    NameAddr from, to;
-    Via top_via;
-    std::string from_tag, to_tag;
+  // Where validate() found the tags and the top Via's parts: spans into
+  // buf_ (stable across appends), so later readers need no second parse.
+  // Dropped when From, To or Via is edited, or when a value needs
+  // unescaping; readers then parse the header text again.
+  struct Idents {
+    bool valid = false;
+    Span from_tag, to_tag;
+    Span via_item;  // the first Via element, as received
+    Span via_host, via_branch;
+    std::uint16_t via_port = 0;
+    bool via_has_branch = false;
+    // make_response() can edit the Via text in place (no comment, no
+    // received= already there); rport_end: after the bare "rport" (0: none).
+    bool via_simple = false;
+    std::uint32_t via_rport_end = 0;
   };
-  std::shared_ptr<const Parsed> parsed_;
+  Idents ids_;
+  // `v` must be empty or lie within buf_.
+  Span span_of(std::string_view v) const {
+    if (v.empty()) return Span{};
+    return Span{static_cast<std::uint32_t>(v.data() - buf_.data()), static_cast<std::uint32_t>(v.size())};
+  }
+  void remember_idents(const NameAddrView& from, const NameAddrView& to, std::string_view via_item,
+                       const ViaView& via);
+  static std::string response_via(const Message& req, std::string_view top, const Peer& from);
+  friend Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag);
   void edited(HeaderId id);
 };
 

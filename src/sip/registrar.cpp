@@ -112,14 +112,8 @@ Message Registrar::challenge(const Message& req, const Peer& from, const std::st
 }
 
 void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
-  // The To that parsing validated (no copy); parsed here only for a message
-  // built or edited in process.
-  std::optional<NameAddr> own_to;
-  const NameAddr* to = req.parsed_to();
-  if (!to) {
-    if (auto t = req.to()) own_to = std::move(*t);
-    to = own_to ? &*own_to : nullptr;
-  }
+  auto parsed_to = req.to();
+  const NameAddr* to = parsed_to ? &*parsed_to : nullptr;
   if (!to || to->uri.scheme == "tel" || !to->uri.opaque.empty() || to->uri.user.empty()) {
     return respond(make_response(req, 400, &from));
   }

@@ -53,11 +53,21 @@ Message build_cancel(const Message& inv) {
 // Server transaction key (§17.2.3): branch + sent-by + method, ACK matching
 // INVITE; RFC 2543 requests (no magic cookie) by their identifying headers.
 std::string server_key(const Message& req, std::string_view method) {
-  auto via = req.top_via();
-  std::string branch = via ? via->branch() : std::string();
+  std::string branch, host;
+  std::uint16_t port = 0;
+  if (auto ids = req.via_ids()) {
+    branch = ids->branch;
+    host = ids->host;
+    port = ids->port;
+  } else if (auto via = req.top_via()) {
+    branch = via->branch();
+    host = via->host;
+    port = via->port;
+  }
   std::string key;
   if (branch.rfind("z9hG4bK", 0) == 0) {
-    key = branch + "|" + (via ? via->host + ":" + std::to_string(via->port) : std::string()) + "|";
+    key.reserve(branch.size() + host.size() + method.size() + 10);
+    key.append(branch).append("|").append(host).append(":").append(std::to_string(port)).append("|");
   } else {
     key = "2543|" + std::string(req.call_id()) + "|" + req.from_tag() + "|" + std::to_string(req.cseq()) +
           "|" + first_via(req) + "|";
@@ -67,8 +77,13 @@ std::string server_key(const Message& req, std::string_view method) {
 }
 
 std::string client_key(const Message& m) {
-  auto via = m.top_via();
-  return (via ? via->branch() : std::string()) + "|" + std::string(m.cseq_method());
+  std::string key;
+  if (auto ids = m.via_ids()) {
+    key = ids->branch;
+  } else if (auto via = m.top_via()) {
+    key = via->branch();
+  }
+  return key.append("|").append(m.cseq_method());
 }
 
 std::string ack_key(const Message& m) {

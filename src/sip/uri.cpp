@@ -18,9 +18,11 @@ int hexval(char c) {
 // Characters allowed unescaped in the host part.
 bool is_host_char(char c) { return ascii_alnum(c) || c == '-' || c == '.' || c == '_'; }
 
-// Parses ";a=b;c" (starting at a ';' or at the end) into params. `quoted`
-// allows quoted-string values (header parameters); URI parameters are plain.
-bool parse_params(std::string_view s, Params& out, bool quoted) {
+// Scans ";a=b;c" (starting at a ';' or at the end), calling on(ParamView)
+// for each parameter. `quoted` allows quoted-string values (header
+// parameters); URI parameters are plain.
+template <class OnParam>
+bool scan_params(std::string_view s, bool quoted, OnParam&& on) {
   size_t i = 0;
   while (i < s.size()) {
     while (i < s.size() && is_ws(s[i])) ++i;
@@ -30,8 +32,8 @@ bool parse_params(std::string_view s, Params& out, bool quoted) {
     while (i < s.size() && is_ws(s[i])) ++i;
     size_t name_start = i;
     while (i < s.size() && s[i] != '=' && s[i] != ';' && !is_ws(s[i])) ++i;
-    Param p;
-    p.name = std::string(s.substr(name_start, i - name_start));
+    ParamView p;
+    p.name = s.substr(name_start, i - name_start);
     if (p.name.empty()) return false;
     while (i < s.size() && is_ws(s[i])) ++i;
     if (i < s.size() && s[i] == '=') {
@@ -39,39 +41,68 @@ bool parse_params(std::string_view s, Params& out, bool quoted) {
       while (i < s.size() && is_ws(s[i])) ++i;
       p.has_value = true;
       if (quoted && i < s.size() && s[i] == '"') {
-        ++i;
-        std::string v;
+        size_t vs = ++i;
         bool closed = false;
         while (i < s.size()) {
           char c = s[i++];
           if (c == '\\' && i < s.size()) {
-            v.push_back(s[i++]);
+            p.escaped = true;
+            ++i;
           } else if (c == '"') {
             closed = true;
             break;
-          } else {
-            v.push_back(c);
           }
         }
         if (!closed) return false;
-        p.value = std::move(v);
+        p.value = s.substr(vs, i - 1 - vs);
       } else if (i < s.size() && s[i] == '[') {
         size_t close = s.find(']', i);
         if (close == std::string_view::npos) return false;
-        p.value = std::string(s.substr(i, close + 1 - i));
+        p.value = s.substr(i, close + 1 - i);
         i = close + 1;
       } else {
         size_t vs = i;
         while (i < s.size() && s[i] != ';' && !is_ws(s[i])) ++i;
-        p.value = std::string(s.substr(vs, i - vs));
+        p.value = s.substr(vs, i - vs);
       }
     }
-    out.push_back(std::move(p));
+    on(p);
   }
   return true;
 }
 
-bool parse_hostport(std::string_view hp, std::string& host, std::uint16_t& port) {
+bool validate_params(std::string_view s, bool quoted) {
+  return scan_params(s, quoted, [](const ParamView&) {});
+}
+
+Params owned_params(std::string_view s, bool quoted) {
+  Params out;
+  scan_params(s, quoted, [&](const ParamView& p) {
+    out.push_back(Param{std::string(p.name), param_value(p), p.has_value});
+  });
+  return out;
+}
+
+std::string unquote(std::string_view raw) {
+  std::string r;
+  r.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
+    r.push_back(raw[i]);
+  }
+  return r;
+}
+
+bool valid_escapes(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') continue;
+    if (i + 2 >= s.size() || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) return false;
+    i += 2;
+  }
+  return true;
+}
+
+bool parse_hostport(std::string_view hp, std::string_view& host, std::uint16_t& port) {
   if (hp.empty()) return false;
   size_t host_end;
   if (hp[0] == '[') {
@@ -89,7 +120,7 @@ bool parse_hostport(std::string_view hp, std::string& host, std::uint16_t& port)
       if (!is_host_char(hp[i])) return false;
     if (host_end == 0) return false;
   }
-  host = std::string(hp.substr(0, host_end));
+  host = hp.substr(0, host_end);
   port = 0;
   if (host_end < hp.size()) {
     if (hp[host_end] != ':') return false;
@@ -180,6 +211,35 @@ std::optional<std::string> unescape(std::string_view s) {
   return r;
 }
 
+std::string param_value(const ParamView& p) { return p.escaped ? unquote(p.value) : std::string(p.value); }
+
+std::string_view first_list_item(std::string_view value) {
+  // split_list's first element without building the list.
+  bool in_quote = false;
+  int angle = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (in_quote) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_quote = false;
+    } else if (c == '"') {
+      in_quote = true;
+    } else if (c == '<') {
+      ++angle;
+    } else if (c == '>') {
+      if (angle > 0) --angle;
+    } else if (c == ',' && angle == 0) {
+      auto part = trim(value.substr(start, i - start));
+      if (!part.empty()) return part;
+      start = i + 1;
+    }
+  }
+  return trim(value.substr(start));
+}
+
 const Param* find_param(const Params& params, std::string_view name) {
   for (const auto& p : params)
     if (iequals(p.name, name)) return &p;
@@ -219,54 +279,78 @@ void append_params(std::string& out, const Params& params) {
   }
 }
 
-Result<Uri> Uri::parse(std::string_view text) {
+const char* UriView::parse(std::string_view text) {
+  *this = UriView{};
   size_t colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0) return Error::invalid("uri", "missing scheme");
-  Uri u;
-  u.scheme = to_lower(text.substr(0, colon));
-  for (char c : u.scheme)
-    if (!ascii_alnum(c) && c != '+' && c != '-' && c != '.') return Error::invalid("uri", "bad scheme");
+  if (colon == std::string_view::npos || colon == 0) return "missing scheme";
+  scheme = text.substr(0, colon);
+  for (char c : scheme)
+    if (!ascii_alnum(c) && c != '+' && c != '-' && c != '.') return "bad scheme";
   std::string_view rest = text.substr(colon + 1);
   for (char c : rest)
     if (static_cast<unsigned char>(c) <= 0x20 || c == '<' || c == '>' || c == '"' || c == 0x7f)
-      return Error::invalid("uri", "illegal character in URI");
-  if (u.scheme == "tel") {
+      return "illegal character in URI";
+  if (iequals(scheme, "tel")) {
     size_t semi = rest.find(';');
-    u.user = std::string(rest.substr(0, semi));
-    if (u.user.empty()) return Error::invalid("uri", "empty telephone number");
-    if (semi != std::string_view::npos && !parse_params(rest.substr(semi), u.params, false))
-      return Error::invalid("uri", "bad tel parameters");
-    return u;
+    user = rest.substr(0, semi);
+    if (user.empty()) return "empty telephone number";
+    if (semi != std::string_view::npos) {
+      params = rest.substr(semi);
+      if (!validate_params(params, false)) return "bad tel parameters";
+    }
+    return nullptr;
   }
-  if (u.scheme != "sip" && u.scheme != "sips") {
+  if (!iequals(scheme, "sip") && !iequals(scheme, "sips")) {
     // Unknown schemes are carried opaquely (RFC 3261 §19.1 allows any
     // absoluteURI); the core answers 416 where a SIP URI is required.
-    if (rest.empty()) return Error::invalid("uri", "empty URI");
-    u.opaque = std::string(rest);
-    return u;
+    if (rest.empty()) return "empty URI";
+    opaque = rest;
+    return nullptr;
   }
+  is_sip = true;
   // The user part may contain '?', ';' and '/' (RFC 4475 §3.1.1.2), but not
   // an unescaped '@'; so the first '@' ends the userinfo.
   size_t at = rest.find('@');
   size_t qmark = rest.find('?', at == std::string_view::npos ? 0 : at);
   if (qmark != std::string_view::npos) {
-    u.headers = std::string(rest.substr(qmark + 1));
+    headers = rest.substr(qmark + 1);
     rest = rest.substr(0, qmark);
   }
   if (at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
     size_t pc = userinfo.find(':');
-    u.user = std::string(userinfo.substr(0, pc));
-    if (pc != std::string_view::npos) u.password = std::string(userinfo.substr(pc + 1));
-    if (u.user.empty()) return Error::invalid("uri", "empty user part");
-    if (!unescape(u.user)) return Error::invalid("uri", "bad escape in user part");
+    user = userinfo.substr(0, pc);
+    if (pc != std::string_view::npos) password = userinfo.substr(pc + 1);
+    if (user.empty()) return "empty user part";
+    if (!valid_escapes(user)) return "bad escape in user part";
     rest = rest.substr(at + 1);
   }
   size_t semi = rest.find(';');
-  if (!parse_hostport(rest.substr(0, semi), u.host, u.port)) return Error::invalid("uri", "bad host or port");
-  if (semi != std::string_view::npos && !parse_params(rest.substr(semi), u.params, false))
-    return Error::invalid("uri", "bad URI parameters");
+  if (!parse_hostport(rest.substr(0, semi), host, port)) return "bad host or port";
+  if (semi != std::string_view::npos) {
+    params = rest.substr(semi);
+    if (!validate_params(params, false)) return "bad URI parameters";
+  }
+  return nullptr;
+}
+
+Uri UriView::owned() const {
+  Uri u;
+  u.scheme = to_lower(scheme);
+  u.user = std::string(user);
+  u.password = std::string(password);
+  u.host = std::string(host);
+  u.port = port;
+  u.params = owned_params(params, false);
+  u.headers = std::string(headers);
+  u.opaque = std::string(opaque);
   return u;
+}
+
+Result<Uri> Uri::parse(std::string_view text) {
+  UriView v;
+  if (const char* err = v.parse(text)) return Error::invalid("uri", err);
+  return v.owned();
 }
 
 std::string Uri::host_port() const {
@@ -322,33 +406,33 @@ bool Uri::equivalent(const Uri& o) const {
   return true;
 }
 
-Result<NameAddr> NameAddr::parse(std::string_view text) {
+const char* NameAddrView::parse(std::string_view text) {
+  *this = NameAddrView{};
   text = trim(text);
-  NameAddr na;
   if (text == "*") {
-    na.wildcard = true;
-    return na;
+    wildcard = true;
+    return nullptr;
   }
   size_t i = 0;
   std::string_view uri_text;
   std::string_view after;
   if (!text.empty() && text[0] == '"') {
-    ++i;
+    size_t start = ++i;
     bool closed = false;
     while (i < text.size()) {
       char c = text[i++];
       if (c == '\\' && i < text.size()) {
-        na.display.push_back(text[i++]);
+        ++i;
       } else if (c == '"') {
         closed = true;
         break;
-      } else {
-        na.display.push_back(c);
       }
     }
-    if (!closed) return Error::invalid("name-addr", "unterminated display name");
+    if (!closed) return "unterminated display name";
+    display = text.substr(start, i - 1 - start);
+    display_quoted = true;
     while (i < text.size() && is_ws(text[i])) ++i;
-    if (i >= text.size() || text[i] != '<') return Error::invalid("name-addr", "expected <");
+    if (i >= text.size() || text[i] != '<') return "expected <";
   }
   size_t lt = text.find('<', i);
   size_t semi = text.find(';', i);
@@ -357,11 +441,11 @@ Result<NameAddr> NameAddr::parse(std::string_view text) {
       // Unquoted display-name = *(token LWS); anything else must be quoted.
       std::string_view d = trim(text.substr(0, lt));
       for (char c : d)
-        if (!is_token_char(c) && !is_ws(c)) return Error::invalid("name-addr", "display name must be quoted");
-      na.display = std::string(d);
+        if (!is_token_char(c) && !is_ws(c)) return "display name must be quoted";
+      display = d;
     }
     size_t gt = text.find('>', lt);
-    if (gt == std::string_view::npos) return Error::invalid("name-addr", "missing >");
+    if (gt == std::string_view::npos) return "missing >";
     uri_text = text.substr(lt + 1, gt - lt - 1);
     after = text.substr(gt + 1);
   } else {
@@ -369,14 +453,31 @@ Result<NameAddr> NameAddr::parse(std::string_view text) {
     uri_text = trim(text.substr(0, semi));
     // §20: an addr-spec containing ',', '?' or ';' must be in <>.
     if (uri_text.find_first_of(",?") != std::string_view::npos)
-      return Error::invalid("name-addr", "URI with headers must be enclosed in <>");
+      return "URI with headers must be enclosed in <>";
     after = semi == std::string_view::npos ? std::string_view() : text.substr(semi);
   }
-  auto uri = Uri::parse(uri_text);
-  if (!uri) return uri.error();
-  na.uri = std::move(*uri);
-  if (!parse_params(after, na.params, true)) return Error::invalid("name-addr", "bad header parameters");
+  if (const char* err = uri.parse(uri_text)) return err;
+  params = after;
+  bool ok = scan_params(after, true, [this](const ParamView& p) {
+    if (tag.name.empty() && iequals(p.name, "tag")) tag = p;
+  });
+  return ok ? nullptr : "bad header parameters";
+}
+
+NameAddr NameAddrView::owned() const {
+  NameAddr na;
+  na.wildcard = wildcard;
+  if (wildcard) return na;
+  na.display = display_quoted ? unquote(display) : std::string(display);
+  na.uri = uri.owned();
+  na.params = owned_params(params, true);
   return na;
+}
+
+Result<NameAddr> NameAddr::parse(std::string_view text) {
+  NameAddrView v;
+  if (const char* err = v.parse(text)) return Error::invalid("name-addr", err);
+  return v.owned();
 }
 
 std::string NameAddr::str() const {
@@ -402,50 +503,70 @@ std::string NameAddr::tag() const {
   return p ? p->value : std::string();
 }
 
-Result<Via> Via::parse(std::string_view text) {
+const char* ViaView::parse(std::string_view text) {
+  *this = ViaView{};
   text = trim(text);
   // sent-protocol = "SIP" SLASH "2.0" SLASH transport, LWS allowed around '/'.
-  std::string proto[3];
+  std::string_view proto[3];
   size_t i = 0;
   for (int part = 0; part < 3; ++part) {
     while (i < text.size() && is_ws(text[i])) ++i;
     size_t s = i;
     while (i < text.size() && !is_ws(text[i]) && text[i] != '/') ++i;
-    proto[part] = std::string(text.substr(s, i - s));
+    proto[part] = text.substr(s, i - s);
     while (i < text.size() && is_ws(text[i])) ++i;
     if (part < 2) {
-      if (i >= text.size() || text[i] != '/') return Error::invalid("via", "bad sent-protocol");
+      if (i >= text.size() || text[i] != '/') return "bad sent-protocol";
       ++i;
     }
   }
-  if (!iequals(proto[0], "SIP") || proto[1] != "2.0" || proto[2].empty())
-    return Error::invalid("via", "bad sent-protocol");
-  Via v;
-  for (auto& c : proto[2]) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  v.transport = proto[2];
+  if (!iequals(proto[0], "SIP") || proto[1] != "2.0" || proto[2].empty()) return "bad sent-protocol";
+  transport = proto[2];
   while (i < text.size() && is_ws(text[i])) ++i;
   size_t s = i;
   while (i < text.size() && text[i] != ';' && !is_ws(text[i])) ++i;
   std::string_view hp = text.substr(s, i - s);
-  // "host : port" with LWS is legal but rare; collapse it.
+  if (!parse_hostport(hp, host, port)) return "bad sent-by";
+  // "host : port" with LWS is legal but rare.
   while (i < text.size() && is_ws(text[i])) ++i;
-  std::string joined;
   if (i < text.size() && text[i] == ':') {
-    joined = std::string(hp);
     ++i;
     while (i < text.size() && is_ws(text[i])) ++i;
     size_t ps = i;
     while (i < text.size() && text[i] != ';' && !is_ws(text[i])) ++i;
-    joined += ":" + std::string(text.substr(ps, i - ps));
-    hp = joined;
+    std::uint64_t v;
+    if (port != 0 || !parse_uint(text.substr(ps, i - ps), v, 65535) || v == 0) return "bad sent-by";
+    port = static_cast<std::uint16_t>(v);
   }
-  if (!parse_hostport(hp, v.host, v.port)) return Error::invalid("via", "bad sent-by");
   // A trailing comment "( ... )" is allowed by the grammar; drop it.
-  std::string_view params = text.substr(i);
+  params = text.substr(i);
   size_t paren = params.find('(');
-  if (paren != std::string_view::npos) params = params.substr(0, paren);
-  if (!parse_params(params, v.params, true)) return Error::invalid("via", "bad via parameters");
+  if (paren != std::string_view::npos) {
+    params = params.substr(0, paren);
+    has_comment = true;
+  }
+  bool ok = scan_params(params, true, [this](const ParamView& p) {
+    if (branch.name.empty() && iequals(p.name, "branch")) branch = p;
+    if (rport.name.empty() && iequals(p.name, "rport")) rport = p;
+    if (received.name.empty() && iequals(p.name, "received")) received = p;
+  });
+  return ok ? nullptr : "bad via parameters";
+}
+
+Via ViaView::owned() const {
+  Via v;
+  v.transport = std::string(transport);
+  for (auto& c : v.transport) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  v.host = std::string(host);
+  v.port = port;
+  v.params = owned_params(params, true);
   return v;
+}
+
+Result<Via> Via::parse(std::string_view text) {
+  ViaView v;
+  if (const char* err = v.parse(text)) return Error::invalid("via", err);
+  return v.owned();
 }
 
 std::string Via::str() const {

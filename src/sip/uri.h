@@ -77,6 +77,59 @@ struct Via {
   std::string branch() const;
 };
 
+// Zero-copy forms of the same grammar: views into the parsed text, valid as
+// long as it is. The message parser validates From, To and the top Via with
+// these (no allocation); the owned types above are built from them, so there
+// is one grammar. A parse returns nullptr on success, else what is wrong.
+struct ParamView {
+  std::string_view name;
+  std::string_view value;  // quoted: between the quotes, backslash escapes kept
+  bool has_value = false;
+  bool escaped = false;  // the quoted value contains backslash escapes
+};
+
+struct UriView {
+  std::string_view scheme;  // as received (compare with iequals)
+  std::string_view user, password, host;
+  std::uint16_t port = 0;
+  std::string_view params;   // raw ";a=b;c" text, already validated
+  std::string_view headers;  // after '?'
+  std::string_view opaque;
+  bool is_sip = false;  // sip or sips (not tel, not an opaque scheme)
+
+  const char* parse(std::string_view text);
+  Uri owned() const;
+};
+
+struct NameAddrView {
+  std::string_view display;  // quoted: between the quotes, escapes kept
+  bool display_quoted = false;
+  UriView uri;
+  std::string_view params;  // raw header parameters, already validated
+  bool wildcard = false;
+  ParamView tag;  // the first "tag" parameter, if any (name empty if none)
+
+  const char* parse(std::string_view text);
+  NameAddr owned() const;
+};
+
+struct ViaView {
+  std::string_view transport;  // as received (owned form is upper-case)
+  std::string_view host;       // IPv6 references keep their brackets
+  std::uint16_t port = 0;
+  std::string_view params;  // raw, without a trailing comment, validated
+  bool has_comment = false;
+  ParamView branch, rport, received;  // first occurrences (name empty if none)
+
+  const char* parse(std::string_view text);
+  Via owned() const;
+};
+
+// The value of a parameter with quoted-pair escapes resolved.
+std::string param_value(const ParamView& p);
+// The first element of a comma-separated list (split_list()[0]), or empty.
+std::string_view first_list_item(std::string_view value);
+
 // Lexical helpers (ASCII only, locale-free: the libc ctype calls were a
 // quarter of the parse time).
 constexpr char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }

@@ -1,0 +1,116 @@
+// The message's kept identifiers (tags, top Via parts) and the in-place
+// response Via: checked against a full parse of the same text, so the fast
+// path cannot drift from the grammar.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sip/message.h"
+
+namespace hotline::sip {
+namespace {
+
+std::string request(std::string_view via, std::string_view from, std::string_view to) {
+  std::string m = "OPTIONS sip:a@example.com SIP/2.0\r\n";
+  m += "Via: " + std::string(via) + "\r\n";
+  m += "From: " + std::string(from) + "\r\n";
+  m += "To: " + std::string(to) + "\r\n";
+  m += "Call-ID: c1@h\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+  return m;
+}
+
+Message parsed(const std::string& wire) {
+  auto m = Message::parse(wire);
+  EXPECT_TRUE(m.ok()) << (m ? "" : m.error().message);
+  return m ? *m : Message();
+}
+
+TEST(MessageIdents, TagsAndViaPartsMatchAFullParse) {
+  auto m = parsed(request("SIP/2.0/udp  h.example.com:5070 ;branch=z9hG4bKab;rport", "<sip:x@y>;tag=f1",
+                          "\"Bob\" <sip:b@y>;TAG=t2"));
+  EXPECT_EQ(m.from_tag(), "f1");
+  EXPECT_EQ(m.to_tag(), "t2");  // parameter names are case-insensitive
+  auto ids = m.via_ids();
+  ASSERT_TRUE(ids);
+  auto via = m.top_via();
+  ASSERT_TRUE(via);
+  EXPECT_EQ(ids->branch, via->branch());
+  EXPECT_EQ(ids->host, via->host);
+  EXPECT_EQ(ids->port, via->port);
+  EXPECT_EQ(via->transport, "UDP");
+}
+
+TEST(MessageIdents, EscapedTagFallsBackToFullParse) {
+  auto m = parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=\"a\\\"b\"", "<sip:b@y>"));
+  EXPECT_EQ(m.from_tag(), "a\"b");
+  EXPECT_FALSE(m.via_ids());  // not kept: the value needs unescaping
+  EXPECT_EQ(m.to_tag(), "");
+}
+
+TEST(MessageIdents, EditingFromDropsTheKeptTag) {
+  auto m = parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=old", "<sip:b@y>"));
+  m.set_header(HeaderId::kFrom, "<sip:x@y>;tag=new");
+  EXPECT_EQ(m.from_tag(), "new");
+  EXPECT_FALSE(m.via_ids());
+}
+
+TEST(ResponseVia, BareRportGetsThePortAndReceivedIsAdded) {
+  auto m = parsed(request("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKx", "<sip:x@y>;tag=1", "<sip:b@y>"));
+  Peer from{Transport::kUdp, "203.0.113.7", 40000, 0};
+  auto r = make_response(m, 200, &from);
+  EXPECT_EQ(r.header(HeaderId::kVia), "SIP/2.0/UDP 10.0.0.5:5060;rport=40000;branch=z9hG4bKx;received=203.0.113.7");
+}
+
+TEST(ResponseVia, SameAddressAndNoRportLeavesTheTextAlone) {
+  auto m = parsed(request("SIP/2.0/UDP 203.0.113.7:5060;branch=z9hG4bKx", "<sip:x@y>;tag=1", "<sip:b@y>"));
+  Peer from{Transport::kUdp, "203.0.113.7", 5060, 0};
+  auto r = make_response(m, 200, &from);
+  EXPECT_EQ(r.header(HeaderId::kVia), "SIP/2.0/UDP 203.0.113.7:5060;branch=z9hG4bKx");
+}
+
+TEST(ResponseVia, CommentOrExistingReceivedUsesTheFullParse) {
+  Peer from{Transport::kUdp, "203.0.113.7", 40000, 0};
+  auto m = parsed(request("SIP/2.0/UDP h:5060;rport;branch=z9hG4bKx (a comment)", "<sip:x@y>;tag=1", "<sip:b@y>"));
+  auto via = Via::parse(make_response(m, 200, &from).header(HeaderId::kVia));
+  ASSERT_TRUE(via);
+  EXPECT_EQ(find_param(via->params, "rport")->value, "40000");
+  EXPECT_EQ(find_param(via->params, "received")->value, "203.0.113.7");
+
+  auto m2 = parsed(request("SIP/2.0/UDP h;received=10.1.1.1;rport;branch=z9hG4bKx", "<sip:x@y>;tag=1", "<sip:b@y>"));
+  auto via2 = Via::parse(make_response(m2, 200, &from).header(HeaderId::kVia));
+  ASSERT_TRUE(via2);
+  EXPECT_EQ(find_param(via2->params, "received")->value, "203.0.113.7");  // replaced, not added twice
+  EXPECT_EQ(via2->params.size(), 3u);
+}
+
+// Every valid torture message: the kept identifiers equal a full parse's.
+TEST(MessageIdents, TortureMessagesAgreeWithFullParse) {
+  namespace fs = std::filesystem;
+  int checked = 0;
+  for (const auto& e : fs::directory_iterator(std::string(HOTLINE_SOURCE_DIR) + "/tests/sip/data/torture/valid")) {
+    std::ifstream f(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto m = Message::parse(ss.str());
+    if (!m) continue;  // some valid ones are rejected on purpose (tested in torture_test)
+    auto from = m->from();
+    auto to = m->to();
+    ASSERT_TRUE(from && to) << e.path();
+    EXPECT_EQ(m->from_tag(), from->tag()) << e.path();
+    EXPECT_EQ(m->to_tag(), to->tag()) << e.path();
+    if (auto ids = m->via_ids()) {
+      auto via = m->top_via();
+      ASSERT_TRUE(via) << e.path();
+      EXPECT_EQ(ids->branch, via->branch()) << e.path();
+      EXPECT_EQ(ids->host, via->host) << e.path();
+      EXPECT_EQ(ids->port, via->port) << e.path();
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+}
+
+}  // namespace
+}  // namespace hotline::sip
