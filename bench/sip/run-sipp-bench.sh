@@ -7,6 +7,8 @@
 # transaction from /proc/<pid>/stat (utime+stime), plus RSS per binding.
 # The server is pinned to CPU $SERVER_CPU (default 0) and SIPp to $SIPP_CPU
 # (default 1) with taskset, so they do not share a core.
+# FLOOR=1 runs bench/sip/udp_floor instead of the stack (OPTIONS only): the
+# kernel and loopback cost any UDP server pays per transaction here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${1:-build/release}"
@@ -26,7 +28,11 @@ rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 
 echo "machine: $(lscpu | grep 'Model name' | sed 's/ \+/ /g'), $(nproc) cores; $(date -u); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-taskset -c "$SERVER_CPU" "$SERVER" --users "$REG_USERS" --exempt 127.0.0.1 > "$TMP/server.out" &
+if [ "${FLOOR:-0}" = 1 ]; then
+  taskset -c "$SERVER_CPU" "$BUILD/bench/sip/udp_floor" > "$TMP/server.out" &
+else
+  taskset -c "$SERVER_CPU" "$SERVER" --users "$REG_USERS" --exempt 127.0.0.1 > "$TMP/server.out" &
+fi
 SRV=$!
 for _ in $(seq 100); do grep -q PORT "$TMP/server.out" && break; sleep 0.1; done
 PORT=$(awk '/PORT/{print $2}' "$TMP/server.out")
@@ -63,6 +69,11 @@ PY
 
 # OPTIONS: one non-INVITE transaction per call.
 run options 1 -sf "$SCN/options.xml" -m "$OPT_CALLS" -r "$OPT_RATE" -l 20000
+
+if [ "${FLOOR:-0}" = 1 ]; then
+  kill -INT $SRV; wait $SRV || true
+  exit 0
+fi
 
 # REGISTER with digest: 2 transactions (401 + 200) per authenticated registration.
 python3 - "$REG_USERS" > "$TMP/users.csv" <<'PY'

@@ -112,9 +112,9 @@ Message Registrar::challenge(const Message& req, const Peer& from, const std::st
 }
 
 void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
-  auto parsed_to = req.to();
-  const NameAddr* to = parsed_to ? &*parsed_to : nullptr;
-  if (!to || to->uri.scheme == "tel" || !to->uri.opaque.empty() || to->uri.user.empty()) {
+  // Only the To URI's user and host are needed: read them from the text.
+  NameAddrView to;
+  if (to.parse(req.header(HeaderId::kTo)) || to.wildcard || !to.uri.is_sip || to.uri.user.empty()) {
     return respond(make_response(req, 400, &from));
   }
   // Contacts must parse before we spend anything on auth (RFC 4475 regbadct);
@@ -125,8 +125,8 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
     if (!na) return respond(make_response(req, 400, &from));
     contacts.push_back(std::move(*na));
   }
-  std::string user = to->uri.user_unescaped();
-  std::string domain = to_lower(to->uri.host);
+  std::string user = unescape(to.uri.user).value_or(std::string(to.uri.user));
+  std::string domain = to_lower(to.uri.host);
   std::string realm = config_.realm.empty() ? domain : config_.realm;
   std::optional<std::string> tenant = store_.tenant_for_domain(domain);
 
