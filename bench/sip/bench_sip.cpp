@@ -201,7 +201,8 @@ void BM_RegistrarServerSide(benchmark::State& st) {
   InMemoryCredentialStore store;
   store.add_domain("pbx.example.com", "t1");
   const int users = static_cast<int>(st.range(0));
-  for (int i = 0; i < users; ++i) store.add_user("t1", std::to_string(1000 + i), "pw" + std::to_string(1000 + i));
+  for (int i = 0; i < users; ++i)
+    store.add_user("t1", std::to_string(1000 + i), "pw" + std::to_string(1000 + i));
   RegistrarConfig cfg;
   Registrar reg(cfg, store, clock);
   Peer from{Transport::kUdp, "192.0.2.10", 5060, 0};
@@ -211,10 +212,10 @@ void BM_RegistrarServerSide(benchmark::State& st) {
   std::vector<Pair> pairs;
   for (int i = 0; i < users; ++i) {
     std::string user = std::to_string(1000 + i);
-    std::string base = "REGISTER sip:pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK" +
-                       std::to_string(i) + ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:" + user +
-                       "@pbx.example.com>;tag=ab" + std::to_string(i) + "\r\nTo: <sip:" + user +
-                       "@pbx.example.com>\r\nCall-ID: reg" + user + "\r\n";
+    std::string base =
+        "REGISTER sip:pbx.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK" +
+        std::to_string(i) + ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:" + user + "@pbx.example.com>;tag=ab" +
+        std::to_string(i) + "\r\nTo: <sip:" + user + "@pbx.example.com>\r\nCall-ID: reg" + user + "\r\n";
     std::string contact = "Contact: <sip:" + user + "@192.0.2.10:5060>\r\n";
     Pair p;
     p.first = base + "CSeq: 1 REGISTER\r\n" + contact + "Expires: 3600\r\nContent-Length: 0\r\n\r\n";
@@ -222,7 +223,8 @@ void BM_RegistrarServerSide(benchmark::State& st) {
     reg.handle(*Message::parse(p.first), from,
                [&](Message r) { www = std::string(r.header(HeaderId::kWwwAuthenticate)); });
     auto ch = DigestChallenge::parse(www);
-    std::string auth = digest_authorization(*ch, user, "pw" + user, "REGISTER", "sip:pbx.example.com", "0a4f113b", 1);
+    std::string auth =
+        digest_authorization(*ch, user, "pw" + user, "REGISTER", "sip:pbx.example.com", "0a4f113b", 1);
     p.second = base + "CSeq: 2 REGISTER\r\n" + contact + "Authorization: " + auth +
                "\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n";
     pairs.push_back(std::move(p));

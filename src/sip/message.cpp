@@ -55,12 +55,30 @@ constexpr std::array<NameEntry, static_cast<size_t>(HeaderId::kCount) - 1> kName
     {HeaderId::kTimestamp, "Timestamp", 0},
 }};
 
+constexpr auto kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = is_token_char(static_cast<char>(c));
+  return t;
+}();
+
+bool token_char(char c) { return kTokenChar[static_cast<unsigned char>(c)]; }
+
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
-    if (!is_token_char(c)) return false;
+    if (!token_char(c)) return false;
   return true;
 }
+
+// Known headers by (name length, lower-case first letter): at most a few
+// candidates each, so a lookup is one or two case-insensitive compares
+// instead of a walk over every known name.
+constexpr size_t kMaxNameLen = 20;
+constexpr size_t kSlots = 3;
+struct NameIndex {
+  std::array<std::array<std::array<std::uint8_t, kSlots>, 26>, kMaxNameLen + 1>
+      ids{};  // index into kNames + 1
+};
 
 Error bad(std::string msg) { return Error{kErrBadRequest, std::move(msg), {}}; }
 
@@ -85,16 +103,34 @@ std::string_view header_name(HeaderId id) {
   return {};
 }
 
+namespace {
+constexpr NameIndex kNameIndex = [] {
+  NameIndex x{};
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    const auto& e = kNames[i];
+    auto& slots = x.ids[e.name.size()][static_cast<size_t>(ascii_lower(e.name[0]) - 'a')];
+    size_t k = 0;
+    while (slots[k] != 0) ++k;  // a fourth name of one shape fails to compile (out of range)
+    slots[k] = static_cast<std::uint8_t>(i + 1);
+  }
+  return x;
+}();
+}  // namespace
+
 HeaderId header_id(std::string_view name) {
+  if (name.empty()) return HeaderId::kOther;
+  char first = ascii_lower(name[0]);
   if (name.size() == 1) {
-    char c = ascii_lower(name[0]);
     for (const auto& e : kNames)
-      if (e.compact == c) return e.id;
+      if (e.compact == first) return e.id;
     return HeaderId::kOther;
   }
-  char first = ascii_lower(name[0]);
-  for (const auto& e : kNames)
-    if (e.name.size() == name.size() && ascii_lower(e.name[0]) == first && iequals(e.name, name)) return e.id;
+  if (name.size() > kMaxNameLen || first < 'a' || first > 'z') return HeaderId::kOther;
+  for (std::uint8_t slot : kNameIndex.ids[name.size()][static_cast<size_t>(first - 'a')]) {
+    if (slot == 0) break;
+    const auto& e = kNames[slot - 1];
+    if (iequals(e.name, name)) return e.id;
+  }
   return HeaderId::kOther;
 }
 
@@ -295,11 +331,16 @@ common::Status Message::parse_into(Message& m, Framing framing) {
         folded.emplace_back(m.headers_.size() - 1, end);
       continue;
     }
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return bad("header line without colon");
-    std::string_view name = line.substr(0, colon);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    if (!is_token(name)) return bad("malformed header name");
+    // One pass over the name: token characters, optional blanks, ':'.
+    size_t name_len = 0;
+    while (name_len < line.size() && token_char(line[name_len])) ++name_len;
+    size_t colon = name_len;
+    while (colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')) ++colon;
+    if (colon == line.size() || line[colon] != ':' || name_len == 0) {
+      if (line.find(':') == std::string_view::npos) return bad("header line without colon");
+      return bad("malformed header name");
+    }
+    std::string_view name = line.substr(0, name_len);
     size_t v = colon + 1;
     while (v < line.size() && (line[v] == ' ' || line[v] == '\t')) ++v;
     size_t ve = line.size();

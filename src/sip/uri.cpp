@@ -135,6 +135,7 @@ bool parse_hostport(std::string_view hp, std::string_view& host, std::uint16_t& 
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the usual case: both in canonical form (memcmp)
   for (size_t i = 0; i < a.size(); ++i)
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
@@ -215,6 +216,7 @@ std::string param_value(const ParamView& p) { return p.escaped ? unquote(p.value
 
 std::string_view first_list_item(std::string_view value) {
   // split_list's first element without building the list.
+  if (value.find(',') == std::string_view::npos) return trim(value);
   bool in_quote = false;
   int angle = 0;
   size_t start = 0;

@@ -1,13 +1,13 @@
 // The message's kept identifiers (tags, top Via parts) and the in-place
 // response Via: checked against a full parse of the same text, so the fast
 // path cannot drift from the grammar.
+#include "sip/message.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "sip/message.h"
 
 namespace hotline::sip {
 namespace {
@@ -60,7 +60,8 @@ TEST(ResponseVia, BareRportGetsThePortAndReceivedIsAdded) {
   auto m = parsed(request("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bKx", "<sip:x@y>;tag=1", "<sip:b@y>"));
   Peer from{Transport::kUdp, "203.0.113.7", 40000, 0};
   auto r = make_response(m, 200, &from);
-  EXPECT_EQ(r.header(HeaderId::kVia), "SIP/2.0/UDP 10.0.0.5:5060;rport=40000;branch=z9hG4bKx;received=203.0.113.7");
+  EXPECT_EQ(r.header(HeaderId::kVia),
+            "SIP/2.0/UDP 10.0.0.5:5060;rport=40000;branch=z9hG4bKx;received=203.0.113.7");
 }
 
 TEST(ResponseVia, SameAddressAndNoRportLeavesTheTextAlone) {
@@ -72,13 +73,15 @@ TEST(ResponseVia, SameAddressAndNoRportLeavesTheTextAlone) {
 
 TEST(ResponseVia, CommentOrExistingReceivedUsesTheFullParse) {
   Peer from{Transport::kUdp, "203.0.113.7", 40000, 0};
-  auto m = parsed(request("SIP/2.0/UDP h:5060;rport;branch=z9hG4bKx (a comment)", "<sip:x@y>;tag=1", "<sip:b@y>"));
+  auto m =
+      parsed(request("SIP/2.0/UDP h:5060;rport;branch=z9hG4bKx (a comment)", "<sip:x@y>;tag=1", "<sip:b@y>"));
   auto via = Via::parse(make_response(m, 200, &from).header(HeaderId::kVia));
   ASSERT_TRUE(via);
   EXPECT_EQ(find_param(via->params, "rport")->value, "40000");
   EXPECT_EQ(find_param(via->params, "received")->value, "203.0.113.7");
 
-  auto m2 = parsed(request("SIP/2.0/UDP h;received=10.1.1.1;rport;branch=z9hG4bKx", "<sip:x@y>;tag=1", "<sip:b@y>"));
+  auto m2 = parsed(
+      request("SIP/2.0/UDP h;received=10.1.1.1;rport;branch=z9hG4bKx", "<sip:x@y>;tag=1", "<sip:b@y>"));
   auto via2 = Via::parse(make_response(m2, 200, &from).header(HeaderId::kVia));
   ASSERT_TRUE(via2);
   EXPECT_EQ(find_param(via2->params, "received")->value, "203.0.113.7");  // replaced, not added twice
@@ -89,7 +92,8 @@ TEST(ResponseVia, CommentOrExistingReceivedUsesTheFullParse) {
 TEST(MessageIdents, TortureMessagesAgreeWithFullParse) {
   namespace fs = std::filesystem;
   int checked = 0;
-  for (const auto& e : fs::directory_iterator(std::string(HOTLINE_SOURCE_DIR) + "/tests/sip/data/torture/valid")) {
+  for (const auto& e :
+       fs::directory_iterator(std::string(HOTLINE_SOURCE_DIR) + "/tests/sip/data/torture/valid")) {
     std::ifstream f(e.path(), std::ios::binary);
     std::stringstream ss;
     ss << f.rdbuf();
