@@ -36,6 +36,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again) __builtin_trap();
     Message r = make_response(*m, 200);
     (void)r.serialize();
+    // The identifiers kept by validation must equal a full parse's.
+    auto from = m->from();
+    auto to = m->to();
+    if (!from || !to) __builtin_trap();  // validation accepted them
+    if (m->from_tag() != from->tag() || m->to_tag() != to->tag()) __builtin_trap();
+    auto via = m->top_via();
+    if (!via) __builtin_trap();
+    if (auto ids = m->via_ids();
+        ids && (ids->branch != via->branch() || ids->host != via->host || ids->port != via->port))
+      __builtin_trap();
+    // The response Via (edited in place or re-serialised) must still parse.
+    Peer peer{Transport::kUdp, "203.0.113.9", 40000, 0};
+    Message rr = make_response(*m, 401, &peer);
+    if (!Via::parse(first_list_item(rr.header(HeaderId::kVia)))) __builtin_trap();
   }
   return 0;
 }

@@ -103,9 +103,13 @@ ContactCenter::ContactCenter(const Config& config, store::Database& db, iam::Dir
   media_ = std::make_unique<media::MediaEngine>(engine_config(config));
   sink_ = std::make_unique<Sink>(*records_, *hub_, directory, background);
   std::filesystem::create_directories(config.recording_dir);
+  // Open live-event WebSockets follow their sign-in (closed at logout).
+  session_watcher_ =
+      std::make_unique<live::SessionWatcher>(background, *hub_, directory_, common::SystemClock::instance());
 }
 
 ContactCenter::~ContactCenter() {
+  session_watcher_.reset();
   calls_.reset();
   media_.reset();
   if (records_) records_->flush();

@@ -56,6 +56,7 @@ class ContactCenter {
   std::unique_ptr<media::MediaEngine> media_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<call::CallCenter> calls_;
+  std::unique_ptr<live::SessionWatcher> session_watcher_;
 };
 
 // The prompts folder the build generated (for `media.prompts_dir` = "").

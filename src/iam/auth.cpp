@@ -164,13 +164,23 @@ Result<LoginResult> Directory::login(const LoginRequest& req) {
 }
 
 std::optional<Principal> Directory::load_principal(const std::string& token_hash, std::int64_t now) {
+  return load_principal_where("s.token_hash = $1", token_hash, now);
+}
+
+std::optional<Principal> Directory::session_principal(std::int64_t session_id) {
+  return load_principal_where("s.id = $1", session_id, now_ms());
+}
+
+std::optional<Principal> Directory::load_principal_where(const char* session_match, const store::Value& key,
+                                                         std::int64_t now) {
   auto rows =
       db_.exec(
-             "SELECT s.id, s.tenant_id, s.user_id, s.expires_ms, u.username, u.display_name, u.email, "
-             "t.slug FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON t.id = s.tenant_id "
-             "WHERE s.token_hash = $1 AND s.revoked_ms = 0 AND s.expires_ms > $2 AND u.active = 1 "
-             "AND t.active = 1",
-             {token_hash, now})
+             std::string("SELECT s.id, s.tenant_id, s.user_id, s.expires_ms, u.username, u.display_name, "
+                         "u.email, t.slug FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON "
+                         "t.id = s.tenant_id WHERE ") +
+                 session_match +
+                 " AND s.revoked_ms = 0 AND s.expires_ms > $2 AND u.active = 1 AND t.active = 1",
+             {key, now})
           .rows;
   if (rows.empty()) return std::nullopt;
   const auto& r = rows[0];
@@ -232,6 +242,7 @@ Status Directory::logout(const Principal& who, const std::string& source) {
       break;
     }
   }
+  bump_epoch();  // tells watchers (open WebSockets) that a session ended
   return common::ok_status();
 }
 

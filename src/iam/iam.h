@@ -253,6 +253,15 @@ class Directory {
   // Drops every cached session; the next request re-reads the database.
   void invalidate_cache();
 
+  // The principal of a session as it is now (current roles and
+  // permissions), or nullopt if the session was revoked, expired, or its user
+  // or tenant deactivated. Always reads the database.
+  std::optional<Principal> session_principal(std::int64_t session_id);
+  // Changes whenever a session may have ended or a principal changed (logout,
+  // password, user, role changes): watchers re-check their sessions when it
+  // moves.
+  std::uint64_t epoch() const { return epoch_.load(); }
+
  private:
   struct CachedSession {
     Principal principal;
@@ -275,6 +284,8 @@ class Directory {
   Result<LoginResult> fail_login(const LoginRequest& req, std::int64_t tenant_id, std::int64_t user_id,
                                  const std::string& reason);
   std::optional<Principal> load_principal(const std::string& token_hash, std::int64_t now_ms);
+  std::optional<Principal> load_principal_where(const char* session_match, const store::Value& key,
+                                                std::int64_t now_ms);
   std::int64_t now_ms() const { return clock_.wall_ms(); }
   void bump_epoch() { epoch_.fetch_add(1); }
 

@@ -1,9 +1,13 @@
 #include "live/live.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <thread>
 
 namespace hotline::live {
@@ -18,7 +22,8 @@ struct Tenant;
 // one another's subscribers.
 struct Subscriber {
   std::shared_ptr<Tenant> tenant;
-  iam::PermissionSet permissions;
+  iam::Principal who;              // as of subscribe() or the last revalidate()
+  iam::PermissionSet permissions;  // who.permissions, read by publish() under the tenant lock
   std::vector<std::string> types;  // empty: all
   std::function<void(std::string)> deliver;
   std::function<void(std::string)> overflow;
@@ -28,8 +33,8 @@ struct Subscriber {
   std::deque<std::shared_ptr<const std::string>> queue;
   bool delivering = false;
   std::thread::id deliverer;
-  bool overflowed = false;
-  bool closed = false;  // unsubscribed or dropped: no callback runs any more
+  std::string drop_reason;  // set: drop at the next delivery ("too slow", "session ended")
+  bool closed = false;      // unsubscribed or dropped: no callback runs any more
 
   bool wants(const Event& e) const {
     if (e.permission && !permissions.has(*e.permission)) return false;
@@ -58,12 +63,13 @@ namespace {
 // returns the token.
 void run_delivery(Subscriber& s, std::unique_lock<std::mutex>& lk) {
   while (!s.closed) {
-    if (s.overflowed) {
+    if (!s.drop_reason.empty()) {
       s.closed = true;
       s.queue.clear();
+      std::string reason = s.drop_reason;
       lk.unlock();
       s.tenant->remove(&s);
-      if (s.overflow) s.overflow("too slow");
+      if (s.overflow) s.overflow(reason);
       lk.lock();
       break;
     }
@@ -156,9 +162,9 @@ void Hub::publish(Event e) {
         detail::serialise(json{{"type", e.type}, {"seq", seq}, {"data", std::move(e.data)}}));
     for (const auto& s : targets) {
       std::lock_guard slock(s->mu);
-      if (s->closed || s->overflowed) continue;
+      if (s->closed || !s->drop_reason.empty()) continue;
       if (s->queue.size() >= impl_->queue_limit) {
-        s->overflowed = true;
+        s->drop_reason = "too slow";
       } else {
         s->queue.push_back(msg);
       }
@@ -179,6 +185,7 @@ std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who,
                                              std::vector<std::string> types) {
   auto s = std::make_shared<detail::Subscriber>();
   s->tenant = impl_->find(who.tenant_id, true);
+  s->who = who;
   s->permissions = who.permissions;
   s->types = std::move(types);
   s->deliver = std::move(deliver);
@@ -207,5 +214,118 @@ std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who,
   detail::run_delivery(*s, lk);
   return sub;
 }
+
+std::vector<std::shared_ptr<detail::Subscriber>> Hub::all_subscribers() const {
+  std::vector<std::shared_ptr<detail::Tenant>> tenants;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [id, t] : impl_->tenants) tenants.push_back(t);
+  }
+  std::vector<std::shared_ptr<detail::Subscriber>> out;
+  for (const auto& t : tenants) {
+    std::lock_guard lock(t->mu);
+    out.insert(out.end(), t->subs.begin(), t->subs.end());
+  }
+  return out;
+}
+
+void Hub::revalidate(const SessionCheck& current) {
+  auto subs = all_subscribers();
+  // One check per session (a user may have several tabs open).
+  std::unordered_map<std::int64_t, std::optional<iam::Principal>> checked;
+  for (const auto& s : subs) {
+    iam::Principal who;
+    {
+      std::lock_guard lock(s->tenant->mu);
+      who = s->who;
+    }
+    auto it = checked.find(who.session_id);
+    if (it == checked.end()) it = checked.emplace(who.session_id, current(who)).first;
+    const auto& now = it->second;
+    if (now && now->tenant_id == who.tenant_id && now->user_id == who.user_id) {
+      std::lock_guard lock(s->tenant->mu);
+      s->who = *now;
+      s->permissions = now->permissions;
+      continue;
+    }
+    {
+      std::lock_guard lock(s->mu);
+      if (s->closed || !s->drop_reason.empty()) continue;
+      s->drop_reason = "session ended";
+      s->queue.clear();
+    }
+    detail::deliver_queued(*s);
+  }
+}
+
+std::int64_t Hub::earliest_session_expiry() const {
+  std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
+  for (const auto& s : all_subscribers()) {
+    std::lock_guard lock(s->tenant->mu);
+    if (s->who.session_expires_ms > 0) earliest = std::min(earliest, s->who.session_expires_ms);
+  }
+  return earliest;
+}
+
+struct SessionWatcher::State : std::enable_shared_from_this<State> {
+  State(boost::asio::io_context& io, Hub& h, iam::Directory& d, common::Clock& c, std::chrono::seconds every)
+      : timer(io), hub(h), directory(d), clock(c), full_every(every) {}
+  boost::asio::steady_timer timer;
+  Hub& hub;
+  iam::Directory& directory;
+  common::Clock& clock;
+  std::chrono::seconds full_every;
+  std::mutex mu;  // one check at a time; held by a running check
+  bool stopped = false;
+  std::uint64_t seen_epoch = 0;
+  std::chrono::steady_clock::time_point last_full{};
+
+  void check(bool force) {
+    std::lock_guard lock(mu);
+    if (stopped) return;
+    const auto now = std::chrono::steady_clock::now();
+    const auto epoch = directory.epoch();
+    const bool due = force || epoch != seen_epoch || clock.wall_ms() >= hub.earliest_session_expiry() ||
+                     now - last_full >= full_every;
+    if (!due || hub.subscribers() == 0) return;
+    seen_epoch = epoch;
+    last_full = now;
+    try {
+      hub.revalidate([this](const iam::Principal& p) { return directory.session_principal(p.session_id); });
+    } catch (const std::exception& e) {
+      spdlog::warn("live: checking open sessions failed (will retry): {}", e.what());
+      seen_epoch = 0;  // retry at the next tick
+    }
+  }
+
+  void arm() {
+    timer.expires_after(std::chrono::seconds(1));
+    std::weak_ptr<State> weak = shared_from_this();
+    timer.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->check(false);
+      std::lock_guard lock(self->mu);
+      if (!self->stopped) self->arm();
+    });
+  }
+};
+
+SessionWatcher::SessionWatcher(boost::asio::io_context& io, Hub& hub, iam::Directory& directory,
+                               common::Clock& clock, std::chrono::seconds full_check_every)
+    : state_(std::make_shared<State>(io, hub, directory, clock, full_check_every)) {
+  state_->seen_epoch = directory.epoch();
+  state_->last_full = std::chrono::steady_clock::now();
+  std::lock_guard lock(state_->mu);
+  state_->arm();
+}
+
+SessionWatcher::~SessionWatcher() {
+  std::lock_guard lock(state_->mu);  // waits for a running check
+  state_->stopped = true;
+  state_->timer.cancel();
+}
+
+void SessionWatcher::check_now() { state_->check(true); }
 
 }  // namespace hotline::live

@@ -9,6 +9,8 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "iam/iam.h"
 
 namespace hotline::live {
@@ -105,9 +108,48 @@ class Hub {
                                           std::function<void(std::string reason)> overflow,
                                           std::vector<std::string> types);
 
+  // Re-checks every subscriber's sign-in. `current` returns the principal as
+  // it is now, or nullopt when the session has ended (logged out, expired,
+  // password changed, user or tenant deactivated). Subscribers whose session
+  // ended are dropped: overflow("session ended") is called once, as for a
+  // slow one. The others keep going with their current permissions (a role
+  // change takes effect on the next event). `current` runs once per
+  // distinct session, with no hub lock held; call from any thread.
+  using SessionCheck = std::function<std::optional<iam::Principal>(const iam::Principal&)>;
+  void revalidate(const SessionCheck& current);
+  // The earliest session expiry (ms since the epoch) among subscribers;
+  // INT64_MAX when there are none.
+  std::int64_t earliest_session_expiry() const;
+
  private:
   struct Impl;
+  std::vector<std::shared_ptr<detail::Subscriber>> all_subscribers() const;
   std::shared_ptr<Impl> impl_;
+};
+
+// Keeps open subscriptions in step with sign-in: subscribers whose session
+// ended (logout, expiry, new password, user or tenant deactivated) are
+// dropped with "session ended" (the WebSocket closes with 1008), the others
+// get their current permissions. Checks once per second on `io` when the
+// directory's epoch moved or a subscriber's session expired, and every
+// `full_check_every` anyway (changes made by another process sharing the
+// database). Each check reads every open session from the database once.
+class SessionWatcher {
+ public:
+  SessionWatcher(boost::asio::io_context& io, Hub& hub, iam::Directory& directory, common::Clock& clock,
+                 std::chrono::seconds full_check_every = std::chrono::seconds(30));
+  // Stops the timer; a check already running on another thread of `io` is
+  // waited for.
+  ~SessionWatcher();
+  SessionWatcher(const SessionWatcher&) = delete;
+  SessionWatcher& operator=(const SessionWatcher&) = delete;
+
+  // Checks now, on the calling thread.
+  void check_now();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace hotline::live

@@ -31,7 +31,24 @@ struct LiveServer {
           srv.keep_alive.push_back(h);
           hub = h.get();
           ao.services.live = hub;
+          // As in `hotline serve`: open sockets follow their sign-in.
+          srv.keep_alive.push_back(std::make_shared<Watcher>(*hub, *srv.directory, srv.clock));
         }) {}
+
+  // A SessionWatcher on its own loop thread.
+  struct Watcher {
+    Watcher(live::Hub& hub, iam::Directory& dir, common::Clock& clock)
+        : work(asio::make_work_guard(io)), watcher(io, hub, dir, clock), thread([this] { io.run(); }) {}
+    ~Watcher() {
+      work.reset();
+      io.stop();
+      thread.join();
+    }
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    live::SessionWatcher watcher;
+    std::thread thread;
+  };
 
   std::int64_t tenant(const std::string& slug) { return s.directory->find_tenant(slug)->id; }
   void publish(const std::string& slug, const std::string& type, json data,
@@ -346,4 +363,70 @@ TEST(Events, UpgradeToAnotherRouteIsAnsweredAsPlainHttp) {
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.json()["status"], "ok");
   EXPECT_EQ(c.get("/healthz").status, 200u);  // still plain HTTP on the same connection
+}
+
+TEST(Events, LogoutClosesTheOpenWebSocketWith1008) {
+  LiveServer l;
+  auto c = l.s.signed_in("acme", "ann", {"agent"});
+  auto ws = connect(l, c.token);
+  ASSERT_EQ(ws->read()["type"], "snapshot");
+  auto other = l.s.signed_in("acme", "bob", {"agent"});
+  auto stays = connect(l, other.token);
+  ASSERT_EQ(stays->read()["type"], "snapshot");
+  ASSERT_EQ(c.post("/api/v1/auth/logout", json::object()).status / 100, 2u);
+  EXPECT_EQ(ws->read_until_closed(), 1008u);
+  EXPECT_EQ(ws->ws.reason().reason, "session ended");
+  ASSERT_TRUE(l.wait_subscribers(1));
+  // Bob's session is untouched and still receives events.
+  l.publish("acme", "agent.state", {{"n", 1}});
+  EXPECT_EQ(stays->read()["data"]["n"], 1);
+}
+
+TEST(Events, NewPasswordAndDeactivationCloseTheUsersSockets) {
+  LiveServer l;
+  auto admin = l.s.signed_in("acme", "root", {"admin"});
+  auto ann = l.s.signed_in("acme", "ann", {"agent"});
+  auto bob = l.s.signed_in("acme", "bob", {"agent"});
+  auto ws_ann = connect(l, ann.token);
+  auto ws_bob = connect(l, bob.token);
+  ASSERT_EQ(ws_ann->read()["type"], "snapshot");
+  ASSERT_EQ(ws_bob->read()["type"], "snapshot");
+  const auto tenant = l.tenant("acme");
+  auto ann_id = l.s.directory->find_user(tenant, "ann")->id;
+  auto bob_id = l.s.directory->find_user(tenant, "bob")->id;
+  ASSERT_TRUE(l.s.directory->set_password(tenant, ann_id, "another-long-password", iam::Actor::cli()));
+  EXPECT_EQ(ws_ann->read_until_closed(), 1008u);
+  iam::UserPatch off;
+  off.active = false;
+  ASSERT_TRUE(l.s.directory->update_user(tenant, bob_id, off, iam::Actor::cli()));
+  EXPECT_EQ(ws_bob->read_until_closed(), 1008u);
+  EXPECT_TRUE(l.wait_subscribers(0));
+  EXPECT_EQ(admin.get("/healthz").status, 200u);
+}
+
+TEST(Events, ARoleChangeAppliesToTheOpenSocket) {
+  LiveServer l;
+  auto admin = l.s.signed_in("acme", "root", {"admin"});  // a tenant keeps an admin
+  auto ann = l.s.signed_in("acme", "ann", {"agent"});
+  auto ws = connect(l, ann.token);
+  ASSERT_EQ(ws->read()["type"], "snapshot");
+  const auto tenant = l.tenant("acme");
+  auto ann_id = l.s.directory->find_user(tenant, "ann")->id;
+  auto roled = l.s.directory->set_user_roles(tenant, ann_id, {"supervisor"}, iam::Actor::cli());
+  ASSERT_TRUE(roled) << roled.error().message;
+  // Within the watcher's tick the socket carries supervisor-only events; the
+  // marker event (no permission needed) is published after each attempt so
+  // a read never blocks.
+  bool arrived = false;
+  for (int i = 0; i < 50 && !arrived; ++i) {
+    l.publish("acme", "call.update", {{"i", i}}, iam::Permission::ReportsRead);
+    l.publish("acme", "marker", {{"i", i}});
+    for (;;) {
+      auto m = ws->read();
+      if (m["type"] == "call.update") arrived = true;
+      if (m["type"] == "marker") break;
+    }
+    if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(arrived) << "supervisor events never reached the re-roled user";
 }

@@ -4,6 +4,8 @@
 
 #include <condition_variable>
 #include <latch>
+#include <limits>
+#include <map>
 #include <thread>
 
 #include "live/live.h"
@@ -310,4 +312,89 @@ TEST(Hub, PublishWithoutSubscribersIsANoOp) {
   Inbox in;
   auto sub = hub.subscribe(principal(1), in.deliver(), in.overflow());
   EXPECT_EQ(in.all().at(0)["seq"], 0);  // the unheard event did not count
+}
+
+namespace {
+iam::Principal session_principal(std::int64_t session, std::int64_t user,
+                                 std::vector<iam::Permission> perms = {}) {
+  auto p = principal(1, std::move(perms));
+  p.session_id = session;
+  p.user_id = user;
+  p.session_expires_ms = 1000 * session;
+  return p;
+}
+}  // namespace
+
+TEST(Hub, RevalidateDropsEndedSessionsOnceAndKeepsTheOthers) {
+  live::Hub hub;
+  Inbox ended, kept, same_session;
+  auto a = hub.subscribe(session_principal(7, 1), ended.deliver(), ended.overflow());
+  auto b = hub.subscribe(session_principal(8, 2), kept.deliver(), kept.overflow());
+  auto c = hub.subscribe(session_principal(7, 1), same_session.deliver(), same_session.overflow());
+  std::map<std::int64_t, int> asked;
+  auto check = [&](const iam::Principal& p) -> std::optional<iam::Principal> {
+    ++asked[p.session_id];
+    if (p.session_id == 7) return std::nullopt;  // logged out
+    return p;
+  };
+  hub.revalidate(check);
+  EXPECT_EQ(asked[7], 1) << "one check per session, not per subscriber";
+  EXPECT_EQ(asked[8], 1);
+  EXPECT_EQ(ended.overflows, std::vector<std::string>{"session ended"});
+  EXPECT_EQ(same_session.overflows, std::vector<std::string>{"session ended"});
+  EXPECT_TRUE(kept.overflows.empty());
+  EXPECT_EQ(hub.subscribers(), 1u);
+  hub.publish(event(1, "x", {}));
+  EXPECT_EQ(kept.types(), (std::vector<std::string>{"snapshot", "x"}));
+  EXPECT_EQ(ended.types(), std::vector<std::string>{"snapshot"}) << "nothing after the drop";
+  hub.revalidate(check);
+  EXPECT_EQ(ended.overflows.size(), 1u) << "dropped once";
+}
+
+TEST(Hub, RevalidateAppliesCurrentPermissions) {
+  live::Hub hub;
+  Inbox inbox;
+  auto sub = hub.subscribe(session_principal(3, 1), inbox.deliver(), inbox.overflow());
+  hub.publish(event(1, "call.update", {{"n", 1}}, iam::Permission::ReportsRead));
+  // Granted a role that reads reports: the next events arrive.
+  hub.revalidate([](const iam::Principal& p) -> std::optional<iam::Principal> {
+    auto now = p;
+    now.permissions.add(iam::Permission::ReportsRead);
+    return now;
+  });
+  hub.publish(event(1, "call.update", {{"n", 2}}, iam::Permission::ReportsRead));
+  auto got = inbox.all();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1]["data"]["n"], 2);
+  // And revoked again: nothing more.
+  hub.revalidate([](const iam::Principal& p) -> std::optional<iam::Principal> {
+    auto now = p;
+    now.permissions = {};
+    return now;
+  });
+  hub.publish(event(1, "call.update", {{"n", 3}}, iam::Permission::ReportsRead));
+  EXPECT_EQ(inbox.all().size(), 2u);
+}
+
+TEST(Hub, RevalidateRejectsAnotherUsersPrincipal) {
+  live::Hub hub;
+  Inbox inbox;
+  auto sub = hub.subscribe(session_principal(3, 1), inbox.deliver(), inbox.overflow());
+  hub.revalidate([](const iam::Principal& p) -> std::optional<iam::Principal> {
+    auto other = p;
+    other.user_id = 99;  // a session id reused for someone else must not carry over
+    return other;
+  });
+  EXPECT_EQ(inbox.overflows, std::vector<std::string>{"session ended"});
+}
+
+TEST(Hub, EarliestSessionExpiry) {
+  live::Hub hub;
+  EXPECT_EQ(hub.earliest_session_expiry(), std::numeric_limits<std::int64_t>::max());
+  Inbox a, b;
+  auto s1 = hub.subscribe(session_principal(5, 1), a.deliver(), a.overflow());
+  auto s2 = hub.subscribe(session_principal(2, 2), b.deliver(), b.overflow());
+  EXPECT_EQ(hub.earliest_session_expiry(), 2000);
+  s2.reset();
+  EXPECT_EQ(hub.earliest_session_expiry(), 5000);
 }
