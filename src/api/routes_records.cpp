@@ -56,6 +56,8 @@ json call_out(const records::CallRecord& c, bool pii) {
               {"answered_ms", c.answered_ms},
               {"ended_ms", c.ended_ms},
               {"wrapup_ended_ms", c.wrapup_ended_ms},
+              {"hold_ms", c.hold_ms},
+              {"holds", c.holds},
               {"offers", c.offers},
               {"priority", c.priority},
               {"disposition", c.disposition},
@@ -151,8 +153,9 @@ json call_props() {
         "disposition", "end_reason", "wrapup_code", "notes", "recording_id"}) {
     p[s] = str();
   }
-  for (const char* i : {"customer_id", "agent_id", "arrived_ms", "ivr_left_ms", "queued_ms", "offered_ms",
-                        "answered_ms", "ended_ms", "wrapup_ended_ms", "offers", "priority"}) {
+  for (const char* i :
+       {"customer_id", "agent_id", "arrived_ms", "ivr_left_ms", "queued_ms", "offered_ms", "answered_ms",
+        "ended_ms", "wrapup_ended_ms", "offers", "priority", "hold_ms", "holds"}) {
     p[i] = integer();
   }
   return p;

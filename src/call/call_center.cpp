@@ -1559,6 +1559,7 @@ struct CallCenter::Impl {
     c.listeners.clear();
     if (c.companion) c.companion->close();
     end_outside(c, c.rec.end_reason.empty() ? "caller hangup" : c.rec.end_reason);
+    close_hold(c);
     c.rec.ended_ms = epoch_ms();
     by_dialog.erase(c.caller_dialog);
     if (c.caller_media) c.caller_media->close();
@@ -2040,10 +2041,23 @@ struct CallCenter::Impl {
     }
     if (hold == c.on_hold) return;
     c.on_hold = hold;
+    if (hold) {
+      ++c.rec.holds;
+      c.hold_started_ms = epoch_ms();
+    } else {
+      close_hold(c);
+    }
     if (auto st = engine.hold(InteractionId{c.ix}, hold, now()); !st)
       spdlog::debug("call {}: hold not accepted by routing: {}", c.rec.id, st.error().message);
     publish_call(c);
     pump();
+  }
+
+  // Adds an open hold's time to the record (at unhold, or when the call ends on hold).
+  void close_hold(Call& c) {
+    if (c.hold_started_ms == 0) return;
+    c.rec.hold_ms += std::max<std::int64_t>(0, epoch_ms() - c.hold_started_ms);
+    c.hold_started_ms = 0;
   }
 
   void on_dialog_terminated(const sip::Dialog& d, std::string_view reason) {

@@ -134,7 +134,8 @@ struct Call {
   std::shared_ptr<media::MediaSession> companion;  // voicemail: the recorder's silent right channel
   std::string caller_extension;
   std::optional<OutsideLeg> outside;
-  bool on_hold = false;  // a party put the bridged call on hold (re-INVITE sendonly/inactive)
+  bool on_hold = false;              // a party put the bridged call on hold (re-INVITE sendonly/inactive)
+  std::int64_t hold_started_ms = 0;  // epoch ms while on_hold (for rec.hold_ms)
 };
 
 // An agent's working session (who is logged in where).

@@ -131,7 +131,7 @@ namespace {
 const char* const kCsvHeader =
     "id,direction,caller,caller_name,dialled,customer_id,flow,ivr_path,queue,agent_id,agent_extension,"
     "arrived,ivr_left,queued,offered,answered,ended,wrapup_ended,offers,priority,disposition,end_reason,"
-    "wrapup_code,notes,recording_id\r\n";
+    "wrapup_code,notes,recording_id,hold_ms,holds\r\n";
 
 void csv_row(std::string& out, const CallRecord& c, bool mask) {
   auto text = [&](const std::string& v) {
@@ -161,7 +161,9 @@ void csv_row(std::string& out, const CallRecord& c, bool mask) {
   text(c.end_reason);
   text(c.wrapup_code);
   text(c.notes);
-  out += detail::csv_field(c.recording_id, true);
+  text(c.recording_id);
+  num(c.hold_ms);
+  out += std::to_string(c.holds);
   out += "\r\n";
 }
 

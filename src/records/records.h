@@ -62,6 +62,10 @@ struct CallRecord {
   std::string wrapup_code;
   std::string notes;
   std::string recording_id;
+  // Time the bridged call spent on hold (either party), and how often it was
+  // put on hold; a hold still open when the call ends counts up to the end.
+  std::int64_t hold_ms = 0;
+  int holds = 0;
 
   bool operator==(const CallRecord&) const = default;
 };

@@ -11,7 +11,7 @@ const char* const kCallColumns =
     "id, tenant_id, direction, caller, caller_name, dialled, customer_id, flow, ivr_path, queue, agent_id, "
     "agent_extension, arrived_ms, ivr_left_ms, queued_ms, offered_ms, answered_ms, ended_ms, "
     "wrapup_ended_ms, "
-    "offers, priority, disposition, end_reason, wrapup_code, notes, recording_id";
+    "offers, priority, disposition, end_reason, wrapup_code, notes, recording_id, hold_ms, holds";
 const char* const kLegColumns =
     "call_id, tenant_id, leg_no, role, peer, agent_id, started_ms, answered_ms, ended_ms, sip_status, "
     "end_reason";
@@ -29,9 +29,10 @@ constexpr const char* kUpsertCall =
     "INSERT INTO calls (id, tenant_id, direction, caller, caller_name, dialled, customer_id, flow, ivr_path, "
     "queue, agent_id, agent_extension, arrived_ms, ivr_left_ms, queued_ms, offered_ms, answered_ms, "
     "ended_ms, "
-    "wrapup_ended_ms, offers, priority, disposition, end_reason, wrapup_code, notes, recording_id) "
+    "wrapup_ended_ms, offers, priority, disposition, end_reason, wrapup_code, notes, recording_id, hold_ms, "
+    "holds) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "
-    "$22, $23, $24, $25, $26) "
+    "$22, $23, $24, $25, $26, $27, $28) "
     "ON CONFLICT (tenant_id, id) DO UPDATE SET direction = excluded.direction, caller = excluded.caller, "
     "caller_name = excluded.caller_name, dialled = excluded.dialled, customer_id = excluded.customer_id, "
     "flow = excluded.flow, ivr_path = excluded.ivr_path, queue = excluded.queue, agent_id = "
@@ -44,7 +45,7 @@ constexpr const char* kUpsertCall =
     "wrapup_code = CASE WHEN excluded.wrapup_code <> '' THEN excluded.wrapup_code ELSE calls.wrapup_code "
     "END, "
     "notes = CASE WHEN excluded.notes <> '' THEN excluded.notes ELSE calls.notes END, "
-    "recording_id = excluded.recording_id";
+    "recording_id = excluded.recording_id, hold_ms = excluded.hold_ms, holds = excluded.holds";
 
 constexpr const char* kUpsertLeg =
     "INSERT INTO call_legs (call_id, tenant_id, leg_no, role, peer, agent_id, started_ms, answered_ms, "
@@ -97,7 +98,9 @@ struct Writer {
                           c.end_reason,
                           c.wrapup_code,
                           c.notes,
-                          c.recording_id});
+                          c.recording_id,
+                          c.hold_ms,
+                          i64(c.holds)});
   }
   void operator()(const CallLeg& l) const {
     tx.exec(kUpsertLeg, {l.call_id, l.tenant_id, i64(l.leg_no), l.role, l.peer, l.agent_id, l.started_ms,
@@ -163,6 +166,8 @@ CallRecord call_from_row(const store::Row& r) {
   c.wrapup_code = r.text(23);
   c.notes = r.text(24);
   c.recording_id = r.text(25);
+  c.hold_ms = r.integer(26);
+  c.holds = i32(r, 27);
   return c;
 }
 

@@ -15,7 +15,8 @@ namespace hotline::schema {
 store::Migration portable(int version, std::string name, const std::string& sql,
                           const std::string& sqlite_extra = "", const std::string& postgres_extra = "");
 
-store::Migration center_migration();   // v3: contact-center configuration
-store::Migration records_migration();  // v4: call records, recordings, routing events
+store::Migration center_migration();        // v3: contact-center configuration
+store::Migration records_migration();       // v4: call records, recordings, routing events
+store::Migration records_hold_migration();  // v5: hold time per call
 
 }  // namespace hotline::schema

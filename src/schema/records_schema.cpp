@@ -99,4 +99,10 @@ store::Migration records_migration() {
   return portable(4, "records: calls, call legs, recordings, routing events", kRecords);
 }
 
+store::Migration records_hold_migration() {
+  return portable(5, "records: hold time per call",
+                  "ALTER TABLE calls ADD COLUMN hold_ms BIGINT NOT NULL DEFAULT 0;\n"
+                  "ALTER TABLE calls ADD COLUMN holds INTEGER NOT NULL DEFAULT 0;\n");
+}
+
 }  // namespace hotline::schema

@@ -144,6 +144,7 @@ const std::vector<store::Migration>& migrations() {
       portable(2, "sip: tenant SIP domains and extensions with digest HA1", kExtensions),
       center_migration(),
       records_migration(),
+      records_hold_migration(),
   };
   return all;
 }

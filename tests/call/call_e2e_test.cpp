@@ -789,6 +789,11 @@ TEST_F(CallCenter, HoldAndResumeAreReportedToRouting) {
   const auto types = event_types(rec["id"].get<std::string>());
   EXPECT_TRUE(contains(types, "hold_started"));
   EXPECT_TRUE(contains(types, "hold_ended"));
+  // The record has the hold too: once, about the scenario's 1 s pause
+  // (bounded loosely above: a slow machine stretches it, never shrinks it).
+  EXPECT_EQ(rec["holds"], 1) << rec.dump();
+  EXPECT_GE(rec["hold_ms"].get<std::int64_t>(), 900) << rec.dump();
+  EXPECT_LT(rec["hold_ms"].get<std::int64_t>(), 6000) << rec.dump();
 }
 
 // A real softphone as the agent: baresip registers as 1002 (digest auth),

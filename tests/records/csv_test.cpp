@@ -52,7 +52,7 @@ const std::vector<std::string> kHeader = {
     "id",         "direction",   "caller",   "caller_name",     "dialled", "customer_id", "flow",
     "ivr_path",   "queue",       "agent_id", "agent_extension", "arrived", "ivr_left",    "queued",
     "offered",    "answered",    "ended",    "wrapup_ended",    "offers",  "priority",    "disposition",
-    "end_reason", "wrapup_code", "notes",    "recording_id"};
+    "end_reason", "wrapup_code", "notes",    "recording_id",    "hold_ms", "holds"};
 
 std::size_t col(const std::string& name) {
   return static_cast<std::size_t>(std::find(kHeader.begin(), kHeader.end(), name) - kHeader.begin());
@@ -89,6 +89,8 @@ TEST_P(RecordsTest, CsvQuotesDefusesFormulasAndFormatsTimes) {
   EXPECT_EQ(r[col("flow")], "'-2+3");
   EXPECT_EQ(r[col("ivr_path")], "'\tcmd");
   EXPECT_EQ(r[col("dialled")], "800 = ok");
+  EXPECT_EQ(r[col("hold_ms")], "3000");  // make_call(1): two holds of 1.5 s
+  EXPECT_EQ(r[col("holds")], "2");
   EXPECT_EQ(r[col("arrived")], "2026-01-01T00:00:01.234Z");
   EXPECT_EQ(r[col("answered")], "") << "0 = did not happen";
   EXPECT_EQ(r[col("ended")], "2026-01-01T00:00:00.900Z");

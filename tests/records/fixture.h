@@ -90,6 +90,8 @@ inline CallRecord make_call(std::int64_t tenant, int n) {
   c.wrapup_code = "";
   c.notes = "";
   c.recording_id = n % 3 == 0 ? "" : "r" + std::to_string(n);
+  c.holds = n % 3 == 0 ? 0 : 1 + n % 2;
+  c.hold_ms = 1500LL * c.holds;
   return c;
 }
 
