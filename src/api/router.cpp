@@ -92,10 +92,12 @@ json Router::openapi(const std::string& version) const {
     json params = json::array();
     for (const auto& seg : r.segments) {
       if (is_param(seg)) {
-        params.push_back({{"name", seg.substr(1, seg.size() - 2)},
-                          {"in", "path"},
-                          {"required", true},
-                          {"schema", {{"type", "integer"}, {"minimum", 1}}}});
+        params.push_back(
+            {{"name", seg.substr(1, seg.size() - 2)},
+             {"in", "path"},
+             {"required", true},
+             {"schema", r.doc.text_ids ? json{{"type", "string"}, {"pattern", "^[0-9A-Za-z_-]{1,32}$"}}
+                                       : json{{"type", "integer"}, {"minimum", 1}}}});
       }
     }
     for (const auto& [name, desc] : r.doc.query) {

@@ -51,6 +51,13 @@ struct RouteDoc {
   json response_schema;                                    // schema of a success body; null for 204
   std::vector<std::pair<std::string, std::string>> query;  // name, description
   unsigned success_status = 200;
+  // Path parameters are positive integers unless the route says otherwise
+  // (call and recording ids are text: 1-32 of [0-9a-zA-Z_-]).
+  bool text_ids = false;
+  RouteDoc&& with_text_ids() && {
+    text_ids = true;
+    return std::move(*this);
+  }
 };
 
 struct RequestContext {

@@ -241,7 +241,8 @@ void Api::add_records_routes() {
                                 "text/csv; charset=utf-8", "calls.csv");
               });
   router_.add(http::verb::get, "/api/v1/calls/{id}", Access::Permission, Permission::ReportsRead,
-              {"One call with its legs and recordings", "calls", nullptr, call_detail_schema()},
+              RouteDoc{"One call with its legs and recordings", "calls", nullptr, call_detail_schema()}
+                  .with_text_ids(),
               [this](RequestContext& ctx) {
                 auto& rec = need(options_.services.records);
                 const auto id = id_of(ctx);
@@ -258,13 +259,13 @@ void Api::add_records_routes() {
   // Any holder of agents.state.self may set it on any call of the tenant for
   // now: a call names its agent by agent id, not user id (docs/records.md).
   router_.add(http::verb::put, "/api/v1/calls/{id}/wrapup", Access::Permission, Permission::AgentsStateSelf,
-              {"Set a call's wrap-up code and notes (audited)",
-               "calls",
-               {{"type", "object"},
-                {"properties", {{"code", str()}, {"notes", str()}}},
-                {"required", {"code"}},
-                {"additionalProperties", false}},
-               call_schema()},
+              RouteDoc{"Set a call's wrap-up code and notes (audited)", "calls",
+                       json{{"type", "object"},
+                            {"properties", {{"code", str()}, {"notes", str()}}},
+                            {"required", {"code"}},
+                            {"additionalProperties", false}},
+                       call_schema()}
+                  .with_text_ids(),
               [this](RequestContext& ctx) {
                 auto& rec = need(options_.services.records);
                 const auto id = id_of(ctx);
@@ -276,15 +277,17 @@ void Api::add_records_routes() {
                 unwrap(rec.set_wrapup(tenant, id, code, notes, ctx.actor()));
                 return ok(call_out(unwrap(rec.call(tenant, id)), sees_pii(ctx)));
               });
-  router_.add(
-      http::verb::get, "/api/v1/recordings/{id}/audio", Access::Permission, Permission::RecordingsListen,
-      {"A recording decrypted to WAV (audio/wav); every download is audited", "recordings", nullptr, str()},
-      [this](RequestContext& ctx) {
-        auto& rec = need(options_.services.records);
-        const auto id = id_of(ctx);
-        return download(unwrap(rec.listen(ctx.principal->tenant_id, id, ctx.actor())), "audio/wav",
-                        id + ".wav");
-      });
+  router_.add(http::verb::get, "/api/v1/recordings/{id}/audio", Access::Permission,
+              Permission::RecordingsListen,
+              RouteDoc{"A recording decrypted to WAV (audio/wav); every download is audited", "recordings",
+                       nullptr, str()}
+                  .with_text_ids(),
+              [this](RequestContext& ctx) {
+                auto& rec = need(options_.services.records);
+                const auto id = id_of(ctx);
+                return download(unwrap(rec.listen(ctx.principal->tenant_id, id, ctx.actor())), "audio/wav",
+                                id + ".wav");
+              });
   router_.add(http::verb::get, "/api/v1/voicemails", Access::Permission, Permission::ReportsRead,
               {"Voicemail recordings, newest first",
                "recordings",

@@ -108,6 +108,21 @@ TEST(OpenApi, DescribesEveryRoute) {
       << "openapi.json lists routes the router does not have";
 }
 
+TEST(OpenApi, PathIdsAreTypedAsTheRoutesTakeThem) {
+  ApiServer s;
+  auto doc = s.client().get("/api/v1/openapi.json").json();
+  auto id_schema = [&](const std::string& path, const std::string& method) {
+    for (const auto& p : doc["paths"][path][method]["parameters"])
+      if (p["in"] == "path" && p["name"] == "id") return p["schema"];
+    return json();
+  };
+  // Call and recording ids are text (16 hex digits today); users are numbered.
+  EXPECT_EQ(id_schema("/api/v1/calls/{id}", "get")["type"], "string");
+  EXPECT_EQ(id_schema("/api/v1/calls/{id}/wrapup", "put")["type"], "string");
+  EXPECT_EQ(id_schema("/api/v1/recordings/{id}/audio", "get")["type"], "string");
+  EXPECT_EQ(id_schema("/api/v1/users/{id}", "get")["type"], "integer");
+}
+
 // Calls every route as every built-in role: 403 exactly when the role lacks
 // the route's permission; never 401/403 for signed-in routes.
 TEST(PermissionsOverHttp, EveryRouteForEveryBuiltinRole) {
