@@ -30,6 +30,7 @@ class ContactCenter::Sink final : public call::Sink {
   void recording(const records::RecordingInfo& r) override { records_.put_recording(r); }
   void event(const records::EventRecord& e) override { records_.put_event(e); }
   void live(live::Event e) override { hub_.publish(std::move(e)); }
+  std::int64_t live_seq(std::int64_t tenant) override { return hub_.seq(tenant); }
   void audit(std::int64_t tenant, const std::string& action, const std::string& target,
              const std::string& details) override {
     asio::post(background_, [this, tenant, action, target, details] {

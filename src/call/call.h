@@ -58,6 +58,9 @@ class Sink {
   virtual void recording(const records::RecordingInfo& r) = 0;
   virtual void event(const records::EventRecord& e) = 0;
   virtual void live(live::Event e) = 0;
+  // The seq of the tenant's last live event (live::Hub::seq), so that a
+  // cached snapshot can say which events it reflects; -1: not known.
+  virtual std::int64_t live_seq(std::int64_t /*tenant*/) { return -1; }
   // An audited action taken outside the API (feature codes from phones).
   virtual void audit(std::int64_t tenant, const std::string& action, const std::string& target,
                      const std::string& details_json) = 0;
@@ -120,7 +123,7 @@ class CallCenter final : public sip::SessionHandler, public sip::RegistrarListen
   json realtime(std::int64_t tenant);
   // The same figures as of at most 250 ms ago, without waiting for the loop
   // (for the live hub's snapshots, which must not block). Any thread.
-  json live_snapshot(std::int64_t tenant);
+  live::Hub::Snapshot live_snapshot(std::int64_t tenant);
 
   // ---- sip::SessionHandler / sip::RegistrarListener (loop thread) ----
   void on_invite(sip::ServerTxnId txn, const sip::Message& invite, const sip::Peer& from) override;

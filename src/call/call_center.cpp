@@ -142,9 +142,14 @@ struct CallCenter::Impl {
   // The live hub asks for snapshots while it holds its own lock, and the
   // loop publishes under that lock: so snapshots come from this cache,
   // refreshed on the loop, never by waiting for the loop.
+  // Each cached state carries the live seq it reflects: events published on
+  // this loop before it was built are in it, later ones the hub replays.
   void refresh_snapshots() {
-    std::map<std::int64_t, json> fresh;
-    for (const auto& [id, t] : tenants) fresh[id] = realtime(id);
+    std::map<std::int64_t, live::Hub::Snapshot> fresh;
+    for (const auto& [id, t] : tenants) {
+      const std::int64_t seq = sink.live_seq(id);
+      fresh[id] = live::Hub::Snapshot{realtime(id), seq};
+    }
     {
       std::lock_guard lock(snapshot_mu);
       snapshots = std::move(fresh);
@@ -155,13 +160,16 @@ struct CallCenter::Impl {
       if (!ec && !a.expired()) refresh_snapshots();
     });
   }
-  json cached_snapshot(std::int64_t tenant) {
+  live::Hub::Snapshot cached_snapshot(std::int64_t tenant) {
     std::lock_guard lock(snapshot_mu);
     auto it = snapshots.find(tenant);
-    return it == snapshots.end() ? json{{"queues", json::array()}, {"agents", json::array()}} : it->second;
+    // Not built yet (a tenant added a moment ago): nothing to reflect.
+    if (it == snapshots.end())
+      return live::Hub::Snapshot{json{{"queues", json::array()}, {"agents", json::array()}}};
+    return it->second;
   }
   std::mutex snapshot_mu;
-  std::map<std::int64_t, json> snapshots;
+  std::map<std::int64_t, live::Hub::Snapshot> snapshots;
   std::unique_ptr<asio::steady_timer> snapshot_timer;  // made in the constructor (needs `stack`)
 
   ~Impl() {
@@ -2191,7 +2199,7 @@ void CallCenter::add_tenant(TenantRef t) {
   impl_->refresh_snapshots();
 }
 
-json CallCenter::live_snapshot(std::int64_t tenant) { return impl_->cached_snapshot(tenant); }
+live::Hub::Snapshot CallCenter::live_snapshot(std::int64_t tenant) { return impl_->cached_snapshot(tenant); }
 
 void CallCenter::set_domain_resolver(std::function<std::string(const std::string&)> f) {
   impl_->domain_to_slug = std::move(f);

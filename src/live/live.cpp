@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -36,10 +37,19 @@ struct Subscriber {
   std::string drop_reason;  // set: drop at the next delivery ("too slow", "session ended")
   bool closed = false;      // unsubscribed or dropped: no callback runs any more
 
-  bool wants(const Event& e) const {
-    if (e.permission && !permissions.has(*e.permission)) return false;
-    return types.empty() || std::find(types.begin(), types.end(), e.type) != types.end();
+  bool wants(const std::string& type, const std::optional<iam::Permission>& permission) const {
+    if (permission && !permissions.has(*permission)) return false;
+    return types.empty() || std::find(types.begin(), types.end(), type) != types.end();
   }
+};
+
+// A published event kept for replay after a cached snapshot.
+struct Past {
+  std::int64_t seq;
+  std::chrono::steady_clock::time_point at;
+  std::string type;
+  std::optional<iam::Permission> permission;
+  std::shared_ptr<const std::string> msg;
 };
 
 struct Tenant {
@@ -47,6 +57,15 @@ struct Tenant {
   std::mutex mu;                                    // orders publish() and subscribe() of this tenant
   std::int64_t seq = 0;
   std::vector<std::shared_ptr<Subscriber>> subs;
+  // The last events (at most Hub::kHistory, none older than kHistoryAge):
+  // enough to bring a snapshot cached a moment ago up to date.
+  std::deque<Past> history;
+  static constexpr auto kHistoryAge = std::chrono::seconds(5);
+
+  void prune(std::chrono::steady_clock::time_point now) {
+    while (!history.empty() && (history.size() > Hub::kHistory || now - history.front().at > kHistoryAge))
+      history.pop_front();
+  }
 
   void remove(const Subscriber* s) {
     std::lock_guard lock(mu);
@@ -143,23 +162,32 @@ void Hub::set_snapshot_provider(SnapshotFn f) {
 
 std::size_t Hub::subscribers() const { return impl_->total->load(); }
 
+std::int64_t Hub::seq(std::int64_t tenant) const {
+  auto t = impl_->find(tenant, false);
+  if (!t) return 0;
+  std::lock_guard lock(t->mu);
+  return t->seq;
+}
+
 void Hub::publish(Event e) {
-  if (impl_->total->load(std::memory_order_acquire) == 0) return;  // nobody listens anywhere
-  auto tenant = impl_->find(e.tenant_id, false);
-  if (!tenant) return;
+  // Counted and kept even with nobody listening: a subscriber's cached
+  // snapshot may predate this event (see Snapshot::reflects_seq).
+  auto tenant = impl_->find(e.tenant_id, true);
   std::vector<std::shared_ptr<detail::Subscriber>> targets;
   {
     std::lock_guard lock(tenant->mu);
-    if (tenant->subs.empty()) return;
     const auto seq = ++tenant->seq;
-    for (const auto& s : tenant->subs) {
-      if (s->wants(e)) targets.push_back(s);
-    }
-    if (targets.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
     // Serialised once for all subscribers; queued under the tenant lock so
     // every queue receives the tenant's events in seq order.
     auto msg = std::make_shared<const std::string>(
         detail::serialise(json{{"type", e.type}, {"seq", seq}, {"data", std::move(e.data)}}));
+    tenant->history.push_back(detail::Past{seq, now, e.type, e.permission, msg});
+    tenant->prune(now);
+    for (const auto& s : tenant->subs) {
+      if (s->wants(e.type, e.permission)) targets.push_back(s);
+    }
+    if (targets.empty()) return;
     for (const auto& s : targets) {
       std::lock_guard slock(s->mu);
       if (s->closed || !s->drop_reason.empty()) continue;
@@ -200,15 +228,34 @@ std::unique_ptr<Subscription> Hub::subscribe(const iam::Principal& who,
     provider = impl_->snapshot;
   }
   std::string snapshot;
+  bool too_old = false;
   {
-    std::lock_guard lock(s->tenant->mu);
-    json data = provider ? provider(who.tenant_id, who) : json::object();
-    snapshot =
-        detail::serialise(json{{"type", "snapshot"}, {"seq", s->tenant->seq}, {"data", std::move(data)}});
-    s->tenant->subs.push_back(s);
-    impl_->total->fetch_add(1, std::memory_order_release);
+    auto& t = *s->tenant;
+    std::lock_guard lock(t.mu);
+    Snapshot snap = provider ? provider(who.tenant_id, who) : Snapshot{};
+    const std::int64_t base = snap.reflects_seq < 0 || snap.reflects_seq > t.seq ? t.seq : snap.reflects_seq;
+    t.prune(std::chrono::steady_clock::now());
+    too_old = base < t.seq && (t.history.empty() || t.history.front().seq > base + 1);
+    if (!too_old) {
+      // Events the cached state does not reflect yet come right after it.
+      for (const auto& p : t.history)
+        if (p.seq > base && s->wants(p.type, p.permission)) s->queue.push_back(p.msg);
+      if (s->queue.size() > impl_->queue_limit) s->drop_reason = "too slow";
+      snapshot = detail::serialise(json{{"type", "snapshot"}, {"seq", base}, {"data", std::move(snap.data)}});
+      t.subs.push_back(s);
+      impl_->total->fetch_add(1, std::memory_order_release);
+    }
   }
   auto sub = std::make_unique<Subscription>(s);
+  if (too_old) {
+    // Nothing was delivered and the subscriber was never added.
+    std::unique_lock lk(s->mu);
+    s->closed = true;
+    s->delivering = false;
+    lk.unlock();
+    if (s->overflow) s->overflow("snapshot too old");
+    return sub;
+  }
   s->deliver(std::move(snapshot));
   std::unique_lock lk(s->mu);
   detail::run_delivery(*s, lk);

@@ -74,7 +74,22 @@ class Hub {
   // and call publish() after releasing it (applying a delta twice must be
   // harmless: a change made just before a snapshot and published just after
   // it arrives in both).
-  using SnapshotFn = std::function<json(std::int64_t tenant, const iam::Principal& who)>;
+  //
+  // A provider that serves a cached state (built earlier, on the thread that
+  // publishes) says which events it reflects: `reflects_seq` is seq(tenant)
+  // as it was when the state was built. The hub then replays the events
+  // published since, from its short history, after the snapshot. If that
+  // history no longer reaches back so far, the subscriber is dropped with
+  // overflow("snapshot too old") rather than miss an event.
+  struct Snapshot {
+    Snapshot(json d = json::object(), std::int64_t reflects = -1)
+        : data(std::move(d)), reflects_seq(reflects) {}
+    json data;
+    std::int64_t reflects_seq = -1;  // -1: reflects every event published so far
+  };
+  using SnapshotFn = std::function<Snapshot(std::int64_t tenant, const iam::Principal& who)>;
+  // Events kept per tenant for replay after a cached snapshot.
+  static constexpr std::size_t kHistory = 4096;
 
   static constexpr std::size_t kDefaultQueueLimit = 1024;  // messages per subscriber
 
@@ -86,6 +101,8 @@ class Hub {
   void set_snapshot_provider(SnapshotFn f);
   void publish(Event e);
   std::size_t subscribers() const;
+  // The seq of the tenant's last published event (0 before the first).
+  std::int64_t seq(std::int64_t tenant) const;
 
   // For the WebSocket session (routes_live.cpp): `deliver` is called with
   // each serialised message (never concurrently for one subscription); it

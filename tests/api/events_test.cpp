@@ -8,6 +8,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "api/server_fixture.h"
+#include "api/ws_client.h"
 #include "live/live.h"
 
 using namespace hotline;
@@ -64,54 +65,6 @@ struct LiveServer {
 
   live::Hub* hub = nullptr;
   ApiServer s;
-};
-
-template <class Stream>
-struct BasicWsClient {
-  template <class... Args>
-  explicit BasicWsClient(Args&&... args) : ws(std::forward<Args>(args)...) {}
-
-  json read() {
-    buf.clear();
-    ws.read(buf);
-    return json::parse(beast::buffers_to_string(buf.data()));
-  }
-  void write(const std::string& text) {
-    ws.text(true);
-    ws.write(asio::buffer(text));
-  }
-  // Reads until the server closes; returns the close code (0: no close frame).
-  unsigned read_until_closed() {
-    try {
-      for (int i = 0; i < 10000; ++i) read();
-    } catch (const beast::system_error&) {
-    }
-    return ws.reason().code;
-  }
-
-  beast::flat_buffer buf;
-  websocket::stream<Stream> ws;
-};
-
-// A base so that the io_context is constructed before the stream.
-struct IoContextHolder {
-  asio::io_context io_;
-};
-
-struct WsClient : IoContextHolder, BasicWsClient<beast::tcp_stream> {
-  explicit WsClient(unsigned short port) : BasicWsClient(io_) {
-    beast::get_lowest_layer(ws).connect({asio::ip::make_address("127.0.0.1"), port});
-    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(60));
-  }
-  // Throws on a declined upgrade; `res` holds the server's HTTP answer.
-  void handshake(const std::string& target, const std::string& token = "") {
-    if (!token.empty()) {
-      ws.set_option(websocket::stream_base::decorator(
-          [token](websocket::request_type& r) { r.set(http::field::authorization, "Bearer " + token); }));
-    }
-    ws.handshake(res, "127.0.0.1", target);
-  }
-  websocket::response_type res;
 };
 
 // Connects and handshakes; the first message (the snapshot) is left unread.

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/http_client.h"
+#include "api/ws_client.h"
 #include "app/hotline_process.h"
 
 using namespace hotline::testing;
@@ -863,4 +864,35 @@ TEST_F(CallCenter, TrunkThatChallengesGetsOurDigestCredentials) {
   auto l = legs(rec["id"].get<std::string>(), "transfer");
   ASSERT_EQ(l.size(), 1u);
   EXPECT_EQ(l[0]["sip_status"], 200);
+}
+
+// A wallboard's first view is exact: the live snapshot is cached (rebuilt
+// every 250 ms), so a status set a moment before the socket opens must
+// follow the snapshot from the hub's history, never be lost. Agent 1002's
+// later change marks the end of what the first view includes.
+TEST_F(CallCenter, LiveSnapshotIsBroughtUpToDate) {
+  const auto agent = agent_id("1001");
+  const auto marker = agent_id("1002");
+  set_status(agent, {{"status", "ready"}});  // logs in
+  set_status(agent, {{"status", "not_ready"}, {"reason", 100}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the cache now says not_ready
+  set_status(agent, {{"status", "ready"}});
+  WsClient ws(server->port());
+  ws.handshake("/api/v1/events", api->token);
+  auto snapshot = ws.read();
+  ASSERT_EQ(snapshot["type"], "snapshot") << snapshot.dump();
+  std::string status;
+  for (const auto& a : snapshot["data"]["agents"])
+    if (a["agent_id"] == agent) status = a["status"];
+  set_status(marker, {{"status", "ready"}});
+  std::int64_t last_seq = snapshot["seq"];
+  for (;;) {
+    auto m = ws.read();
+    ASSERT_GT(m["seq"].get<std::int64_t>(), last_seq) << "events follow the snapshot in seq order";
+    last_seq = m["seq"];
+    if (m["type"] != "agent.state") continue;
+    if (m["data"]["agent_id"] == agent) status = m["data"]["status"];
+    if (m["data"]["agent_id"] == marker) break;
+  }
+  EXPECT_EQ(status, "ready") << "the change made just before connecting was lost";
 }

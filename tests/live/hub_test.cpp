@@ -305,13 +305,57 @@ TEST(Hub, SubscriptionMayOutliveTheHub) {
   EXPECT_EQ(in.all().size(), 1u);
 }
 
-TEST(Hub, PublishWithoutSubscribersIsANoOp) {
+TEST(Hub, EventsWithoutSubscribersStillCount) {
   live::Hub hub;
   hub.publish(event(1, "x", {{"big", std::string(1000, 'x')}}));
   EXPECT_EQ(hub.subscribers(), 0u);
+  EXPECT_EQ(hub.seq(1), 1);
+  EXPECT_EQ(hub.seq(2), 0);
   Inbox in;
   auto sub = hub.subscribe(principal(1), in.deliver(), in.overflow());
-  EXPECT_EQ(in.all().at(0)["seq"], 0);  // the unheard event did not count
+  // A provider without reflects_seq reflects everything: nothing replayed.
+  EXPECT_EQ(in.types(), std::vector<std::string>{"snapshot"});
+  EXPECT_EQ(in.all().at(0)["seq"], 1);
+}
+
+// A snapshot cached before some events: those events follow it, in order,
+// filtered like any delta; the ones it reflects do not.
+TEST(Hub, CachedSnapshotIsBroughtUpToDateFromHistory) {
+  live::Hub hub;
+  hub.publish(event(1, "agent.state", {{"n", 1}}));  // seq 1: in the cached state
+  const std::int64_t cached_at = hub.seq(1);
+  hub.publish(event(1, "agent.state", {{"n", 2}}));                                // seq 2
+  hub.publish(event(1, "call.update", {{"n", 3}}, iam::Permission::ReportsRead));  // seq 3, not for agents
+  hub.publish(event(2, "agent.state", {{"n", 99}}));                               // another tenant
+  hub.publish(event(1, "agent.state", {{"n", 4}}));                                // seq 4
+  hub.set_snapshot_provider([cached_at](std::int64_t, const iam::Principal&) {
+    return live::Hub::Snapshot{json{{"cached", true}}, cached_at};
+  });
+  Inbox in;
+  auto sub = hub.subscribe(principal(1), in.deliver(), in.overflow());
+  auto got = in.all();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0]["type"], "snapshot");
+  EXPECT_EQ(got[0]["seq"], 1) << "the snapshot says what it reflects";
+  EXPECT_EQ(got[1]["seq"], 2);
+  EXPECT_EQ(got[2]["seq"], 4);
+  hub.publish(event(1, "agent.state", {{"n", 5}}));
+  EXPECT_EQ(in.all().back()["seq"], 5);
+}
+
+TEST(Hub, SnapshotOlderThanTheHistoryDropsTheSubscriber) {
+  live::Hub hub;
+  hub.set_snapshot_provider([](std::int64_t, const iam::Principal&) {
+    return live::Hub::Snapshot{json::object(), 0};
+  });
+  for (std::size_t i = 0; i < live::Hub::kHistory + 10; ++i) hub.publish(event(1, "x", {{"i", i}}));
+  Inbox in;
+  auto sub = hub.subscribe(principal(1), in.deliver(), in.overflow());
+  EXPECT_TRUE(in.all().empty()) << "no snapshot that would miss events";
+  EXPECT_EQ(in.overflows, std::vector<std::string>{"snapshot too old"});
+  EXPECT_EQ(hub.subscribers(), 0u);
+  hub.publish(event(1, "x", {}));
+  EXPECT_TRUE(in.all().empty());
 }
 
 namespace {
