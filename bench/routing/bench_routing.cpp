@@ -8,7 +8,9 @@
 // interactions in the system; below that, enqueue a new one (to a queue of a
 // random agent when balanced, else to a uniformly random queue), otherwise end a random connected interaction
 // (its agent frees up and takes waiting work). Every offer is answered at once; 1 step in 50 toggles a random
-// agent not-ready/ready. A "decision" is one kOffered event.
+// agent not-ready/ready. A "decision" is one kOffered event. Offers are
+// answered and interactions ended through the handles the events carry (the
+// dense-handle API of engine.h), as a call layer that keeps them would.
 //
 // Counters: decisions/s over the whole loop (all engine calls included),
 // p50/p99 latency of the engine calls that produced a decision, and memory
@@ -122,7 +124,7 @@ void BM_RoutingChurn(benchmark::State& state) {
   std::mt19937_64 rng(11);
   std::vector<Event> ev;
   ev.reserve(1024);
-  std::vector<std::uint64_t> connected;
+  std::vector<InteractionHandle> connected;  // handles from the kOffered events
   connected.reserve(static_cast<std::size_t>(n_agents) * 2);
   std::vector<std::uint32_t> lat;
   lat.reserve(1 << 22);
@@ -137,8 +139,8 @@ void BM_RoutingChurn(benchmark::State& state) {
     for (const Event& e : ev) {
       if (e.type != EventType::kOffered) continue;
       ++offers;
-      (void)engine.answered(e.interaction, e.agent, clock.now());
-      connected.push_back(raw(e.interaction));
+      (void)engine.answered(e.handle, e.agent_handle, clock.now());
+      connected.push_back(e.handle);
     }
     engine.discard_events();
     return offers;
@@ -169,10 +171,10 @@ void BM_RoutingChurn(benchmark::State& state) {
       ++live;
     } else {
       const std::size_t k = rng() % connected.size();
-      const std::uint64_t ix = connected[k];
+      const InteractionHandle ix = connected[k];
       connected[k] = connected.back();
       connected.pop_back();
-      (void)engine.ended(InteractionId{ix}, clock.now());  // wrap-up 0: agent frees and takes work
+      (void)engine.ended(ix, clock.now());  // wrap-up 0: agent frees and takes work
       --live;
     }
     const std::uint64_t d = answer_all();

@@ -149,27 +149,100 @@ class SmallVec {
   T inline_[N]{};
 };
 
-struct WaitKey {
+// One entry of a queue's waiting heap. Valid while `token` equals its
+// interaction's current wait token (Impl::wait_tokens): leaving Waiting bumps
+// the token, which makes the interaction's entries in every queue stale at
+// once without touching the heaps (lazy deletion, as in the agent lists).
+struct WaitEntry {
   int priority = 0;
+  std::uint32_t ix = kNil;
   Time arrival{};
   std::uint64_t seq = 0;
-  std::uint32_t ix = kNil;
+  std::uint32_t token = 0;
   // Not part of the order; copies of interaction state so that an agent can
   // test the common case without touching the interaction record.
-  mutable std::uint16_t tier = 0;  // requirement tier of this queue's target
-  mutable bool simple = false;     // no extra skills, declines or preferred agent
+  std::uint16_t tier = 0;  // requirement tier of this queue's target
+  bool simple = false;     // no extra skills, declines or preferred agent
   Channel ch = Channel::kVoice;
 };
 
-struct WaitOrder {
-  bool operator()(const WaitKey& a, const WaitKey& b) const {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.arrival != b.arrival) return a.arrival < b.arrival;
-    return a.seq < b.seq;
-  }
-};
+// Waiting order: higher priority, then earlier (original) arrival, then
+// enqueue order. Keys are unique among a queue's valid entries (seq is).
+inline bool wait_before(const WaitEntry& a, const WaitEntry& b) {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  if (a.arrival != b.arrival) return a.arrival < b.arrival;
+  return a.seq < b.seq;
+}
 
-using WaitSet = std::set<WaitKey, WaitOrder>;
+// A queue's waiting interactions: a flat binary heap (best entry at the
+// front) with lazy deletion. Insert is O(log n) in one contiguous array,
+// removing an interaction is O(1) plus popping stale entries off the top, and
+// the heap is compacted when stale entries outnumber live ones, so it never
+// holds more than 2 x live + 16 entries.
+class WaitHeap {
+ public:
+  using Tokens = std::vector<std::uint32_t>;
+
+  void push(const WaitEntry& e) {
+    entries_.push_back(e);
+    std::push_heap(entries_.begin(), entries_.end(), later);
+    ++live_;
+  }
+  // One of the heap's valid entries has just become stale.
+  void forget(const Tokens& tokens) {
+    --live_;
+    settle(tokens);
+  }
+  // The best valid entry, or nullptr (the top is never stale between calls).
+  const WaitEntry* top() const { return entries_.empty() ? nullptr : &entries_.front(); }
+  std::size_t size() const { return live_; }
+  std::size_t held() const { return entries_.size(); }
+  std::size_t bytes() const { return entries_.capacity() * sizeof(WaitEntry); }
+  static bool valid(const WaitEntry& e, const Tokens& tokens) { return tokens[e.ix] == e.token; }
+
+  // Calls f(entry) for the valid entries in waiting order until f returns
+  // false: a best-first walk of the heap (a frontier of heap positions kept
+  // as a heap itself), so stopping after k entries costs O(k log k).
+  template <typename F>
+  void visit_in_order(const Tokens& tokens, std::vector<std::uint32_t>& frontier, F&& f) const {
+    frontier.clear();
+    if (entries_.empty()) return;
+    const auto later_pos = [&](std::uint32_t a, std::uint32_t b) { return later(entries_[a], entries_[b]); };
+    frontier.push_back(0);
+    while (!frontier.empty()) {
+      std::pop_heap(frontier.begin(), frontier.end(), later_pos);
+      const std::uint32_t i = frontier.back();
+      frontier.pop_back();
+      if (valid(entries_[i], tokens) && !f(entries_[i])) return;
+      for (std::uint32_t c = 2 * i + 1; c <= 2 * i + 2 && c < entries_.size(); ++c) {
+        frontier.push_back(c);
+        std::push_heap(frontier.begin(), frontier.end(), later_pos);
+      }
+    }
+  }
+  // Calls f(entry) for every valid entry, in no particular order.
+  template <typename F>
+  void for_each(const Tokens& tokens, F&& f) const {
+    for (const WaitEntry& e : entries_)
+      if (valid(e, tokens)) f(e);
+  }
+
+ private:
+  // Heap "less": a comes after b in waiting order.
+  static bool later(const WaitEntry& a, const WaitEntry& b) { return wait_before(b, a); }
+  void settle(const Tokens& tokens) {
+    if (entries_.size() > 2 * static_cast<std::size_t>(live_) + 16) {
+      std::erase_if(entries_, [&](const WaitEntry& e) { return !valid(e, tokens); });
+      std::make_heap(entries_.begin(), entries_.end(), later);
+    }
+    while (!entries_.empty() && !valid(entries_.front(), tokens)) {
+      std::pop_heap(entries_.begin(), entries_.end(), later);
+      entries_.pop_back();
+    }
+  }
+  std::vector<WaitEntry> entries_;
+  std::uint32_t live_ = 0;
+};
 
 // Fields read by every availability refresh and decision come first, in the
 // record's first two cache lines (capacity, voice blocking and id are copies
@@ -210,8 +283,7 @@ struct alignas(64) AgentRec {
 struct Target {
   std::uint32_t queue = kNil;
   std::uint16_t tier = 0;
-  bool in_set = false;
-  WaitSet::iterator it;
+  bool in_set = false;  // a valid entry for this target is in the queue's heap
 };
 
 struct Decline {
@@ -250,7 +322,7 @@ struct IxRec {
 
 struct QueueRec {
   // Hot fields first: the decision path reads these.
-  WaitSet waiting;
+  WaitHeap waiting;
   QueueId id{};                 // cfg.id
   Duration weight{0};           // cfg.weight_seconds
   std::vector<DenseReq> tiers;  // [0] base, then one per relax step
@@ -455,8 +527,13 @@ Status check_levels(const std::vector<SkillLevel>& skills, const char* field) {
 }  // namespace
 
 struct Engine::Impl {
+  // The reports behind both the id and the handle entry points, by slot.
+  Status answer(std::uint32_t xi, std::uint32_t ai, Time now);
   // declined() and no_answer(): the offer to `agent` ends without an answer.
-  Status end_ringing(InteractionId id, AgentId agent, Time now, EventType type);
+  Status end_ringing(std::uint32_t xi, std::uint32_t ai, Time now, EventType type);
+  Status abandon(std::uint32_t xi, Time now);
+  Status end(std::uint32_t xi, Time now, bool difficult);
+  Status wrap_done(std::uint32_t xi, Time now);
 
   EngineOptions opt;
   std::mt19937_64 rng;
@@ -486,6 +563,10 @@ struct Engine::Impl {
   // to find that every listed agent lacks a second required skill.
   std::vector<std::uint32_t> avail_base;
   std::vector<IxRec> ixs;
+  // Per interaction slot: bumped whenever the interaction leaves Waiting, so
+  // its heap entries go stale; never reset, so a reused slot's old entries
+  // stay stale too. Dense, so validating a heap entry reads 4 bytes.
+  std::vector<std::uint32_t> wait_tokens;
   std::vector<std::uint32_t> free_ixs;
   FlatIndex ix_index;
   StickyMemory sticky;
@@ -499,6 +580,8 @@ struct Engine::Impl {
   std::vector<std::pair<Time, std::uint32_t>> ranked;
   std::vector<std::uint32_t> answer_scratch;
   std::vector<std::uint32_t> victims;
+  std::vector<WaitEntry> victim_entries;
+  mutable std::vector<std::uint32_t> frontier;  // WaitHeap::visit_in_order
   // Queues whose staffing dropped to zero during the current call; their
   // no-agents policy is applied once the call's other changes are done.
   std::vector<std::uint32_t> unstaffed;
@@ -536,6 +619,16 @@ struct Engine::Impl {
   std::uint32_t agent_idx(AgentId id) const { return agent_index.get(raw(id)); }
   std::uint32_t queue_idx(QueueId id) const { return queue_index.get(raw(id)); }
   std::uint32_t ix_idx(InteractionId id) const { return ix_index.get(raw(id)); }
+  // The slot of a handle that still names a live interaction / agent, else
+  // kNil. The generation check is what keeps a handle kept past the end of
+  // its interaction from touching the slot's next occupant.
+  std::uint32_t ix_slot(InteractionHandle h) const {
+    if (h.slot >= ixs.size() || !ixs[h.slot].live || ixs[h.slot].gen != h.gen) return kNil;
+    return h.slot;
+  }
+  std::uint32_t agent_slot(AgentHandle h) const {
+    return h.slot < agents.size() && agents[h.slot].live ? h.slot : kNil;
+  }
 
   void push_timer(Time at, TimerKind kind, std::uint32_t idx, std::uint32_t gen, std::uint32_t aux = 0) {
     timers.push(Timer{at, ++timer_seq, kind, idx, gen, aux});
@@ -551,6 +644,7 @@ struct Engine::Impl {
   Event& emit_ix(EventType type, Time now, const IxRec& ix) {
     Event& e = emit(type, now);
     e.interaction = ix.id;
+    e.handle = InteractionHandle{static_cast<std::uint32_t>(&ix - ixs.data()), ix.gen};
     e.queue = queues[ix.home].id;
     e.channel = ix.ch;
     e.arrival = ix.arrival;
@@ -559,6 +653,12 @@ struct Engine::Impl {
   Event& emit_agent(EventType type, Time now, const AgentRec& a) {
     Event& e = emit(type, now);
     e.agent = a.id;
+    e.agent_handle = AgentHandle{static_cast<std::uint32_t>(&a - agents.data())};
+    return e;
+  }
+  Event& with_agent(Event& e, std::uint32_t ai) const {
+    e.agent = agents[ai].id;
+    e.agent_handle = AgentHandle{ai};
     return e;
   }
 
@@ -766,9 +866,14 @@ struct Engine::Impl {
         to = queue_idx(q.cfg.no_agents_redirect);
         if (to == kNil || to == qi || !queues[to].live) continue;  // as at enqueue: keep waiting here
       }
+      // In waiting order, as the events for them come out in that order.
+      victim_entries.clear();
+      q.waiting.for_each(wait_tokens, [&](const WaitEntry& k) {
+        if (ixs[k.ix].home == qi && !ixs[k.ix].callback) victim_entries.push_back(k);
+      });
+      std::sort(victim_entries.begin(), victim_entries.end(), wait_before);
       victims.clear();
-      for (const WaitKey& k : q.waiting)
-        if (ixs[k.ix].home == qi && !ixs[k.ix].callback) victims.push_back(k.ix);
+      for (const WaitEntry& k : victim_entries) victims.push_back(k.ix);
       for (std::uint32_t xi : victims) {
         if (to == kNil)
           remove(xi, Disposition::kNoAgents, now);
@@ -986,33 +1091,42 @@ struct Engine::Impl {
   void update_head(std::uint32_t qi) {
     const QueueRec& q = queues[qi];
     Head& h = heads[qi];
-    h.nonempty = !q.waiting.empty();
-    if (!h.nonempty) return;
-    const WaitKey& k = *q.waiting.begin();
-    h.priority = k.priority;
-    h.eff = k.arrival - q.weight;
-    h.seq = k.seq;
+    const WaitEntry* k = q.waiting.top();
+    h.nonempty = k != nullptr;
+    if (!k) return;
+    h.priority = k->priority;
+    h.eff = k->arrival - q.weight;
+    h.seq = k->seq;
   }
+  // Puts the interaction's targets that are not in their queue's heap there.
   void insert_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
+    const bool simple = ix.extra.empty() && ix.declined.empty() && ix.pref_agent == kNil;
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
-      const bool simple = ix.extra.empty() && ix.declined.empty() && ix.pref_agent == kNil;
-      t.it = queues[t.queue]
-                 .waiting.insert(WaitKey{ix.priority, ix.arrival, ix.seq, xi, t.tier, simple, ix.ch})
-                 .first;
+      queues[t.queue].waiting.push(
+          WaitEntry{ix.priority, xi, ix.arrival, ix.seq, wait_tokens[xi], t.tier, simple, ix.ch});
       t.in_set = true;
       update_head(t.queue);
     }
   }
   void remove_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
+    bool any = false;
+    for (const auto& t : ix.targets) any |= t.in_set;
+    if (!any) return;
+    ++wait_tokens[xi];
     for (auto& t : ix.targets) {
       if (!t.in_set) continue;
-      queues[t.queue].waiting.erase(t.it);
+      queues[t.queue].waiting.forget(wait_tokens);
       t.in_set = false;
       update_head(t.queue);
     }
+  }
+  // The copies in the heap entries (tier, simple) are out of date.
+  void reinsert_waiting(std::uint32_t xi) {
+    remove_waiting(xi);
+    insert_waiting(xi);
   }
 
   void set_phase(IxRec& ix, PhaseInput in) {
@@ -1029,6 +1143,7 @@ struct Engine::Impl {
     } else {
       xi = static_cast<std::uint32_t>(ixs.size());
       ixs.emplace_back();
+      wait_tokens.push_back(0);
     }
     IxRec& ix = ixs[xi];
     ix.live = true;
@@ -1068,8 +1183,7 @@ struct Engine::Impl {
       ++a.ringing;
       a.ixs.push_back(xi);
       ix.ringing.push_back(ai);
-      Event& e = emit_ix(EventType::kOffered, now, ix);
-      e.agent = a.cfg.id;
+      Event& e = with_agent(emit_ix(EventType::kOffered, now, ix), ai);
       e.deadline = deadline;
       e.value = ix.callback ? 1 : 0;
       refresh(ai, now);
@@ -1107,7 +1221,7 @@ struct Engine::Impl {
   // entry at the base tier needs only channel availability from a base
   // member (membership already proved the skills), so the common case reads
   // neither the agent's skills nor the queue's requirement.
-  bool can_take(std::uint32_t ai, std::uint32_t qi, bool base, const WaitKey& k, Time now) const {
+  bool can_take(std::uint32_t ai, std::uint32_t qi, bool base, const WaitEntry& k, Time now) const {
     const AgentRec& a = agents[ai];
     if (k.simple) {
       if (!(a.avail_mask & bit(k.ch))) return false;
@@ -1123,14 +1237,13 @@ struct Engine::Impl {
   // that beats `best`; stops at the first entry that cannot beat it.
   void scan_queue(std::uint32_t ai, QueueRef r, Pick& best, Time now) const {
     const QueueRec& q = queues[r.queue];
-    for (const WaitKey& k : q.waiting) {
+    q.waiting.visit_in_order(wait_tokens, frontier, [&](const WaitEntry& k) {
       const Time eff = k.arrival - q.weight;
-      if (!best.beats(k.priority, eff, k.seq)) return;
-      if (can_take(ai, r.queue, r.base, k, now)) {
-        best = Pick{k.ix, r.queue, k.priority, eff, k.seq};
-        return;
-      }
-    }
+      if (!best.beats(k.priority, eff, k.seq)) return false;
+      if (!can_take(ai, r.queue, r.base, k, now)) return true;
+      best = Pick{k.ix, r.queue, k.priority, eff, k.seq};
+      return false;
+    });
   }
 
   // Finds the best waiting interaction the agent can take across its queues:
@@ -1198,8 +1311,8 @@ struct Engine::Impl {
     IxRec& ix = ixs[xi];
     AgentRec& a = agents[ai];
     const QueueRec& home = queues[ix.home];
-    if (cancel_command) emit_ix(EventType::kOfferCancelled, now, ix).agent = a.cfg.id;
-    emit_ix(type, now, ix).agent = a.cfg.id;
+    if (cancel_command) with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
+    with_agent(emit_ix(type, now, ix), ai);
     const bool none_left = stop_ringing(xi, ai);
     const Duration backoff = std::max<Duration>(home.cfg.ring_timeout, std::chrono::seconds(1));
     ix.declined.push_back(Decline{ai, now + backoff});
@@ -1222,7 +1335,7 @@ struct Engine::Impl {
   // Takes back an offer without blaming the agent (agent lost, logout).
   void withdraw(std::uint32_t xi, std::uint32_t ai, Time now) {
     IxRec& ix = ixs[xi];
-    emit_ix(EventType::kOfferCancelled, now, ix).agent = agents[ai].cfg.id;
+    with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
     const bool none_left = stop_ringing(xi, ai);
     refresh(ai, now);
     if (none_left) requeue(xi, PhaseInput::kWithdraw, now);
@@ -1260,7 +1373,7 @@ struct Engine::Impl {
       switch (step.action) {
         case OverflowStep::Action::kRelax:
           ix.targets[0].tier = static_cast<std::uint16_t>(home.step_tier[i]);
-          if (ix.targets[0].in_set) ix.targets[0].it->tier = ix.targets[0].tier;
+          if (ix.targets[0].in_set) reinsert_waiting(xi);
           break;
         case OverflowStep::Action::kAddQueue: {
           const std::uint32_t qi = queue_idx(step.queue);
@@ -1319,8 +1432,7 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     --a.wrapping;
     release_slot(ai, xi);
-    Event& e = emit_ix(EventType::kWrapUpEnded, now, ix);
-    e.agent = a.cfg.id;
+    with_agent(emit_ix(EventType::kWrapUpEnded, now, ix), ai);
     const double handle = seconds_between(ix.answered_at, now);
     QueueRec& q = queues[ix.home];
     q.aht_s = 0.9 * q.aht_s + 0.1 * handle;
@@ -1339,7 +1451,7 @@ struct Engine::Impl {
     if (ix.on_hold) {
       ix.on_hold = false;
       ix.hold_total += now - ix.hold_started;
-      emit_ix(EventType::kHoldEnded, now, ix).agent = a.cfg.id;
+      with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
     }
     --a.connected;
     ++a.wrapping;
@@ -1351,8 +1463,7 @@ struct Engine::Impl {
     a.fatigue_at = now;
     ix.ended_at = now;
     const Time wrap_end = now + home.cfg.wrap_up;
-    Event& e = emit_ix(EventType::kEnded, now, ix);
-    e.agent = a.cfg.id;
+    Event& e = with_agent(emit_ix(EventType::kEnded, now, ix), ai);
     e.deadline = wrap_end;
     refresh(ai, now);
     if (home.cfg.wrap_up.count() <= 0) {
@@ -1429,7 +1540,7 @@ struct Engine::Impl {
   std::string check() const {
     std::vector<std::size_t> listed(agents.size() * kChannelCount, 0);
     std::ostringstream err;
-    err << check_lists(listed);
+    err << check_lists(listed) << check_waiting();
     std::vector<int> used(agents.size() * kChannelCount, 0), ringing(agents.size(), 0),
         conn(agents.size(), 0), wrap(agents.size(), 0);
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1439,10 +1550,6 @@ struct Engine::Impl {
       for (const auto& t : ix.targets) {
         if (t.in_set != (ix.phase == Phase::kWaiting))
           err << "interaction " << raw(ix.id) << " waiting-set membership does not match phase\n";
-        if (t.in_set && (t.it->tier != t.tier || t.it->ix != xi || t.it->ch != ix.ch))
-          err << "interaction " << raw(ix.id) << " waiting key out of date\n";
-        if (t.in_set && t.it->simple && (!ix.extra.empty() || !ix.declined.empty() || ix.pref_agent != kNil))
-          err << "interaction " << raw(ix.id) << " marked simple but is not\n";
       }
       if (ix.phase == Phase::kOffered) {
         if (ix.ringing.empty()) err << "offered interaction " << raw(ix.id) << " rings nobody\n";
@@ -1532,24 +1639,61 @@ struct Engine::Impl {
       }
       if (staffed != q.staffed)
         err << "queue " << raw(q.cfg.id) << " staffed count " << q.staffed << " != " << staffed << "\n";
-      for (const WaitKey& k : q.waiting) {
+      q.waiting.for_each(wait_tokens, [&](const WaitEntry& k) {
         const IxRec& ix = ixs[k.ix];
-        if (!ix.live || ix.phase != Phase::kWaiting) {
-          err << "dead entry in waiting set\n";
-          continue;
-        }
-        const Target* t = nullptr;
-        for (const auto& tt : ix.targets)
-          if (tt.queue == qi) t = &tt;
-        if (!t) {
-          err << "waiting entry without target\n";
-          continue;
-        }
+        const Target* t = target_in(ix, qi);
+        if (!ix.live || ix.phase != Phase::kWaiting || !t) return;  // reported by check_waiting
         for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
           if (agents[ai].live && eligible(ai, ix, *t, last))
             err << "agent " << raw(agents[ai].cfg.id) << " is available and eligible for waiting interaction "
                 << raw(ix.id) << "\n";
-      }
+      });
+    }
+    return err.str();
+  }
+
+  static const Target* target_in(const IxRec& ix, std::uint32_t qi) {
+    for (const auto& t : ix.targets)
+      if (t.queue == qi) return &t;
+    return nullptr;
+  }
+
+  // Every waiting interaction has exactly one valid heap entry per target,
+  // with up-to-date copies; counts, heads and the stale-entry bound hold.
+  std::string check_waiting() const {
+    std::ostringstream err;
+    std::vector<std::uint32_t> entries(ixs.size(), 0);
+    for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
+      const WaitHeap& w = queues[qi].waiting;
+      std::size_t n = 0;
+      w.for_each(wait_tokens, [&](const WaitEntry& k) {
+        ++n;
+        ++entries[k.ix];
+        const IxRec& ix = ixs[k.ix];
+        const Target* t = target_in(ix, qi);
+        if (!ix.live || ix.phase != Phase::kWaiting || !t || !t->in_set)
+          err << "dead entry in waiting heap of queue " << raw(queues[qi].id) << "\n";
+        else if (t->tier != k.tier || k.ch != ix.ch || k.priority != ix.priority || k.arrival != ix.arrival)
+          err << "interaction " << raw(ix.id) << " waiting entry out of date\n";
+        else if (k.simple && (!ix.extra.empty() || !ix.declined.empty() || ix.pref_agent != kNil))
+          err << "interaction " << raw(ix.id) << " marked simple but is not\n";
+      });
+      if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
+      if (w.top() && !WaitHeap::valid(*w.top(), wait_tokens)) err << "stale entry at a heap top\n";
+      if (w.held() > 2 * w.size() + 16) err << "waiting heap holds too many stale entries\n";
+      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && heads[qi].seq != w.top()->seq))
+        err << "queue " << raw(queues[qi].id) << " head out of date\n";
+    }
+    for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
+      std::uint32_t want = 0;
+      if (ixs[xi].live)
+        for (const auto& t : ixs[xi].targets) {
+          want += t.in_set ? 1 : 0;
+          if (t.in_set != (ixs[xi].phase == Phase::kWaiting))
+            err << "interaction " << raw(ixs[xi].id) << " waiting-set membership does not match phase\n";
+        }
+      if (entries[xi] != want)
+        err << "interaction slot " << xi << " has " << entries[xi] << " heap entries\n";
     }
     return err.str();
   }
@@ -1681,6 +1825,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     for (std::uint32_t xi = 0; xi < m.ixs.size(); ++xi) {
       IxRec& ix = m.ixs[xi];
       if (!ix.live) continue;
+      bool stale_copies = false;
       for (auto& t : ix.targets) {
         if (t.queue != qi) continue;
         t.tier = 0;
@@ -1690,8 +1835,9 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
             if (q.step_tier[static_cast<std::size_t>(s)] >= 0)
               t.tier = static_cast<std::uint16_t>(q.step_tier[static_cast<std::size_t>(s)]);
         }
-        if (t.in_set) t.it->tier = t.tier;
+        stale_copies |= t.in_set;
       }
+      if (stale_copies) m.reinsert_waiting(xi);
       if (ix.phase == Phase::kWaiting) waiting.push_back(xi);
     }
     for (auto xi : waiting)
@@ -1844,7 +1990,13 @@ void Engine::start_new_day() {
 }
 
 Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
+  InteractionHandle ignored;
+  return enqueue(spec, now, ignored);
+}
+
+Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, InteractionHandle& handle) {
   auto& m = *impl_;
+  handle = InteractionHandle{};
   now = m.clamp(now);
   if (raw(spec.id) == 0) return Error::invalid("id", "interaction id must be non-zero");
   if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
@@ -1913,7 +2065,9 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
   m.ix_index.put(raw(spec.id), xi);
   m.insert_waiting(xi);
   m.emit_ix(EventType::kEnqueued, now, ix);
+  const InteractionHandle mine{xi, ix.gen};
   if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
+  if (m.ix_slot(mine) != kNil) handle = mine;  // not when it left routing at once
   return outcome;
 }
 
@@ -1965,51 +2119,61 @@ Status Engine::convert_to_callback(InteractionId id, Time now) {
 
 Status Engine::answered(InteractionId id, AgentId agent, Time now) {
   auto& m = *impl_;
-  now = m.clamp(now);
   const std::uint32_t xi = m.ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
   const std::uint32_t ai = m.agent_idx(agent);
   if (ai == kNil) return Error::not_found("unknown agent");
-  IxRec& ix = m.ixs[xi];
+  return m.answer(xi, ai, now);
+}
+
+Status Engine::answered(InteractionHandle ix, AgentHandle agent, Time now) {
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  const std::uint32_t ai = m.agent_slot(agent);
+  if (ai == kNil) return Error::not_found("stale agent handle");
+  return m.answer(xi, ai, now);
+}
+
+Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
+  now = clamp(now);
+  IxRec& ix = ixs[xi];
   if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
     return Error::conflict("interaction is not ringing this agent");
-  m.set_phase(ix, PhaseInput::kAnswer);
+  set_phase(ix, PhaseInput::kAnswer);
   ++ix.offer_gen;
   // Copied into reused scratch space (no allocation per answer). Nothing
-  // below re-enters answered(), so the scratch is not reused meanwhile.
-  std::vector<std::uint32_t>& others = m.answer_scratch;
+  // below re-enters answer(), so the scratch is not reused meanwhile.
+  std::vector<std::uint32_t>& others = answer_scratch;
   others.assign(ix.ringing.begin(), ix.ringing.end());
   ix.ringing.clear();
-  AgentRec& a = m.agents[ai];
+  AgentRec& a = agents[ai];
   --a.ringing;
   ++a.connected;
   a.misses = 0;
   ix.agent = ai;
   ix.answered_at = now;
-  m.emit_ix(EventType::kAnswered, now, ix).agent = a.cfg.id;
-  if (ix.customer != 0 && m.sticky_horizon.count() > 0) {
-    m.sticky.record(ix.customer, ai, now);
-    m.sticky.prune(now - m.sticky_horizon);
+  with_agent(emit_ix(EventType::kAnswered, now, ix), ai);
+  if (ix.customer != 0 && sticky_horizon.count() > 0) {
+    sticky.record(ix.customer, ai, now);
+    sticky.prune(now - sticky_horizon);
   }
-  m.refresh(ai, now);
+  refresh(ai, now);
   for (std::uint32_t o : others) {
     if (o == ai) continue;
-    m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[o].cfg.id;
-    --m.agents[o].ringing;
-    m.release_slot(o, xi);
-    m.refresh(o, now);
+    with_agent(emit_ix(EventType::kOfferCancelled, now, ix), o);
+    --agents[o].ringing;
+    release_slot(o, xi);
+    refresh(o, now);
   }
   for (std::uint32_t o : others)
-    if (o != ai) m.dispatch_agent(o, now);
-  m.dispatch_agent(ai, now);  // multi-capacity channels may take more
+    if (o != ai) dispatch_agent(o, now);
+  dispatch_agent(ai, now);  // multi-capacity channels may take more
   return common::ok_status();
 }
 
-Status Engine::Impl::end_ringing(InteractionId id, AgentId agent, Time now, EventType type) {
+Status Engine::Impl::end_ringing(std::uint32_t xi, std::uint32_t ai, Time now, EventType type) {
   now = clamp(now);
-  const std::uint32_t xi = ix_idx(id);
-  const std::uint32_t ai = agent_idx(agent);
-  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
   IxRec& ix = ixs[xi];
   if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
     return Error::conflict("interaction is not ringing this agent");
@@ -2018,34 +2182,67 @@ Status Engine::Impl::end_ringing(InteractionId id, AgentId agent, Time now, Even
 }
 
 Status Engine::declined(InteractionId id, AgentId agent, Time now) {
-  return impl_->end_ringing(id, agent, now, EventType::kDeclined);
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
+  return m.end_ringing(xi, ai, now, EventType::kDeclined);
 }
 
 Status Engine::no_answer(InteractionId id, AgentId agent, Time now) {
-  return impl_->end_ringing(id, agent, now, EventType::kNoAnswer);
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
+  return m.end_ringing(xi, ai, now, EventType::kNoAnswer);
+}
+
+Status Engine::declined(InteractionHandle ix, AgentHandle agent, Time now) {
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_slot(ix);
+  const std::uint32_t ai = m.agent_slot(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("stale interaction or agent handle");
+  return m.end_ringing(xi, ai, now, EventType::kDeclined);
+}
+
+Status Engine::no_answer(InteractionHandle ix, AgentHandle agent, Time now) {
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_slot(ix);
+  const std::uint32_t ai = m.agent_slot(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("stale interaction or agent handle");
+  return m.end_ringing(xi, ai, now, EventType::kNoAnswer);
 }
 
 Status Engine::abandoned(InteractionId id, Time now) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t xi = impl_->ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
-  IxRec& ix = m.ixs[xi];
+  return impl_->abandon(xi, now);
+}
+
+Status Engine::abandoned(InteractionHandle ix, Time now) {
+  const std::uint32_t xi = impl_->ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  return impl_->abandon(xi, now);
+}
+
+Status Engine::Impl::abandon(std::uint32_t xi, Time now) {
+  now = clamp(now);
+  IxRec& ix = ixs[xi];
   auto next = transition_phase(ix.phase, PhaseInput::kAbandon);
   if (!next) return next.error();
   if (ix.callback && ix.phase != Phase::kScheduled)
     return Error::conflict("a callback cannot be abandoned; it is removed by the agent");
   const std::vector<std::uint32_t> ringing(ix.ringing.begin(), ix.ringing.end());
-  m.remove_waiting(xi);
+  remove_waiting(xi);
   for (std::uint32_t ai : ringing) {
-    m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[ai].cfg.id;
-    m.stop_ringing(xi, ai);
+    with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
+    stop_ringing(xi, ai);
   }
   ix.phase = *next;
-  m.emit_ix(EventType::kAbandoned, now, ix);
-  m.release_ix(xi);
-  for (std::uint32_t ai : ringing) m.refresh(ai, now);
-  for (std::uint32_t ai : ringing) m.dispatch_agent(ai, now);
+  emit_ix(EventType::kAbandoned, now, ix);
+  release_ix(xi);
+  for (std::uint32_t ai : ringing) refresh(ai, now);
+  for (std::uint32_t ai : ringing) dispatch_agent(ai, now);
   return common::ok_status();
 }
 
@@ -2062,31 +2259,60 @@ Status Engine::hold(InteractionId id, bool on_hold, Time now) {
     ix.hold_started = now;
   else
     ix.hold_total += now - ix.hold_started;
-  m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix).agent =
-      m.agents[ix.agent].cfg.id;
+  m.with_agent(m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix), ix.agent);
   return common::ok_status();
 }
 
 Status Engine::ended(InteractionId id, Time now, bool difficult) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t xi = impl_->ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
-  auto next = transition_phase(m.ixs[xi].phase, PhaseInput::kEnd);
+  return impl_->end(xi, now, difficult);
+}
+
+Status Engine::ended(InteractionHandle ix, Time now, bool difficult) {
+  const std::uint32_t xi = impl_->ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  return impl_->end(xi, now, difficult);
+}
+
+Status Engine::Impl::end(std::uint32_t xi, Time now, bool difficult) {
+  now = clamp(now);
+  auto next = transition_phase(ixs[xi].phase, PhaseInput::kEnd);
   if (!next) return next.error();
-  m.end_conversation(xi, now, difficult);
+  end_conversation(xi, now, difficult);
   return common::ok_status();
 }
 
 Status Engine::wrap_up_done(InteractionId id, Time now) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t xi = impl_->ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
-  auto next = transition_phase(m.ixs[xi].phase, PhaseInput::kWrapDone);
+  return impl_->wrap_done(xi, now);
+}
+
+Status Engine::wrap_up_done(InteractionHandle ix, Time now) {
+  const std::uint32_t xi = impl_->ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  return impl_->wrap_done(xi, now);
+}
+
+Status Engine::Impl::wrap_done(std::uint32_t xi, Time now) {
+  now = clamp(now);
+  auto next = transition_phase(ixs[xi].phase, PhaseInput::kWrapDone);
   if (!next) return next.error();
-  m.finish_wrap(xi, now);
+  finish_wrap(xi, now);
   return common::ok_status();
+}
+
+Result<InteractionHandle> Engine::handle_of(InteractionId id) const {
+  const std::uint32_t xi = impl_->ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  return InteractionHandle{xi, impl_->ixs[xi].gen};
+}
+
+Result<AgentHandle> Engine::handle_of(AgentId id) const {
+  const std::uint32_t ai = impl_->agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  return AgentHandle{ai};
 }
 
 void Engine::tick(Time now) {
@@ -2141,7 +2367,9 @@ Result<QueueSnapshot> Engine::queue(QueueId id, Time now) const {
   QueueSnapshot s;
   s.id = id;
   s.waiting = q.waiting.size();
-  for (const auto& k : q.waiting) s.longest_wait = std::max(s.longest_wait, Duration(now - k.arrival));
+  q.waiting.for_each(m.wait_tokens, [&](const WaitEntry& k) {
+    s.longest_wait = std::max(s.longest_wait, Duration(now - k.arrival));
+  });
   s.staffed = q.staffed;
   for (auto ai : q.members)
     if (m.agents[ai].avail_mask & bit(q.cfg.channel)) ++s.available;
@@ -2181,14 +2409,13 @@ std::size_t Engine::live_interaction_count() const { return impl_->ix_index.size
 std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
   std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
-                      m.ixs.capacity() * sizeof(IxRec) + m.queues.capacity() * sizeof(QueueRec) +
+                      m.ixs.capacity() * (sizeof(IxRec) + 4) + m.queues.capacity() * sizeof(QueueRec) +
                       m.buckets.capacity() * sizeof(Bucket);
   for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
   for (const auto& a : m.agents)
     bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.heap_bytes() +
              a.cfg.skills.capacity() * sizeof(SkillLevel);
-  for (const auto& q : m.queues)
-    bytes += q.waiting.size() * (sizeof(WaitKey) + 32) + q.members.capacity() * 4;
+  for (const auto& q : m.queues) bytes += q.waiting.bytes() + q.members.capacity() * 4;
   for (const auto& ix : m.ixs)
     bytes += ix.targets.heap_bytes() + ix.extra.capacity() * sizeof(DenseSkill) + ix.ringing.heap_bytes() +
              ix.declined.capacity() * sizeof(Decline);
