@@ -106,6 +106,10 @@ class SmallVec {
   T& operator[](std::size_t i) { return data()[i]; }
   const T& operator[](std::size_t i) const { return data()[i]; }
   void clear() { size_ = 0; }
+  void assign(const T* b, const T* e) {
+    clear();
+    append(b, e);
+  }
   void push_back(const T& v) {
     if (size_ == cap_) grow();
     data()[size_++] = v;
@@ -244,10 +248,28 @@ class WaitHeap {
   std::uint32_t live_ = 0;
 };
 
-// Fields read by every availability refresh and decision come first, in the
-// record's first two cache lines (capacity, voice blocking and id are copies
-// of cfg for that reason); the rest is touched once per interaction.
+// A queue an agent serves, and whether the agent meets its base requirement;
+// 4 bytes, so an agent's first 8 memberships fit inline in its record.
+struct QueueRef {
+  std::uint32_t queue : 31 = 0;
+  std::uint32_t base : 1 = 0;
+};
+static_assert(sizeof(QueueRef) == 4);
+inline QueueRef queue_ref(std::uint32_t queue, bool base) {
+  QueueRef r;
+  r.queue = queue & 0x7fffffffu;
+  r.base = base ? 1u : 0u;
+  return r;
+}
+
+// An agent's state: everything an availability change, an offer, an answer
+// or an end of conversation reads or writes, in four adjacent cache lines
+// with the first skills, queue memberships and interactions inline (no
+// pointer to chase for an agent with up to 4 skills and 4 queues). The
+// configuration as given lives apart (Impl::agent_cfgs): it is read only
+// when it changes and for snapshots.
 struct alignas(64) AgentRec {
+  // Line 0: availability and the slot counts.
   bool live = false;
   std::uint8_t avail_mask = 0;
   AgentState state = AgentState::kIdle;
@@ -258,27 +280,23 @@ struct alignas(64) AgentRec {
   int ringing = 0;
   int connected = 0;
   int wrapping = 0;
-  AgentId id{};                                        // cfg.id
-  std::vector<DenseSkill> skills;                      // sorted by dense skill
-  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
-  SmallVec<std::uint32_t, 2> ixs;                      // ringing, connected and wrap-up interactions
-  AgentConfig cfg;
-  Time avail_since[kChannelCount] = {};  // when it last became available per channel
+  int misses = 0;
   std::uint32_t handled_today = 0;
+  std::uint32_t hb_gen = 0;
+  // Line 1: identity, availability times and the strategies' inputs.
+  AgentId id{};                          // cfg.id
+  Time avail_since[kChannelCount] = {};  // when it last became available per channel
   double busy_decayed = 0;
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  int misses = 0;
-  std::uint32_t hb_gen = 0;
-
-  void set_config(const AgentConfig& c) {
-    cfg = c;
-    id = c.id;
-    voice_blocks = c.voice_blocks_other_channels;
-    for (int i = 0; i < kChannelCount; ++i) capacity[i] = c.capacity[i];
-  }
+  // Lines 2-3.
+  double weight = 1.0;             // cfg.weight
+  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
+  SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
+  SmallVec<QueueRef, 8> queues;    // queues it serves
 };
+static_assert(sizeof(AgentRec) <= 256, "agent record: four cache lines");
 
 struct Target {
   std::uint32_t queue = kNil;
@@ -291,12 +309,18 @@ struct Decline {
   Time until;
 };
 
-// Decision-path fields first; answer/hold/end bookkeeping last.
-struct IxRec {
+// An interaction's state. Lines 0-1 hold what an enqueue, an offer, an
+// answer and an end read or write (flags for the rarely non-empty vectors, so
+// testing them does not touch lines 2-3); lines 2-3 hold the rest.
+struct alignas(64) IxRec {
+  // Line 0.
   bool live = false;
   Phase phase = Phase::kWaiting;
   Channel ch = Channel::kVoice;
   bool callback = false;
+  bool on_hold = false;
+  bool has_extra = false;     // !extra.empty()
+  bool has_declined = false;  // !declined.empty()
   std::uint32_t gen = 0;
   std::uint32_t home = kNil;
   std::uint32_t agent = kNil;
@@ -307,17 +331,32 @@ struct IxRec {
   Time arrival{};
   std::uint64_t seq = 0;
   InteractionId id{};
-  Time pref_until{};
-  SmallVec<Target, 1> targets;  // [0] is the home queue
-  std::vector<DenseSkill> extra;
-  SmallVec<std::uint32_t, 1> ringing;
-  std::vector<Decline> declined;
-  std::uint64_t customer = 0;
+  // Line 1.
   Time answered_at{};
+  SmallVec<Target, 1> targets;  // [0] is the home queue
+  SmallVec<std::uint32_t, 1> ringing;
+  std::uint64_t customer = 0;
+  // Lines 2-3: preferred agents, extra skills, declines, hold and end times.
+  Time pref_until{};
+  std::vector<DenseSkill> extra;
+  std::vector<Decline> declined;
   Time hold_started{};
   Duration hold_total{0};
-  bool on_hold = false;
   Time ended_at{};
+};
+static_assert(sizeof(IxRec) <= 256, "interaction record: four cache lines");
+
+// Per queue, the configuration the offer, end and wrap-up paths read, dense
+// (64 bytes a queue) so they do not touch the queue's big record.
+struct alignas(64) QueueTiming {
+  QueueId id{};
+  Millis ring_timeout{0};
+  Millis wrap_up{0};
+  Millis fatigue_long_handle{0};
+  Millis max_wait{0};
+  double aht_s = 0;  // recent handle time (EWT)
+  int max_consecutive_misses = 0;
+  std::uint32_t overflow_steps = 0;
 };
 
 struct QueueRec {
@@ -334,7 +373,6 @@ struct QueueRec {
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
   std::uint32_t staffed = 0;
-  double aht_s = 0;
   std::uint32_t rr_last = 0;
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
 };
@@ -471,12 +509,6 @@ inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std:
   return sa < sb;
 }
 
-// A queue an agent serves, and whether the agent meets its base requirement.
-struct QueueRef {
-  std::uint32_t queue = kNil;
-  bool base = false;
-};
-
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
 struct Timer {
@@ -492,14 +524,18 @@ struct Timer {
 inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
 inline int ci(Channel ch) { return static_cast<int>(ch); }
 
-int level_of(const std::vector<DenseSkill>& skills, std::uint32_t skill) {
+// Skills: any contiguous range of DenseSkill (an agent's inline list, an
+// interaction's extra requirements).
+template <typename Skills>
+int level_of(const Skills& skills, std::uint32_t skill) {
   if (skill == 0) return kMaxSkillLevel;
   for (const auto& s : skills)
     if (s.skill == skill) return s.level;
   return 0;
 }
 
-bool meets(const std::vector<DenseSkill>& skills, const DenseReq& req) {
+template <typename Skills>
+bool meets(const Skills& skills, const DenseReq& req) {
   if (req.terms.empty()) return true;
   if (req.mode == MatchMode::kAll) {
     for (const auto& t : req.terms)
@@ -511,7 +547,8 @@ bool meets(const std::vector<DenseSkill>& skills, const DenseReq& req) {
   return false;
 }
 
-bool meets_all(const std::vector<DenseSkill>& skills, const std::vector<DenseSkill>& terms) {
+template <typename Skills>
+bool meets_all(const Skills& skills, const std::vector<DenseSkill>& terms) {
   for (const auto& t : terms)
     if (level_of(skills, t.skill) < t.level) return false;
   return true;
@@ -553,10 +590,12 @@ struct Engine::Impl {
   // before.)
   std::vector<std::uint32_t> epochs;
   std::vector<AgentRec> agents;
+  std::vector<AgentConfig> agent_cfgs;  // per agent slot, as configured (cold)
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
-  std::vector<Head> heads;  // per queue
+  std::vector<Head> heads;          // per queue
+  std::vector<QueueTiming> timing;  // per queue
   // Per (queue, channel): available agents meeting the queue's base
   // requirement. Zero lets an arrival that needs only the base requirement
   // skip the search: in a backlogged queue no candidate list is scanned just
@@ -645,7 +684,7 @@ struct Engine::Impl {
     Event& e = emit(type, now);
     e.interaction = ix.id;
     e.handle = InteractionHandle{static_cast<std::uint32_t>(&ix - ixs.data()), ix.gen};
-    e.queue = queues[ix.home].id;
+    e.queue = timing[ix.home].id;
     e.channel = ix.ch;
     e.arrival = ix.arrival;
     return e;
@@ -781,6 +820,15 @@ struct Engine::Impl {
     a.avail_mask = 0;
   }
 
+  void configure_agent(std::uint32_t ai, const AgentConfig& c) {
+    AgentRec& a = agents[ai];
+    agent_cfgs[ai] = c;
+    a.id = c.id;
+    a.voice_blocks = c.voice_blocks_other_channels;
+    a.weight = c.weight;
+    for (int i = 0; i < kChannelCount; ++i) a.capacity[i] = c.capacity[i];
+  }
+
   // ----------------------------------------------------------- membership ----
   bool relevant(const AgentRec& a, const QueueRec& q, bool* base) const {
     bool any = false;
@@ -813,7 +861,7 @@ struct Engine::Impl {
     QueueRec& q = queues[qi];
     bool base = false;
     if (!relevant(a, q, &base)) return;
-    a.queues.emplace_back(qi, base);
+    a.queues.push_back(queue_ref(qi, base));
     q.members.push_back(ai);
     if (base) count_base(ai, qi, +1);
     if (base && logged_in(a)) ++q.staffed;
@@ -827,9 +875,9 @@ struct Engine::Impl {
     QueueRec& q = queues[qi];
     for (std::uint32_t ai : q.members) {
       auto& v = agents[ai].queues;
-      auto it = std::find_if(v.begin(), v.end(), [&](auto& p) { return p.first == qi; });
-      if (it->second) count_base(ai, qi, -1);
-      if (it->second && logged_in(agents[ai])) --q.staffed;
+      auto it = std::find_if(v.begin(), v.end(), [&](const QueueRef& r) { return r.queue == qi; });
+      if (it->base) count_base(ai, qi, -1);
+      if (it->base && logged_in(agents[ai])) --q.staffed;
       v.erase(it);
     }
     q.members.clear();
@@ -909,8 +957,8 @@ struct Engine::Impl {
     if (!(a.avail_mask & bit(ix.ch))) return false;
     if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
     if (!meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
-    if (!meets_all(a.skills, ix.extra)) return false;
-    if (!ix.declined.empty() && declined_by(ix, ai, now)) return false;
+    if (ix.has_extra && !meets_all(a.skills, ix.extra)) return false;
+    if (ix.has_declined && declined_by(ix, ai, now)) return false;
     return true;
   }
 
@@ -997,7 +1045,7 @@ struct Engine::Impl {
     c.handled_today = a.handled_today;
     c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
     c.fatigue = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
-    c.weight = a.cfg.weight;
+    c.weight = a.weight;
     return c;
   }
 
@@ -1040,7 +1088,8 @@ struct Engine::Impl {
     }
     if (t.tier == 0 && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
-    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
+    static const std::vector<DenseSkill> kNoExtra;
+    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.has_extra ? ix.extra : kNoExtra, ix.ch);
     // A narrow requirement (several ANDed skills) can make the cheapest skill
     // list much longer than the set of agents that could ever serve the
     // queue; then the queue's member list is the smaller superset to scan.
@@ -1101,7 +1150,7 @@ struct Engine::Impl {
   // Puts the interaction's targets that are not in their queue's heap there.
   void insert_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
-    const bool simple = ix.extra.empty() && ix.declined.empty() && ix.pref_agent == kNil;
+    const bool simple = !ix.has_extra && !ix.has_declined && ix.pref_agent == kNil;
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
       queues[t.queue].waiting.push(
@@ -1150,13 +1199,14 @@ struct Engine::Impl {
     ix.callback = false;
     ix.steps_applied = 0;
     ix.targets.clear();
-    ix.extra.clear();
+    if (ix.has_extra) ix.extra.clear();
     ix.ringing.clear();
-    ix.declined.clear();
+    if (ix.has_declined) ix.declined.clear();
+    ix.has_extra = false;
+    ix.has_declined = false;
+    ix.customer = 0;
     ix.agent = kNil;
     ix.pref_agent = kNil;
-    ix.pref_until = Time{};
-    ix.hold_total = Duration{0};
     ix.on_hold = false;
     return xi;
   }
@@ -1173,8 +1223,8 @@ struct Engine::Impl {
     IxRec& ix = ixs[xi];
     set_phase(ix, PhaseInput::kOffer);
     remove_waiting(xi);
-    const QueueRec& home = queues[ix.home];
-    const Time deadline = now + home.cfg.ring_timeout;
+    const QueueTiming& home = timing[ix.home];
+    const Time deadline = now + home.ring_timeout;
     ++ix.offer_gen;
     if (ix.pref_agent != kNil) ix.pref_until = Time{};  // the sticky first offer is spent
     for (std::uint32_t ai : picked) {
@@ -1189,7 +1239,7 @@ struct Engine::Impl {
       refresh(ai, now);
     }
     queues[via_queue].rr_last = picked.back();
-    if (home.cfg.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
+    if (home.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
   }
 
   // Tries to place a waiting interaction with an available agent.
@@ -1253,8 +1303,8 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
       order.clear();
-      for (auto [qi, base] : a.queues)
-        if (heads[qi].nonempty) order.push_back(QueueRef{qi, base});
+      for (const QueueRef r : a.queues)
+        if (heads[r.queue].nonempty) order.push_back(r);
       if (order.empty()) return;
       Pick best;
       // Repeatedly take the unvisited queue with the best head. Usually its
@@ -1310,15 +1360,16 @@ struct Engine::Impl {
   void miss(std::uint32_t xi, std::uint32_t ai, EventType type, Time now, bool cancel_command) {
     IxRec& ix = ixs[xi];
     AgentRec& a = agents[ai];
-    const QueueRec& home = queues[ix.home];
+    const QueueTiming& home = timing[ix.home];
     if (cancel_command) with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
     with_agent(emit_ix(type, now, ix), ai);
     const bool none_left = stop_ringing(xi, ai);
-    const Duration backoff = std::max<Duration>(home.cfg.ring_timeout, std::chrono::seconds(1));
+    const Duration backoff = std::max<Duration>(home.ring_timeout, std::chrono::seconds(1));
     ix.declined.push_back(Decline{ai, now + backoff});
+    ix.has_declined = true;
     push_timer(now + backoff, TimerKind::kRetry, xi, ix.gen);
     ++a.misses;
-    if (home.cfg.max_consecutive_misses > 0 && a.misses >= home.cfg.max_consecutive_misses &&
+    if (home.max_consecutive_misses > 0 && a.misses >= home.max_consecutive_misses &&
         a.status.status == AgentStatus::kReady) {
       auto next = transition_status(a.status, StatusInput::kNotReady, reason::kMissed);
       assert(next.ok());
@@ -1355,6 +1406,10 @@ struct Engine::Impl {
   bool apply_due(std::uint32_t xi, Time now) {
     IxRec& ix = ixs[xi];
     if (ix.phase != Phase::kWaiting) return true;
+    const QueueTiming& timed = timing[ix.home];
+    // Most queues have neither a maximum wait nor overflow steps: then the
+    // big queue record is not read at all.
+    if ((ix.callback || timed.max_wait.count() == 0) && timed.overflow_steps == 0) return true;
     QueueRec& home = queues[ix.home];
     const Duration waited = now - ix.arrival;
     if (!ix.callback && home.cfg.max_wait.count() > 0) {
@@ -1418,10 +1473,9 @@ struct Engine::Impl {
   }
 
   Duration estimate(std::uint32_t qi, std::size_t position) const {
-    const QueueRec& q = queues[qi];
-    const double staffed = std::max<double>(1.0, q.staffed);
+    const double staffed = std::max<double>(1.0, queues[qi].staffed);
     return std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(static_cast<double>(position + 1) * q.aht_s / staffed));
+        std::chrono::duration<double>(static_cast<double>(position + 1) * timing[qi].aht_s / staffed));
   }
 
   // --------------------------------------------------------- completion ----
@@ -1434,7 +1488,7 @@ struct Engine::Impl {
     release_slot(ai, xi);
     with_agent(emit_ix(EventType::kWrapUpEnded, now, ix), ai);
     const double handle = seconds_between(ix.answered_at, now);
-    QueueRec& q = queues[ix.home];
+    QueueTiming& q = timing[ix.home];
     q.aht_s = 0.9 * q.aht_s + 0.1 * handle;
     a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
     a.busy_at = now;
@@ -1456,17 +1510,17 @@ struct Engine::Impl {
     --a.connected;
     ++a.wrapping;
     ++a.handled_today;
-    const QueueRec& home = queues[ix.home];
-    const bool long_one = (now - ix.answered_at) >= home.cfg.fatigue_long_handle;
+    const QueueTiming& home = timing[ix.home];
+    const bool long_one = (now - ix.answered_at) >= home.fatigue_long_handle;
     const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
     a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
     a.fatigue_at = now;
     ix.ended_at = now;
-    const Time wrap_end = now + home.cfg.wrap_up;
+    const Time wrap_end = now + home.wrap_up;
     Event& e = with_agent(emit_ix(EventType::kEnded, now, ix), ai);
     e.deadline = wrap_end;
     refresh(ai, now);
-    if (home.cfg.wrap_up.count() <= 0) {
+    if (home.wrap_up.count() <= 0) {
       finish_wrap(xi, now);
     } else {
       push_timer(wrap_end, TimerKind::kWrap, xi, ix.gen);
@@ -1514,6 +1568,7 @@ struct Engine::Impl {
         return;
       case TimerKind::kRetry: {
         std::erase_if(ix.declined, [&](const Decline& d) { return d.until <= now; });
+        ix.has_declined = !ix.declined.empty();
         if (ix.phase == Phase::kWaiting) dispatch_interaction(t.idx, now);
         return;
       }
@@ -1571,19 +1626,19 @@ struct Engine::Impl {
       const AgentRec& a = agents[ai];
       for (int c = 0; c < kChannelCount; ++c) {
         if (used[ai * kChannelCount + c] != a.used[c])
-          err << "agent " << raw(a.cfg.id) << " used count mismatch\n";
-        if (a.used[c] > a.cfg.capacity[c]) err << "agent " << raw(a.cfg.id) << " over capacity\n";
+          err << "agent " << raw(a.id) << " used count mismatch\n";
+        if (a.used[c] > a.capacity[c]) err << "agent " << raw(a.id) << " over capacity\n";
         const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
         const bool have = (a.avail_mask >> c) & 1;
-        if (want != have) err << "agent " << raw(a.cfg.id) << " availability mask stale\n";
+        if (want != have) err << "agent " << raw(a.id) << " availability mask stale\n";
         const std::size_t expect = have ? a.skills.size() + 1 : 0;
         if (listed[ai * kChannelCount + c] != expect)
-          err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
+          err << "agent " << raw(a.id) << " index membership wrong\n";
       }
       if (ringing[ai] != a.ringing || conn[ai] != a.connected || wrap[ai] != a.wrapping)
-        err << "agent " << raw(a.cfg.id) << " ringing/connected/wrap counts mismatch\n";
+        err << "agent " << raw(a.id) << " ringing/connected/wrap counts mismatch\n";
       if (a.live && a.status.status == AgentStatus::kLoggedOut && !a.ixs.empty())
-        err << "logged-out agent " << raw(a.cfg.id) << " holds interactions\n";
+        err << "logged-out agent " << raw(a.id) << " holds interactions\n";
     }
     return err.str() + check_conservation();
   }
@@ -1631,10 +1686,11 @@ struct Engine::Impl {
       std::size_t staffed = 0;
       for (auto ai : q.members) {
         const AgentRec& a = agents[ai];
-        auto it = std::find_if(a.queues.begin(), a.queues.end(), [&](auto& p) { return p.first == qi; });
+        auto it =
+            std::find_if(a.queues.begin(), a.queues.end(), [&](const QueueRef& r) { return r.queue == qi; });
         if (it == a.queues.end())
           err << "membership not symmetric\n";
-        else if (it->second && logged_in(a))
+        else if (it->base && logged_in(a))
           ++staffed;
       }
       if (staffed != q.staffed)
@@ -1645,7 +1701,7 @@ struct Engine::Impl {
         if (!ix.live || ix.phase != Phase::kWaiting || !t) return;  // reported by check_waiting
         for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
           if (agents[ai].live && eligible(ai, ix, *t, last))
-            err << "agent " << raw(agents[ai].cfg.id) << " is available and eligible for waiting interaction "
+            err << "agent " << raw(agents[ai].id) << " is available and eligible for waiting interaction "
                 << raw(ix.id) << "\n";
       });
     }
@@ -1675,7 +1731,9 @@ struct Engine::Impl {
           err << "dead entry in waiting heap of queue " << raw(queues[qi].id) << "\n";
         else if (t->tier != k.tier || k.ch != ix.ch || k.priority != ix.priority || k.arrival != ix.arrival)
           err << "interaction " << raw(ix.id) << " waiting entry out of date\n";
-        else if (k.simple && (!ix.extra.empty() || !ix.declined.empty() || ix.pref_agent != kNil))
+        else if (ix.has_extra != !ix.extra.empty() || ix.has_declined != !ix.declined.empty())
+          err << "interaction " << raw(ix.id) << " has_extra/has_declined out of date\n";
+        else if (k.simple && (ix.has_extra || ix.has_declined || ix.pref_agent != kNil))
           err << "interaction " << raw(ix.id) << " marked simple but is not\n";
       });
       if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
@@ -1726,10 +1784,11 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
     ai = static_cast<std::uint32_t>(m.agents.size());
     m.agents.emplace_back();
     m.agent_index.put(raw(config.id), ai);
+    m.agent_cfgs.emplace_back();
     AgentRec& a = m.agents[ai];
     a.live = true;
-    a.set_config(config);
-    a.skills = std::move(skills);
+    m.configure_agent(ai, config);
+    a.skills.assign(skills.data(), skills.data() + skills.size());
     m.epochs.resize(m.agents.size() * kChannelCount, 0);
     m.rebuild_agent_membership(ai);
     return common::ok_status();
@@ -1739,10 +1798,10 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
       skills.size() != a.skills.size() ||
       !std::equal(skills.begin(), skills.end(), a.skills.begin(),
                   [](auto& x, auto& y) { return x.skill == y.skill && x.level == y.level; });
-  a.set_config(config);
+  m.configure_agent(ai, config);
   if (skills_changed) {
     m.unlist_all(ai);
-    a.skills = std::move(skills);
+    a.skills.assign(skills.data(), skills.data() + skills.size());
     m.rebuild_agent_membership(ai);
   }
   m.refresh(ai, now);
@@ -1789,11 +1848,20 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
-    m.queues[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
+    m.timing.emplace_back();
+    m.timing[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
   }
   QueueRec& q = m.queues[qi];
   q.live = true;
   q.cfg = config;
+  QueueTiming& timed = m.timing[qi];
+  timed.id = config.id;
+  timed.ring_timeout = config.ring_timeout;
+  timed.wrap_up = config.wrap_up;
+  timed.fatigue_long_handle = config.fatigue_long_handle;
+  timed.max_wait = config.max_wait;
+  timed.max_consecutive_misses = config.max_consecutive_misses;
+  timed.overflow_steps = static_cast<std::uint32_t>(config.overflow.size());
   q.id = config.id;
   if (!q.custom) q.strategy = &builtin_strategy(config.strategy);
   q.tiers.clear();
@@ -1886,8 +1954,8 @@ Status Engine::login(AgentId id, Time now) {
   a.misses = 0;
   m.adjust_staffed(ai, +1);
   m.emit_agent(EventType::kAgentLoggedIn, now, a).reason = a.status.reason;
-  if (a.cfg.heartbeat_timeout.count() > 0)
-    m.push_timer(now + a.cfg.heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
+  if (m.agent_cfgs[ai].heartbeat_timeout.count() > 0)
+    m.push_timer(now + m.agent_cfgs[ai].heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
   m.refresh(ai, now);
   return common::ok_status();
 }
@@ -1952,8 +2020,8 @@ Status Engine::heartbeat(AgentId id, Time now) {
   if (ai == kNil) return Error::not_found("unknown agent");
   AgentRec& a = m.agents[ai];
   if (!m.logged_in(a)) return Error::conflict("agent is logged out");
-  if (a.cfg.heartbeat_timeout.count() > 0)
-    m.push_timer(now + a.cfg.heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
+  if (m.agent_cfgs[ai].heartbeat_timeout.count() > 0)
+    m.push_timer(now + m.agent_cfgs[ai].heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
   return common::ok_status();
 }
 
@@ -2045,6 +2113,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   for (const auto& [rule, skill] : q.attr_rules)
     for (const auto& at : spec.attributes)
       if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
+  ix.has_extra = !ix.extra.empty();
   if (raw(spec.preferred_agent) != 0) {
     const std::uint32_t pa = m.agent_idx(spec.preferred_agent);
     if (pa != kNil && spec.preferred_wait.count() > 0) {
@@ -2091,6 +2160,7 @@ Status Engine::schedule_callback(const InteractionSpec& spec, Time at, Time now)
   ix.phase = Phase::kScheduled;
   ix.callback = true;
   for (const auto& s : spec.required_skills) ix.extra.push_back({m.dense(s.skill), s.level});
+  ix.has_extra = !ix.extra.empty();
   Target home;
   home.queue = qi;
   ix.targets.push_back(home);
@@ -2153,8 +2223,9 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
   a.misses = 0;
   ix.agent = ai;
   ix.answered_at = now;
+  ix.hold_total = Duration{0};
   with_agent(emit_ix(EventType::kAnswered, now, ix), ai);
-  if (ix.customer != 0 && sticky_horizon.count() > 0) {
+  if (sticky_horizon.count() > 0 && ix.customer != 0) {
     sticky.record(ix.customer, ai, now);
     sticky.prune(now - sticky_horizon);
   }
@@ -2374,7 +2445,7 @@ Result<QueueSnapshot> Engine::queue(QueueId id, Time now) const {
   for (auto ai : q.members)
     if (m.agents[ai].avail_mask & bit(q.cfg.channel)) ++s.available;
   s.estimated_wait = m.estimate(qi, q.waiting.size());
-  s.recent_handle_seconds = q.aht_s;
+  s.recent_handle_seconds = m.timing[qi].aht_s;
   return s;
 }
 
@@ -2391,9 +2462,9 @@ Result<InteractionSnapshot> Engine::interaction(InteractionId id) const {
   s.priority = ix.priority;
   s.callback = ix.callback;
   s.overflow_steps_applied = ix.steps_applied;
-  for (auto ai : ix.ringing) s.ringing.push_back(m.agents[ai].cfg.id);
+  for (auto ai : ix.ringing) s.ringing.push_back(m.agents[ai].id);
   if (ix.agent != kNil && (ix.phase == Phase::kConnected || ix.phase == Phase::kWrapUp))
-    s.agent = m.agents[ix.agent].cfg.id;
+    s.agent = m.agents[ix.agent].id;
   return s;
 }
 
@@ -2410,11 +2481,10 @@ std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
   std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
                       m.ixs.capacity() * (sizeof(IxRec) + 4) + m.queues.capacity() * sizeof(QueueRec) +
-                      m.buckets.capacity() * sizeof(Bucket);
+                      m.buckets.capacity() * sizeof(Bucket) + m.timing.capacity() * sizeof(QueueTiming);
   for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
-  for (const auto& a : m.agents)
-    bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.heap_bytes() +
-             a.cfg.skills.capacity() * sizeof(SkillLevel);
+  for (const auto& a : m.agents) bytes += a.skills.heap_bytes() + a.queues.heap_bytes() + a.ixs.heap_bytes();
+  for (const auto& c : m.agent_cfgs) bytes += sizeof(AgentConfig) + c.skills.capacity() * sizeof(SkillLevel);
   for (const auto& q : m.queues) bytes += q.waiting.bytes() + q.members.capacity() * 4;
   for (const auto& ix : m.ixs)
     bytes += ix.targets.heap_bytes() + ix.extra.capacity() * sizeof(DenseSkill) + ix.ringing.heap_bytes() +
