@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <queue>
@@ -311,9 +312,10 @@ struct Decline {
 
 // An interaction's state. Lines 0-1 hold what an enqueue, an offer, an
 // answer and an end read or write (flags for the rarely non-empty vectors, so
-// testing them does not touch lines 2-3); lines 2-3 hold the rest.
+// testing them does not touch lines 2-3); an end of conversation and of
+// wrap-up read line 0 only. Lines 2-3 hold the rest.
 struct alignas(64) IxRec {
-  // Line 0.
+  // Line 0: all an end of conversation and an end of wrap-up read.
   bool live = false;
   Phase phase = Phase::kWaiting;
   Channel ch = Channel::kVoice;
@@ -324,15 +326,15 @@ struct alignas(64) IxRec {
   std::uint32_t gen = 0;
   std::uint32_t home = kNil;
   std::uint32_t agent = kNil;
-  std::uint32_t pref_agent = kNil;
-  std::uint32_t offer_gen = 0;
   int priority = 0;
-  int steps_applied = 0;
   Time arrival{};
-  std::uint64_t seq = 0;
   InteractionId id{};
-  // Line 1.
   Time answered_at{};
+  int steps_applied = 0;
+  std::uint32_t offer_gen = 0;
+  std::uint32_t pref_agent = kNil;
+  // Line 1: what waiting, offering and answering add.
+  std::uint64_t seq = 0;
   SmallVec<Target, 1> targets;  // [0] is the home queue
   SmallVec<std::uint32_t, 1> ringing;
   std::uint64_t customer = 0;
@@ -345,6 +347,7 @@ struct alignas(64) IxRec {
   Time ended_at{};
 };
 static_assert(sizeof(IxRec) <= 256, "interaction record: four cache lines");
+static_assert(offsetof(IxRec, seq) == 64, "the end-of-conversation fields fill line 0");
 
 // Per queue, the configuration the offer, end and wrap-up paths read, dense
 // (64 bytes a queue) so they do not touch the queue's big record.
@@ -1308,7 +1311,7 @@ struct Engine::Impl {
       if (order.empty()) return;
       Pick best;
       // Repeatedly take the unvisited queue with the best head. Usually its
-      // head is eligible and beats every other head, so one pass suffices.
+      // head is eligible and so beats every other head: one pass suffices.
       for (std::size_t remaining = order.size(); remaining > 0; --remaining) {
         std::size_t pick = 0;
         for (std::size_t i = 1; i < remaining; ++i) {
@@ -1321,6 +1324,9 @@ struct Engine::Impl {
         const Head& h = heads[r.queue];
         if (!best.beats(h.priority, h.eff, h.seq)) break;
         scan_queue(ai, r, best, now);
+        // Took the best head itself: no other head can beat it, so the
+        // pass that would look for one is skipped.
+        if (best.queue == r.queue && best.seq == h.seq) break;
       }
       if (best.ix == kNil) return;
       picked.clear();
