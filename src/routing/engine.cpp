@@ -1,8 +1,12 @@
 // routing/engine.cpp — see engine.h for the contract.
 //
-// Data layout (all indices are uint32 into vectors; nothing is looked up by
-// string on the decision path):
-//  * agents_: AgentRec, never reused (the index is the agent's stable rank).
+// Data layout (all indices are uint32 slots into dense arrays; nothing is
+// looked up by string on the decision path; see docs/routing.md, "Indexing
+// and cost"):
+//  * agents: AgentRec (four cache lines: counters, availability times,
+//    strategy inputs, and inline the first skills, interactions and queue
+//    memberships); slots never reused (the slot is the agent's stable rank).
+//    agent_cfgs keeps each agent's configuration as given, apart.
 //  * buckets: one availability list per (skill, level, channel). Skill 0 is
 //    the pseudo-skill "any" so requirement-free queues have a list too. An
 //    agent that becomes available on a channel appends one entry to the list
@@ -12,11 +16,12 @@
 //    makes its entries stale; scans skip stale entries and a list is compacted
 //    when stale entries outnumber live ones. Becoming unavailable thus writes
 //    no other agent's memory (a linked list would touch both neighbours).
-//  * queues_: QueueRec with a std::set of waiting entries ordered by
-//    (priority desc, arrival asc, seq asc).
-//  * ixs_: interaction slots, reused through a free list; a generation
-//    number lets stale timers be ignored.
-//  * timers_: a min-heap of deadlines with lazy invalidation.
+//  * queues: QueueRec with a flat waiting heap (wait_heap.h) ordered by
+//    (priority desc, arrival asc, seq asc), lazily deleted through per-slot
+//    wait tokens; timing: the few fields the offer/end paths read, dense.
+//  * ixs: interaction slots, reused through a free list; the generation
+//    number lets stale timers be ignored and stale handles be refused.
+//  * timers: a min-heap of deadlines with lazy invalidation.
 #include "routing/engine.h"
 
 #include <algorithm>
@@ -1661,11 +1666,7 @@ struct Engine::Impl {
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
       std::uint32_t want = 0;
       if (ixs[xi].live)
-        for (const auto& t : ixs[xi].targets) {
-          want += t.in_set ? 1 : 0;
-          if (t.in_set != (ixs[xi].phase == Phase::kWaiting))
-            err << "interaction " << raw(ixs[xi].id) << " waiting-set membership does not match phase\n";
-        }
+        for (const auto& t : ixs[xi].targets) want += t.in_set ? 1 : 0;
       if (entries[xi] != want)
         err << "interaction slot " << xi << " has " << entries[xi] << " heap entries\n";
     }
