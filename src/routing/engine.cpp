@@ -1,8 +1,12 @@
 // routing/engine.cpp — see engine.h for the contract.
 //
-// Data layout (all indices are uint32 into vectors; nothing is looked up by
-// string on the decision path):
-//  * agents_: AgentRec, never reused (the index is the agent's stable rank).
+// Data layout (all indices are uint32 slots into dense arrays; nothing is
+// looked up by string on the decision path; see docs/routing.md, "Indexing
+// and cost"):
+//  * agents: AgentRec (four cache lines: counters, availability times,
+//    strategy inputs, and inline the first skills, interactions and queue
+//    memberships); slots never reused (the slot is the agent's stable rank).
+//    agent_cfgs keeps each agent's configuration as given, apart.
 //  * buckets: one availability list per (skill, level, channel). Skill 0 is
 //    the pseudo-skill "any" so requirement-free queues have a list too. An
 //    agent that becomes available on a channel appends one entry to the list
@@ -12,26 +16,33 @@
 //    makes its entries stale; scans skip stale entries and a list is compacted
 //    when stale entries outnumber live ones. Becoming unavailable thus writes
 //    no other agent's memory (a linked list would touch both neighbours).
-//  * queues_: QueueRec with a std::set of waiting entries ordered by
-//    (priority desc, arrival asc, seq asc).
-//  * ixs_: interaction slots, reused through a free list; a generation
-//    number lets stale timers be ignored.
-//  * timers_: a min-heap of deadlines with lazy invalidation.
+//  * queues: QueueRec with a flat waiting heap (wait_heap.h) ordered by
+//    (priority desc, arrival asc, seq asc), lazily deleted through per-slot
+//    wait tokens; timing: the few fields the offer/end paths read, dense.
+//  * ixs: interaction slots, reused through a free list; the generation
+//    number lets stale timers be ignored and stale handles be refused.
+//  * timers: a min-heap of deadlines with lazy invalidation.
 #include "routing/engine.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <queue>
 #include <sstream>
 #include <type_traits>
 
+#include "routing/wait_heap.h"
+
 namespace hotline::routing {
 
 using common::Error;
 using common::Result;
 using common::Status;
+using detail::wait_before;
+using detail::WaitEntry;
+using detail::WaitHeap;
 
 namespace {
 
@@ -106,6 +117,10 @@ class SmallVec {
   T& operator[](std::size_t i) { return data()[i]; }
   const T& operator[](std::size_t i) const { return data()[i]; }
   void clear() { size_ = 0; }
+  void assign(const T* b, const T* e) {
+    clear();
+    append(b, e);
+  }
   void push_back(const T& v) {
     if (size_ == cap_) grow();
     data()[size_++] = v;
@@ -149,32 +164,28 @@ class SmallVec {
   T inline_[N]{};
 };
 
-struct WaitKey {
-  int priority = 0;
-  Time arrival{};
-  std::uint64_t seq = 0;
-  std::uint32_t ix = kNil;
-  // Not part of the order; copies of interaction state so that an agent can
-  // test the common case without touching the interaction record.
-  mutable std::uint16_t tier = 0;  // requirement tier of this queue's target
-  mutable bool simple = false;     // no extra skills, declines or preferred agent
-  Channel ch = Channel::kVoice;
+// A queue an agent serves, and whether the agent meets its base requirement;
+// 4 bytes, so an agent's first 8 memberships fit inline in its record.
+struct QueueRef {
+  std::uint32_t queue : 31 = 0;
+  std::uint32_t base : 1 = 0;
 };
+static_assert(sizeof(QueueRef) == 4);
+inline QueueRef queue_ref(std::uint32_t queue, bool base) {
+  QueueRef r;
+  r.queue = queue & 0x7fffffffu;
+  r.base = base ? 1u : 0u;
+  return r;
+}
 
-struct WaitOrder {
-  bool operator()(const WaitKey& a, const WaitKey& b) const {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.arrival != b.arrival) return a.arrival < b.arrival;
-    return a.seq < b.seq;
-  }
-};
-
-using WaitSet = std::set<WaitKey, WaitOrder>;
-
-// Fields read by every availability refresh and decision come first, in the
-// record's first two cache lines (capacity, voice blocking and id are copies
-// of cfg for that reason); the rest is touched once per interaction.
+// An agent's state: everything an availability change, an offer, an answer
+// or an end of conversation reads or writes, in four adjacent cache lines
+// with the first skills, queue memberships and interactions inline (no
+// pointer to chase for an agent with up to 4 skills and 4 queues). The
+// configuration as given lives apart (Impl::agent_cfgs): it is read only
+// when it changes and for snapshots.
 struct alignas(64) AgentRec {
+  // Line 0: availability and the slot counts.
   bool live = false;
   std::uint8_t avail_mask = 0;
   AgentState state = AgentState::kIdle;
@@ -185,33 +196,28 @@ struct alignas(64) AgentRec {
   int ringing = 0;
   int connected = 0;
   int wrapping = 0;
-  AgentId id{};                                        // cfg.id
-  std::vector<DenseSkill> skills;                      // sorted by dense skill
-  std::vector<std::pair<std::uint32_t, bool>> queues;  // (queue, meets base requirement)
-  SmallVec<std::uint32_t, 2> ixs;                      // ringing, connected and wrap-up interactions
-  AgentConfig cfg;
-  Time avail_since[kChannelCount] = {};  // when it last became available per channel
+  int misses = 0;
   std::uint32_t handled_today = 0;
+  std::uint32_t hb_gen = 0;
+  // Line 1: identity, availability times and the strategies' inputs.
+  AgentId id{};                          // cfg.id
+  Time avail_since[kChannelCount] = {};  // when it last became available per channel
   double busy_decayed = 0;
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  int misses = 0;
-  std::uint32_t hb_gen = 0;
-
-  void set_config(const AgentConfig& c) {
-    cfg = c;
-    id = c.id;
-    voice_blocks = c.voice_blocks_other_channels;
-    for (int i = 0; i < kChannelCount; ++i) capacity[i] = c.capacity[i];
-  }
+  // Lines 2-3.
+  double weight = 1.0;             // cfg.weight
+  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
+  SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
+  SmallVec<QueueRef, 8> queues;    // queues it serves
 };
+static_assert(sizeof(AgentRec) <= 256, "agent record: four cache lines");
 
 struct Target {
   std::uint32_t queue = kNil;
   std::uint16_t tier = 0;
-  bool in_set = false;
-  WaitSet::iterator it;
+  bool in_set = false;  // a valid entry for this target is in the queue's heap
 };
 
 struct Decline {
@@ -219,38 +225,61 @@ struct Decline {
   Time until;
 };
 
-// Decision-path fields first; answer/hold/end bookkeeping last.
-struct IxRec {
+// An interaction's state. Lines 0-1 hold what an enqueue, an offer, an
+// answer and an end read or write (flags for the rarely non-empty vectors, so
+// testing them does not touch lines 2-3); an end of conversation and of
+// wrap-up read line 0 only. Lines 2-3 hold the rest.
+struct alignas(64) IxRec {
+  // Line 0: all an end of conversation and an end of wrap-up read.
   bool live = false;
   Phase phase = Phase::kWaiting;
   Channel ch = Channel::kVoice;
   bool callback = false;
+  bool on_hold = false;
+  bool has_extra = false;     // !extra.empty()
+  bool has_declined = false;  // !declined.empty()
   std::uint32_t gen = 0;
   std::uint32_t home = kNil;
   std::uint32_t agent = kNil;
-  std::uint32_t pref_agent = kNil;
-  std::uint32_t offer_gen = 0;
   int priority = 0;
-  int steps_applied = 0;
   Time arrival{};
-  std::uint64_t seq = 0;
   InteractionId id{};
-  Time pref_until{};
-  SmallVec<Target, 1> targets;  // [0] is the home queue
-  std::vector<DenseSkill> extra;
-  SmallVec<std::uint32_t, 1> ringing;
-  std::vector<Decline> declined;
-  std::uint64_t customer = 0;
   Time answered_at{};
+  int steps_applied = 0;
+  std::uint32_t offer_gen = 0;
+  std::uint32_t pref_agent = kNil;
+  // Line 1: what waiting, offering and answering add.
+  std::uint64_t seq = 0;
+  SmallVec<Target, 1> targets;  // [0] is the home queue
+  SmallVec<std::uint32_t, 1> ringing;
+  std::uint64_t customer = 0;
+  // Lines 2-3: preferred agents, extra skills, declines, hold and end times.
+  Time pref_until{};
+  std::vector<DenseSkill> extra;
+  std::vector<Decline> declined;
   Time hold_started{};
   Duration hold_total{0};
-  bool on_hold = false;
   Time ended_at{};
+};
+static_assert(sizeof(IxRec) <= 256, "interaction record: four cache lines");
+static_assert(offsetof(IxRec, seq) == 64, "the end-of-conversation fields fill line 0");
+
+// Per queue, the configuration the offer, end and wrap-up paths read, dense
+// (64 bytes a queue) so they do not touch the queue's big record.
+struct alignas(64) QueueTiming {
+  QueueId id{};
+  Millis ring_timeout{0};
+  Millis wrap_up{0};
+  Millis fatigue_long_handle{0};
+  Millis max_wait{0};
+  double aht_s = 0;  // recent handle time (EWT)
+  int max_consecutive_misses = 0;
+  std::uint32_t overflow_steps = 0;
 };
 
 struct QueueRec {
   // Hot fields first: the decision path reads these.
-  WaitSet waiting;
+  WaitHeap waiting;
   QueueId id{};                 // cfg.id
   Duration weight{0};           // cfg.weight_seconds
   std::vector<DenseReq> tiers;  // [0] base, then one per relax step
@@ -262,7 +291,6 @@ struct QueueRec {
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
   std::uint32_t staffed = 0;
-  double aht_s = 0;
   std::uint32_t rr_last = 0;
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
 };
@@ -399,12 +427,6 @@ inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std:
   return sa < sb;
 }
 
-// A queue an agent serves, and whether the agent meets its base requirement.
-struct QueueRef {
-  std::uint32_t queue = kNil;
-  bool base = false;
-};
-
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
 struct Timer {
@@ -420,14 +442,18 @@ struct Timer {
 inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
 inline int ci(Channel ch) { return static_cast<int>(ch); }
 
-int level_of(const std::vector<DenseSkill>& skills, std::uint32_t skill) {
+// Skills: any contiguous range of DenseSkill (an agent's inline list, an
+// interaction's extra requirements).
+template <typename Skills>
+int level_of(const Skills& skills, std::uint32_t skill) {
   if (skill == 0) return kMaxSkillLevel;
   for (const auto& s : skills)
     if (s.skill == skill) return s.level;
   return 0;
 }
 
-bool meets(const std::vector<DenseSkill>& skills, const DenseReq& req) {
+template <typename Skills>
+bool meets(const Skills& skills, const DenseReq& req) {
   if (req.terms.empty()) return true;
   if (req.mode == MatchMode::kAll) {
     for (const auto& t : req.terms)
@@ -439,7 +465,8 @@ bool meets(const std::vector<DenseSkill>& skills, const DenseReq& req) {
   return false;
 }
 
-bool meets_all(const std::vector<DenseSkill>& skills, const std::vector<DenseSkill>& terms) {
+template <typename Skills>
+bool meets_all(const Skills& skills, const std::vector<DenseSkill>& terms) {
   for (const auto& t : terms)
     if (level_of(skills, t.skill) < t.level) return false;
   return true;
@@ -455,8 +482,13 @@ Status check_levels(const std::vector<SkillLevel>& skills, const char* field) {
 }  // namespace
 
 struct Engine::Impl {
+  // The reports behind both the id and the handle entry points, by slot.
+  Status answer(std::uint32_t xi, std::uint32_t ai, Time now);
   // declined() and no_answer(): the offer to `agent` ends without an answer.
-  Status end_ringing(InteractionId id, AgentId agent, Time now, EventType type);
+  Status end_ringing(std::uint32_t xi, std::uint32_t ai, Time now, EventType type);
+  Status abandon(std::uint32_t xi, Time now);
+  Status end(std::uint32_t xi, Time now, bool difficult);
+  Status wrap_done(std::uint32_t xi, Time now);
 
   EngineOptions opt;
   std::mt19937_64 rng;
@@ -476,16 +508,22 @@ struct Engine::Impl {
   // before.)
   std::vector<std::uint32_t> epochs;
   std::vector<AgentRec> agents;
+  std::vector<AgentConfig> agent_cfgs;  // per agent slot, as configured (cold)
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
-  std::vector<Head> heads;  // per queue
+  std::vector<Head> heads;          // per queue
+  std::vector<QueueTiming> timing;  // per queue
   // Per (queue, channel): available agents meeting the queue's base
   // requirement. Zero lets an arrival that needs only the base requirement
   // skip the search: in a backlogged queue no candidate list is scanned just
   // to find that every listed agent lacks a second required skill.
   std::vector<std::uint32_t> avail_base;
   std::vector<IxRec> ixs;
+  // Per interaction slot: bumped whenever the interaction leaves Waiting, so
+  // its heap entries go stale; never reset, so a reused slot's old entries
+  // stay stale too. Dense, so validating a heap entry reads 4 bytes.
+  std::vector<std::uint32_t> wait_tokens;
   std::vector<std::uint32_t> free_ixs;
   FlatIndex ix_index;
   StickyMemory sticky;
@@ -499,6 +537,8 @@ struct Engine::Impl {
   std::vector<std::pair<Time, std::uint32_t>> ranked;
   std::vector<std::uint32_t> answer_scratch;
   std::vector<std::uint32_t> victims;
+  std::vector<WaitEntry> victim_entries;
+  mutable std::vector<std::uint32_t> frontier;  // WaitHeap::visit_in_order
   // Queues whose staffing dropped to zero during the current call; their
   // no-agents policy is applied once the call's other changes are done.
   std::vector<std::uint32_t> unstaffed;
@@ -536,6 +576,16 @@ struct Engine::Impl {
   std::uint32_t agent_idx(AgentId id) const { return agent_index.get(raw(id)); }
   std::uint32_t queue_idx(QueueId id) const { return queue_index.get(raw(id)); }
   std::uint32_t ix_idx(InteractionId id) const { return ix_index.get(raw(id)); }
+  // The slot of a handle that still names a live interaction / agent, else
+  // kNil. The generation check is what keeps a handle kept past the end of
+  // its interaction from touching the slot's next occupant.
+  std::uint32_t ix_slot(InteractionHandle h) const {
+    if (h.slot >= ixs.size() || !ixs[h.slot].live || ixs[h.slot].gen != h.gen) return kNil;
+    return h.slot;
+  }
+  std::uint32_t agent_slot(AgentHandle h) const {
+    return h.slot < agents.size() && agents[h.slot].live ? h.slot : kNil;
+  }
 
   void push_timer(Time at, TimerKind kind, std::uint32_t idx, std::uint32_t gen, std::uint32_t aux = 0) {
     timers.push(Timer{at, ++timer_seq, kind, idx, gen, aux});
@@ -551,7 +601,8 @@ struct Engine::Impl {
   Event& emit_ix(EventType type, Time now, const IxRec& ix) {
     Event& e = emit(type, now);
     e.interaction = ix.id;
-    e.queue = queues[ix.home].id;
+    e.handle = InteractionHandle{static_cast<std::uint32_t>(&ix - ixs.data()), ix.gen};
+    e.queue = timing[ix.home].id;
     e.channel = ix.ch;
     e.arrival = ix.arrival;
     return e;
@@ -559,6 +610,12 @@ struct Engine::Impl {
   Event& emit_agent(EventType type, Time now, const AgentRec& a) {
     Event& e = emit(type, now);
     e.agent = a.id;
+    e.agent_handle = AgentHandle{static_cast<std::uint32_t>(&a - agents.data())};
+    return e;
+  }
+  Event& with_agent(Event& e, std::uint32_t ai) const {
+    e.agent = agents[ai].id;
+    e.agent_handle = AgentHandle{ai};
     return e;
   }
 
@@ -681,6 +738,15 @@ struct Engine::Impl {
     a.avail_mask = 0;
   }
 
+  void configure_agent(std::uint32_t ai, const AgentConfig& c) {
+    AgentRec& a = agents[ai];
+    agent_cfgs[ai] = c;
+    a.id = c.id;
+    a.voice_blocks = c.voice_blocks_other_channels;
+    a.weight = c.weight;
+    for (int i = 0; i < kChannelCount; ++i) a.capacity[i] = c.capacity[i];
+  }
+
   // ----------------------------------------------------------- membership ----
   bool relevant(const AgentRec& a, const QueueRec& q, bool* base) const {
     bool any = false;
@@ -713,7 +779,7 @@ struct Engine::Impl {
     QueueRec& q = queues[qi];
     bool base = false;
     if (!relevant(a, q, &base)) return;
-    a.queues.emplace_back(qi, base);
+    a.queues.push_back(queue_ref(qi, base));
     q.members.push_back(ai);
     if (base) count_base(ai, qi, +1);
     if (base && logged_in(a)) ++q.staffed;
@@ -727,9 +793,9 @@ struct Engine::Impl {
     QueueRec& q = queues[qi];
     for (std::uint32_t ai : q.members) {
       auto& v = agents[ai].queues;
-      auto it = std::find_if(v.begin(), v.end(), [&](auto& p) { return p.first == qi; });
-      if (it->second) count_base(ai, qi, -1);
-      if (it->second && logged_in(agents[ai])) --q.staffed;
+      auto it = std::find_if(v.begin(), v.end(), [&](const QueueRef& r) { return r.queue == qi; });
+      if (it->base) count_base(ai, qi, -1);
+      if (it->base && logged_in(agents[ai])) --q.staffed;
       v.erase(it);
     }
     q.members.clear();
@@ -766,9 +832,14 @@ struct Engine::Impl {
         to = queue_idx(q.cfg.no_agents_redirect);
         if (to == kNil || to == qi || !queues[to].live) continue;  // as at enqueue: keep waiting here
       }
+      // In waiting order, as the events for them come out in that order.
+      victim_entries.clear();
+      q.waiting.for_each(wait_tokens, [&](const WaitEntry& k) {
+        if (ixs[k.ix].home == qi && !ixs[k.ix].callback) victim_entries.push_back(k);
+      });
+      std::sort(victim_entries.begin(), victim_entries.end(), wait_before);
       victims.clear();
-      for (const WaitKey& k : q.waiting)
-        if (ixs[k.ix].home == qi && !ixs[k.ix].callback) victims.push_back(k.ix);
+      for (const WaitEntry& k : victim_entries) victims.push_back(k.ix);
       for (std::uint32_t xi : victims) {
         if (to == kNil)
           remove(xi, Disposition::kNoAgents, now);
@@ -804,8 +875,8 @@ struct Engine::Impl {
     if (!(a.avail_mask & bit(ix.ch))) return false;
     if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
     if (!meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
-    if (!meets_all(a.skills, ix.extra)) return false;
-    if (!ix.declined.empty() && declined_by(ix, ai, now)) return false;
+    if (ix.has_extra && !meets_all(a.skills, ix.extra)) return false;
+    if (ix.has_declined && declined_by(ix, ai, now)) return false;
     return true;
   }
 
@@ -892,7 +963,7 @@ struct Engine::Impl {
     c.handled_today = a.handled_today;
     c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
     c.fatigue = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
-    c.weight = a.cfg.weight;
+    c.weight = a.weight;
     return c;
   }
 
@@ -935,7 +1006,8 @@ struct Engine::Impl {
     }
     if (t.tier == 0 && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
-    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.extra, ix.ch);
+    static const std::vector<DenseSkill> kNoExtra;
+    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.has_extra ? ix.extra : kNoExtra, ix.ch);
     // A narrow requirement (several ANDed skills) can make the cheapest skill
     // list much longer than the set of agents that could ever serve the
     // queue; then the queue's member list is the smaller superset to scan.
@@ -986,33 +1058,42 @@ struct Engine::Impl {
   void update_head(std::uint32_t qi) {
     const QueueRec& q = queues[qi];
     Head& h = heads[qi];
-    h.nonempty = !q.waiting.empty();
-    if (!h.nonempty) return;
-    const WaitKey& k = *q.waiting.begin();
-    h.priority = k.priority;
-    h.eff = k.arrival - q.weight;
-    h.seq = k.seq;
+    const WaitEntry* k = q.waiting.top();
+    h.nonempty = k != nullptr;
+    if (!k) return;
+    h.priority = k->priority;
+    h.eff = k->arrival - q.weight;
+    h.seq = k->seq;
   }
+  // Puts the interaction's targets that are not in their queue's heap there.
   void insert_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
+    const bool simple = !ix.has_extra && !ix.has_declined && ix.pref_agent == kNil;
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
-      const bool simple = ix.extra.empty() && ix.declined.empty() && ix.pref_agent == kNil;
-      t.it = queues[t.queue]
-                 .waiting.insert(WaitKey{ix.priority, ix.arrival, ix.seq, xi, t.tier, simple, ix.ch})
-                 .first;
+      queues[t.queue].waiting.push(
+          WaitEntry{ix.priority, xi, ix.arrival, ix.seq, wait_tokens[xi], t.tier, simple, ix.ch});
       t.in_set = true;
       update_head(t.queue);
     }
   }
   void remove_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
+    bool any = false;
+    for (const auto& t : ix.targets) any |= t.in_set;
+    if (!any) return;
+    ++wait_tokens[xi];
     for (auto& t : ix.targets) {
       if (!t.in_set) continue;
-      queues[t.queue].waiting.erase(t.it);
+      queues[t.queue].waiting.forget(wait_tokens);
       t.in_set = false;
       update_head(t.queue);
     }
+  }
+  // The copies in the heap entries (tier, simple) are out of date.
+  void reinsert_waiting(std::uint32_t xi) {
+    remove_waiting(xi);
+    insert_waiting(xi);
   }
 
   void set_phase(IxRec& ix, PhaseInput in) {
@@ -1029,19 +1110,21 @@ struct Engine::Impl {
     } else {
       xi = static_cast<std::uint32_t>(ixs.size());
       ixs.emplace_back();
+      wait_tokens.push_back(0);
     }
     IxRec& ix = ixs[xi];
     ix.live = true;
     ix.callback = false;
     ix.steps_applied = 0;
     ix.targets.clear();
-    ix.extra.clear();
+    if (ix.has_extra) ix.extra.clear();
     ix.ringing.clear();
-    ix.declined.clear();
+    if (ix.has_declined) ix.declined.clear();
+    ix.has_extra = false;
+    ix.has_declined = false;
+    ix.customer = 0;
     ix.agent = kNil;
     ix.pref_agent = kNil;
-    ix.pref_until = Time{};
-    ix.hold_total = Duration{0};
     ix.on_hold = false;
     return xi;
   }
@@ -1058,8 +1141,8 @@ struct Engine::Impl {
     IxRec& ix = ixs[xi];
     set_phase(ix, PhaseInput::kOffer);
     remove_waiting(xi);
-    const QueueRec& home = queues[ix.home];
-    const Time deadline = now + home.cfg.ring_timeout;
+    const QueueTiming& home = timing[ix.home];
+    const Time deadline = now + home.ring_timeout;
     ++ix.offer_gen;
     if (ix.pref_agent != kNil) ix.pref_until = Time{};  // the sticky first offer is spent
     for (std::uint32_t ai : picked) {
@@ -1068,14 +1151,13 @@ struct Engine::Impl {
       ++a.ringing;
       a.ixs.push_back(xi);
       ix.ringing.push_back(ai);
-      Event& e = emit_ix(EventType::kOffered, now, ix);
-      e.agent = a.cfg.id;
+      Event& e = with_agent(emit_ix(EventType::kOffered, now, ix), ai);
       e.deadline = deadline;
       e.value = ix.callback ? 1 : 0;
       refresh(ai, now);
     }
     queues[via_queue].rr_last = picked.back();
-    if (home.cfg.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
+    if (home.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
   }
 
   // Tries to place a waiting interaction with an available agent.
@@ -1107,7 +1189,7 @@ struct Engine::Impl {
   // entry at the base tier needs only channel availability from a base
   // member (membership already proved the skills), so the common case reads
   // neither the agent's skills nor the queue's requirement.
-  bool can_take(std::uint32_t ai, std::uint32_t qi, bool base, const WaitKey& k, Time now) const {
+  bool can_take(std::uint32_t ai, std::uint32_t qi, bool base, const WaitEntry& k, Time now) const {
     const AgentRec& a = agents[ai];
     if (k.simple) {
       if (!(a.avail_mask & bit(k.ch))) return false;
@@ -1123,14 +1205,13 @@ struct Engine::Impl {
   // that beats `best`; stops at the first entry that cannot beat it.
   void scan_queue(std::uint32_t ai, QueueRef r, Pick& best, Time now) const {
     const QueueRec& q = queues[r.queue];
-    for (const WaitKey& k : q.waiting) {
+    q.waiting.visit_in_order(wait_tokens, frontier, [&](const WaitEntry& k) {
       const Time eff = k.arrival - q.weight;
-      if (!best.beats(k.priority, eff, k.seq)) return;
-      if (can_take(ai, r.queue, r.base, k, now)) {
-        best = Pick{k.ix, r.queue, k.priority, eff, k.seq};
-        return;
-      }
-    }
+      if (!best.beats(k.priority, eff, k.seq)) return false;
+      if (!can_take(ai, r.queue, r.base, k, now)) return true;
+      best = Pick{k.ix, r.queue, k.priority, eff, k.seq};
+      return false;
+    });
   }
 
   // Finds the best waiting interaction the agent can take across its queues:
@@ -1140,12 +1221,12 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
       order.clear();
-      for (auto [qi, base] : a.queues)
-        if (heads[qi].nonempty) order.push_back(QueueRef{qi, base});
+      for (const QueueRef r : a.queues)
+        if (heads[r.queue].nonempty) order.push_back(r);
       if (order.empty()) return;
       Pick best;
       // Repeatedly take the unvisited queue with the best head. Usually its
-      // head is eligible and beats every other head, so one pass suffices.
+      // head is eligible and so beats every other head: one pass suffices.
       for (std::size_t remaining = order.size(); remaining > 0; --remaining) {
         std::size_t pick = 0;
         for (std::size_t i = 1; i < remaining; ++i) {
@@ -1158,6 +1239,9 @@ struct Engine::Impl {
         const Head& h = heads[r.queue];
         if (!best.beats(h.priority, h.eff, h.seq)) break;
         scan_queue(ai, r, best, now);
+        // Took the best head itself: no other head can beat it, so the
+        // pass that would look for one is skipped.
+        if (best.queue == r.queue && best.seq == h.seq) break;
       }
       if (best.ix == kNil) return;
       picked.clear();
@@ -1197,15 +1281,16 @@ struct Engine::Impl {
   void miss(std::uint32_t xi, std::uint32_t ai, EventType type, Time now, bool cancel_command) {
     IxRec& ix = ixs[xi];
     AgentRec& a = agents[ai];
-    const QueueRec& home = queues[ix.home];
-    if (cancel_command) emit_ix(EventType::kOfferCancelled, now, ix).agent = a.cfg.id;
-    emit_ix(type, now, ix).agent = a.cfg.id;
+    const QueueTiming& home = timing[ix.home];
+    if (cancel_command) with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
+    with_agent(emit_ix(type, now, ix), ai);
     const bool none_left = stop_ringing(xi, ai);
-    const Duration backoff = std::max<Duration>(home.cfg.ring_timeout, std::chrono::seconds(1));
+    const Duration backoff = std::max<Duration>(home.ring_timeout, std::chrono::seconds(1));
     ix.declined.push_back(Decline{ai, now + backoff});
+    ix.has_declined = true;
     push_timer(now + backoff, TimerKind::kRetry, xi, ix.gen);
     ++a.misses;
-    if (home.cfg.max_consecutive_misses > 0 && a.misses >= home.cfg.max_consecutive_misses &&
+    if (home.max_consecutive_misses > 0 && a.misses >= home.max_consecutive_misses &&
         a.status.status == AgentStatus::kReady) {
       auto next = transition_status(a.status, StatusInput::kNotReady, reason::kMissed);
       assert(next.ok());
@@ -1222,7 +1307,7 @@ struct Engine::Impl {
   // Takes back an offer without blaming the agent (agent lost, logout).
   void withdraw(std::uint32_t xi, std::uint32_t ai, Time now) {
     IxRec& ix = ixs[xi];
-    emit_ix(EventType::kOfferCancelled, now, ix).agent = agents[ai].cfg.id;
+    with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
     const bool none_left = stop_ringing(xi, ai);
     refresh(ai, now);
     if (none_left) requeue(xi, PhaseInput::kWithdraw, now);
@@ -1242,6 +1327,10 @@ struct Engine::Impl {
   bool apply_due(std::uint32_t xi, Time now) {
     IxRec& ix = ixs[xi];
     if (ix.phase != Phase::kWaiting) return true;
+    const QueueTiming& timed = timing[ix.home];
+    // Most queues have neither a maximum wait nor overflow steps: then the
+    // big queue record is not read at all.
+    if ((ix.callback || timed.max_wait.count() == 0) && timed.overflow_steps == 0) return true;
     QueueRec& home = queues[ix.home];
     const Duration waited = now - ix.arrival;
     if (!ix.callback && home.cfg.max_wait.count() > 0) {
@@ -1260,7 +1349,7 @@ struct Engine::Impl {
       switch (step.action) {
         case OverflowStep::Action::kRelax:
           ix.targets[0].tier = static_cast<std::uint16_t>(home.step_tier[i]);
-          if (ix.targets[0].in_set) ix.targets[0].it->tier = ix.targets[0].tier;
+          if (ix.targets[0].in_set) reinsert_waiting(xi);
           break;
         case OverflowStep::Action::kAddQueue: {
           const std::uint32_t qi = queue_idx(step.queue);
@@ -1305,10 +1394,9 @@ struct Engine::Impl {
   }
 
   Duration estimate(std::uint32_t qi, std::size_t position) const {
-    const QueueRec& q = queues[qi];
-    const double staffed = std::max<double>(1.0, q.staffed);
+    const double staffed = std::max<double>(1.0, queues[qi].staffed);
     return std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(static_cast<double>(position + 1) * q.aht_s / staffed));
+        std::chrono::duration<double>(static_cast<double>(position + 1) * timing[qi].aht_s / staffed));
   }
 
   // --------------------------------------------------------- completion ----
@@ -1319,10 +1407,9 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     --a.wrapping;
     release_slot(ai, xi);
-    Event& e = emit_ix(EventType::kWrapUpEnded, now, ix);
-    e.agent = a.cfg.id;
+    with_agent(emit_ix(EventType::kWrapUpEnded, now, ix), ai);
     const double handle = seconds_between(ix.answered_at, now);
-    QueueRec& q = queues[ix.home];
+    QueueTiming& q = timing[ix.home];
     q.aht_s = 0.9 * q.aht_s + 0.1 * handle;
     a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
     a.busy_at = now;
@@ -1339,23 +1426,22 @@ struct Engine::Impl {
     if (ix.on_hold) {
       ix.on_hold = false;
       ix.hold_total += now - ix.hold_started;
-      emit_ix(EventType::kHoldEnded, now, ix).agent = a.cfg.id;
+      with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
     }
     --a.connected;
     ++a.wrapping;
     ++a.handled_today;
-    const QueueRec& home = queues[ix.home];
-    const bool long_one = (now - ix.answered_at) >= home.cfg.fatigue_long_handle;
+    const QueueTiming& home = timing[ix.home];
+    const bool long_one = (now - ix.answered_at) >= home.fatigue_long_handle;
     const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
     a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
     a.fatigue_at = now;
     ix.ended_at = now;
-    const Time wrap_end = now + home.cfg.wrap_up;
-    Event& e = emit_ix(EventType::kEnded, now, ix);
-    e.agent = a.cfg.id;
+    const Time wrap_end = now + home.wrap_up;
+    Event& e = with_agent(emit_ix(EventType::kEnded, now, ix), ai);
     e.deadline = wrap_end;
     refresh(ai, now);
-    if (home.cfg.wrap_up.count() <= 0) {
+    if (home.wrap_up.count() <= 0) {
       finish_wrap(xi, now);
     } else {
       push_timer(wrap_end, TimerKind::kWrap, xi, ix.gen);
@@ -1403,6 +1489,7 @@ struct Engine::Impl {
         return;
       case TimerKind::kRetry: {
         std::erase_if(ix.declined, [&](const Decline& d) { return d.until <= now; });
+        ix.has_declined = !ix.declined.empty();
         if (ix.phase == Phase::kWaiting) dispatch_interaction(t.idx, now);
         return;
       }
@@ -1429,7 +1516,7 @@ struct Engine::Impl {
   std::string check() const {
     std::vector<std::size_t> listed(agents.size() * kChannelCount, 0);
     std::ostringstream err;
-    err << check_lists(listed);
+    err << check_lists(listed) << check_waiting();
     std::vector<int> used(agents.size() * kChannelCount, 0), ringing(agents.size(), 0),
         conn(agents.size(), 0), wrap(agents.size(), 0);
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1439,10 +1526,6 @@ struct Engine::Impl {
       for (const auto& t : ix.targets) {
         if (t.in_set != (ix.phase == Phase::kWaiting))
           err << "interaction " << raw(ix.id) << " waiting-set membership does not match phase\n";
-        if (t.in_set && (t.it->tier != t.tier || t.it->ix != xi || t.it->ch != ix.ch))
-          err << "interaction " << raw(ix.id) << " waiting key out of date\n";
-        if (t.in_set && t.it->simple && (!ix.extra.empty() || !ix.declined.empty() || ix.pref_agent != kNil))
-          err << "interaction " << raw(ix.id) << " marked simple but is not\n";
       }
       if (ix.phase == Phase::kOffered) {
         if (ix.ringing.empty()) err << "offered interaction " << raw(ix.id) << " rings nobody\n";
@@ -1464,19 +1547,19 @@ struct Engine::Impl {
       const AgentRec& a = agents[ai];
       for (int c = 0; c < kChannelCount; ++c) {
         if (used[ai * kChannelCount + c] != a.used[c])
-          err << "agent " << raw(a.cfg.id) << " used count mismatch\n";
-        if (a.used[c] > a.cfg.capacity[c]) err << "agent " << raw(a.cfg.id) << " over capacity\n";
+          err << "agent " << raw(a.id) << " used count mismatch\n";
+        if (a.used[c] > a.capacity[c]) err << "agent " << raw(a.id) << " over capacity\n";
         const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
         const bool have = (a.avail_mask >> c) & 1;
-        if (want != have) err << "agent " << raw(a.cfg.id) << " availability mask stale\n";
+        if (want != have) err << "agent " << raw(a.id) << " availability mask stale\n";
         const std::size_t expect = have ? a.skills.size() + 1 : 0;
         if (listed[ai * kChannelCount + c] != expect)
-          err << "agent " << raw(a.cfg.id) << " index membership wrong\n";
+          err << "agent " << raw(a.id) << " index membership wrong\n";
       }
       if (ringing[ai] != a.ringing || conn[ai] != a.connected || wrap[ai] != a.wrapping)
-        err << "agent " << raw(a.cfg.id) << " ringing/connected/wrap counts mismatch\n";
+        err << "agent " << raw(a.id) << " ringing/connected/wrap counts mismatch\n";
       if (a.live && a.status.status == AgentStatus::kLoggedOut && !a.ixs.empty())
-        err << "logged-out agent " << raw(a.cfg.id) << " holds interactions\n";
+        err << "logged-out agent " << raw(a.id) << " holds interactions\n";
     }
     return err.str() + check_conservation();
   }
@@ -1524,32 +1607,68 @@ struct Engine::Impl {
       std::size_t staffed = 0;
       for (auto ai : q.members) {
         const AgentRec& a = agents[ai];
-        auto it = std::find_if(a.queues.begin(), a.queues.end(), [&](auto& p) { return p.first == qi; });
+        auto it =
+            std::find_if(a.queues.begin(), a.queues.end(), [&](const QueueRef& r) { return r.queue == qi; });
         if (it == a.queues.end())
           err << "membership not symmetric\n";
-        else if (it->second && logged_in(a))
+        else if (it->base && logged_in(a))
           ++staffed;
       }
       if (staffed != q.staffed)
         err << "queue " << raw(q.cfg.id) << " staffed count " << q.staffed << " != " << staffed << "\n";
-      for (const WaitKey& k : q.waiting) {
+      q.waiting.for_each(wait_tokens, [&](const WaitEntry& k) {
         const IxRec& ix = ixs[k.ix];
-        if (!ix.live || ix.phase != Phase::kWaiting) {
-          err << "dead entry in waiting set\n";
-          continue;
-        }
-        const Target* t = nullptr;
-        for (const auto& tt : ix.targets)
-          if (tt.queue == qi) t = &tt;
-        if (!t) {
-          err << "waiting entry without target\n";
-          continue;
-        }
+        const Target* t = target_in(ix, qi);
+        if (!ix.live || ix.phase != Phase::kWaiting || !t) return;  // reported by check_waiting
         for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
           if (agents[ai].live && eligible(ai, ix, *t, last))
-            err << "agent " << raw(agents[ai].cfg.id) << " is available and eligible for waiting interaction "
+            err << "agent " << raw(agents[ai].id) << " is available and eligible for waiting interaction "
                 << raw(ix.id) << "\n";
-      }
+      });
+    }
+    return err.str();
+  }
+
+  static const Target* target_in(const IxRec& ix, std::uint32_t qi) {
+    for (const auto& t : ix.targets)
+      if (t.queue == qi) return &t;
+    return nullptr;
+  }
+
+  // Every waiting interaction has exactly one valid heap entry per target,
+  // with up-to-date copies; counts, heads and the stale-entry bound hold.
+  std::string check_waiting() const {
+    std::ostringstream err;
+    std::vector<std::uint32_t> entries(ixs.size(), 0);
+    for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
+      const WaitHeap& w = queues[qi].waiting;
+      std::size_t n = 0;
+      w.for_each(wait_tokens, [&](const WaitEntry& k) {
+        ++n;
+        ++entries[k.ix];
+        const IxRec& ix = ixs[k.ix];
+        const Target* t = target_in(ix, qi);
+        if (!ix.live || ix.phase != Phase::kWaiting || !t || !t->in_set)
+          err << "dead entry in waiting heap of queue " << raw(queues[qi].id) << "\n";
+        else if (t->tier != k.tier || k.ch != ix.ch || k.priority != ix.priority || k.arrival != ix.arrival)
+          err << "interaction " << raw(ix.id) << " waiting entry out of date\n";
+        else if (ix.has_extra != !ix.extra.empty() || ix.has_declined != !ix.declined.empty())
+          err << "interaction " << raw(ix.id) << " has_extra/has_declined out of date\n";
+        else if (k.simple && (ix.has_extra || ix.has_declined || ix.pref_agent != kNil))
+          err << "interaction " << raw(ix.id) << " marked simple but is not\n";
+      });
+      if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
+      if (w.top() && !WaitHeap::valid(*w.top(), wait_tokens)) err << "stale entry at a heap top\n";
+      if (w.held() > 2 * w.size() + 16) err << "waiting heap holds too many stale entries\n";
+      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && heads[qi].seq != w.top()->seq))
+        err << "queue " << raw(queues[qi].id) << " head out of date\n";
+    }
+    for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
+      std::uint32_t want = 0;
+      if (ixs[xi].live)
+        for (const auto& t : ixs[xi].targets) want += t.in_set ? 1 : 0;
+      if (entries[xi] != want)
+        err << "interaction slot " << xi << " has " << entries[xi] << " heap entries\n";
     }
     return err.str();
   }
@@ -1582,10 +1701,11 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
     ai = static_cast<std::uint32_t>(m.agents.size());
     m.agents.emplace_back();
     m.agent_index.put(raw(config.id), ai);
+    m.agent_cfgs.emplace_back();
     AgentRec& a = m.agents[ai];
     a.live = true;
-    a.set_config(config);
-    a.skills = std::move(skills);
+    m.configure_agent(ai, config);
+    a.skills.assign(skills.data(), skills.data() + skills.size());
     m.epochs.resize(m.agents.size() * kChannelCount, 0);
     m.rebuild_agent_membership(ai);
     return common::ok_status();
@@ -1595,10 +1715,10 @@ Status Engine::upsert_agent(const AgentConfig& config, Time now) {
       skills.size() != a.skills.size() ||
       !std::equal(skills.begin(), skills.end(), a.skills.begin(),
                   [](auto& x, auto& y) { return x.skill == y.skill && x.level == y.level; });
-  a.set_config(config);
+  m.configure_agent(ai, config);
   if (skills_changed) {
     m.unlist_all(ai);
-    a.skills = std::move(skills);
+    a.skills.assign(skills.data(), skills.data() + skills.size());
     m.rebuild_agent_membership(ai);
   }
   m.refresh(ai, now);
@@ -1645,11 +1765,20 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
-    m.queues[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
+    m.timing.emplace_back();
+    m.timing[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
   }
   QueueRec& q = m.queues[qi];
   q.live = true;
   q.cfg = config;
+  QueueTiming& timed = m.timing[qi];
+  timed.id = config.id;
+  timed.ring_timeout = config.ring_timeout;
+  timed.wrap_up = config.wrap_up;
+  timed.fatigue_long_handle = config.fatigue_long_handle;
+  timed.max_wait = config.max_wait;
+  timed.max_consecutive_misses = config.max_consecutive_misses;
+  timed.overflow_steps = static_cast<std::uint32_t>(config.overflow.size());
   q.id = config.id;
   if (!q.custom) q.strategy = &builtin_strategy(config.strategy);
   q.tiers.clear();
@@ -1681,6 +1810,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     for (std::uint32_t xi = 0; xi < m.ixs.size(); ++xi) {
       IxRec& ix = m.ixs[xi];
       if (!ix.live) continue;
+      bool stale_copies = false;
       for (auto& t : ix.targets) {
         if (t.queue != qi) continue;
         t.tier = 0;
@@ -1690,8 +1820,9 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
             if (q.step_tier[static_cast<std::size_t>(s)] >= 0)
               t.tier = static_cast<std::uint16_t>(q.step_tier[static_cast<std::size_t>(s)]);
         }
-        if (t.in_set) t.it->tier = t.tier;
+        stale_copies |= t.in_set;
       }
+      if (stale_copies) m.reinsert_waiting(xi);
       if (ix.phase == Phase::kWaiting) waiting.push_back(xi);
     }
     for (auto xi : waiting)
@@ -1740,8 +1871,8 @@ Status Engine::login(AgentId id, Time now) {
   a.misses = 0;
   m.adjust_staffed(ai, +1);
   m.emit_agent(EventType::kAgentLoggedIn, now, a).reason = a.status.reason;
-  if (a.cfg.heartbeat_timeout.count() > 0)
-    m.push_timer(now + a.cfg.heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
+  if (m.agent_cfgs[ai].heartbeat_timeout.count() > 0)
+    m.push_timer(now + m.agent_cfgs[ai].heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
   m.refresh(ai, now);
   return common::ok_status();
 }
@@ -1806,8 +1937,8 @@ Status Engine::heartbeat(AgentId id, Time now) {
   if (ai == kNil) return Error::not_found("unknown agent");
   AgentRec& a = m.agents[ai];
   if (!m.logged_in(a)) return Error::conflict("agent is logged out");
-  if (a.cfg.heartbeat_timeout.count() > 0)
-    m.push_timer(now + a.cfg.heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
+  if (m.agent_cfgs[ai].heartbeat_timeout.count() > 0)
+    m.push_timer(now + m.agent_cfgs[ai].heartbeat_timeout, TimerKind::kHeartbeat, ai, ++a.hb_gen);
   return common::ok_status();
 }
 
@@ -1844,7 +1975,13 @@ void Engine::start_new_day() {
 }
 
 Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
+  InteractionHandle ignored;
+  return enqueue(spec, now, ignored);
+}
+
+Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, InteractionHandle& handle) {
   auto& m = *impl_;
+  handle = InteractionHandle{};
   now = m.clamp(now);
   if (raw(spec.id) == 0) return Error::invalid("id", "interaction id must be non-zero");
   if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
@@ -1893,6 +2030,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
   for (const auto& [rule, skill] : q.attr_rules)
     for (const auto& at : spec.attributes)
       if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
+  ix.has_extra = !ix.extra.empty();
   if (raw(spec.preferred_agent) != 0) {
     const std::uint32_t pa = m.agent_idx(spec.preferred_agent);
     if (pa != kNil && spec.preferred_wait.count() > 0) {
@@ -1913,7 +2051,9 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now) {
   m.ix_index.put(raw(spec.id), xi);
   m.insert_waiting(xi);
   m.emit_ix(EventType::kEnqueued, now, ix);
+  const InteractionHandle mine{xi, ix.gen};
   if (m.apply_due(xi, now)) m.dispatch_interaction(xi, now);
+  if (m.ix_slot(mine) != kNil) handle = mine;  // not when it left routing at once
   return outcome;
 }
 
@@ -1937,6 +2077,7 @@ Status Engine::schedule_callback(const InteractionSpec& spec, Time at, Time now)
   ix.phase = Phase::kScheduled;
   ix.callback = true;
   for (const auto& s : spec.required_skills) ix.extra.push_back({m.dense(s.skill), s.level});
+  ix.has_extra = !ix.extra.empty();
   Target home;
   home.queue = qi;
   ix.targets.push_back(home);
@@ -1965,51 +2106,62 @@ Status Engine::convert_to_callback(InteractionId id, Time now) {
 
 Status Engine::answered(InteractionId id, AgentId agent, Time now) {
   auto& m = *impl_;
-  now = m.clamp(now);
   const std::uint32_t xi = m.ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
   const std::uint32_t ai = m.agent_idx(agent);
   if (ai == kNil) return Error::not_found("unknown agent");
-  IxRec& ix = m.ixs[xi];
+  return m.answer(xi, ai, now);
+}
+
+Status Engine::answered(InteractionHandle ix, AgentHandle agent, Time now) {
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  const std::uint32_t ai = m.agent_slot(agent);
+  if (ai == kNil) return Error::not_found("stale agent handle");
+  return m.answer(xi, ai, now);
+}
+
+Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
+  now = clamp(now);
+  IxRec& ix = ixs[xi];
   if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
     return Error::conflict("interaction is not ringing this agent");
-  m.set_phase(ix, PhaseInput::kAnswer);
+  set_phase(ix, PhaseInput::kAnswer);
   ++ix.offer_gen;
   // Copied into reused scratch space (no allocation per answer). Nothing
-  // below re-enters answered(), so the scratch is not reused meanwhile.
-  std::vector<std::uint32_t>& others = m.answer_scratch;
+  // below re-enters answer(), so the scratch is not reused meanwhile.
+  std::vector<std::uint32_t>& others = answer_scratch;
   others.assign(ix.ringing.begin(), ix.ringing.end());
   ix.ringing.clear();
-  AgentRec& a = m.agents[ai];
+  AgentRec& a = agents[ai];
   --a.ringing;
   ++a.connected;
   a.misses = 0;
   ix.agent = ai;
   ix.answered_at = now;
-  m.emit_ix(EventType::kAnswered, now, ix).agent = a.cfg.id;
-  if (ix.customer != 0 && m.sticky_horizon.count() > 0) {
-    m.sticky.record(ix.customer, ai, now);
-    m.sticky.prune(now - m.sticky_horizon);
+  ix.hold_total = Duration{0};
+  with_agent(emit_ix(EventType::kAnswered, now, ix), ai);
+  if (sticky_horizon.count() > 0 && ix.customer != 0) {
+    sticky.record(ix.customer, ai, now);
+    sticky.prune(now - sticky_horizon);
   }
-  m.refresh(ai, now);
+  refresh(ai, now);
   for (std::uint32_t o : others) {
     if (o == ai) continue;
-    m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[o].cfg.id;
-    --m.agents[o].ringing;
-    m.release_slot(o, xi);
-    m.refresh(o, now);
+    with_agent(emit_ix(EventType::kOfferCancelled, now, ix), o);
+    --agents[o].ringing;
+    release_slot(o, xi);
+    refresh(o, now);
   }
   for (std::uint32_t o : others)
-    if (o != ai) m.dispatch_agent(o, now);
-  m.dispatch_agent(ai, now);  // multi-capacity channels may take more
+    if (o != ai) dispatch_agent(o, now);
+  dispatch_agent(ai, now);  // multi-capacity channels may take more
   return common::ok_status();
 }
 
-Status Engine::Impl::end_ringing(InteractionId id, AgentId agent, Time now, EventType type) {
+Status Engine::Impl::end_ringing(std::uint32_t xi, std::uint32_t ai, Time now, EventType type) {
   now = clamp(now);
-  const std::uint32_t xi = ix_idx(id);
-  const std::uint32_t ai = agent_idx(agent);
-  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
   IxRec& ix = ixs[xi];
   if (ix.phase != Phase::kOffered || std::find(ix.ringing.begin(), ix.ringing.end(), ai) == ix.ringing.end())
     return Error::conflict("interaction is not ringing this agent");
@@ -2018,34 +2170,67 @@ Status Engine::Impl::end_ringing(InteractionId id, AgentId agent, Time now, Even
 }
 
 Status Engine::declined(InteractionId id, AgentId agent, Time now) {
-  return impl_->end_ringing(id, agent, now, EventType::kDeclined);
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
+  return m.end_ringing(xi, ai, now, EventType::kDeclined);
 }
 
 Status Engine::no_answer(InteractionId id, AgentId agent, Time now) {
-  return impl_->end_ringing(id, agent, now, EventType::kNoAnswer);
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t ai = m.agent_idx(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("unknown interaction or agent");
+  return m.end_ringing(xi, ai, now, EventType::kNoAnswer);
+}
+
+Status Engine::declined(InteractionHandle ix, AgentHandle agent, Time now) {
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_slot(ix);
+  const std::uint32_t ai = m.agent_slot(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("stale interaction or agent handle");
+  return m.end_ringing(xi, ai, now, EventType::kDeclined);
+}
+
+Status Engine::no_answer(InteractionHandle ix, AgentHandle agent, Time now) {
+  auto& m = *impl_;
+  const std::uint32_t xi = m.ix_slot(ix);
+  const std::uint32_t ai = m.agent_slot(agent);
+  if (xi == kNil || ai == kNil) return Error::not_found("stale interaction or agent handle");
+  return m.end_ringing(xi, ai, now, EventType::kNoAnswer);
 }
 
 Status Engine::abandoned(InteractionId id, Time now) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t xi = impl_->ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
-  IxRec& ix = m.ixs[xi];
+  return impl_->abandon(xi, now);
+}
+
+Status Engine::abandoned(InteractionHandle ix, Time now) {
+  const std::uint32_t xi = impl_->ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  return impl_->abandon(xi, now);
+}
+
+Status Engine::Impl::abandon(std::uint32_t xi, Time now) {
+  now = clamp(now);
+  IxRec& ix = ixs[xi];
   auto next = transition_phase(ix.phase, PhaseInput::kAbandon);
   if (!next) return next.error();
   if (ix.callback && ix.phase != Phase::kScheduled)
     return Error::conflict("a callback cannot be abandoned; it is removed by the agent");
   const std::vector<std::uint32_t> ringing(ix.ringing.begin(), ix.ringing.end());
-  m.remove_waiting(xi);
+  remove_waiting(xi);
   for (std::uint32_t ai : ringing) {
-    m.emit_ix(EventType::kOfferCancelled, now, ix).agent = m.agents[ai].cfg.id;
-    m.stop_ringing(xi, ai);
+    with_agent(emit_ix(EventType::kOfferCancelled, now, ix), ai);
+    stop_ringing(xi, ai);
   }
   ix.phase = *next;
-  m.emit_ix(EventType::kAbandoned, now, ix);
-  m.release_ix(xi);
-  for (std::uint32_t ai : ringing) m.refresh(ai, now);
-  for (std::uint32_t ai : ringing) m.dispatch_agent(ai, now);
+  emit_ix(EventType::kAbandoned, now, ix);
+  release_ix(xi);
+  for (std::uint32_t ai : ringing) refresh(ai, now);
+  for (std::uint32_t ai : ringing) dispatch_agent(ai, now);
   return common::ok_status();
 }
 
@@ -2062,31 +2247,60 @@ Status Engine::hold(InteractionId id, bool on_hold, Time now) {
     ix.hold_started = now;
   else
     ix.hold_total += now - ix.hold_started;
-  m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix).agent =
-      m.agents[ix.agent].cfg.id;
+  m.with_agent(m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix), ix.agent);
   return common::ok_status();
 }
 
 Status Engine::ended(InteractionId id, Time now, bool difficult) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t xi = impl_->ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
-  auto next = transition_phase(m.ixs[xi].phase, PhaseInput::kEnd);
+  return impl_->end(xi, now, difficult);
+}
+
+Status Engine::ended(InteractionHandle ix, Time now, bool difficult) {
+  const std::uint32_t xi = impl_->ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  return impl_->end(xi, now, difficult);
+}
+
+Status Engine::Impl::end(std::uint32_t xi, Time now, bool difficult) {
+  now = clamp(now);
+  auto next = transition_phase(ixs[xi].phase, PhaseInput::kEnd);
   if (!next) return next.error();
-  m.end_conversation(xi, now, difficult);
+  end_conversation(xi, now, difficult);
   return common::ok_status();
 }
 
 Status Engine::wrap_up_done(InteractionId id, Time now) {
-  auto& m = *impl_;
-  now = m.clamp(now);
-  const std::uint32_t xi = m.ix_idx(id);
+  const std::uint32_t xi = impl_->ix_idx(id);
   if (xi == kNil) return Error::not_found("unknown interaction");
-  auto next = transition_phase(m.ixs[xi].phase, PhaseInput::kWrapDone);
+  return impl_->wrap_done(xi, now);
+}
+
+Status Engine::wrap_up_done(InteractionHandle ix, Time now) {
+  const std::uint32_t xi = impl_->ix_slot(ix);
+  if (xi == kNil) return Error::not_found("stale interaction handle");
+  return impl_->wrap_done(xi, now);
+}
+
+Status Engine::Impl::wrap_done(std::uint32_t xi, Time now) {
+  now = clamp(now);
+  auto next = transition_phase(ixs[xi].phase, PhaseInput::kWrapDone);
   if (!next) return next.error();
-  m.finish_wrap(xi, now);
+  finish_wrap(xi, now);
   return common::ok_status();
+}
+
+Result<InteractionHandle> Engine::handle_of(InteractionId id) const {
+  const std::uint32_t xi = impl_->ix_idx(id);
+  if (xi == kNil) return Error::not_found("unknown interaction");
+  return InteractionHandle{xi, impl_->ixs[xi].gen};
+}
+
+Result<AgentHandle> Engine::handle_of(AgentId id) const {
+  const std::uint32_t ai = impl_->agent_idx(id);
+  if (ai == kNil) return Error::not_found("unknown agent");
+  return AgentHandle{ai};
 }
 
 void Engine::tick(Time now) {
@@ -2141,12 +2355,14 @@ Result<QueueSnapshot> Engine::queue(QueueId id, Time now) const {
   QueueSnapshot s;
   s.id = id;
   s.waiting = q.waiting.size();
-  for (const auto& k : q.waiting) s.longest_wait = std::max(s.longest_wait, Duration(now - k.arrival));
+  q.waiting.for_each(m.wait_tokens, [&](const WaitEntry& k) {
+    s.longest_wait = std::max(s.longest_wait, Duration(now - k.arrival));
+  });
   s.staffed = q.staffed;
   for (auto ai : q.members)
     if (m.agents[ai].avail_mask & bit(q.cfg.channel)) ++s.available;
   s.estimated_wait = m.estimate(qi, q.waiting.size());
-  s.recent_handle_seconds = q.aht_s;
+  s.recent_handle_seconds = m.timing[qi].aht_s;
   return s;
 }
 
@@ -2163,9 +2379,9 @@ Result<InteractionSnapshot> Engine::interaction(InteractionId id) const {
   s.priority = ix.priority;
   s.callback = ix.callback;
   s.overflow_steps_applied = ix.steps_applied;
-  for (auto ai : ix.ringing) s.ringing.push_back(m.agents[ai].cfg.id);
+  for (auto ai : ix.ringing) s.ringing.push_back(m.agents[ai].id);
   if (ix.agent != kNil && (ix.phase == Phase::kConnected || ix.phase == Phase::kWrapUp))
-    s.agent = m.agents[ix.agent].cfg.id;
+    s.agent = m.agents[ix.agent].id;
   return s;
 }
 
@@ -2181,14 +2397,12 @@ std::size_t Engine::live_interaction_count() const { return impl_->ix_index.size
 std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
   std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
-                      m.ixs.capacity() * sizeof(IxRec) + m.queues.capacity() * sizeof(QueueRec) +
-                      m.buckets.capacity() * sizeof(Bucket);
+                      m.ixs.capacity() * (sizeof(IxRec) + 4) + m.queues.capacity() * sizeof(QueueRec) +
+                      m.buckets.capacity() * sizeof(Bucket) + m.timing.capacity() * sizeof(QueueTiming);
   for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
-  for (const auto& a : m.agents)
-    bytes += a.skills.capacity() * sizeof(DenseSkill) + a.queues.capacity() * 8 + a.ixs.heap_bytes() +
-             a.cfg.skills.capacity() * sizeof(SkillLevel);
-  for (const auto& q : m.queues)
-    bytes += q.waiting.size() * (sizeof(WaitKey) + 32) + q.members.capacity() * 4;
+  for (const auto& a : m.agents) bytes += a.skills.heap_bytes() + a.queues.heap_bytes() + a.ixs.heap_bytes();
+  for (const auto& c : m.agent_cfgs) bytes += sizeof(AgentConfig) + c.skills.capacity() * sizeof(SkillLevel);
+  for (const auto& q : m.queues) bytes += q.waiting.bytes() + q.members.capacity() * 4;
   for (const auto& ix : m.ixs)
     bytes += ix.targets.heap_bytes() + ix.extra.capacity() * sizeof(DenseSkill) + ix.ringing.heap_bytes() +
              ix.declined.capacity() * sizeof(Decline);

@@ -51,7 +51,9 @@
 //  Available agents are indexed per (channel, skill, level) in availability
 //  order, so a decision touches only available agents with the driving
 //  skill; an agent freeing up looks only at the heads of the queues it
-//  serves. Nothing scans all agents or all queues per decision.
+//  serves. Nothing scans all agents or all queues per decision. Records live
+//  in dense arrays addressed by slot; the handle overloads let a caller skip
+//  the id lookups entirely.
 #pragma once
 
 #include <functional>
@@ -173,6 +175,24 @@ class Engine {
   common::Status ended(InteractionId id, Time now, bool difficult = false);
   // Agent finished wrap-up early.
   common::Status wrap_up_done(InteractionId id, Time now);
+
+  // ---- the same reports by handle (no id lookup) ----
+  // Handles come from events (Event::handle, Event::agent_handle), from the
+  // enqueue() overload below or from handle_of(). Each call below behaves
+  // exactly like its id-based twin, except that a stale handle (the
+  // interaction left routing, its slot may now hold another one; or the agent
+  // was removed) is rejected with not_found "stale ... handle" and changes
+  // nothing. An interaction's handle stays the same from enqueue until it
+  // leaves routing (done, abandoned, removed).
+  common::Result<EnqueueOutcome> enqueue(const InteractionSpec& spec, Time now, InteractionHandle& handle);
+  common::Result<InteractionHandle> handle_of(InteractionId id) const;
+  common::Result<AgentHandle> handle_of(AgentId id) const;
+  common::Status answered(InteractionHandle ix, AgentHandle agent, Time now);
+  common::Status declined(InteractionHandle ix, AgentHandle agent, Time now);
+  common::Status no_answer(InteractionHandle ix, AgentHandle agent, Time now);
+  common::Status abandoned(InteractionHandle ix, Time now);
+  common::Status ended(InteractionHandle ix, Time now, bool difficult = false);
+  common::Status wrap_up_done(InteractionHandle ix, Time now);
 
   // ---- time ----
   void tick(Time now);

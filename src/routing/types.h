@@ -208,6 +208,30 @@ struct InteractionSpec {
   Time arrival{};
 };
 
+// --------------------------------------------------------------- handles ----
+
+// Dense handles: the engine's own slot numbers for a live interaction or an
+// agent, so a caller that keeps them skips the id lookup (a hash probe and
+// usually a cache miss) on every report. An interaction slot is reused once
+// the interaction leaves routing, and its generation changes then, so a
+// handle kept past that point is stale: the engine rejects it (not_found)
+// and never applies it to the slot's new occupant. Agent slots are never
+// reused (a removed agent that is added again gets a new slot).
+inline constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
+
+struct InteractionHandle {
+  std::uint32_t slot = kNoSlot;
+  std::uint32_t gen = 0;
+  bool valid() const { return slot != kNoSlot; }
+  friend bool operator==(const InteractionHandle&, const InteractionHandle&) = default;
+};
+
+struct AgentHandle {
+  std::uint32_t slot = kNoSlot;
+  bool valid() const { return slot != kNoSlot; }
+  friend bool operator==(const AgentHandle&, const AgentHandle&) = default;
+};
+
 // ------------------------------------------------------------------ events ----
 
 enum class EventType : std::uint8_t {
@@ -256,6 +280,10 @@ struct Event {
   ReasonCode reason = reason::kNone;
   Time arrival{};   // interaction's original arrival (interaction events)
   Time deadline{};  // ring timeout / wrap-up end / callback EWT base
+  // Handles of `interaction` and `agent` while they are in the engine (see
+  // InteractionHandle); unset on events without one (kRejected has none).
+  InteractionHandle handle{};
+  AgentHandle agent_handle{};
 };
 
 // True for the events the call layer must act on.

@@ -8,7 +8,10 @@
 //    and every enqueued interaction is either finished or still in routing,
 //  * offers respect skill requirements (home tiers, overflow queues, extras),
 //  * equal-priority interactions are offered in arrival order,
-//  * overflow steps are applied exactly when due (fake clock).
+//  * overflow steps are applied exactly when due (fake clock),
+//  * events carry one handle per interaction for its whole stay, never one an
+//    earlier interaction had; reports by handle give the same event log as
+//    reports by id, and stale handles are refused without side effects.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -61,6 +64,8 @@ struct RunOptions {
   std::uint64_t seed = 1;
   int steps = 3000;
   bool fifo_mode = false;  // one requirement-free queue, no declines: strict order
+  bool by_handle = false;  // report answers, ends, ... through the handle overloads
+  std::vector<Event>* log_out = nullptr;
 };
 
 void run(const RunOptions& opt) {
@@ -122,6 +127,50 @@ void run(const RunOptions& opt) {
   std::map<std::uint64_t, std::map<int, int>> held;             // agent -> channel -> slots
   std::map<std::uint64_t, std::set<std::uint64_t>> tiers_seen;  // ix -> queues it may be in
 
+  // Handles as the events give them; a (slot, generation) pair names one
+  // interaction ever.
+  std::map<std::uint64_t, InteractionHandle> handle;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> owner;
+  std::map<std::uint64_t, AgentHandle> agent_handle;
+  auto check_handles = [&](const Event& e) {
+    const std::uint64_t ix = raw(e.interaction), ag = raw(e.agent);
+    if (ix != 0 && e.type != EventType::kRejected) {
+      ASSERT_TRUE(e.handle.valid()) << to_string(e.type);
+      auto [it, fresh] = handle.try_emplace(ix, e.handle);
+      ASSERT_EQ(it->second, e.handle) << "interaction " << ix << " changed handle";
+      if (fresh) {
+        auto [o, unused] = owner.try_emplace({e.handle.slot, e.handle.gen}, ix);
+        ASSERT_EQ(o->second, ix) << "handle of interaction " << o->second << " given to " << ix;
+      }
+    }
+    if (ag != 0) {
+      ASSERT_TRUE(e.agent_handle.valid());
+      auto [it, fresh] = agent_handle.try_emplace(ag, e.agent_handle);
+      ASSERT_EQ(it->second, e.agent_handle) << "agent " << ag << " changed handle";
+    }
+  };
+
+  // Every report through the handle of a finished interaction (its slot may
+  // hold another one by now) is not_found and changes nothing. A PRNG of its
+  // own keeps the main sequence the same as in the run by id.
+  std::mt19937_64 stale_rng(opt.seed ^ 0x5a5a);
+  auto stale_reports_are_refused = [&]() {
+    if (finished.empty() || stale_rng() % 4 != 0) return;
+    const std::uint64_t ix = *std::next(finished.begin(), static_cast<long>(stale_rng() % finished.size()));
+    if (!handle.count(ix) || agent_handle.empty()) return;  // rejected at enqueue: never had one
+    const InteractionHandle h = handle[ix];
+    const AgentHandle any_agent = agent_handle.begin()->second;
+    const std::string before = engine.check_invariants();
+    for (const auto& st : {engine.ended(h, clock.now()), engine.answered(h, any_agent, clock.now()),
+                           engine.abandoned(h, clock.now()), engine.wrap_up_done(h, clock.now()),
+                           engine.declined(h, any_agent, clock.now())}) {
+      ASSERT_FALSE(st.ok());
+      ASSERT_EQ(st.error().code, "not_found");
+    }
+    ASSERT_EQ(engine.pending_events(), 0u) << "a stale handle produced events";
+    ASSERT_EQ(engine.check_invariants(), before);
+  };
+
   std::map<EventType, int> seen;
   auto check_events = [&](std::size_t from) {
     for (std::size_t i = from; i < log.size(); ++i) {
@@ -132,6 +181,8 @@ void run(const RunOptions& opt) {
         ASSERT_FALSE(finished.count(ix))
             << "event " << to_string(e.type) << " after interaction " << ix << " ended";
       }
+      check_handles(e);
+      if (::testing::Test::HasFatalFailure()) return;
       switch (e.type) {
         case EventType::kEnqueued:
         case EventType::kRequeued:
@@ -235,22 +286,37 @@ void run(const RunOptions& opt) {
       const std::uint64_t ix = pick(ring_ix);
       const std::uint64_t a = *std::next(ringing[ix].begin(), static_cast<long>(rng() % ringing[ix].size()));
       const int how = opt.fifo_mode ? 0 : static_cast<int>(rng() % 4);
+      const InteractionHandle h = handle[ix];
+      const AgentHandle ah = agent_handle[a];
       if (how <= 1) {
-        ASSERT_TRUE(engine.answered(InteractionId{ix}, AgentId{a}, now).ok());
+        ASSERT_TRUE((opt.by_handle ? engine.answered(h, ah, now)
+                                   : engine.answered(InteractionId{ix}, AgentId{a}, now))
+                        .ok());
       } else if (how == 2) {
-        ASSERT_TRUE(engine.declined(InteractionId{ix}, AgentId{a}, now).ok());
+        ASSERT_TRUE((opt.by_handle ? engine.declined(h, ah, now)
+                                   : engine.declined(InteractionId{ix}, AgentId{a}, now))
+                        .ok());
       } else {
-        ASSERT_TRUE(engine.no_answer(InteractionId{ix}, AgentId{a}, now).ok());
+        ASSERT_TRUE((opt.by_handle ? engine.no_answer(h, ah, now)
+                                   : engine.no_answer(InteractionId{ix}, AgentId{a}, now))
+                        .ok());
       }
     } else if (op < 55 && !conn_ix.empty()) {
-      ASSERT_TRUE(engine.ended(InteractionId{pick(conn_ix)}, now, rng() % 4 == 0).ok());
+      const std::uint64_t ix = pick(conn_ix);
+      const bool difficult = rng() % 4 == 0;
+      ASSERT_TRUE((opt.by_handle ? engine.ended(handle[ix], now, difficult)
+                                 : engine.ended(InteractionId{ix}, now, difficult))
+                      .ok());
     } else if (op < 58 && !wrap_ix.empty()) {
-      ASSERT_TRUE(engine.wrap_up_done(InteractionId{pick(wrap_ix)}, now).ok());
+      const std::uint64_t ix = pick(wrap_ix);
+      ASSERT_TRUE(
+          (opt.by_handle ? engine.wrap_up_done(handle[ix], now) : engine.wrap_up_done(InteractionId{ix}, now))
+              .ok());
     } else if (op < 63 && (!wait_ix.empty() || !ring_ix.empty())) {
       std::vector<std::uint64_t> both = wait_ix;
       both.insert(both.end(), ring_ix.begin(), ring_ix.end());
       const std::uint64_t ix = pick(both);
-      auto st = engine.abandoned(InteractionId{ix}, now);
+      auto st = opt.by_handle ? engine.abandoned(handle[ix], now) : engine.abandoned(InteractionId{ix}, now);
       if (!st) {
         ASSERT_EQ(st.error().code, "conflict");  // callbacks cannot be abandoned
       }
@@ -289,6 +355,10 @@ void run(const RunOptions& opt) {
     engine.drain(log);
     check_events(before);
     if (::testing::Test::HasFatalFailure()) return;
+    if (opt.by_handle) {
+      stale_reports_are_refused();
+      if (::testing::Test::HasFatalFailure()) return;
+    }
     const std::string inv = engine.check_invariants();
     ASSERT_EQ(inv, "") << "seed " << opt.seed << " step " << step;
     // Overflow steps applied exactly when due for every waiting interaction.
@@ -319,6 +389,15 @@ void run(const RunOptions& opt) {
     const bool live = engine.interaction(InteractionId{ix}).ok();
     EXPECT_NE(live, finished.count(ix) == 1) << "interaction " << ix;
   }
+  if (opt.log_out) *opt.log_out = log;
+}
+
+bool same_event(const Event& a, const Event& b) {
+  return a.seq == b.seq && a.time == b.time && a.type == b.type && a.agent == b.agent &&
+         a.interaction == b.interaction && a.queue == b.queue && a.channel == b.channel &&
+         a.value == b.value && a.disposition == b.disposition && a.reason == b.reason &&
+         a.arrival == b.arrival && a.deadline == b.deadline && a.handle == b.handle &&
+         a.agent_handle == b.agent_handle;
 }
 
 TEST(RoutingProperties, RandomSequencesKeepInvariants) {
@@ -326,6 +405,23 @@ TEST(RoutingProperties, RandomSequencesKeepInvariants) {
     SCOPED_TRACE(seed);
     run({seed, 2500, false});
     if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+// The handle overloads are the id entry points minus the lookup: the same
+// random run through either gives the same event log, event for event.
+TEST(RoutingProperties, ReportsByHandleGiveTheSameLogAsById) {
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    SCOPED_TRACE(seed);
+    std::vector<Event> by_id, by_handle;
+    run({seed, 2500, false, false, &by_id});
+    if (::testing::Test::HasFatalFailure()) return;
+    run({seed, 2500, false, true, &by_handle});
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_EQ(by_id.size(), by_handle.size());
+    ASSERT_GT(by_id.size(), 1000u);
+    for (std::size_t i = 0; i < by_id.size(); ++i)
+      ASSERT_TRUE(same_event(by_id[i], by_handle[i])) << "event " << i << ": " << to_string(by_id[i].type);
   }
 }
 
