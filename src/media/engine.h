@@ -226,6 +226,8 @@ class MediaEngine {
   std::size_t loop_count() const { return loops_.size(); }
   // The backend the loops actually run (after resolving `automatic` and any fallback).
   RtpIoBackend rtp_io_backend() const { return rtp_io_; }
+  // Why io_uring was asked for and not used (empty otherwise), for the log.
+  const std::string& rtp_io_fallback_reason() const { return rtp_io_fallback_; }
   common::Clock& clock() const { return *clock_; }
   const EngineConfig& config() const { return config_; }
 
@@ -234,6 +236,7 @@ class MediaEngine {
   common::Clock* clock_;
   std::vector<std::shared_ptr<EventLoop>> loops_;
   RtpIoBackend rtp_io_ = RtpIoBackend::epoll;
+  std::string rtp_io_fallback_;
   std::mutex mu_;
   std::size_t next_loop_ = 0;
   std::uint32_t next_port_ = 0;

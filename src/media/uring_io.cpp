@@ -183,7 +183,10 @@ bool UringRtpIo::self_test(std::string* why) {
   io_uring_sqe_set_data64(cancel, kIgnore | 2);
   (void)io_uring_submit_and_get_events(&ring_);
   __kernel_timespec ts{0, 100'000'000};
-  for (int i = 0; i < 4 && io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0; ++i) {
+  bool cancelled = false, ended = false;
+  while (!(cancelled && ended) && io_uring_wait_cqe_timeout(&ring_, &cqe, &ts) == 0) {
+    cancelled = cancelled || cqe->user_data == (kIgnore | 2);
+    ended = ended || (cqe->user_data == (kIgnore | 1) && !(cqe->flags & IORING_CQE_F_MORE));
     if (cqe->flags & IORING_CQE_F_BUFFER) release(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
     io_uring_cqe_seen(&ring_, cqe);
   }
@@ -200,9 +203,16 @@ bool UringRtpIo::ring_wakes_epoll() {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLET;  // as Asio registers descriptors
   bool ok = ep >= 0 && ::epoll_ctl(ep, EPOLL_CTL_ADD, ring_.ring_fd, &ev) == 0;
-  ok = ok && ::epoll_wait(ep, &ev, 1, 500) == 1;
+  // Without DEFER_TASKRUN the completion's task work interrupts the wait
+  // (EINTR) and, run on the way out, posts the CQE that readies the ring fd;
+  // Asio retries after EINTR just like this.
+  int n = -1;
+  for (int tries = 0; ok && tries < 8; ++tries) {
+    n = ::epoll_wait(ep, &ev, 1, 500);
+    if (n >= 0 || errno != EINTR) break;
+  }
   if (ep >= 0) ::close(ep);
-  return ok;
+  return ok && n == 1;
 }
 
 // ---- registration ------------------------------------------------------------------
