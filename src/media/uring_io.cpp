@@ -87,7 +87,9 @@ UringRtpIo::~UringRtpIo() {
 bool UringRtpIo::init(unsigned flags, std::string* why) {
   io_uring_params p{};
   p.flags = flags | IORING_SETUP_CQSIZE;
-  p.cq_entries = nbuf_ * 2;  // every buffer can be one receive and one send completion
+  // Every buffer can be one receive and one send completion; at least the
+  // SQ size, as the kernel requires.
+  p.cq_entries = std::max(nbuf_ * 2, kSqEntries * 2);
   const int rc = io_uring_queue_init_params(kSqEntries, &ring_, &p);
   if (rc < 0) {
     *why = errno_text("io_uring_queue_init", -rc);
