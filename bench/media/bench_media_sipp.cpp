@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
   cfg.port_max = 39999;
   cfg.batch_window = std::chrono::microseconds(window_us);
   MediaEngine engine(cfg);
+  if (!engine.rtp_io_fallback_reason().empty())
+    std::fprintf(stderr, "io_uring not used: %s\n", engine.rtp_io_fallback_reason().c_str());
   std::vector<std::shared_ptr<MediaSession>> a_legs, b_legs;
   std::ofstream inf(dir / "ports.csv");
   inf << "SEQUENTIAL\n";
