@@ -171,8 +171,8 @@ struct EngineConfig {
   // RTP I/O backend. `automatic` takes the environment variable HL_MEDIA_RTP_IO
   // (auto | epoll | io_uring; not HOTLINE_*, which the app's config owns) and
   // otherwise the default, epoll (io_uring measured only ~13 % less CPU per
-  // relayed packet, not worth a new default: bench/README.md, Media). Whatever is asked for, a loop whose io_uring setup
-  // fails (no liburing, io_uring disabled, old kernel) uses epoll;
+  // relayed packet, not worth a new default: bench/README.md, Media). Whatever is asked for, a loop whose
+  // io_uring setup fails (no liburing, io_uring disabled, old kernel) uses epoll;
   // MediaEngine::rtp_io_backend() says what runs.
   RtpIoBackend rtp_io = RtpIoBackend::automatic;
   // io_uring only: receive buffers per loop (power of two, 2 KiB each), shared
