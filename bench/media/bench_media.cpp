@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -158,7 +159,13 @@ BENCHMARK(BM_RecorderWrite)->Arg(0)->Arg(1);
 
 // ---- loopback benchmarks with a real engine ---------------------------------------
 
-// CPU seconds used so far by the engine's threads (named hl-media-*).
+// CPU seconds used so far by the engine's threads (named hl-media-*) and
+// by any io_uring worker threads (iou-wrk-*, iou-sqp-*) the kernel started
+// for them, so work the io_uring backend hands off is counted too.
+bool is_media_thread(const std::string& name) {
+  return name.rfind("hl-media-", 0) == 0 || name.rfind("iou-", 0) == 0;
+}
+
 double media_thread_cpu_seconds() {
   double total = 0;
   const long hz = sysconf(_SC_CLK_TCK);
@@ -166,7 +173,7 @@ double media_thread_cpu_seconds() {
     std::ifstream comm(e.path() / "comm");
     std::string name;
     std::getline(comm, name);
-    if (name.rfind("hl-media-", 0) != 0) continue;
+    if (!is_media_thread(name)) continue;
     std::ifstream stat(e.path() / "stat");
     std::string s((std::istreambuf_iterator<char>(stat)), {});
     const auto close = s.rfind(')');
@@ -203,10 +210,15 @@ void BM_RelayLoopback(benchmark::State& state) {
   EngineConfig cfg;
   cfg.loops = 2;
   cfg.batch_window = std::chrono::microseconds(state.range(2));
+  cfg.rtp_io = state.range(3) ? RtpIoBackend::io_uring : RtpIoBackend::epoll;
   cfg.bind_address = "127.0.0.1";
   cfg.port_min = 40000;
   cfg.port_max = 59999;
   MediaEngine engine(cfg);
+  if (engine.rtp_io_backend() != cfg.rtp_io) {
+    state.SkipWithError(("io_uring unavailable: " + engine.rtp_io_fallback_reason()).c_str());
+    return;
+  }
   // One socket plays every phone (caller and agent) so the generator is cheap;
   // its port is latched by every session.
   std::uint16_t phone_port = 0;
@@ -283,15 +295,21 @@ void BM_RelayLoopback(benchmark::State& state) {
   state.counters["engine_cpu_pct"] = cpu / elapsed * 100;
   state.counters["loss_pct"] = loss * 100;
   state.counters["batch_window_us"] = static_cast<double>(state.range(2));
-  state.SetLabel(state.range(1) ? "in-band DTMF detection on" : "in-band DTMF detection off");
+  state.SetLabel(std::string(to_string(engine.rtp_io_backend())) +
+                 (state.range(1) ? ", in-band DTMF detection on" : ", in-band DTMF detection off"));
 }
-// Args: calls, in-band DTMF detection, EngineConfig::batch_window in µs.
+// Args: calls, in-band DTMF detection, EngineConfig::batch_window in µs,
+// backend (0 = epoll, 1 = io_uring).
 BENCHMARK(BM_RelayLoopback)
-    ->Args({100, 0, 0})
-    ->Args({500, 0, 0})
-    ->Args({1000, 0, 0})
-    ->Args({500, 1, 0})
-    ->Args({1000, 0, 200})
+    ->Args({100, 0, 0, 0})
+    ->Args({500, 0, 0, 0})
+    ->Args({1000, 0, 0, 0})
+    ->Args({500, 1, 0, 0})
+    ->Args({1000, 0, 200, 0})
+    ->Args({100, 0, 0, 1})
+    ->Args({500, 0, 0, 1})
+    ->Args({1000, 0, 0, 1})
+    ->Args({1000, 0, 200, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

@@ -11,6 +11,7 @@
 //
 //   bench_media_sipp <calls> [calls_per_second] [batch_window_us]
 // batch_window_us sets EngineConfig::batch_window (interrupt coalescing; 0 = off).
+// HL_MEDIA_RTP_IO=epoll|io_uring picks the RTP I/O backend (EngineConfig::rtp_io).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -71,7 +72,8 @@ double media_cpu_seconds() {
     std::ifstream comm(e.path() / "comm");
     std::string name;
     std::getline(comm, name);
-    if (name.rfind("hl-media-", 0) != 0) continue;
+    // The engine's loops and any io_uring workers the kernel started for them.
+    if (name.rfind("hl-media-", 0) != 0 && name.rfind("iou-", 0) != 0) continue;
     std::ifstream stat(e.path() / "stat");
     std::string s((std::istreambuf_iterator<char>(stat)), {});
     std::istringstream rest(s.substr(s.rfind(')') + 2));
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
   cfg.port_max = 39999;
   cfg.batch_window = std::chrono::microseconds(window_us);
   MediaEngine engine(cfg);
+  if (!engine.rtp_io_fallback_reason().empty())
+    std::fprintf(stderr, "io_uring not used: %s\n", engine.rtp_io_fallback_reason().c_str());
   std::vector<std::shared_ptr<MediaSession>> a_legs, b_legs;
   std::ofstream inf(dir / "ports.csv");
   inf << "SEQUENTIAL\n";
@@ -162,8 +166,8 @@ int main(int argc, char** argv) {
   }
   const double expected = 236.0 * calls;
   const double relayed = static_cast<double>(a_relayed + b_relayed);
-  std::printf("calls=%d cps=%d batch_window=%dus uac_rc=%d uas_rc=%d duration=%.1fs\n", calls, cps, window_us,
-              uac_rc, uas_rc, secs);
+  std::printf("calls=%d cps=%d batch_window=%dus rtp_io=%s uac_rc=%d uas_rc=%d duration=%.1fs\n", calls, cps,
+              window_us, to_string(engine.rtp_io_backend()), uac_rc, uas_rc, secs);
   std::printf("pcap packets=%.0f  A rx=%llu  A->B relayed=%llu  B rx(echo)=%llu  B->A relayed=%llu\n",
               expected, static_cast<unsigned long long>(a_rx), static_cast<unsigned long long>(b_relayed),
               static_cast<unsigned long long>(b_rx), static_cast<unsigned long long>(a_relayed));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <future>
 
 #include "media/session.h"
 
@@ -125,7 +126,18 @@ MediaEngine::MediaEngine(EngineConfig config)
   for (unsigned i = 0; i < n; ++i) {
     auto loop = std::make_shared<EventLoop>();
     EventLoop* raw = loop.get();
-    loop->thread = std::thread([raw, window = config_.batch_window] { run_loop(*raw, window); });
+    std::promise<RtpIoBackend> started;
+    auto backend = started.get_future();
+    std::string why;
+    loop->thread = std::thread([raw, &started, &why, cfg = config_] {
+      raw->rtp_io = make_rtp_io(raw->io, cfg.rtp_io, cfg.uring_buffers, &why);
+      started.set_value(raw->rtp_io->kind());
+      run_loop(*raw, cfg.batch_window);
+    });
+    // io_uring only if every loop got it (a kernel limit could refuse one ring).
+    const RtpIoBackend kind = backend.get();
+    rtp_io_ = (i == 0 || kind == rtp_io_) ? kind : RtpIoBackend::epoll;
+    if (!why.empty()) rtp_io_fallback_ = why;
     // Named so operators (and bench_media) can find the media threads in top/proc.
     pthread_setname_np(loop->thread.native_handle(), ("hl-media-" + std::to_string(i)).c_str());
     if (config_.realtime_priority > 0) {

@@ -1,6 +1,5 @@
 #include "media/session.h"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -15,53 +14,6 @@ namespace hotline::media {
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 using steady = std::chrono::steady_clock;
-
-RxBatch::RxBatch() {
-  for (std::size_t i = 0; i < kPackets; ++i) {
-    iov[i] = iovec{buf[i].data(), kBytes};
-    msg[i].msg_hdr.msg_iov = &iov[i];
-    msg[i].msg_hdr.msg_iovlen = 1;
-    msg[i].msg_hdr.msg_name = &addr[i];
-  }
-}
-
-RtpPoller::RtpPoller(asio::io_context& io) : epoll_(io, ::epoll_create1(EPOLL_CLOEXEC)) {}
-
-void RtpPoller::add(int fd, Session* s) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;  // level-triggered: a socket left undrained is reported again
-  ev.data.ptr = s;
-  if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return;
-  ++registered_;
-  if (!waiting_) arm();
-}
-
-void RtpPoller::remove(int fd) {
-  if (::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_DEL, fd, nullptr) != 0) return;
-  // With nothing registered the wait is cancelled, so a loop without
-  // sessions runs out of work and its thread can end (engine shutdown).
-  if (--registered_ == 0 && waiting_) {
-    boost::system::error_code ec;
-    epoll_.cancel(ec);
-  }
-}
-
-void RtpPoller::arm() {
-  waiting_ = true;
-  epoll_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-    waiting_ = false;
-    if (!ec) on_ready();
-    if (registered_ > 0 && !waiting_) arm();
-  });
-}
-
-void RtpPoller::on_ready() {
-  std::array<epoll_event, 64> ev;
-  const int n = ::epoll_wait(epoll_.native_handle(), ev.data(), static_cast<int>(ev.size()), 0);
-  // Sessions are closed (and removed) only by their own posted handlers, never
-  // while this batch runs, so every pointer here is alive.
-  for (int i = 0; i < n; ++i) static_cast<Session*>(ev[static_cast<std::size_t>(i)].data.ptr)->on_readable();
-}
 
 void run_loop(EventLoop& loop, std::chrono::microseconds window) {
   if (window.count() <= 0) {
@@ -122,7 +74,7 @@ void Session::start() {
     set_remote(params_.remote_address, params_.remote_port);
   last_rx_ = clock_.now();
   next_rtcp_ = last_rx_ + rtcp_interval_;
-  loop_->poller.add(rtp_.native_handle(), this);
+  loop_->rtp_io->add(*this);
   arm_rtcp_receive();
   arm_housekeeping();
   set_mode(OutMode::silence);
@@ -284,7 +236,7 @@ void Session::close() {
   boost::system::error_code ec;
   pacer_.cancel();
   housekeeping_.cancel();
-  loop_->poller.remove(rtp_.native_handle());
+  loop_->rtp_io->remove(*this);
   rtp_.close(ec);
   rtcp_.close(ec);
   tap_ = {};
@@ -303,45 +255,19 @@ bool Session::pacer_needed() const {
 
 // ---- receive ---------------------------------------------------------------
 
-void Session::on_readable() {
-  // Drain what is queued, RxBatch::kPackets datagrams per syscall; a short
-  // batch means the queue is empty, so no extra read ends in EAGAIN. Bounded,
-  // so one busy session cannot starve the loop (the level-triggered poller
-  // reports a socket with datagrams left again on its next round).
-  if (mode_ == OutMode::closed) return;
-  const common::SteadyTime now = clock_.now();
-  RxBatch& rx = loop_->rx;
-  for (int round = 0; round < 2; ++round) {
-    const int n = receive_batch();
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF) break;
-      continue;  // e.g. ECONNREFUSED reported for an earlier send: consumed, keep reading
-    }
-    for (int i = 0; i < n && mode_ != OutMode::closed; ++i) {
-      msghdr& h = rx.msg[static_cast<std::size_t>(i)].msg_hdr;
-      if ((h.msg_flags & MSG_TRUNC) != 0) {
-        ++stats_.dropped_invalid;  // larger than any RTP packet we accept
-        continue;
-      }
-      udp::endpoint from;
-      std::memcpy(from.data(), h.msg_name, std::min<std::size_t>(h.msg_namelen, from.capacity()));
-      from.resize(std::min<std::size_t>(h.msg_namelen, from.capacity()));
-      handle_rtp(rx.buf[static_cast<std::size_t>(i)].data(), rx.msg[static_cast<std::size_t>(i)].msg_len,
-                 from, now);
-    }
-    flush_relays(*loop_);  // before the next recvmmsg reuses the buffers
-    if (mode_ == OutMode::closed) return;
-    if (static_cast<std::size_t>(n) < RxBatch::kPackets) break;
-  }
+void Session::on_datagram(std::uint8_t* data, std::size_t size, const sockaddr* from, socklen_t from_len,
+                          common::SteadyTime now) {
+  udp::endpoint sender;
+  const std::size_t len = std::min<std::size_t>(from_len, sender.capacity());
+  std::memcpy(sender.data(), from, len);
+  sender.resize(len);
+  handle_rtp(data, size, sender, now);
 }
 
-int Session::receive_batch() {
-  RxBatch& rx = loop_->rx;
-  for (auto& m : rx.msg) {
-    m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-    m.msg_hdr.msg_flags = 0;
-  }
-  return ::recvmmsg(rtp_.native_handle(), rx.msg.data(), RxBatch::kPackets, MSG_DONTWAIT, nullptr);
+socklen_t Session::send_address(sockaddr_storage& out) const {
+  if (connected_) return 0;
+  std::memcpy(&out, remote_.data(), remote_.size());
+  return static_cast<socklen_t>(remote_.size());
 }
 
 std::uint32_t Session::arrival_units(common::SteadyTime now) const {
@@ -453,7 +379,7 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
   h.timestamp = pkt.header.timestamp + relay_.ts_offset;
   h.ssrc = out_.ssrc;
   rewrite_rtp_header(std::span(data, size), h);
-  queue_relay(data, size);
+  loop_->rtp_io->queue_send(*this, data, size);
   // Track the newest position (reordered packets keep their relative place).
   if (static_cast<std::int16_t>(h.sequence - out_.next_seq) >= 0)
     out_.next_seq = static_cast<std::uint16_t>(h.sequence + 1);
@@ -482,47 +408,6 @@ void Session::count_sent(std::size_t size) {
   ++stats_.packets_sent;
   ++out_.packets;
   out_.octets += size - kRtpHeaderSize;
-}
-
-void Session::queue_relay(std::uint8_t* data, std::size_t size) {
-  TxBatch& tx = loop_->tx;
-  if (tx.target != this || tx.n == tx.msg.size()) flush_relays(*loop_);
-  tx.target = this;
-  iovec& v = tx.iov[tx.n];
-  v = iovec{data, size};
-  msghdr& h = tx.msg[tx.n].msg_hdr;
-  h = msghdr{};
-  h.msg_iov = &v;
-  h.msg_iovlen = 1;
-  if (!connected_) {  // a connected socket has its destination already
-    h.msg_name = remote_.data();
-    h.msg_namelen = static_cast<socklen_t>(remote_.size());
-  }
-  ++tx.n;
-}
-
-void Session::flush_relays(EventLoop& loop) {
-  TxBatch& tx = loop.tx;
-  if (tx.target != nullptr && tx.n > 0) tx.target->send_batch(tx.msg.data(), tx.n);
-  tx.target = nullptr;
-  tx.n = 0;
-}
-
-void Session::send_batch(mmsghdr* msgs, std::size_t n) {
-  std::size_t done = 0;
-  while (done < n) {
-    const int r =
-        ::sendmmsg(rtp_.native_handle(), msgs + done, static_cast<unsigned>(n - done), MSG_DONTWAIT);
-    if (r < 0) {
-      // A full socket buffer drops the rest, as the network would; another
-      // error (ICMP port unreachable reported late) costs only this packet.
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EBADF) return;
-      ++done;
-      continue;
-    }
-    for (std::size_t i = done; i < done + static_cast<std::size_t>(r); ++i) count_sent(msgs[i].msg_len);
-    done += static_cast<std::size_t>(r);
-  }
 }
 
 // ---- pacing ---------------------------------------------------------------

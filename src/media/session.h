@@ -19,65 +19,21 @@
 #include "media/engine.h"
 #include "media/listen.h"
 #include "media/rtp.h"
+#include "media/rtp_io.h"
 #include "media/stats.h"
 
 namespace hotline::media {
 
 class Session;
 
-// Datagrams read from one socket with one recvmmsg. Owned by a loop and used
-// only on its thread, by one session's drain at a time, so sessions carry no
-// receive buffer of their own.
-struct RxBatch {
-  static constexpr std::size_t kPackets = 16;
-  static constexpr std::size_t kBytes = 2048;  // larger datagrams are truncated and dropped
-  RxBatch();
-  RxBatch(const RxBatch&) = delete;
-  RxBatch& operator=(const RxBatch&) = delete;
-  std::array<std::array<std::uint8_t, kBytes>, kPackets> buf{};
-  std::array<mmsghdr, kPackets> msg{};
-  std::array<iovec, kPackets> iov{};
-  std::array<sockaddr_storage, kPackets> addr{};
-};
-
-// Relayed packets waiting to leave through one session's socket, sent with
-// one sendmmsg. They point into the RxBatch they were received in, so the
-// batch is flushed before that is refilled (Session::flush_relays).
-struct TxBatch {
-  Session* target = nullptr;
-  std::size_t n = 0;
-  std::array<mmsghdr, RxBatch::kPackets> msg{};
-  std::array<iovec, RxBatch::kPackets> iov{};
-};
-
-// Readiness of every RTP socket of one loop through one inner epoll set
-// (level-triggered), which Asio watches as a single descriptor. One wake-up
-// then costs one Asio wait and one epoll_wait however many sessions became
-// readable, instead of an Asio wait (and its epoll_ctl re-arm) per socket.
-// Used only on the loop thread. A session is registered from start() until
-// close(), so no pointer in the set outlives its session.
-class RtpPoller {
- public:
-  explicit RtpPoller(boost::asio::io_context& io);
-  void add(int fd, Session* s);
-  void remove(int fd);
-
- private:
-  void arm();
-  void on_ready();
-  boost::asio::posix::stream_descriptor epoll_;  // owns the epoll fd
-  std::size_t registered_ = 0;
-  bool waiting_ = false;  // an Asio wait on the set is outstanding
-};
-
 struct EventLoop {
   boost::asio::io_context io{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
   std::atomic<bool> accepting{true};  // false once the engine is gone: posts become no-ops
-  RxBatch rx;
-  TxBatch tx;
-  RtpPoller poller{io};
+  // RTP socket I/O (rtp_io.h). Created on the loop thread before it runs any
+  // handler (an io_uring ring belongs to the thread that submits to it).
+  std::unique_ptr<RtpIo> rtp_io;
 };
 
 // The loop thread's body. With a zero window it is io.run(). Otherwise, when
@@ -182,6 +138,23 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::shared_ptr<EventLoop>& loop() const { return loop_; }
   OutMode mode() const { return mode_; }
 
+  // ---- for the loop's RtpIo backend (rtp_io.h) ----
+  int rtp_fd() { return rtp_.native_handle(); }
+  bool closed() const { return mode_ == OutMode::closed; }
+  common::SteadyTime clock_now() const { return clock_.now(); }
+  // One datagram received on the RTP socket; `data` is the backend's buffer
+  // (rewritten in place and handed back through queue_send when relayed).
+  void on_datagram(std::uint8_t* data, std::size_t size, const sockaddr* from, socklen_t from_len,
+                   common::SteadyTime now);
+  void on_oversized_datagram() { ++stats_.dropped_invalid; }  // larger than any RTP packet we accept
+  // Where relayed packets go: copies the address into `out` and returns its
+  // length, or 0 when the socket is connected (the kernel knows the peer).
+  socklen_t send_address(sockaddr_storage& out) const;
+  // A datagram of `size` bytes accepted by the kernel.
+  void count_sent(std::size_t size);
+  // Opaque to the session: the backend's handle for this socket.
+  std::uint32_t rtp_io_slot = 0;
+
   // Relay entry point: a packet received by the peer, to be sent from here.
   // `data` is the peer's receive buffer; rewritten in place.
   void relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event, Codec from,
@@ -190,18 +163,9 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void set_mode(OutMode next);
   void arm_rtcp_receive();
-  friend class RtpPoller;
-  void on_readable();  // from the loop's RtpPoller
   void on_rtcp_readable();
-  // One recvmmsg into the loop's RxBatch: messages read, or -1 (errno set).
-  int receive_batch();
   void handle_rtp(std::uint8_t* data, std::size_t size, const boost::asio::ip::udp::endpoint& from,
                   common::SteadyTime now);
-  // Relay output: queued in the loop's TxBatch, sent by flush_relays().
-  void queue_relay(std::uint8_t* data, std::size_t size);
-  static void flush_relays(EventLoop& loop);
-  void send_batch(mmsghdr* msgs, std::size_t n);
-  void count_sent(std::size_t size);
   // Starts the pacer unless it runs; `new_segment` restarts a running one
   // on a fresh timeline (after a ptime change).
   void arm_pacer(bool new_segment = false);
@@ -281,7 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
     int gap_ticks = 0;  // silence between digits
   } dtmf_tx_;
 
-  // Reception (RTP datagrams go to the loop's RxBatch).
+  // Reception (RTP datagrams arrive in the loop's RtpIo buffers).
   std::array<std::uint8_t, 1500> rtcp_buf_{};
   std::array<std::uint8_t, 1500> tx_buf_{};
   std::array<std::int16_t, 1024> pcm_{};

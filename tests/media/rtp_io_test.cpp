@@ -1,0 +1,233 @@
+// RTP I/O backends (EngineConfig::rtp_io): choosing one, falling back, and
+// what the io_uring backend does differently from epoll — one buffer ring
+// shared by every socket of a loop (bursts larger than it), receives that
+// must be cancelled before a port is free again, completions that arrive
+// after a session closed. Each case runs on both backends; the io_uring
+// cases are skipped where the kernel or the build has no io_uring. (The rest
+// of media_tests runs on io_uring as CTest's media_tests_io_uring.)
+#include "media/rtp_io.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "media/media.h"
+#include "rtp_collector.h"
+#include "udp_peer.h"
+
+namespace hotline::media {
+namespace {
+
+using testing::Collector;
+using testing::Rx;
+using testing::UdpPeer;
+using testing::wait_for;
+using namespace std::chrono_literals;
+
+TEST(RtpIoChoice, NamesParseAndPrint) {
+  for (auto b : {RtpIoBackend::automatic, RtpIoBackend::epoll, RtpIoBackend::io_uring})
+    EXPECT_EQ(parse_rtp_io_backend(to_string(b)), b);
+  EXPECT_FALSE(parse_rtp_io_backend("uring"));
+}
+
+TEST(RtpIoChoice, EnvironmentDecidesOnlyForAutomatic) {
+  const char* old = std::getenv("HL_MEDIA_RTP_IO");
+  const std::string saved = old ? old : "";
+  ::setenv("HL_MEDIA_RTP_IO", "io_uring", 1);
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::io_uring);
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::epoll), RtpIoBackend::epoll);
+  ::setenv("HL_MEDIA_RTP_IO", "epoll", 1);
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::epoll);
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::io_uring), RtpIoBackend::io_uring);
+  ::setenv("HL_MEDIA_RTP_IO", "nonsense", 1);  // ignored: the default applies
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::epoll);
+  if (old) {
+    ::setenv("HL_MEDIA_RTP_IO", saved.c_str(), 1);
+  } else {
+    ::unsetenv("HL_MEDIA_RTP_IO");
+  }
+}
+
+TEST(RtpIoChoice, ForcedEpollRunsEpoll) {
+  EngineConfig c;
+  c.loops = 1;
+  c.rtp_io = RtpIoBackend::epoll;
+  MediaEngine engine(c);
+  EXPECT_EQ(engine.rtp_io_backend(), RtpIoBackend::epoll);
+  EXPECT_TRUE(engine.rtp_io_fallback_reason().empty());
+}
+
+TEST(RtpIoChoice, IoUringRunsOrSaysWhyNot) {
+  EngineConfig c;
+  c.loops = 2;
+  c.rtp_io = RtpIoBackend::io_uring;
+  MediaEngine engine(c);
+  if (engine.rtp_io_backend() == RtpIoBackend::io_uring) {
+    EXPECT_TRUE(engine.rtp_io_fallback_reason().empty());
+  } else {
+    EXPECT_EQ(engine.rtp_io_backend(), RtpIoBackend::epoll);  // the fallback, never nothing
+    EXPECT_FALSE(engine.rtp_io_fallback_reason().empty());
+  }
+}
+
+class RtpIoBackends : public ::testing::TestWithParam<RtpIoBackend> {
+ protected:
+  EngineConfig config(unsigned loops) const {
+    EngineConfig c;
+    c.loops = loops;
+    c.port_min = 31000;
+    c.port_max = 38999;
+    c.bind_address = "127.0.0.1";
+    c.rtp_io = GetParam();
+    return c;
+  }
+  // Skips the test when io_uring was asked for and the engine fell back.
+  bool runs_wanted_backend(const MediaEngine& e) const { return e.rtp_io_backend() == GetParam(); }
+};
+
+// `calls` bridged calls whose phones are all `phone` (no latching), bridges in place.
+std::vector<std::shared_ptr<MediaSession>> bridged_calls(MediaEngine& engine, const UdpPeer& phone,
+                                                         int calls) {
+  std::vector<std::shared_ptr<MediaSession>> legs;
+  SessionParams p;
+  p.remote_address = "127.0.0.1";
+  p.remote_port = phone.port();
+  p.latching = false;
+  p.detect_inband_dtmf = false;
+  for (int i = 0; i < calls; ++i) {
+    auto a = engine.create_session(p, {});
+    auto b = engine.create_session(p, {}, a ? a->get() : nullptr);
+    if (!a || !b) return {};
+    (void)engine.bridge(**a, **b);
+    legs.push_back(*a);
+    legs.push_back(*b);
+  }
+  for (auto& l : legs) (void)l->stats().get();  // barrier: bridges in place
+  return legs;
+}
+
+std::vector<std::uint8_t> marked_packet(std::uint16_t seq, std::uint32_t ssrc) {
+  std::vector<std::uint8_t> pkt(172, 0x7f);  // 0x7f: not μ-law silence, so relays are told apart
+  write_rtp_header(pkt, {false, 0, seq, 160u * seq, ssrc});
+  return pkt;
+}
+
+std::size_t relayed_count(const std::vector<Rx>& v) {
+  return static_cast<std::size_t>(std::count_if(
+      v.begin(), v.end(), [](const Rx& r) { return r.data.size() == 172 && r.data[12] == 0x7f; }));
+}
+
+// A burst on every leg at once, larger than the io_uring buffer ring (64):
+// receives stop with ENOBUFS and are re-armed once buffers return, so every
+// packet is still relayed, in order per leg.
+TEST_P(RtpIoBackends, BurstAcrossManySocketsLargerThanTheBufferRing) {
+  EngineConfig c = config(1);
+  c.uring_buffers = 64;
+  MediaEngine engine(c);
+  if (!runs_wanted_backend(engine)) GTEST_SKIP() << engine.rtp_io_fallback_reason();
+  UdpPeer phone;
+  auto legs = bridged_calls(engine, phone, 50);
+  ASSERT_EQ(legs.size(), 100u);
+  Collector col(phone);
+  constexpr int kPerLeg = 8;
+  for (int k = 0; k < kPerLeg; ++k) {
+    for (std::size_t l = 0; l < legs.size(); ++l)
+      phone.send_to(legs[l]->local_port(),
+                    marked_packet(static_cast<std::uint16_t>(k), static_cast<std::uint32_t>(l + 1)));
+  }
+  const std::size_t want = legs.size() * kPerLeg;
+  EXPECT_TRUE(col.wait([&](auto& v) { return relayed_count(v) >= want; }));
+  std::uint64_t relayed = 0;
+  for (auto& l : legs) relayed += l->stats().get().packets_relayed;
+  EXPECT_EQ(relayed, want);
+  // Per leg (each has its own outgoing SSRC) the sequence numbers arrive consecutively.
+  const auto got = col.snapshot();
+  std::map<std::uint32_t, std::vector<std::uint16_t>> by_ssrc;
+  for (const Rx& r : got) {
+    if (r.data.size() == 172 && r.data[12] == 0x7f) by_ssrc[r.p.header.ssrc].push_back(r.p.header.sequence);
+  }
+  EXPECT_EQ(by_ssrc.size(), legs.size());
+  for (const auto& [ssrc, seqs] : by_ssrc) {
+    ASSERT_EQ(seqs.size(), static_cast<std::size_t>(kPerLeg)) << ssrc;
+    for (std::size_t i = 1; i < seqs.size(); ++i)
+      EXPECT_EQ(static_cast<std::uint16_t>(seqs[i] - seqs[i - 1]), 1);
+  }
+}
+
+// close() returns the RTP port to the OS at once (an io_uring receive holds
+// the socket until it is cancelled).
+TEST_P(RtpIoBackends, ClosedSessionsPortCanBeBoundAgain) {
+  MediaEngine engine(config(1));
+  if (!runs_wanted_backend(engine)) GTEST_SKIP() << engine.rtp_io_fallback_reason();
+  auto s = engine.create_session(SessionParams{}, {});
+  ASSERT_TRUE(s);
+  const std::uint16_t port = (*s)->local_port();
+  (void)(*s)->stats().get();  // started: its receive is armed
+  (*s)->close();
+  (void)(*s)->stats().get();  // posted after close(): the close has run
+  EXPECT_NO_THROW(UdpPeer again(port));
+}
+
+// Legs close while packets keep arriving for them and for the legs that stay;
+// completions for a closed session must not reach it (ASan watches), and the
+// calls that remain keep relaying. The engine then shuts down under traffic.
+TEST_P(RtpIoBackends, ClosingLegsUnderTrafficLeavesTheOthersRelaying) {
+  auto engine = std::make_unique<MediaEngine>(config(2));
+  if (!runs_wanted_backend(*engine)) GTEST_SKIP() << engine->rtp_io_fallback_reason();
+  UdpPeer phone;
+  auto legs = bridged_calls(*engine, phone, 20);
+  ASSERT_EQ(legs.size(), 40u);
+  std::vector<std::uint16_t> ports;
+  for (auto& l : legs) ports.push_back(l->local_port());
+  std::atomic<bool> stop{false};
+  std::thread traffic([&] {
+    for (std::uint16_t seq = 0; !stop; ++seq) {
+      for (std::size_t l = 0; l < ports.size(); ++l)
+        phone.send_to(ports[l], marked_packet(seq, static_cast<std::uint32_t>(l + 1)));
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  for (std::size_t l = 0; l < legs.size(); l += 4) legs[l]->close();  // one leg of every other call
+  std::this_thread::sleep_for(50ms);
+  // A call with both legs open (1: legs 2 and 3) keeps relaying after the closes.
+  const auto before = legs[2]->stats().get().packets_relayed;
+  std::this_thread::sleep_for(100ms);
+  EXPECT_GT(legs[2]->stats().get().packets_relayed, before);
+  engine.reset();  // closes the rest while packets still arrive
+  stop = true;
+  traffic.join();
+}
+
+// A datagram larger than a receive buffer is counted as invalid and dropped;
+// the socket goes on receiving.
+TEST_P(RtpIoBackends, OversizedDatagramIsDroppedAndReceivingContinues) {
+  MediaEngine engine(config(1));
+  if (!runs_wanted_backend(engine)) GTEST_SKIP() << engine.rtp_io_fallback_reason();
+  UdpPeer phone;
+  SessionParams p;
+  p.remote_address = "127.0.0.1";
+  p.remote_port = phone.port();
+  auto s = engine.create_session(p, {});
+  ASSERT_TRUE(s);
+  (void)(*s)->stats().get();
+  std::vector<std::uint8_t> big(3000, 0x7f);
+  write_rtp_header(big, {false, 0, 1, 160, 42});
+  phone.send_to((*s)->local_port(), big);
+  phone.send_to((*s)->local_port(), marked_packet(2, 42));
+  EXPECT_TRUE(wait_for([&] { return (*s)->stats().get().packets_received == 1; }));
+  EXPECT_EQ((*s)->stats().get().dropped_invalid, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RtpIoBackends,
+                         ::testing::Values(RtpIoBackend::epoll, RtpIoBackend::io_uring),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace hotline::media
