@@ -55,8 +55,10 @@ struct WsClient : IoContextHolder, BasicWsClient<boost::beast::tcp_stream> {
   // Throws on a declined upgrade; `res` holds the server's HTTP answer.
   void handshake(const std::string& target, const std::string& token = "") {
     if (!token.empty()) {
-      ws.set_option(boost::beast::websocket::stream_base::decorator(
-          [token](boost::beast::websocket::request_type& r) { r.set(boost::beast::http::field::authorization, "Bearer " + token); }));
+      ws.set_option(
+          boost::beast::websocket::stream_base::decorator([token](boost::beast::websocket::request_type& r) {
+            r.set(boost::beast::http::field::authorization, "Bearer " + token);
+          }));
     }
     ws.handshake(res, "127.0.0.1", target);
   }
