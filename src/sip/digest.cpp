@@ -3,12 +3,16 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
+#include "sip/md5.h"
 #include "sip/uri.h"
 
 namespace hotline::sip {
@@ -107,24 +111,61 @@ std::string_view strip_scheme(std::string_view v, bool& ok) {
 
 const char* algorithm_name(DigestAlgorithm a) { return a == DigestAlgorithm::kMd5 ? "MD5" : "SHA-256"; }
 
-std::string digest_hex(DigestAlgorithm a, std::string_view data) {
+namespace {
+
+// Lower-case hex digest of the concatenation of `parts` into `out` (room
+// for 64 characters); returns its length. No intermediate strings: this
+// runs three times per authenticated REGISTER.
+size_t hash_hex(DigestAlgorithm a, std::initializer_list<std::string_view> parts, char* out) {
+  static const char* digits = "0123456789abcdef";
+  if (a == DigestAlgorithm::kMd5) {
+    Md5 m;
+    for (auto p : parts) m.update(p);
+    Md5::Digest d = m.finish();
+    for (size_t i = 0; i < d.size(); ++i) {
+      out[2 * i] = digits[d[i] >> 4];
+      out[2 * i + 1] = digits[d[i] & 15];
+    }
+    return 2 * d.size();
+  }
   // One context per thread, re-initialised per digest: EVP_Digest()
-  // allocates and frees a context on every call, three times per REGISTER.
+  // allocates and frees a context on every call.
   thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned char md_out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestInit_ex(ctx.get(), md(a), nullptr);
-  EVP_DigestUpdate(ctx.get(), data.data(), data.size());
-  EVP_DigestFinal_ex(ctx.get(), out, &len);
-  return to_hex(out, len);
+  for (auto p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+  EVP_DigestFinal_ex(ctx.get(), md_out, &len);
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = digits[md_out[i] >> 4];
+    out[2 * i + 1] = digits[md_out[i] & 15];
+  }
+  return 2 * len;
+}
+
+constexpr size_t kMaxHex = 2 * EVP_MAX_MD_SIZE;
+
+// The expected `response` (RFC 7616 §3.4.1) as hex into `out`.
+size_t response_hex(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+                    std::string_view method, char* out) {
+  char ha2[kMaxHex];
+  size_t ha2_len = hash_hex(a, {method, ":", c.uri}, ha2);
+  std::string_view h2(ha2, ha2_len);
+  if (c.qop.empty()) return hash_hex(a, {ha1, ":", c.nonce, ":", h2}, out);  // RFC 2069 form
+  return hash_hex(a, {ha1, ":", c.nonce, ":", c.nc, ":", c.cnonce, ":", c.qop, ":", h2}, out);
+}
+
+}  // namespace
+
+std::string digest_hex(DigestAlgorithm a, std::string_view data) {
+  char out[kMaxHex];
+  return std::string(out, hash_hex(a, {data}, out));
 }
 
 std::string digest_ha1(DigestAlgorithm a, std::string_view user, std::string_view realm,
                        std::string_view password) {
-  std::string s;
-  s.reserve(user.size() + realm.size() + password.size() + 2);
-  s.append(user).append(":").append(realm).append(":").append(password);
-  return digest_hex(a, s);
+  char out[kMaxHex];
+  return std::string(out, hash_hex(a, {user, ":", realm, ":", password}, out));
 }
 
 Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value) {
@@ -201,16 +242,14 @@ std::string DigestChallenge::str() const {
 
 std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
                             std::string_view method) {
-  std::string a2;
-  a2.reserve(method.size() + c.uri.size() + 1);
-  a2.append(method).append(":").append(c.uri);
-  std::string ha2 = digest_hex(a, a2);
-  std::string kd;
-  kd.reserve(256);
-  kd.append(ha1).append(":").append(c.nonce).append(":");
-  if (!c.qop.empty()) kd.append(c.nc).append(":").append(c.cnonce).append(":").append(c.qop).append(":");
-  kd.append(ha2);
-  return digest_hex(a, kd);
+  char out[kMaxHex];
+  return std::string(out, response_hex(a, ha1, c, method, out));
+}
+
+bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+                             std::string_view method) {
+  char out[kMaxHex];
+  return constant_time_equals(std::string_view(out, response_hex(a, ha1, c, method, out)), c.response);
 }
 
 bool offers_qop_auth(const DigestChallenge& ch) {
@@ -271,6 +310,13 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
   for (size_t i = 0; i < a.size(); ++i)
     diff |= static_cast<unsigned char>(ascii_lower(a[i]) ^ ascii_lower(b[i]));
   return diff == 0;
+}
+
+std::string random_secret_hex(size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return to_hex(raw.data(), raw.size());
 }
 
 void NonceManager::MacCtxFree::operator()(evp_mac_ctx_st* c) const { EVP_MAC_CTX_free(c); }

@@ -53,6 +53,9 @@ struct DigestChallenge {
 // Expected `response` value for the given credentials and HA1.
 std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
                             std::string_view method);
+// Whether c.response is the expected one (constant time; no allocation).
+bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+                             std::string_view method);
 // Builds an Authorization (or Proxy-Authorization) value answering `ch`
 // (client side, RFC 7616 §3.4): qop=auth with `cnonce` and `nc` when the
 // challenge offers "auth" in its qop list, the RFC 2069 form (no qop) when
@@ -71,6 +74,9 @@ bool offers_qop_auth(const DigestChallenge& ch);
 // and malformed values. Empty when nothing can be answered.
 std::vector<DigestChallenge> answerable_challenges(const std::vector<std::string_view>& values);
 bool constant_time_equals(std::string_view a, std::string_view b);
+// `bytes` bytes from the OS's cryptographic generator, as hex (key material:
+// random_token() is a fast PRNG for tags and must not be used for secrets).
+std::string random_secret_hex(size_t bytes);
 
 // Not thread-safe: the keyed HMAC state is reused for every nonce (keying
 // it costs more than the MAC itself); use one per thread (the stack has one).

@@ -479,6 +479,7 @@ Message Message::request(std::string_view method, std::string_view request_uri) 
   Message m;
   m.is_request_ = true;
   m.buf_.reserve(512);
+  m.headers_.reserve(12);
   m.method_ = m.append(method);
   m.uri_ = m.append(request_uri);
   return m;
@@ -488,6 +489,7 @@ Message Message::response(int status, std::string_view reason) {
   Message m;
   m.is_request_ = false;
   m.buf_.reserve(512);
+  m.headers_.reserve(12);
   m.status_ = status;
   m.reason_ = m.append(reason.empty() ? reason_phrase(status) : reason);
   return m;
@@ -520,7 +522,10 @@ std::vector<std::string_view> Message::values(HeaderId id) const {
   for (const auto& h : headers_) {
     if (h.id != id) continue;
     if (is_list_header(id)) {
-      for (auto part : split_list(view(h.value))) out.push_back(part);
+      for_each_list_item(view(h.value), [&](std::string_view part) {
+        out.push_back(part);
+        return true;
+      });
     } else {
       out.push_back(view(h.value));
     }
@@ -541,6 +546,22 @@ void Message::add_header(std::string_view name, std::string_view value) {
   Span n = append(name);
   Span v = append(value);
   HeaderId id = header_id(name);
+  edited(id);
+  headers_.push_back(Header{id, n, v});
+}
+
+void Message::add_header_parts(HeaderId id, std::initializer_list<std::string_view> parts) {
+  Span n = append(header_name(id));
+  Span v{static_cast<std::uint32_t>(buf_.size()), 0};
+  for (auto p : parts) buf_.append(p);
+  v.len = static_cast<std::uint32_t>(buf_.size() - v.off);
+  edited(id);
+  headers_.push_back(Header{id, n, v});
+}
+
+void Message::add_header(HeaderId id, std::string_view value) {
+  Span n = append(header_name(id));
+  Span v = append(value);
   edited(id);
   headers_.push_back(Header{id, n, v});
 }
@@ -717,16 +738,20 @@ std::optional<std::uint32_t> Message::expires() const {
   return static_cast<std::uint32_t>(v);
 }
 
-std::string random_token(size_t hex_digits) {
+void random_hex(char* out, size_t hex_digits) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* d = "0123456789abcdef";
-  std::string s(hex_digits, '0');
   std::uint64_t v = 0;
   for (size_t i = 0; i < hex_digits; ++i) {
     if (i % 16 == 0) v = rng();
-    s[i] = d[v & 15];
+    out[i] = d[v & 15];
     v >>= 4;
   }
+}
+
+std::string random_token(size_t hex_digits) {
+  std::string s(hex_digits, '0');
+  random_hex(s.data(), hex_digits);
   return s;
 }
 
@@ -763,22 +788,27 @@ std::string Message::response_via(const Message& req, std::string_view top, cons
 Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag) {
   Message r = Message::response(status);
   bool first = true;
-  for (auto v : req.values(HeaderId::kVia)) {
-    if (first && from) {
-      first = false;
+  req.for_each_value(HeaderId::kVia, [&](std::string_view v) {
+    if (first && from)
       r.add_header(HeaderId::kVia, Message::response_via(req, v, *from));
-      continue;
-    }
+    else
+      r.add_header(HeaderId::kVia, v);
     first = false;
-    r.add_header(HeaderId::kVia, v);
-  }
+    return true;
+  });
   r.add_header(HeaderId::kFrom, req.header(HeaderId::kFrom));
-  std::string to(req.header(HeaderId::kTo));
-  if (status > 100 && req.to_tag().empty()) {
-    to += ";tag=";
-    to += to_tag.empty() ? random_token(12) : std::string(to_tag);
+  std::string_view to = req.header(HeaderId::kTo);
+  if (status > 100 && !req.has_to_tag()) {
+    // The tag goes straight into the message buffer: no temporary strings.
+    char tag[12];
+    if (to_tag.empty()) {
+      random_hex(tag, sizeof tag);
+      to_tag = std::string_view(tag, sizeof tag);
+    }
+    r.add_header_parts(HeaderId::kTo, {to, ";tag=", to_tag});
+  } else {
+    r.add_header(HeaderId::kTo, to);
   }
-  r.add_header(HeaderId::kTo, to);
   r.add_header(HeaderId::kCallId, req.call_id());
   r.add_header(HeaderId::kCSeq, req.header(HeaderId::kCSeq));
   return r;
@@ -846,9 +876,9 @@ std::optional<std::string> error_response_for(std::string_view raw, const common
 }
 
 int request_uri_status(const Message& m) {
-  auto u = Uri::parse(m.request_uri());
-  if (!u) return 400;
-  if (!u->opaque.empty()) return 416;
+  UriView u;  // validation only: no owned copy
+  if (u.parse(m.request_uri())) return 400;
+  if (!u.opaque.empty()) return 416;
   return 0;
 }
 

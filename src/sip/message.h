@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -127,10 +128,27 @@ class Message {
   bool has(HeaderId id) const;
   // All values in order; comma lists split for list headers.
   std::vector<std::string_view> values(HeaderId id) const;
+  // values(id) without the vector: on(value) for each value (list headers
+  // split at top-level commas) until on() returns false.
+  template <class OnValue>
+  void for_each_value(HeaderId id, OnValue&& on) const {
+    bool more = true;
+    for (const auto& h : headers_) {
+      if (h.id != id) continue;
+      if (is_list_header(id)) {
+        for_each_list_item(view(h.value), [&](std::string_view v) { return more = on(v); });
+      } else {
+        more = on(view(h.value));
+      }
+      if (!more) return;
+    }
+  }
   std::vector<std::string_view> values(std::string_view name) const;
 
   void add_header(std::string_view name, std::string_view value);
-  void add_header(HeaderId id, std::string_view value) { add_header(header_name(id), value); }
+  void add_header(HeaderId id, std::string_view value);
+  // One header whose value is the concatenation of `parts`.
+  void add_header_parts(HeaderId id, std::initializer_list<std::string_view> parts);
   void prepend_header(HeaderId id, std::string_view value);
   // Replaces all occurrences by one.
   void set_header(HeaderId id, std::string_view value);
@@ -166,6 +184,7 @@ class Message {
   std::optional<ViaIds> via_ids() const;
   std::string from_tag() const;
   std::string to_tag() const;
+  bool has_to_tag() const { return ids_.valid ? ids_.to_tag.len > 0 : !to_tag().empty(); }
   // -1 when absent or malformed.
   int max_forwards() const;
   std::optional<std::uint32_t> expires() const;
@@ -219,6 +238,9 @@ std::string_view reason_phrase(int status);
 Message make_response(const Message& req, int status, const Peer* from = nullptr,
                       std::string_view to_tag = {});
 std::string random_token(size_t hex_digits);
+// Writes `hex_digits` random lower-case hex digits to `out` (not for secrets:
+// tags and branches only).
+void random_hex(char* out, size_t hex_digits);
 
 // For a request that failed to parse: a best-effort error response
 // (400, or 505 for kErrBadVersion) built from its raw Via/From/To/Call-ID/

@@ -88,7 +88,8 @@ Registrar::Registrar(RegistrarConfig config, CredentialStore& store, common::Clo
     : config_(std::move(config)),
       store_(store),
       clock_(clock),
-      nonces_(config_.nonce_secret.empty() ? random_token(64) : config_.nonce_secret, config_.nonce_ttl) {}
+      nonces_(config_.nonce_secret.empty() ? random_secret_hex(32) : config_.nonce_secret,
+              config_.nonce_ttl) {}
 
 Registrar::~Registrar() { *alive_ = false; }
 
@@ -191,8 +192,7 @@ void Registrar::verify(PendingAuth& p, const std::optional<Credential>& cred) {
     // Same work as a real check, so unknown users cost the same time.
     ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, "\x01unknown");
   }
-  std::string expected = digest_response(creds.algorithm, ha1, creds, "REGISTER");
-  ok = constant_time_equals(expected, creds.response) && ok;
+  ok = digest_response_matches(creds.algorithm, ha1, creds, "REGISTER") && ok;
   if (auth_observer_) auth_observer_(p.from, ok);
   if (!ok) return p.respond(make_response(*p.req, 403, &p.from));
   authenticated(*p.req, p.from, *p.tenant, p.aor, p.respond, p.contacts);

@@ -250,7 +250,7 @@ void Stack::register_stateless(const Message& req, const Peer& from) {
     r.add_header(HeaderId::kUnsupported, unsupported);
     return reply(std::move(r));
   }
-  if (!req.to_tag().empty()) return reply(make_response(req, 481, &from));
+  if (req.has_to_tag()) return reply(make_response(req, 481, &from));
   std::weak_ptr<bool> alive = alive_;
   registrar_.handle(req, from, [alive, reply](Message r) {
     if (alive.expired()) return;

@@ -291,21 +291,100 @@ void TransportManager::udp_wait(const std::shared_ptr<Udp>& u) {
 }
 
 namespace {
+// Text <-> binary conversions of peer addresses cost about 1.5 k
+// instructions each (inet_ntop formats through sprintf; make_address
+// parses), once per datagram each way. Datagrams come from few addresses at
+// a time (a trunk, a load generator, phones refreshing), so a small
+// direct-mapped cache per thread answers nearly all of them.
+class AddressCache {
+ public:
+  // The text form of an IPv4 (4 bytes) or IPv6 (16 bytes) address.
+  std::string_view text(int family, const void* bytes) {
+    const size_t len = family == AF_INET6 ? 16 : 4;
+    Entry& e = by_binary_[hash(static_cast<const unsigned char*>(bytes), len)];
+    if (e.family != family || std::memcmp(e.bytes, bytes, len) != 0) {
+      char text[INET6_ADDRSTRLEN] = {0};
+      inet_ntop(family, bytes, text, sizeof text);
+      fill(e, family, bytes, len, text);
+    }
+    return std::string_view(e.text, e.text_len);
+  }
+  // The parsed form of a textual address; false if it is not one.
+  bool address(std::string_view text, boost::asio::ip::address& out) {
+    if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+    Entry& e = by_text_[hash(reinterpret_cast<const unsigned char*>(text.data()), text.size())];
+    if (e.family == 0 || std::string_view(e.text, e.text_len) != text) {
+      boost::system::error_code ec;
+      char z[INET6_ADDRSTRLEN] = {0};
+      std::memcpy(z, text.data(), text.size());
+      auto a = boost::asio::ip::make_address(z, ec);
+      if (ec) return false;
+      if (a.is_v6()) {
+        if (a.to_v6().scope_id() != 0) {  // link-local with a scope: rare, not cached
+          out = a;
+          return true;
+        }
+        auto b = a.to_v6().to_bytes();
+        fill(e, AF_INET6, b.data(), b.size(), z);
+      } else {
+        auto b = a.to_v4().to_bytes();
+        fill(e, AF_INET, b.data(), b.size(), z);
+      }
+    }
+    if (e.family == AF_INET6) {
+      boost::asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), e.bytes, b.size());
+      out = boost::asio::ip::address_v6(b);
+    } else {
+      boost::asio::ip::address_v4::bytes_type b;
+      std::memcpy(b.data(), e.bytes, b.size());
+      out = boost::asio::ip::address_v4(b);
+    }
+    return true;
+  }
+
+ private:
+  struct Entry {
+    int family = 0;  // 0: empty
+    unsigned char bytes[16] = {};
+    char text[INET6_ADDRSTRLEN] = {};
+    std::uint8_t text_len = 0;
+  };
+  static constexpr size_t kSlots = 64;
+  static size_t hash(const unsigned char* p, size_t n) {
+    std::uint32_t h = 2166136261u;  // FNV-1a
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 16777619u;
+    return h % kSlots;
+  }
+  static void fill(Entry& e, int family, const void* bytes, size_t len, const char* text) {
+    e.family = family;
+    std::memcpy(e.bytes, bytes, len);
+    e.text_len = static_cast<std::uint8_t>(std::strlen(text));
+    std::memcpy(e.text, text, e.text_len);
+  }
+  std::array<Entry, kSlots> by_binary_, by_text_;
+};
+
+AddressCache& address_cache() {
+  thread_local AddressCache cache;
+  return cache;
+}
+
 // The sender of a received datagram as a Peer (no allocation for IPv4 and
 // short IPv6 addresses: they fit std::string's inline buffer).
 Peer udp_peer(const sockaddr_storage& a) {
-  char text[INET6_ADDRSTRLEN] = {0};
-  std::uint16_t port = 0;
   if (a.ss_family == AF_INET6) {
     const auto& s6 = reinterpret_cast<const sockaddr_in6&>(a);
+    if (s6.sin6_scope_id == 0)
+      return Peer{Transport::kUdp, std::string(address_cache().text(AF_INET6, &s6.sin6_addr)),
+                  ntohs(s6.sin6_port), 0};
+    char text[INET6_ADDRSTRLEN] = {0};  // link-local with a scope: not cached
     inet_ntop(AF_INET6, &s6.sin6_addr, text, sizeof text);
-    port = ntohs(s6.sin6_port);
-  } else {
-    const auto& s4 = reinterpret_cast<const sockaddr_in&>(a);
-    inet_ntop(AF_INET, &s4.sin_addr, text, sizeof text);
-    port = ntohs(s4.sin_port);
+    return Peer{Transport::kUdp, text, ntohs(s6.sin6_port), 0};
   }
-  return Peer{Transport::kUdp, text, port, 0};
+  const auto& s4 = reinterpret_cast<const sockaddr_in&>(a);
+  return Peer{Transport::kUdp, std::string(address_cache().text(AF_INET, &s4.sin_addr)), ntohs(s4.sin_port),
+              0};
 }
 }  // namespace
 
@@ -385,8 +464,8 @@ bool TransportManager::send_view(const Peer& to, std::string_view wire) {
 // known from bind(), so no getsockname() per send.
 bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::string* owned) {
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(to.ip, ec);
-  if (ec) return false;
+  asio::ip::address addr;
+  if (!address_cache().address(to.ip, addr)) return false;
   for (const auto& u : udp_) {
     if (u->v6 != addr.is_v6()) continue;
     udp::endpoint ep(addr, to.port);

@@ -166,42 +166,9 @@ bool parse_uint(std::string_view s, std::uint64_t& out, std::uint64_t max) {
   return true;
 }
 
-namespace {
-// Calls on(item) for each non-empty, trimmed element of a comma-separated
-// header value (commas inside quotes or <> do not split) until on() returns
-// false.
-template <class OnItem>
-void scan_list(std::string_view value, OnItem&& on) {
-  bool in_quote = false;
-  int angle = 0;
-  size_t start = 0;
-  for (size_t i = 0; i < value.size(); ++i) {
-    char c = value[i];
-    if (in_quote) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_quote = false;
-    } else if (c == '"') {
-      in_quote = true;
-    } else if (c == '<') {
-      ++angle;
-    } else if (c == '>') {
-      if (angle > 0) --angle;
-    } else if (c == ',' && angle == 0) {
-      auto part = trim(value.substr(start, i - start));
-      if (!part.empty() && !on(part)) return;
-      start = i + 1;
-    }
-  }
-  auto part = trim(value.substr(start));
-  if (!part.empty()) on(part);
-}
-}  // namespace
-
 std::vector<std::string_view> split_list(std::string_view value) {
   std::vector<std::string_view> out;
-  scan_list(value, [&](std::string_view part) {
+  for_each_list_item(value, [&](std::string_view part) {
     out.push_back(part);
     return true;
   });
@@ -230,7 +197,7 @@ std::string param_value(const ParamView& p) { return p.escaped ? unquote(p.value
 std::string_view first_list_item(std::string_view value) {
   if (value.find(',') == std::string_view::npos) return trim(value);  // the usual case
   std::string_view first;
-  scan_list(value, [&](std::string_view part) {
+  for_each_list_item(value, [&](std::string_view part) {
     first = part;
     return false;
   });

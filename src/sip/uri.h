@@ -160,6 +160,36 @@ std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
 // Splits a header value at top-level commas (not inside quotes or <>).
 std::vector<std::string_view> split_list(std::string_view value);
+// Calls on(item) for each non-empty, trimmed element of a comma-separated
+// header value (commas inside quotes or <> do not split) until on() returns
+// false. split_list() without the vector, for the paths that run per request.
+template <class OnItem>
+void for_each_list_item(std::string_view value, OnItem&& on) {
+  bool in_quote = false;
+  int angle = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (in_quote) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_quote = false;
+    } else if (c == '"') {
+      in_quote = true;
+    } else if (c == '<') {
+      ++angle;
+    } else if (c == '>') {
+      if (angle > 0) --angle;
+    } else if (c == ',' && angle == 0) {
+      auto part = trim(value.substr(start, i - start));
+      if (!part.empty() && !on(part)) return;
+      start = i + 1;
+    }
+  }
+  auto part = trim(value.substr(start));
+  if (!part.empty()) on(part);
+}
 // Percent-decoding; returns nullopt on a malformed escape.
 std::optional<std::string> unescape(std::string_view s);
 bool parse_uint(std::string_view s, std::uint64_t& out, std::uint64_t max);
