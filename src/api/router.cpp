@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include <cctype>
+
 #include "iam/validate.h"
 
 namespace hotline::api {
@@ -79,10 +81,14 @@ Router::Match Router::match(http::verb method, const std::string& path) const {
 json Router::openapi(const std::string& version) const {
   json paths = json::object();
   for (const auto& r : routes_) {
+    const std::string method(http::to_string(r.method));
+    // OpenAPI names operations by lower-case method ("get"); Beast spells them "GET".
+    std::string key = method;
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     json op;
     op["summary"] = r.doc.summary;
     op["tags"] = json::array({r.doc.tag});
-    op["operationId"] = std::string(http::to_string(r.method)) + " " + r.pattern;
+    op["operationId"] = method + " " + r.pattern;
     if (r.access == Access::Public) {
       op["security"] = json::array();
     } else {
@@ -128,17 +134,7 @@ json Router::openapi(const std::string& version) const {
     if (r.permission) responses["403"] = err;
     responses["default"] = err;
     op["responses"] = responses;
-    paths[r.pattern][std::string(http::to_string(r.method))] = op;
-  }
-  for (auto& [path, ops] : paths.items()) {
-    for (auto& [method, op] : ops.items()) {
-      auto m = method;
-      for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (m != method) {
-        ops[m] = op;
-        ops.erase(method);
-      }
-    }
+    paths[r.pattern][key] = std::move(op);
   }
   json error_schema = {{"type", "object"},
                        {"required", {"error"}},
