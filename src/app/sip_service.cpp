@@ -60,10 +60,24 @@ std::optional<std::string> DbCredentialStore::tenant_for_domain(std::string_view
 
 void DbCredentialStore::lookup(std::string_view tenant, std::string_view user,
                                std::function<void(std::optional<sip::Credential>)> done) {
+  std::optional<sip::Credential> c;
+  lookup_now(tenant, user, c);
+  done(std::move(c));
+}
+
+bool DbCredentialStore::lookup_now(std::string_view tenant, std::string_view user,
+                                   std::optional<sip::Credential>& out) {
   auto snap = snapshot();
-  auto it = snap->credentials.find(std::string(tenant) + '\0' + std::string(user));
-  if (it == snap->credentials.end()) return done(std::nullopt);
-  done(it->second);
+  std::string key;
+  key.reserve(tenant.size() + 1 + user.size());
+  key.append(tenant).push_back('\0');
+  key.append(user);
+  auto it = snap->credentials.find(key);
+  if (it == snap->credentials.end())
+    out.reset();
+  else
+    out = it->second;
+  return true;
 }
 
 // ---- stack events ----
@@ -80,8 +94,10 @@ class SipService::Events final : public sip::RegistrarListener, public sip::Sess
                  {{"event", sip::binding_event_name(event)}})
         .inc();
     bindings_->set(static_cast<std::int64_t>(stack_.registrar().binding_count()));
-    spdlog::info("sip: {} {} (tenant {}) contact {} via {}", sip::binding_event_name(event), b.aor, b.tenant,
-                 b.contact, b.flow.str());
+    // Refreshes arrive every few minutes from every phone: not info-worthy.
+    spdlog::log(event == sip::BindingEvent::kRefreshed ? spdlog::level::debug : spdlog::level::info,
+                "sip: {} {} (tenant {}) contact {} via {}", sip::binding_event_name(event), b.aor, b.tenant,
+                b.contact, b.flow.str());
     if (presence_) presence_->on_binding(event, b);
   }
 

@@ -35,6 +35,8 @@ class DbCredentialStore final : public sip::CredentialStore {
   std::optional<std::string> tenant_for_domain(std::string_view domain) override;
   void lookup(std::string_view tenant, std::string_view user,
               std::function<void(std::optional<sip::Credential>)> done) override;
+  bool lookup_now(std::string_view tenant, std::string_view user,
+                  std::optional<sip::Credential>& out) override;
 
  private:
   struct Snapshot {

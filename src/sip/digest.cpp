@@ -1,12 +1,14 @@
 #include "sip/digest.h"
 
-#include <openssl/core_names.h>
+// For SHA256_Init/Update/Final with a copyable state (see KeyedHmac).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -39,9 +41,18 @@ std::string to_hex(const unsigned char* p, size_t n) {
 }
 
 // Reads one auth-param value at `i` (token or quoted-string with escapes).
+// A quoted value without escapes (the usual case) is taken in one piece.
 bool read_auth_value(std::string_view s, size_t& i, std::string& val) {
   if (i < s.size() && s[i] == '"') {
     ++i;
+    size_t close = s.find('"', i);
+    if (close == std::string_view::npos) return false;  // unterminated
+    std::string_view run = s.substr(i, close - i);
+    if (run.find('\\') == std::string_view::npos) {
+      val.assign(run);
+      i = close + 1;
+      return true;
+    }
     while (i < s.size()) {
       char c = s[i++];
       if (c == '\\' && i < s.size()) {
@@ -61,26 +72,28 @@ bool read_auth_value(std::string_view s, size_t& i, std::string& val) {
 }
 
 // Splits `k=v, k="v", …` (RFC 7616 auth-params) and hands each pair to
-// `on_param(lower-case key, value)` (no intermediate list: this runs on
-// every authenticated REGISTER). At most 32 params.
+// `on_param(key, value)`; keys are case-insensitive, so handlers compare
+// them with iequals (no lower-cased copy: this runs on every authenticated
+// REGISTER, as does the absence of an intermediate list). At most 32 params.
 template <class F>
 bool parse_auth_params(std::string_view s, F&& on_param) {
   size_t i = 0;
   int count = 0;
+  std::string val;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ',' || s[i] == '\r' || s[i] == '\n')) ++i;
     if (i >= s.size()) break;
     size_t ks = i;
     while (i < s.size() && s[i] != '=' && s[i] != ' ' && s[i] != ',') ++i;
-    std::string key = to_lower(s.substr(ks, i - ks));
+    std::string_view key = s.substr(ks, i - ks);
     while (i < s.size() && s[i] == ' ') ++i;
     if (i >= s.size() || s[i] != '=') return false;
     ++i;
     while (i < s.size() && s[i] == ' ') ++i;
-    std::string val;
+    val.clear();
     if (!read_auth_value(s, i, val)) return false;
     if (key.empty() || ++count > 33) return false;
-    on_param(key, std::move(val));
+    on_param(key, val);
   }
   return true;
 }
@@ -174,21 +187,21 @@ Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value
   if (!ok) return Error::invalid("authorization", "not a Digest credential");
   DigestCredentials c;
   auto field = [&c](std::string_view k) -> std::string* {
-    if (k == "username") return &c.username;
-    if (k == "realm") return &c.realm;
-    if (k == "nonce") return &c.nonce;
-    if (k == "uri") return &c.uri;
-    if (k == "response") return &c.response;
-    if (k == "cnonce") return &c.cnonce;
-    if (k == "nc") return &c.nc;
-    if (k == "qop") return &c.qop;
-    if (k == "opaque") return &c.opaque;
+    if (iequals(k, "username")) return &c.username;
+    if (iequals(k, "realm")) return &c.realm;
+    if (iequals(k, "nonce")) return &c.nonce;
+    if (iequals(k, "uri")) return &c.uri;
+    if (iequals(k, "response")) return &c.response;
+    if (iequals(k, "cnonce")) return &c.cnonce;
+    if (iequals(k, "nc")) return &c.nc;
+    if (iequals(k, "qop")) return &c.qop;
+    if (iequals(k, "opaque")) return &c.opaque;
     return nullptr;
   };
-  bool ok_params = parse_auth_params(rest, [&](const std::string& k, std::string v) {
+  bool ok_params = parse_auth_params(rest, [&](std::string_view k, const std::string& v) {
     if (std::string* f = field(k)) {
-      *f = std::move(v);
-    } else if (k == "algorithm") {
+      *f = v;
+    } else if (iequals(k, "algorithm")) {
       auto a = parse_algorithm(v);
       c.algorithm_supported = a.has_value();
       c.algorithm = a.value_or(DigestAlgorithm::kMd5);
@@ -208,18 +221,18 @@ Result<DigestChallenge> DigestChallenge::parse(std::string_view header_value) {
   if (!ok) return Error::invalid("www-authenticate", "not a Digest challenge");
   DigestChallenge ch;
   bool unsupported = false;
-  bool ok_params = parse_auth_params(rest, [&](const std::string& k, std::string v) {
-    if (k == "realm")
-      ch.realm = std::move(v);
-    else if (k == "nonce")
-      ch.nonce = std::move(v);
-    else if (k == "opaque")
-      ch.opaque = std::move(v);
-    else if (k == "qop")
-      ch.qop = std::move(v);
-    else if (k == "stale")
+  bool ok_params = parse_auth_params(rest, [&](std::string_view k, const std::string& v) {
+    if (iequals(k, "realm"))
+      ch.realm = v;
+    else if (iequals(k, "nonce"))
+      ch.nonce = v;
+    else if (iequals(k, "opaque"))
+      ch.opaque = v;
+    else if (iequals(k, "qop"))
+      ch.qop = v;
+    else if (iequals(k, "stale"))
       ch.stale = iequals(v, "true");
-    else if (k == "algorithm") {
+    else if (iequals(k, "algorithm")) {
       auto a = parse_algorithm(v);
       unsupported = unsupported || !a;
       ch.algorithm = a.value_or(DigestAlgorithm::kMd5);
@@ -319,29 +332,50 @@ std::string random_secret_hex(size_t bytes) {
   return to_hex(raw.data(), raw.size());
 }
 
-void NonceManager::MacCtxFree::operator()(evp_mac_ctx_st* c) const { EVP_MAC_CTX_free(c); }
+// RFC 2104 HMAC on SHA-256 with both key pads absorbed once: a MAC is then
+// two copies of a plain struct and two compression-function calls. The
+// EVP_MAC interface re-initialises through the provider layer on every
+// call (context copies, cleansing), which cost several times the hashing.
+// The low-level SHA256_* calls are deprecated in OpenSSL 3 but still run
+// the same CPU-specific code (SHA extensions where present).
+struct NonceManager::KeyedHmac {
+  SHA256_CTX inner, outer;
+};
 
 NonceManager::NonceManager(std::string secret, std::chrono::seconds ttl)
-    : secret_(std::move(secret)), ttl_(ttl) {
-  // Fetching and keying HMAC-SHA256 once: the one-shot HMAC() does both per
-  // call in OpenSSL 3, which cost more than the MAC itself.
-  static EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  hmac_.reset(EVP_MAC_CTX_new(hmac));
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  EVP_MAC_init(hmac_.get(), reinterpret_cast<const unsigned char*>(secret_.data()), secret_.size(), params);
+    : ttl_(ttl), hmac_(std::make_unique<KeyedHmac>()) {
+  unsigned char key[SHA256_CBLOCK] = {0};
+  if (secret.size() > sizeof key) {
+    SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), key);
+  } else {
+    std::memcpy(key, secret.data(), secret.size());
+  }
+  unsigned char ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+  for (size_t i = 0; i < sizeof key; ++i) {
+    ipad[i] = key[i] ^ 0x36;
+    opad[i] = key[i] ^ 0x5c;
+  }
+  SHA256_Init(&hmac_->inner);
+  SHA256_Update(&hmac_->inner, ipad, sizeof ipad);
+  SHA256_Init(&hmac_->outer);
+  SHA256_Update(&hmac_->outer, opad, sizeof opad);
+  OPENSSL_cleanse(key, sizeof key);
+  OPENSSL_cleanse(ipad, sizeof ipad);
+  OPENSSL_cleanse(opad, sizeof opad);
 }
 
+NonceManager::~NonceManager() { OPENSSL_cleanse(hmac_.get(), sizeof *hmac_); }
+
 void NonceManager::mac(std::string_view ts_hex, std::string_view realm, char* out) const {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  size_t len = 0;
-  EVP_MAC_CTX* c = hmac_.get();
-  EVP_MAC_init(c, nullptr, 0, nullptr);  // same key: resets to the keyed state
-  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(ts_hex.data()), ts_hex.size());
-  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>("|"), 1);
-  EVP_MAC_update(c, reinterpret_cast<const unsigned char*>(realm.data()), realm.size());
-  EVP_MAC_final(c, md, &len, sizeof md);
+  SHA256_CTX c = hmac_->inner;
+  SHA256_Update(&c, ts_hex.data(), ts_hex.size());
+  SHA256_Update(&c, "|", 1);
+  SHA256_Update(&c, realm.data(), realm.size());
+  unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
+  SHA256_Final(inner, &c);
+  c = hmac_->outer;
+  SHA256_Update(&c, inner, sizeof inner);
+  SHA256_Final(md, &c);
   static const char* d = "0123456789abcdef";
   for (size_t i = 0; i < 16; ++i) {
     out[2 * i] = d[md[i] >> 4];

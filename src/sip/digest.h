@@ -18,8 +18,6 @@
 
 #include "common/result.h"
 
-struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
-
 namespace hotline::sip {
 
 enum class DigestAlgorithm { kMd5, kSha256 };
@@ -84,19 +82,20 @@ class NonceManager {
  public:
   // `secret` should be random per process (or shared across a cluster).
   NonceManager(std::string secret, std::chrono::seconds ttl);
+  ~NonceManager();
+  NonceManager(const NonceManager&) = delete;
+  NonceManager& operator=(const NonceManager&) = delete;
   std::string issue(std::string_view realm, std::int64_t now_ms) const;
   enum class Check { kValid, kStale, kInvalid };
   Check check(std::string_view nonce, std::string_view realm, std::int64_t now_ms) const;
 
  private:
-  // Writes the truncated MAC as 32 hex digits to `out`.
+  // Writes the truncated HMAC-SHA256(secret, ts_hex "|" realm) as 32 hex
+  // digits to `out`.
   void mac(std::string_view ts_hex, std::string_view realm, char* out) const;
-  struct MacCtxFree {
-    void operator()(evp_mac_ctx_st* c) const;
-  };
-  std::string secret_;
+  struct KeyedHmac;  // SHA-256 states after the key's inner and outer pads
   std::chrono::seconds ttl_;
-  std::unique_ptr<evp_mac_ctx_st, MacCtxFree> hmac_;  // keyed with secret_ once
+  std::unique_ptr<KeyedHmac> hmac_;
 };
 
 }  // namespace hotline::sip

@@ -79,9 +79,19 @@ std::optional<std::string> InMemoryCredentialStore::tenant_for_domain(std::strin
 
 void InMemoryCredentialStore::lookup(std::string_view tenant, std::string_view user,
                                      std::function<void(std::optional<Credential>)> done) {
+  std::optional<Credential> c;
+  lookup_now(tenant, user, c);
+  done(std::move(c));
+}
+
+bool InMemoryCredentialStore::lookup_now(std::string_view tenant, std::string_view user,
+                                         std::optional<Credential>& out) {
   auto it = users_.find(user_key(tenant, user));
-  if (it == users_.end()) return done(std::nullopt);
-  done(it->second);
+  if (it == users_.end())
+    out.reset();
+  else
+    out = it->second;
+  return true;
 }
 
 Registrar::Registrar(RegistrarConfig config, CredentialStore& store, common::Clock& clock)
@@ -121,11 +131,17 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
   // Contacts must parse before we spend anything on auth (RFC 4475 regbadct);
   // the parsed ones are kept for the binding update.
   std::vector<NameAddr> contacts;
-  for (auto c : req.values(HeaderId::kContact)) {
+  bool bad_contact = false;
+  req.for_each_value(HeaderId::kContact, [&](std::string_view c) {
     auto na = NameAddr::parse(c);
-    if (!na) return respond(make_response(req, 400, &from));
+    if (!na) {
+      bad_contact = true;
+      return false;
+    }
     contacts.push_back(std::move(*na));
-  }
+    return true;
+  });
+  if (bad_contact) return respond(make_response(req, 400, &from));
   std::string user = unescape(to.uri.user).value_or(std::string(to.uri.user));
   std::string domain = to_lower(to.uri.host);
   std::string realm = config_.realm.empty() ? domain : config_.realm;
@@ -133,14 +149,18 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
 
   // Find our realm's credentials; anything else is "no credentials".
   std::optional<DigestCredentials> creds;
-  for (auto v : req.values(HeaderId::kAuthorization)) {
+  bool bad_credentials = false;
+  req.for_each_value(HeaderId::kAuthorization, [&](std::string_view v) {
     auto c = DigestCredentials::parse(v);
-    if (!c) return respond(make_response(req, 400, &from));
-    if (c->realm == realm) {
-      creds = std::move(*c);
-      break;
+    if (!c) {
+      bad_credentials = true;
+      return false;
     }
-  }
+    if (c->realm != realm) return true;
+    creds = std::move(*c);
+    return false;
+  });
+  if (bad_credentials) return respond(make_response(req, 400, &from));
   if (!creds || !creds->algorithm_supported)
     return respond(challenge(req, from, realm, false, config_.offer_sha256));
   switch (nonces_.check(creds->nonce, realm, clock_.wall_ms())) {
@@ -151,17 +171,21 @@ void Registrar::handle(const Message& req, const Peer& from, std::function<void(
     case NonceManager::Check::kValid:
       break;
   }
-  auto p = std::make_shared<PendingAuth>();
-  p->req = &req;
-  p->from = from;
-  p->respond = std::move(respond);
-  p->creds = std::move(*creds);
-  p->realm = std::move(realm);
-  p->aor = user + "@" + domain;
-  p->user = std::move(user);
-  p->tenant = std::move(tenant);
-  p->contacts = std::move(contacts);
-  if (!p->tenant || p->creds.username != p->user) return verify(*p, std::nullopt);
+  PendingAuth now;
+  now.req = &req;
+  now.from = from;
+  now.respond = std::move(respond);
+  now.creds = std::move(*creds);
+  now.realm = std::move(realm);
+  now.aor = user + "@" + domain;
+  now.user = std::move(user);
+  now.tenant = std::move(tenant);
+  now.contacts = std::move(contacts);
+  if (!now.tenant || now.creds.username != now.user) return verify(now, std::nullopt);
+  // Most stores hold credentials in memory: answer without a heap-held state.
+  if (std::optional<Credential> cred; store_.lookup_now(*now.tenant, now.creds.username, cred))
+    return verify(now, cred);
+  auto p = std::make_shared<PendingAuth>(std::move(now));
   std::weak_ptr<bool> alive = alive_;
   store_.lookup(*p->tenant, p->creds.username, [this, alive, p](std::optional<Credential> cred) {
     if (alive.expired()) return;
@@ -202,7 +226,6 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
                               const std::string& aor, const std::function<void(Message)>& respond,
                               std::vector<NameAddr>& parsed) {
   auto now = clock_.now();
-  auto contacts = req.values(HeaderId::kContact);
   std::optional<std::uint32_t> header_expires = req.expires();
   auto& list = aors_[aor];
   auto remove_at = [&](size_t i, BindingEvent ev) {
@@ -213,10 +236,14 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   };
   // §10.3 step 6: "*" only alone and with Expires: 0.
   bool wildcard = false;
-  for (auto c : contacts)
-    if (trim(c) == "*") wildcard = true;
+  size_t contact_count = 0;
+  req.for_each_value(HeaderId::kContact, [&](std::string_view c) {
+    ++contact_count;
+    wildcard = wildcard || trim(c) == "*";
+    return true;
+  });
   if (wildcard) {
-    if (contacts.size() != 1 || !header_expires || *header_expires != 0) {
+    if (contact_count != 1 || !header_expires || *header_expires != 0) {
       if (list.empty()) aors_.erase(aor);
       return respond(make_response(req, 400, &from));
     }

@@ -60,6 +60,14 @@ class CredentialStore {
   // but then on the stack's io_context thread (post it there).
   virtual void lookup(std::string_view tenant, std::string_view user,
                       std::function<void(std::optional<Credential>)> done) = 0;
+  // The same answer without a callback when the store holds it in memory:
+  // true with `out` set (nullopt: no such user), false when only lookup()
+  // can tell. The registrar asks this first; a store that always answers
+  // here saves a heap-held request state per authenticated REGISTER.
+  virtual bool lookup_now(std::string_view /*tenant*/, std::string_view /*user*/,
+                          std::optional<Credential>& /*out*/) {
+    return false;
+  }
 };
 
 class InMemoryCredentialStore final : public CredentialStore {
@@ -70,6 +78,7 @@ class InMemoryCredentialStore final : public CredentialStore {
   std::optional<std::string> tenant_for_domain(std::string_view domain) override;
   void lookup(std::string_view tenant, std::string_view user,
               std::function<void(std::optional<Credential>)> done) override;
+  bool lookup_now(std::string_view tenant, std::string_view user, std::optional<Credential>& out) override;
 
  private:
   std::unordered_map<std::string, std::string> domains_;

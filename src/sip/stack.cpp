@@ -243,7 +243,9 @@ void Stack::register_stateless(const Message& req, const Peer& from) {
     send_wire(from, r.serialize());
   };
   if (int st = request_uri_status(req); st != 0) return reply(make_response(req, st, &from));
-  if (auto require = req.values(HeaderId::kRequire); !require.empty()) {
+  if (auto require =
+          req.has(HeaderId::kRequire) ? req.values(HeaderId::kRequire) : std::vector<std::string_view>{};
+      !require.empty()) {
     Message r = make_response(req, 420, &from);
     std::string unsupported;
     for (auto o : require) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);

@@ -195,7 +195,6 @@ std::optional<std::string> unescape(std::string_view s) {
 std::string param_value(const ParamView& p) { return p.escaped ? unquote(p.value) : std::string(p.value); }
 
 std::string_view first_list_item(std::string_view value) {
-  if (value.find(',') == std::string_view::npos) return trim(value);  // the usual case
   std::string_view first;
   for_each_list_item(value, [&](std::string_view part) {
     first = part;

@@ -165,6 +165,11 @@ std::vector<std::string_view> split_list(std::string_view value);
 // false. split_list() without the vector, for the paths that run per request.
 template <class OnItem>
 void for_each_list_item(std::string_view value, OnItem&& on) {
+  if (value.find(',') == std::string_view::npos) {  // the usual case: one item
+    auto item = trim(value);
+    if (!item.empty()) on(item);
+    return;
+  }
   bool in_quote = false;
   int angle = 0;
   size_t start = 0;

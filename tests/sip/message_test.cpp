@@ -116,5 +116,47 @@ TEST(MessageIdents, TortureMessagesAgreeWithFullParse) {
   EXPECT_GT(checked, 10);
 }
 
+// for_each_value() walks exactly what values() returns, on every header of
+// every valid torture message (list headers with quotes, <> and escapes
+// among them), and stops when asked to.
+TEST(MessageValues, ForEachValueMatchesValues) {
+  namespace fs = std::filesystem;
+  int compared = 0;
+  for (const auto& e :
+       fs::directory_iterator(std::string(HOTLINE_SOURCE_DIR) + "/tests/sip/data/torture/valid")) {
+    std::ifstream f(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto m = Message::parse(ss.str());
+    if (!m) continue;
+    for (int i = 1; i < static_cast<int>(HeaderId::kCount); ++i) {
+      auto id = static_cast<HeaderId>(i);
+      std::vector<std::string_view> walked;
+      m->for_each_value(id, [&](std::string_view v) {
+        walked.push_back(v);
+        return true;
+      });
+      EXPECT_EQ(walked, m->values(id)) << e.path() << " " << header_name(id);
+      compared += static_cast<int>(walked.size());
+    }
+  }
+  EXPECT_GT(compared, 50);
+  auto m = Message::parse(
+      "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h1;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2\r\n"
+      "Via: SIP/2.0/UDP h3;branch=z9hG4bK3\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\n"
+      "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContact: \"A, B\" <sip:a@h;x=\"1,2\">, <sip:b@h>\r\n"
+      "Content-Length: 0\r\n\r\n");
+  ASSERT_TRUE(m) << m.error().message;
+  std::vector<std::string_view> first_two;
+  m->for_each_value(HeaderId::kVia, [&](std::string_view v) {
+    first_two.push_back(v);
+    return first_two.size() < 2;
+  });
+  ASSERT_EQ(first_two.size(), 2u);
+  EXPECT_EQ(first_two[1], "SIP/2.0/UDP h2;branch=z9hG4bK2");
+  EXPECT_EQ(m->values(HeaderId::kContact),
+            (std::vector<std::string_view>{"\"A, B\" <sip:a@h;x=\"1,2\">", "<sip:b@h>"}));
+}
+
 }  // namespace
 }  // namespace hotline::sip

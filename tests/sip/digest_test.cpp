@@ -1,15 +1,16 @@
-// MD5 against the RFC 1321 test suite (appendix A.5) and against OpenSSL on
+// Digest primitives: MD5 against the RFC 1321 test suite (appendix A.5) and against OpenSSL on
 // every length across the block and padding boundaries, fed whole and in
 // uneven pieces.
-#include "sip/md5.h"
+#include "sip/digest.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <random>
 #include <string>
 
-#include "sip/digest.h"
+#include "sip/md5.h"
 
 namespace {
 
@@ -85,6 +86,32 @@ TEST(Md5, DigestResponseOfRfc2617Example) {
   EXPECT_TRUE(digest_response_matches(DigestAlgorithm::kMd5, ha1, c, "GET"));
   c.response = "6629fae49393a05397450978507c4ef2";
   EXPECT_FALSE(digest_response_matches(DigestAlgorithm::kMd5, ha1, c, "GET"));
+}
+
+}  // namespace
+
+namespace {
+
+// The nonce's MAC half is HMAC-SHA256 (RFC 2104) truncated to 128 bits,
+// whatever the secret's length (keys longer than a block are hashed first).
+TEST(NonceManager, MacIsTruncatedHmacSha256) {
+  using hotline::sip::NonceManager;
+  for (std::string secret : {std::string(), std::string("short"), std::string(64, 'k'), std::string(65, 'k'),
+                             std::string(200, 'x')}) {
+    NonceManager nonces(secret, std::chrono::seconds(300));
+    std::string nonce = nonces.issue("pbx.example.com", 1'700'000'000'123);
+    ASSERT_EQ(nonce.size(), 48u);
+    std::string msg = nonce.substr(0, 16) + "|pbx.example.com";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), md, &n);
+    char hex[33] = {0};
+    for (int i = 0; i < 16; ++i) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    EXPECT_EQ(nonce.substr(16), std::string(hex)) << "secret length " << secret.size();
+    EXPECT_EQ(nonces.check(nonce, "pbx.example.com", 1'700'000'000'500), NonceManager::Check::kValid);
+    EXPECT_EQ(nonces.check(nonce, "other.example.com", 1'700'000'000'500), NonceManager::Check::kInvalid);
+  }
 }
 
 }  // namespace
