@@ -228,7 +228,11 @@ void Stack::on_wire(std::string data, const Peer& from) {
       return;
     }
   }
-  if (m->is_request() && m->method() == "REGISTER") return register_stateless(*m, from);
+  if (m->is_request()) {
+    std::string_view method = m->method();
+    if (method == "REGISTER") return register_stateless(*m, from);
+    if (method == "OPTIONS" && !m->has_to_tag()) return options_stateless(*m, from);
+  }
   txns_.receive(std::move(*m), from, now);
   rearm();
 }
@@ -238,26 +242,46 @@ void Stack::on_wire(std::string data, const Peer& from) {
 // (same Call-ID and CSeq) idempotently. Skipping the 64*T1 Completed state
 // keeps memory flat at thousands of registrations per second.
 void Stack::register_stateless(const Message& req, const Peer& from) {
-  auto reply = [this, from](Message r) {
-    r.add_header(HeaderId::kServer, config_.user_agent);
-    send_wire(from, r.serialize());
-  };
-  if (int st = request_uri_status(req); st != 0) return reply(make_response(req, st, &from));
-  if (auto require =
-          req.has(HeaderId::kRequire) ? req.values(HeaderId::kRequire) : std::vector<std::string_view>{};
-      !require.empty()) {
-    Message r = make_response(req, 420, &from);
-    std::string unsupported;
-    for (auto o : require) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);
-    r.add_header(HeaderId::kUnsupported, unsupported);
-    return reply(std::move(r));
-  }
-  if (req.has_to_tag()) return reply(make_response(req, 481, &from));
+  if (rejected_stateless(req, from)) return;
+  if (req.has_to_tag()) return reply_stateless(from, make_response(req, 481, &from));
   std::weak_ptr<bool> alive = alive_;
-  registrar_.handle(req, from, [alive, reply](Message r) {
+  registrar_.handle(req, from, [this, alive, from](Message r) {
     if (alive.expired()) return;
-    reply(std::move(r));
+    reply_stateless(from, std::move(r));
   });
+}
+
+// Out-of-dialog OPTIONS (keep-alive pings from trunks, proxies and
+// monitoring) is answered without transaction state (RFC 3261 §8.2.7): the
+// answer has no side effect, so a retransmission is simply answered again,
+// and a ping flood no longer parks a completed transaction (about 1.2 KB)
+// for 64*T1 per request.
+void Stack::options_stateless(const Message& req, const Peer& from) {
+  if (rejected_stateless(req, from)) return;
+  Message r = make_response(req, 200, &from);
+  add_capabilities(r);
+  reply_stateless(from, std::move(r));
+}
+
+bool Stack::rejected_stateless(const Message& req, const Peer& from) {
+  if (int st = request_uri_status(req); st != 0) {
+    reply_stateless(from, make_response(req, st, &from));
+    return true;
+  }
+  if (!req.has(HeaderId::kRequire)) return false;
+  auto require = req.values(HeaderId::kRequire);
+  if (require.empty()) return false;
+  Message r = make_response(req, 420, &from);
+  std::string unsupported;
+  for (auto o : require) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);
+  r.add_header(HeaderId::kUnsupported, unsupported);
+  reply_stateless(from, std::move(r));
+  return true;
+}
+
+void Stack::reply_stateless(const Peer& to, Message response) {
+  response.add_header(HeaderId::kServer, config_.user_agent);
+  send_wire(to, response.serialize());
 }
 
 std::string Stack::tag_for(ServerTxnId id) {
@@ -333,12 +357,16 @@ Dialog* Stack::answer(ServerTxnId id, int status, std::string_view sdp) {
 
 void Stack::reject(ServerTxnId id, int status) { respond(id, response_for(id, status)); }
 
-void Stack::answer_options(ServerTxnId id) {
-  Message r = response_for(id, 200);
+void Stack::add_capabilities(Message& r) {
   r.add_header(HeaderId::kAllow, kAllow);
   r.add_header(HeaderId::kAccept, "application/sdp");
   r.add_header("Accept-Encoding", "identity");
   r.add_header(HeaderId::kSupported, "replaces");
+}
+
+void Stack::answer_options(ServerTxnId id) {
+  Message r = response_for(id, 200);
+  add_capabilities(r);
   respond(id, std::move(r));
 }
 
@@ -357,8 +385,8 @@ void Stack::on_request(ServerTxnId id, const Message& req, const Peer& from) {
   // We are a B2BUA: an INVITE that cannot be forwarded further is refused.
   if (req.max_forwards() == 0 && method != "OPTIONS" && method != "REGISTER") return reject(id, 483);
   if (!req.to_tag().empty()) return on_in_dialog(id, req, from);
-  // REGISTER never gets here: on_wire() hands it to register_stateless().
-  if (method == "OPTIONS") return answer_options(id);
+  // REGISTER and out-of-dialog OPTIONS never get here: on_wire() answers them
+  // without transaction state (register_stateless, options_stateless).
   if (method == "INVITE") {
     if (!handler_) return reject(id, 480);
     handler_->on_invite(id, req, from);

@@ -179,6 +179,12 @@ class Stack {
   void on_wire(std::string data, const Peer& from);
   void on_request(ServerTxnId id, const Message& req, const Peer& from);
   void register_stateless(const Message& req, const Peer& from);
+  void options_stateless(const Message& req, const Peer& from);
+  // The checks before the method matters (Request-URI -> 400/416, Require
+  // -> 420), answered without transaction state; true when answered.
+  bool rejected_stateless(const Message& req, const Peer& from);
+  void reply_stateless(const Peer& to, Message response);
+  static void add_capabilities(Message& options_response);
   void on_in_dialog(ServerTxnId id, const Message& req, const Peer& from);
   void on_ack(const Message& ack, const Peer& from);
   // The bytes are copied only when they must wait (a UDP batch, a stream's

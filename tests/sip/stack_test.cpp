@@ -192,6 +192,27 @@ TEST_F(StackTest, OptionsAnsweredWithCapabilities) {
   EXPECT_EQ(find_param(via->params, "rport")->value, std::to_string(c.port()));
 }
 
+TEST_F(StackTest, OutOfDialogOptionsKeepsNoTransactionState) {
+  // Keep-alive pings are answered statelessly (RFC 3261 §8.2.7): each one,
+  // and its retransmission, gets a 200, and nothing is held afterwards. An
+  // INVITE on the same stack still creates a server transaction.
+  start(default_config());
+  UdpClient c;
+  std::string ping = request("OPTIONS", "sip:127.0.0.1", "ka1", "", "", c.port());
+  for (int i = 0; i < 3; ++i) {
+    c.send(udp_, ping);  // the same request: a retransmission after the first
+    auto r = c.recv();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status(), 200);
+    EXPECT_FALSE(r->to_tag().empty());
+    EXPECT_EQ(r->header(HeaderId::kAccept), "application/sdp");
+  }
+  EXPECT_EQ(on_stack([&] { return stack_->transactions().size() + stack_->transactions().completed_size(); }),
+            0u);
+  c.send(udp_, request("INVITE", "sip:201@127.0.0.1", "inv-state", "", "", c.port()));
+  EXPECT_TRUE(eventually([&] { return stack_->transactions().size() > 0; }));
+}
+
 TEST_F(StackTest, UdpBurstIsAnsweredInFull) {
   // 1200 requests queue up while the loop is busy, then arrive in one
   // readiness event: they are taken in recvmmsg() batches (more rounds than
