@@ -72,11 +72,11 @@ bool DbCredentialStore::lookup_now(std::string_view tenant, std::string_view use
   key.reserve(tenant.size() + 1 + user.size());
   key.append(tenant).push_back('\0');
   key.append(user);
-  auto it = snap->credentials.find(key);
-  if (it == snap->credentials.end())
-    out.reset();
+  const sip::Credential* c = snap->credentials.find(key);
+  if (c)
+    out = *c;
   else
-    out = it->second;
+    out.reset();
   return true;
 }
 

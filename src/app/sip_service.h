@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "app/config.h"
+#include "common/flat_string_map.h"
 #include "common/metrics.h"
 #include "iam/extensions.h"
 #include "sip/stack.h"
@@ -40,8 +41,8 @@ class DbCredentialStore final : public sip::CredentialStore {
 
  private:
   struct Snapshot {
-    std::unordered_map<std::string, std::string> domains;          // sip domain -> tenant slug
-    std::unordered_map<std::string, sip::Credential> credentials;  // "tenant\0ext"
+    std::unordered_map<std::string, std::string> domains;  // sip domain -> tenant slug
+    common::FlatStringMap<sip::Credential> credentials;    // "tenant\0ext"
   };
   std::shared_ptr<const Snapshot> snapshot() const;
 

@@ -86,11 +86,11 @@ void InMemoryCredentialStore::lookup(std::string_view tenant, std::string_view u
 
 bool InMemoryCredentialStore::lookup_now(std::string_view tenant, std::string_view user,
                                          std::optional<Credential>& out) {
-  auto it = users_.find(user_key(tenant, user));
-  if (it == users_.end())
-    out.reset();
+  const Credential* c = users_.find(user_key(tenant, user));
+  if (c)
+    out = *c;
   else
-    out = it->second;
+    out.reset();
   return true;
 }
 
@@ -347,11 +347,11 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
 }
 
 std::vector<Binding> Registrar::lookup(std::string_view aor) const {
-  auto it = aors_.find(std::string(aor));
-  if (it == aors_.end()) return {};
+  const std::vector<Binding>* list = aors_.find(aor);
+  if (!list) return {};
   auto now = clock_.now();
   std::vector<Binding> out;
-  for (const auto& b : it->second)
+  for (const auto& b : *list)
     if (b.expires_at > now) out.push_back(b);
   return out;
 }
@@ -359,8 +359,8 @@ std::vector<Binding> Registrar::lookup(std::string_view aor) const {
 std::vector<Binding> Registrar::all() const {
   std::vector<Binding> out;
   out.reserve(count_);
-  for (const auto& [aor, list] : aors_)
-    for (const auto& b : list) out.push_back(b);
+  for (const auto& e : aors_.entries())
+    for (const auto& b : e.value) out.push_back(b);
   return out;
 }
 
@@ -371,8 +371,9 @@ void Registrar::expire() {
   auto now = clock_.now();
   if (now < earliest_expiry_) return;
   earliest_expiry_ = common::SteadyTime::max();
-  for (auto it = aors_.begin(); it != aors_.end();) {
-    auto& list = it->second;
+  // Backwards: erase_at() moves the last entry, which was already walked.
+  for (size_t e = aors_.size(); e-- > 0;) {
+    auto& list = aors_.entries()[e].value;
     for (size_t i = list.size(); i-- > 0;) {
       if (list[i].expires_at <= now) {
         Binding b = std::move(list[i]);
@@ -383,14 +384,14 @@ void Registrar::expire() {
         earliest_expiry_ = std::min(earliest_expiry_, list[i].expires_at);
       }
     }
-    it = list.empty() ? aors_.erase(it) : std::next(it);
+    if (list.empty()) aors_.erase_at(e);
   }
 }
 
 void Registrar::set_reachable(std::string_view aor, std::string_view contact, bool reachable) {
-  auto it = aors_.find(std::string(aor));
-  if (it == aors_.end()) return;
-  for (auto& b : it->second) {
+  std::vector<Binding>* list = aors_.find(aor);
+  if (!list) return;
+  for (auto& b : *list) {
     if (b.contact != contact || b.reachable == reachable) continue;
     b.reachable = reachable;
     emit(reachable ? BindingEvent::kReachable : BindingEvent::kUnreachable, b);

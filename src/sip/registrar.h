@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/flat_string_map.h"
 #include "sip/digest.h"
 #include "sip/message.h"
 #include "sip/types.h"
@@ -82,7 +83,7 @@ class InMemoryCredentialStore final : public CredentialStore {
 
  private:
   std::unordered_map<std::string, std::string> domains_;
-  std::unordered_map<std::string, Credential> users_;  // "tenant\0user"
+  common::FlatStringMap<Credential> users_;  // "tenant\0user"
 };
 
 struct RegistrarConfig {
@@ -176,7 +177,7 @@ class Registrar {
   NonceManager nonces_;
   RegistrarListener* listener_ = nullptr;
   std::function<void(const Peer&, bool)> auth_observer_;
-  std::unordered_map<std::string, std::vector<Binding>> aors_;
+  common::FlatStringMap<std::vector<Binding>> aors_;  // by AOR
   size_t count_ = 0;
   common::SteadyTime earliest_expiry_ = common::SteadyTime::max();  // no binding expires before
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
