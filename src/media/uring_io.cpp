@@ -366,10 +366,11 @@ void UringRtpIo::on_ready() {
     // way. Without DEFER_TASKRUN completions were posted before this wake-up,
     // so a round that found some (or followed an enter) ends the batch. With
     // it they are posted only inside our enter, and the kernel runs a bounded
-    // number of deferred items per enter, keeping the rest without signalling
-    // the eventfd again: the batch ends only with an enter that posted nothing.
+    // number of deferred items per enter (about 20), keeping the rest without
+    // signalling the eventfd again: the SQ ring's TASKRUN flag, set while any
+    // deferred work waits, decides.
     const bool nothing_to_submit = io_uring_sq_ready(&ring_) == 0;
-    settled = nothing_to_submit && (deferred ? round > 0 && reaped == 0 : reaped > 0 || round > 0);
+    settled = nothing_to_submit && (deferred ? !deferred_work_pending() : reaped > 0 || round > 0);
     if (!settled) enter();
   }
   in_batch_ = false;
@@ -385,9 +386,12 @@ void UringRtpIo::on_ready() {
     // only if that was run: the kernel's flag tells. The fence orders the
     // unmute before the read, as the kernel orders its flag before the signal.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0 || io_uring_cq_ready(&ring_) > 0)
-      post_drain();
+    if (deferred_work_pending() || io_uring_cq_ready(&ring_) > 0) post_drain();
   }
+}
+
+bool UringRtpIo::deferred_work_pending() const {
+  return (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
 }
 
 void UringRtpIo::post_drain() {

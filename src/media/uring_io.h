@@ -93,6 +93,8 @@ class UringRtpIo final : public RtpIo {
   io_uring_sqe* next_sqe();
   void enter();
   void post_drain();  // on_ready as a posted handler, at most one queued
+  // DEFER_TASKRUN: completion work is queued in the kernel, to be run by an enter.
+  bool deferred_work_pending() const;
   void send_now(Session& from, const std::uint8_t* data, std::size_t size);
   std::uint8_t* buffer_at(std::uint32_t i) { return buffers_.get() + i * kBufBytes; }
 
