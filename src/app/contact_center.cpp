@@ -104,8 +104,14 @@ ContactCenter::ContactCenter(const Config& config, store::Database& db, iam::Dir
   records_ = std::make_unique<records::Store>(db, common::SystemClock::instance(), so);
   hub_ = std::make_unique<live::Hub>();
   media_ = std::make_unique<media::MediaEngine>(media_engine_config(config));
-  if (const std::string& why = media_->rtp_io_fallback_reason(); !why.empty())
-    spdlog::warn("media: io_uring not used for RTP ({}); using epoll", why);
+  if (const std::string& why = media_->rtp_io_fallback_reason(); !why.empty()) {
+    // Asked for by name it is worth a warning; under `auto` epoll is the planned fallback.
+    if (config.media_rtp_io == "io_uring") {
+      spdlog::warn("media: io_uring not used for RTP ({}); using epoll", why);
+    } else {
+      spdlog::info("media: io_uring not available for RTP ({}); using epoll", why);
+    }
+  }
   spdlog::info("media: {} loops, RTP I/O {}", media_->loop_count(),
                media::to_string(media_->rtp_io_backend()));
   sink_ = std::make_unique<Sink>(*records_, *hub_, directory, background);

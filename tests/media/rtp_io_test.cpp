@@ -45,8 +45,11 @@ TEST(RtpIoChoice, EnvironmentDecidesOnlyForAutomatic) {
   ::setenv("HL_MEDIA_RTP_IO", "epoll", 1);
   EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::epoll);
   EXPECT_EQ(resolve_rtp_io(RtpIoBackend::io_uring), RtpIoBackend::io_uring);
-  ::setenv("HL_MEDIA_RTP_IO", "nonsense", 1);  // ignored: the default applies
-  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::epoll);
+  ::setenv("HL_MEDIA_RTP_IO", "nonsense",
+           1);  // ignored: the default (io_uring, falling back by itself) applies
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::io_uring);
+  ::unsetenv("HL_MEDIA_RTP_IO");
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::io_uring);
   if (old) {
     ::setenv("HL_MEDIA_RTP_IO", saved.c_str(), 1);
   } else {
