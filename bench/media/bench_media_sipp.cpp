@@ -11,7 +11,8 @@
 //
 //   bench_media_sipp <calls> [calls_per_second] [batch_window_us]
 // batch_window_us sets EngineConfig::batch_window (interrupt coalescing; 0 = off).
-// HL_MEDIA_RTP_IO=epoll|io_uring picks the RTP I/O backend (EngineConfig::rtp_io).
+// HL_MEDIA_RTP_IO=epoll|io_uring picks the RTP I/O backend (EngineConfig::rtp_io;
+// unset: the default, io_uring, falling back to epoll).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>

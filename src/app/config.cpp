@@ -197,6 +197,9 @@ const std::vector<Key>& keys() {
                  "Shipped voice prompts (<dir>/<lang>/<name>.wav); empty = the build's prompts"),
       string_key("media", "custom_prompts_dir", &Config::media_custom_prompts_dir, non_empty,
                  "Where uploaded prompts are stored"),
+      string_key("media", "rtp_io", &Config::media_rtp_io, one_of({"auto", "epoll", "io_uring"}),
+                 "RTP socket I/O: io_uring (falls back to epoll where the kernel refuses it), epoll, or "
+                 "auto (the built-in default: io_uring)"),
       string_key("recording", "dir", &Config::recording_dir, non_empty,
                  "Where encrypted recordings are written"),
       string_key("recording", "kek", &Config::recording_kek, hex_key,

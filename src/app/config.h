@@ -61,6 +61,9 @@ struct Config {
   std::string media_prompts_dir;      // shipped prompts ("" = next to the binary's build, then
                                       // /usr/share/hotline/prompts)
   std::string media_custom_prompts_dir = "var/prompts";
+  // RTP I/O backend (media::EngineConfig::rtp_io): "auto", "epoll" or "io_uring";
+  // io_uring falls back to epoll by itself where the kernel refuses it.
+  std::string media_rtp_io = "auto";
   // [recording]
   std::string recording_dir = "var/recordings";
   std::string recording_kek;                     // 64 hex chars: key-encryption key for recordings

@@ -53,15 +53,17 @@ class ContactCenter::Sink final : public call::Sink {
   asio::io_context& background_;
 };
 
-namespace {
-
-media::EngineConfig engine_config(const Config& c) {
+media::EngineConfig media_engine_config(const Config& c) {
   media::EngineConfig e;
   e.loops = static_cast<unsigned>(c.media_loops);
   e.port_min = static_cast<std::uint16_t>(c.media_rtp_port_min);
   e.port_max = static_cast<std::uint16_t>(c.media_rtp_port_max);
+  // The loader accepted only names the media library parses.
+  e.rtp_io = media::parse_rtp_io_backend(c.media_rtp_io).value_or(media::RtpIoBackend::automatic);
   return e;
 }
+
+namespace {
 
 std::vector<media::Kek> keks(const Config& c) {
   std::vector<media::Kek> out;
@@ -101,7 +103,17 @@ ContactCenter::ContactCenter(const Config& config, store::Database& db, iam::Dir
   so.keks = keks(config);
   records_ = std::make_unique<records::Store>(db, common::SystemClock::instance(), so);
   hub_ = std::make_unique<live::Hub>();
-  media_ = std::make_unique<media::MediaEngine>(engine_config(config));
+  media_ = std::make_unique<media::MediaEngine>(media_engine_config(config));
+  if (const std::string& why = media_->rtp_io_fallback_reason(); !why.empty()) {
+    // Asked for by name it is worth a warning; under `auto` epoll is the planned fallback.
+    if (config.media_rtp_io == "io_uring") {
+      spdlog::warn("media: io_uring not used for RTP ({}); using epoll", why);
+    } else {
+      spdlog::info("media: io_uring not available for RTP ({}); using epoll", why);
+    }
+  }
+  spdlog::info("media: {} loops, RTP I/O {}", media_->loop_count(),
+               media::to_string(media_->rtp_io_backend()));
   sink_ = std::make_unique<Sink>(*records_, *hub_, directory, background);
   std::filesystem::create_directories(config.recording_dir);
   // Open live-event WebSockets follow their sign-in (closed at logout).

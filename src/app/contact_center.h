@@ -62,4 +62,7 @@ class ContactCenter {
 // The prompts folder the build generated (for `media.prompts_dir` = "").
 std::string default_prompts_dir();
 
+// The media engine's settings from the `[media]` keys.
+media::EngineConfig media_engine_config(const Config& c);
+
 }  // namespace hotline::app

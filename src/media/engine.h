@@ -168,12 +168,13 @@ struct EngineConfig {
   // each. Adds at most this much latency to packets and timers (pacing); an
   // idle or lightly loaded loop is unaffected. 0 disables.
   std::chrono::microseconds batch_window{0};
-  // RTP I/O backend. `automatic` takes the environment variable HL_MEDIA_RTP_IO
-  // (auto | epoll | io_uring; not HOTLINE_*, which the app's config owns) and
-  // otherwise the default, epoll (io_uring measured only ~13 % less CPU per
-  // relayed packet, not worth a new default: bench/README.md, Media). Whatever is asked for, a loop whose
-  // io_uring setup fails (no liburing, io_uring disabled, old kernel) uses epoll;
-  // MediaEngine::rtp_io_backend() says what runs.
+  // RTP I/O backend (the app's `media.rtp_io`). `automatic` takes the
+  // environment variable HL_MEDIA_RTP_IO (auto | epoll | io_uring; not
+  // HOTLINE_*, which the app's config owns) and otherwise the default,
+  // io_uring (less CPU per relayed packet than epoll in every paired run:
+  // bench/README.md, Media). Whatever is asked for, a loop whose io_uring
+  // setup fails (no liburing, io_uring disabled, old kernel, seccomp) uses
+  // epoll; MediaEngine::rtp_io_backend() says what runs.
   RtpIoBackend rtp_io = RtpIoBackend::automatic;
   // io_uring only: receive buffers per loop (power of two, 2 KiB each), shared
   // by the loop's sockets. When all are in use a socket's receive pauses until

@@ -38,7 +38,9 @@ std::optional<RtpIoBackend> parse_rtp_io_backend(std::string_view s) {
 
 RtpIoBackend resolve_rtp_io(RtpIoBackend configured) {
   // The built-in default when nothing asks otherwise (see EngineConfig::rtp_io).
-  constexpr RtpIoBackend kDefault = RtpIoBackend::epoll;
+  // io_uring: cheaper per relayed packet in every paired run (bench/README.md,
+  // Media), and make_rtp_io falls back to epoll where its setup fails.
+  constexpr RtpIoBackend kDefault = RtpIoBackend::io_uring;
   if (configured != RtpIoBackend::automatic) return configured;
   const char* env = std::getenv("HL_MEDIA_RTP_IO");
   const auto from_env = env ? parse_rtp_io_backend(env) : std::nullopt;

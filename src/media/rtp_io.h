@@ -43,9 +43,9 @@ class RtpIo {
   virtual void queue_send(Session& from, std::uint8_t* data, std::size_t size) = 0;
 };
 
-// The io_uring backend when `wanted` asks for it (or for `automatic` and the
-// environment says io_uring) and its setup succeeds; else epoll. `why` gets
-// the reason a requested io_uring was not used.
+// The io_uring backend when `wanted` resolves to it (resolve_rtp_io: for
+// `automatic` the environment, else the default, io_uring) and its setup
+// succeeds; else epoll. `why` gets the reason io_uring was not used.
 std::unique_ptr<RtpIo> make_rtp_io(boost::asio::io_context& io, RtpIoBackend wanted, unsigned uring_buffers,
                                    std::string* why);
 

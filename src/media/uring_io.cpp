@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -38,11 +40,20 @@ std::uint64_t recv_tag(std::uint32_t slot, std::uint32_t generation) {
 std::string errno_text(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
 
 // Setup flags in order of preference, each later set dropping what an older
-// kernel may refuse: SINGLE_ISSUER lets the kernel skip locking, COOP_TASKRUN
-// avoids interrupting the loop thread (IPI) per completion.
-// HL_MEDIA_URING_SETUP=defer|coop|plain pins one set (for measurements).
+// kernel may refuse. SINGLE_ISSUER lets the kernel skip locking.
+// DEFER_TASKRUN queues a completion's work on the ring until the loop enters
+// it: a datagram arriving while the loop sleeps signals the ring's eventfd
+// only when that queue goes from empty to non-empty (one wake-up per batch,
+// not per packet) and never interrupts the thread; the work then runs in
+// the loop's own io_uring_enter. The ring fd itself does not wake an epoll
+// waiter for deferred work, so with DEFER_TASKRUN Asio watches a registered
+// eventfd instead. COOP_TASKRUN avoids an IPI per completion, but each
+// completion still interrupts a sleeping loop (EINTR out of epoll_wait).
+// HL_MEDIA_URING_SETUP=defer|coop|plain pins one kind (for measurements).
 std::vector<unsigned> flag_sets() {
-  const unsigned defer = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  // TASKRUN_FLAG: the kernel marks deferred work in the SQ flags, so work
+  // that arrived while the eventfd was muted (see on_ready) is not missed.
+  const unsigned defer = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   const unsigned coop_single = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
   const unsigned coop = IORING_SETUP_COOP_TASKRUN;
   const char* env = std::getenv("HL_MEDIA_URING_SETUP");
@@ -50,11 +61,7 @@ std::vector<unsigned> flag_sets() {
   if (pin == "defer") return {defer};
   if (pin == "coop") return {coop_single, coop};
   if (pin == "plain") return {0};
-  // DEFER_TASKRUN is not in the default list: its completions are posted
-  // only when the loop enters the ring, and the kernel (6.18 here) does not
-  // wake a poll/epoll waiter on the ring fd for them, so a loop sleeping in
-  // Asio's epoll would never see a packet (the self-test below rejects it).
-  return {coop_single, coop, 0};
+  return {defer, coop_single, coop, 0};
 }
 
 unsigned round_up_pow2(unsigned n) {
@@ -79,7 +86,7 @@ UringRtpIo::UringRtpIo(asio::io_context& io, unsigned buffers) : watch_(io), nbu
 
 UringRtpIo::~UringRtpIo() {
   boost::system::error_code ec;
-  watch_.close(ec);  // the dup would keep the ring alive
+  watch_.close(ec);  // a dup of the ring fd would keep the ring alive
   if (ring_ready_) io_uring_queue_exit(&ring_);
   if (buf_ring_ != nullptr) ::munmap(buf_ring_, buf_ring_bytes_);
 }
@@ -98,16 +105,36 @@ bool UringRtpIo::init(unsigned flags, std::string* why) {
   ring_ready_ = true;
   setup_flags_ = flags;
   recv_template_.msg_namelen = kNameBytes;
-  if (!setup_buffer_ring(why) || !self_test(why)) return false;
-  const int fd = ::fcntl(ring_.ring_fd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) {
-    *why = errno_text("dup ring fd", errno);
-    return false;
-  }
-  watch_.assign(fd);
+  if (!setup_buffer_ring(why) || !open_wake_fd(why) || !self_test(why)) return false;
   tx_slots_.resize(nbuf_);
   free_tx_.reserve(nbuf_);
   for (std::uint32_t i = nbuf_; i > 0; --i) free_tx_.push_back(i - 1);
+  return true;
+}
+
+bool UringRtpIo::open_wake_fd(std::string* why) {
+  int fd = -1;
+  if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) {
+    fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+      *why = errno_text("eventfd", errno);
+      return false;
+    }
+    const int rc = io_uring_register_eventfd(&ring_, fd);
+    if (rc < 0) {
+      ::close(fd);
+      *why = errno_text("io_uring_register_eventfd", -rc);
+      return false;
+    }
+    wake_is_eventfd_ = true;
+  } else {
+    fd = ::fcntl(ring_.ring_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      *why = errno_text("dup ring fd", errno);
+      return false;
+    }
+  }
+  watch_.assign(fd);
   return true;
 }
 
@@ -157,10 +184,11 @@ bool UringRtpIo::self_test(std::string* why) {
     io_uring_sqe_set_data64(sqe, kIgnore | 1);
     ok = io_uring_submit(&ring_) == 1;
   }
-  // The datagram comes from another thread once this one sleeps in epoll, as
-  // the loop will: a completion already pending when the wait starts would
-  // not prove the wake-up. (poll() would: it re-polls the ring whenever the
-  // thread is woken, epoll only reports what the ring's wait queue signalled.)
+  // The datagram comes from another thread once this one sleeps in epoll on
+  // the descriptor Asio will watch, as the loop will: a completion already
+  // pending when the wait starts would not prove the wake-up. (poll() would:
+  // it re-polls the ring whenever the thread is woken, epoll only reports
+  // what the descriptor's wait queue signalled.)
   std::thread sender;
   if (ok) {
     sender = std::thread([tx, a] {
@@ -168,7 +196,7 @@ bool UringRtpIo::self_test(std::string* why) {
       (void)::sendto(tx, "x", 1, 0, reinterpret_cast<const sockaddr*>(&a), sizeof a);
     });
   }
-  ok = ok && ring_wakes_epoll();
+  ok = ok && wake_fd_wakes_epoll();
   if (sender.joinable()) sender.join();
   if (ok) (void)io_uring_get_events(&ring_);
   io_uring_cqe* cqe = nullptr;
@@ -200,14 +228,15 @@ bool UringRtpIo::self_test(std::string* why) {
   return ok;
 }
 
-bool UringRtpIo::ring_wakes_epoll() {
+bool UringRtpIo::wake_fd_wakes_epoll() {
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLET;  // as Asio registers descriptors
-  bool ok = ep >= 0 && ::epoll_ctl(ep, EPOLL_CTL_ADD, ring_.ring_fd, &ev) == 0;
+  bool ok = ep >= 0 && ::epoll_ctl(ep, EPOLL_CTL_ADD, watch_.native_handle(), &ev) == 0;
   // Without DEFER_TASKRUN the completion's task work interrupts the wait
   // (EINTR) and, run on the way out, posts the CQE that readies the ring fd;
-  // Asio retries after EINTR just like this.
+  // Asio retries after EINTR just like this. With DEFER_TASKRUN the eventfd
+  // is signalled and the work waits for io_uring_get_events below.
   int n = -1;
   for (int tries = 0; ok && tries < 8; ++tries) {
     n = ::epoll_wait(ep, &ev, 1, 500);
@@ -306,27 +335,69 @@ void UringRtpIo::rearm_stopped() {
 
 void UringRtpIo::arm_wait() {
   waiting_ = true;
-  watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+  auto on_wake = [this](const boost::system::error_code& ec, std::size_t = 0) {
     waiting_ = false;
     if (!ec) on_ready();
     if (registered_ > 0 && !waiting_) arm_wait();
-  });
+  };
+  if (wake_is_eventfd_) {
+    // A read, not a wait: Asio tries it at once, so a signal that came while
+    // the last batch ran (and found no wait queued) is not lost, and it
+    // resets the counter.
+    watch_.async_read_some(asio::buffer(&wake_count_, sizeof wake_count_), on_wake);
+  } else {
+    watch_.async_wait(asio::posix::stream_descriptor::wait_read, on_wake);
+  }
 }
 
 void UringRtpIo::on_ready() {
   in_batch_ = true;
+  drain_posted_ = false;
+  const bool deferred = (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) != 0;
+  // The kernel signals the eventfd for every enter that posts completions,
+  // our own sends' included: muted while the batch runs, or each batch would
+  // wake the loop again for completions it reaps itself.
+  if (deferred) (void)io_uring_cq_eventfd_toggle(&ring_, false);
   bool settled = false;
   for (int round = 0; round < kMaxRounds && !settled; ++round) {
     const unsigned reaped = reap();
     rearm_stopped();
-    // Nothing to submit: done, unless this wake-up found no completion yet
-    // (with DEFER_TASKRUN they are posted only when the loop enters the ring).
-    settled = io_uring_sq_ready(&ring_) == 0 && (reaped > 0 || round > 0);
+    // Done when nothing is left to submit and no completion is still on its
+    // way. Without DEFER_TASKRUN completions were posted before this wake-up,
+    // so a round that found some (or followed an enter) ends the batch. With
+    // it they are posted only inside our enter, and the kernel runs a bounded
+    // number of deferred items per enter (about 20), keeping the rest without
+    // signalling the eventfd again: the SQ ring's TASKRUN flag, set while any
+    // deferred work waits, decides.
+    const bool nothing_to_submit = io_uring_sq_ready(&ring_) == 0;
+    settled = nothing_to_submit && (deferred ? !deferred_work_pending() : reaped > 0 || round > 0);
     if (!settled) enter();
   }
   in_batch_ = false;
-  // A flood outlasted the rounds: continue after the handlers waiting meanwhile.
-  if (!settled) asio::post(watch_.get_executor(), [this] { on_ready(); });
+  // A flood outlasted the rounds: continue after the handlers waiting
+  // meanwhile (the eventfd stays muted, the posted batch unmutes it).
+  if (!settled) {
+    post_drain();
+    return;
+  }
+  if (deferred) {
+    (void)io_uring_cq_eventfd_toggle(&ring_, true);
+    // Work deferred while muted signalled nothing, and later work signals
+    // only if that was run: the kernel's flag tells. The fence orders the
+    // unmute before the read, as the kernel orders its flag before the signal.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (deferred_work_pending() || io_uring_cq_ready(&ring_) > 0) post_drain();
+  }
+}
+
+bool UringRtpIo::deferred_work_pending() const {
+  return (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
+
+void UringRtpIo::post_drain() {
+  if (drain_posted_) return;
+  drain_posted_ = true;
+  asio::post(watch_.get_executor(), [this] { on_ready(); });
 }
 
 void UringRtpIo::enter() {
@@ -335,6 +406,11 @@ void UringRtpIo::enter() {
   // work so completions are posted. A failure (EINTR, EBUSY while the CQ
   // overflows) leaves the SQEs queued for the next round.
   (void)io_uring_submit_and_get_events(&ring_);
+  // Outside a batch (add, remove, a send from a timer) a DEFER_TASKRUN enter
+  // may have run deferred receives whose eventfd signal was already used up:
+  // reap them soon rather than at the next signal.
+  if (!in_batch_ && (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) && io_uring_cq_ready(&ring_) > 0)
+    post_drain();
 }
 
 io_uring_sqe* UringRtpIo::next_sqe() {

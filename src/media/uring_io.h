@@ -4,13 +4,12 @@
 // One ring per loop, created on the loop thread. Every registered socket has
 // one multishot recvmsg outstanding that picks its buffers from a provided
 // buffer ring shared by all the loop's sockets, so a burst across 1000 calls
-// is received without a syscall per socket. Asio watches the ring's file
-// descriptor (readable when completions or deferred task work are pending);
-// each wake-up reaps every completion, hands the datagrams to their sessions,
-// queues their relays as send SQEs and submits them — with the re-armed
-// receives and cancellations — in one io_uring_enter, which also runs the
-// ring's task work (posting the next completions) and is repeated only while
-// it produced more work. Buffers return to the buffer ring when their
+// is received without a syscall per socket. Asio watches an eventfd the
+// ring signals (DEFER_TASKRUN: once per batch of deferred completions) or,
+// with other setup flags, the ring's file descriptor; each wake-up reaps every completion, hands the
+// datagrams to their sessions, queues their relays as send SQEs and submits them — with the re-armed receives
+// and cancellations — in one io_uring_enter, which also runs the ring's task work (posting the next
+// completions) and is repeated only while it produced more work. Buffers return to the buffer ring when their
 // datagram was handled and, if relayed, its send completed. No allocation per
 // packet: slots, buffers and the buffer ring are sized at setup.
 #pragma once
@@ -76,7 +75,8 @@ class UringRtpIo final : public RtpIo {
   UringRtpIo(boost::asio::io_context& io, unsigned buffers);
   bool init(unsigned flags, std::string* why);
   bool self_test(std::string* why);
-  bool ring_wakes_epoll();
+  bool open_wake_fd(std::string* why);
+  bool wake_fd_wakes_epoll();
   bool setup_buffer_ring(std::string* why);
   void arm_wait();
   void on_ready();
@@ -92,16 +92,24 @@ class UringRtpIo final : public RtpIo {
   void publish_buffers();
   io_uring_sqe* next_sqe();
   void enter();
+  void post_drain();  // on_ready as a posted handler, at most one queued
+  // DEFER_TASKRUN: completion work is queued in the kernel, to be run by an enter.
+  bool deferred_work_pending() const;
   void send_now(Session& from, const std::uint8_t* data, std::size_t size);
   std::uint8_t* buffer_at(std::uint32_t i) { return buffers_.get() + i * kBufBytes; }
 
   io_uring ring_{};
   bool ring_ready_ = false;
   unsigned setup_flags_ = 0;
-  boost::asio::posix::stream_descriptor watch_;  // a dup of the ring fd, watched by Asio
+  // What Asio watches: an eventfd registered with the ring (DEFER_TASKRUN,
+  // see flag_sets in the .cpp), else a dup of the ring fd.
+  boost::asio::posix::stream_descriptor watch_;
+  bool wake_is_eventfd_ = false;
+  std::uint64_t wake_count_ = 0;  // eventfd reads land here
   bool waiting_ = false;
   std::size_t registered_ = 0;
   bool in_batch_ = false;  // inside on_ready: submissions wait for its enter
+  bool drain_posted_ = false;
 
   unsigned nbuf_;
   std::unique_ptr<std::uint8_t[]> buffers_;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "app/contact_center.h"
+
 using namespace hotline::app;
 
 namespace {
@@ -41,6 +43,9 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(error_of("[http]\nmax_connections = 0\n").find("http.max_connections: must be between"),
             std::string::npos);
   EXPECT_NE(error_of("[log]\nlevel = \"loud\"\n").find("log.level: must be one of"), std::string::npos);
+  EXPECT_NE(
+      error_of("[media]\nrtp_io = \"uring\"\n").find("media.rtp_io: must be one of auto, epoll, io_uring"),
+      std::string::npos);
   EXPECT_NE(error_of("[storage]\nurl = \"mysql://x\"\n").find("storage.url"), std::string::npos);
   EXPECT_NE(error_of("[http]\nlisten = \"nohost\"\n").find("http.listen"), std::string::npos);
   EXPECT_NE(error_of("[http]\nlisten = \"h:99999\"\n").find("http.listen"), std::string::npos);
@@ -51,6 +56,19 @@ TEST(Config, ErrorsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of("", {{"HOTLINE_WHATEVER", "1"}}).find("HOTLINE_WHATEVER: unknown environment variable"),
             std::string::npos);
+}
+
+// media.rtp_io reaches the media engine: file and environment, and an
+// engine built from it runs what was asked (epoll is always available).
+TEST(Config, MediaRtpIoReachesTheEngine) {
+  EXPECT_EQ(media_engine_config(load_config("", {})).rtp_io, hotline::media::RtpIoBackend::automatic);
+  EXPECT_EQ(media_engine_config(load_config("[media]\nrtp_io = \"io_uring\"\n", {})).rtp_io,
+            hotline::media::RtpIoBackend::io_uring);
+  const auto c =
+      load_config("[media]\nrtp_io = \"io_uring\"\nloops = 1\n", {{"HOTLINE_MEDIA_RTP_IO", "epoll"}});
+  EXPECT_EQ(media_engine_config(c).rtp_io, hotline::media::RtpIoBackend::epoll);
+  hotline::media::MediaEngine engine(media_engine_config(c));
+  EXPECT_EQ(engine.rtp_io_backend(), hotline::media::RtpIoBackend::epoll);
 }
 
 TEST(Config, ExampleIsAValidConfigWithEveryKey) {

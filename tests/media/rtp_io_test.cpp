@@ -45,8 +45,11 @@ TEST(RtpIoChoice, EnvironmentDecidesOnlyForAutomatic) {
   ::setenv("HL_MEDIA_RTP_IO", "epoll", 1);
   EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::epoll);
   EXPECT_EQ(resolve_rtp_io(RtpIoBackend::io_uring), RtpIoBackend::io_uring);
-  ::setenv("HL_MEDIA_RTP_IO", "nonsense", 1);  // ignored: the default applies
-  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::epoll);
+  ::setenv("HL_MEDIA_RTP_IO", "nonsense",
+           1);  // ignored: the default (io_uring, falling back by itself) applies
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::io_uring);
+  ::unsetenv("HL_MEDIA_RTP_IO");
+  EXPECT_EQ(resolve_rtp_io(RtpIoBackend::automatic), RtpIoBackend::io_uring);
   if (old) {
     ::setenv("HL_MEDIA_RTP_IO", saved.c_str(), 1);
   } else {
@@ -223,6 +226,74 @@ TEST_P(RtpIoBackends, OversizedDatagramIsDroppedAndReceivingContinues) {
   phone.send_to((*s)->local_port(), marked_packet(2, 42));
   EXPECT_TRUE(wait_for([&] { return (*s)->stats().get().packets_received == 1; }));
   EXPECT_EQ((*s)->stats().get().dropped_invalid, 1u);
+}
+
+// A burst across many sockets arrives while the loop is busy elsewhere (a
+// slow event handler), to sessions that relay nothing (so a batch queues no
+// sends), and then nothing more arrives. With DEFER_TASKRUN the kernel runs
+// only a bounded number of deferred receives per enter and signals the
+// eventfd again only for new work: a batch that stopped at the first enter
+// without sends would leave the rest of the burst unread.
+TEST_P(RtpIoBackends, BurstWhileTheLoopIsBusyIsReadToTheLastPacket) {
+  MediaEngine engine(config(1));
+  if (!runs_wanted_backend(engine)) GTEST_SKIP() << engine.rtp_io_fallback_reason();
+  UdpPeer phone;
+  SessionParams p;
+  p.latching = false;  // no remote: packets are accepted and nothing is sent back
+  p.detect_inband_dtmf = false;
+  p.media_timeout = 1ms;  // only the blocker: fires at its first housekeeping tick
+  std::atomic<bool> blocking{false};
+  SessionEvents slow;
+  slow.on_media_timeout = [&] {
+    blocking = true;
+    std::this_thread::sleep_for(150ms);  // holds the loop thread
+  };
+  auto blocker = engine.create_session(p, slow);
+  ASSERT_TRUE(blocker);
+  p.media_timeout = 0ms;
+  std::vector<std::shared_ptr<MediaSession>> sessions;
+  for (int i = 0; i < 300; ++i) {
+    auto s = engine.create_session(p, {});
+    ASSERT_TRUE(s);
+    sessions.push_back(*s);
+  }
+  for (auto& s : sessions) (void)s->stats().get();  // all started
+  ASSERT_TRUE(wait_for([&] { return blocking.load(); }));
+  for (std::size_t i = 0; i < sessions.size(); ++i)
+    phone.send_to(sessions[i]->local_port(), marked_packet(1, static_cast<std::uint32_t>(i + 1)));
+  const auto received = [&] {
+    std::uint64_t n = 0;
+    for (auto& s : sessions) n += s->stats().get().packets_received;
+    return n;
+  };
+  EXPECT_TRUE(wait_for([&] { return received() == sessions.size(); })) << received();
+}
+
+// A socket connected to its peer (fixed remote, no latching) gets ICMP port
+// unreachable for the datagrams it sends while nobody listens there; the
+// kernel reports that as ECONNREFUSED on the socket's next receive or send.
+// That must not end the session's receiving: once the phone is back, its
+// packets are received and the session's output reaches it again.
+TEST_P(RtpIoBackends, ConnectedSocketSurvivesPortUnreachable) {
+  MediaEngine engine(config(1));
+  if (!runs_wanted_backend(engine)) GTEST_SKIP() << engine.rtp_io_fallback_reason();
+  std::uint16_t phone_port = 0;
+  { phone_port = UdpPeer().port(); }  // a port with nobody behind it
+  SessionParams p;
+  p.remote_address = "127.0.0.1";
+  p.remote_port = phone_port;
+  p.latching = false;
+  p.detect_inband_dtmf = false;
+  auto s = engine.create_session(p, {});
+  ASSERT_TRUE(s);
+  std::this_thread::sleep_for(150ms);  // the pacer's silence draws ICMP errors
+  UdpPeer phone(phone_port);
+  for (std::uint16_t seq = 1; seq <= 5; ++seq) {
+    phone.send_to((*s)->local_port(), marked_packet(seq, 7));
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(wait_for([&] { return (*s)->stats().get().packets_received == 5; }));
+  EXPECT_TRUE(phone.recv(500).has_value());  // silence flows to the phone again
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RtpIoBackends,
