@@ -164,17 +164,21 @@ class SmallVec {
   T inline_[N]{};
 };
 
-// A queue an agent serves, and whether the agent meets its base requirement;
-// 4 bytes, so an agent's first 8 memberships fit inline in its record.
+// A queue an agent serves, whether the agent meets its base requirement and
+// whether the agent is counted in the queue's available-agent counts (a base
+// member of a queue that keeps them, see QueueRec::counted); 4 bytes, so an
+// agent's first 8 memberships fit inline in its record.
 struct QueueRef {
-  std::uint32_t queue : 31 = 0;
+  std::uint32_t queue : 30 = 0;
   std::uint32_t base : 1 = 0;
+  std::uint32_t counted : 1 = 0;
 };
 static_assert(sizeof(QueueRef) == 4);
-inline QueueRef queue_ref(std::uint32_t queue, bool base) {
+inline QueueRef queue_ref(std::uint32_t queue, bool base, bool counted) {
   QueueRef r;
-  r.queue = queue & 0x7fffffffu;
+  r.queue = queue & 0x3fffffffu;
   r.base = base ? 1u : 0u;
+  r.counted = counted ? 1u : 0u;
   return r;
 }
 
@@ -187,7 +191,8 @@ inline QueueRef queue_ref(std::uint32_t queue, bool base) {
 struct alignas(64) AgentRec {
   // Line 0: availability and the slot counts.
   bool live = false;
-  std::uint8_t avail_mask = 0;
+  std::uint8_t avail_mask = 0;   // channels it can take an offer on now
+  std::uint8_t listed_mask = 0;  // channels it is in the lists and counts for (see sync_lists)
   AgentState state = AgentState::kIdle;
   bool voice_blocks = true;  // cfg.voice_blocks_other_channels
   StatusValue status;
@@ -286,6 +291,11 @@ struct QueueRec {
   std::vector<std::uint32_t> members;
   const Strategy* strategy = nullptr;
   bool live = false;
+  // Keeps per-channel counts of available base members (Impl::avail_base):
+  // only a base requirement of several ANDed skills needs them. For any
+  // other the lists of its skill already hold exactly the available base
+  // members, so their live counts tell the same at no upkeep.
+  bool counted = false;
   QueueConfig cfg;
   std::shared_ptr<const Strategy> custom;
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
@@ -514,10 +524,11 @@ struct Engine::Impl {
   FlatIndex queue_index;
   std::vector<Head> heads;          // per queue
   std::vector<QueueTiming> timing;  // per queue
-  // Per (queue, channel): available agents meeting the queue's base
-  // requirement. Zero lets an arrival that needs only the base requirement
-  // skip the search: in a backlogged queue no candidate list is scanned just
-  // to find that every listed agent lacks a second required skill.
+  // Per (queue, channel), for the queues that keep them (QueueRec::counted):
+  // listed agents meeting the queue's base requirement. Zero lets an arrival
+  // that needs only the base requirement skip the search: in a backlogged
+  // queue no candidate list is scanned just to find that every listed agent
+  // lacks a second required skill.
   std::vector<std::uint32_t> avail_base;
   std::vector<IxRec> ixs;
   // Per interaction slot: bumped whenever the interaction leaves Waiting, so
@@ -640,8 +651,8 @@ struct Engine::Impl {
       buckets[b].entries.push_back(AvailEntry{now, ai, ep});
       ++buckets[b].live;
     });
-    for (auto [qi, base] : a.queues)
-      if (base) ++avail_base[qi * kChannelCount + ci(ch)];
+    for (const QueueRef r : a.queues)
+      if (r.counted) ++avail_base[r.queue * kChannelCount + ci(ch)];
   }
   void unlist_agent(std::uint32_t ai, Channel ch) {
     ++epoch(ai, ch);
@@ -650,14 +661,14 @@ struct Engine::Impl {
       --buckets[b].live;
       maybe_compact(b);
     });
-    for (auto [qi, base] : a.queues)
-      if (base) --avail_base[qi * kChannelCount + ci(ch)];
+    for (const QueueRef r : a.queues)
+      if (r.counted) --avail_base[r.queue * kChannelCount + ci(ch)];
   }
   // Adds `delta` to the queue's available-base-member counts for every
-  // channel the agent is available on (membership changes).
+  // channel the agent is listed on (membership changes).
   void count_base(std::uint32_t ai, std::uint32_t qi, int delta) {
     for (int c = 0; c < kChannelCount; ++c)
-      if (agents[ai].avail_mask & (1u << c))
+      if (agents[ai].listed_mask & (1u << c))
         avail_base[qi * kChannelCount + static_cast<std::uint32_t>(c)] += static_cast<std::uint32_t>(delta);
   }
   // Keeps a list's stale entries after the head at most about twice its live
@@ -702,25 +713,20 @@ struct Engine::Impl {
     return true;
   }
 
-  // Re-derives availability and state; lists/unlists the agent; emits a
-  // state change event when the derived state changes.
-  void refresh(std::uint32_t ai, Time now) {
+  // Re-derives availability and state and emits a state change event when
+  // the derived state changes. The lists and counts follow at once, unless
+  // the caller defers that with `list` false: a freed agent that takes
+  // waiting work straight away (dispatch_agent) then never enters the lists
+  // just to leave them again. A deferring caller must call sync_lists()
+  // before anything reads the lists (any select()).
+  void refresh(std::uint32_t ai, Time now, bool list = true) {
     AgentRec& a = agents[ai];
     std::uint8_t mask = 0;
     if (a.live)
       for (int c = 0; c < kChannelCount; ++c)
         if (can_take_channel(a, static_cast<Channel>(c))) mask |= static_cast<std::uint8_t>(1u << c);
-    if (mask != a.avail_mask) {
-      for (int c = 0; c < kChannelCount; ++c) {
-        const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
-        const Channel ch = static_cast<Channel>(c);
-        if ((mask & b) && !(a.avail_mask & b))
-          list_agent(ai, ch, now);
-        else if (!(mask & b) && (a.avail_mask & b))
-          unlist_agent(ai, ch);
-      }
-      a.avail_mask = mask;
-    }
+    a.avail_mask = mask;
+    if (list) sync_lists(ai, now);
     const AgentState st = a.ringing > 0     ? AgentState::kRinging
                           : a.connected > 0 ? AgentState::kBusy
                           : a.wrapping > 0  ? AgentState::kWrapUp
@@ -730,12 +736,29 @@ struct Engine::Impl {
       emit_agent(EventType::kAgentStateChanged, now, a).value = static_cast<std::uint8_t>(st);
     }
   }
+  // Brings the lists and counts in line with the agent's availability. An
+  // agent listed late (deferred by refresh) is listed with `now`, the time
+  // it became available in the same call, and no other agent was listed in
+  // between, so every list keeps the order it would have had.
+  void sync_lists(std::uint32_t ai, Time now) {
+    AgentRec& a = agents[ai];
+    if (a.listed_mask == a.avail_mask) return;
+    for (int c = 0; c < kChannelCount; ++c) {
+      const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
+      if ((a.avail_mask & b) && !(a.listed_mask & b))
+        list_agent(ai, static_cast<Channel>(c), now);
+      else if (!(a.avail_mask & b) && (a.listed_mask & b))
+        unlist_agent(ai, static_cast<Channel>(c));
+    }
+    a.listed_mask = a.avail_mask;
+  }
   // Takes the agent out of every list (before its skills change).
   void unlist_all(std::uint32_t ai) {
     AgentRec& a = agents[ai];
     for (int c = 0; c < kChannelCount; ++c)
-      if (a.avail_mask & (1u << c)) unlist_agent(ai, static_cast<Channel>(c));
+      if (a.listed_mask & (1u << c)) unlist_agent(ai, static_cast<Channel>(c));
     a.avail_mask = 0;
+    a.listed_mask = 0;
   }
 
   void configure_agent(std::uint32_t ai, const AgentConfig& c) {
@@ -763,11 +786,12 @@ struct Engine::Impl {
 
   void drop_agent_membership(std::uint32_t ai) {
     AgentRec& a = agents[ai];
-    for (auto [qi, base] : a.queues) {
+    for (const QueueRef r : a.queues) {
+      const std::uint32_t qi = r.queue;
       auto& m = queues[qi].members;
       m.erase(std::find(m.begin(), m.end(), ai));
-      if (base) count_base(ai, qi, -1);
-      if (base && logged_in(a)) {
+      if (r.counted) count_base(ai, qi, -1);
+      if (r.base && logged_in(a)) {
         --queues[qi].staffed;
         note_staffing(qi);
       }
@@ -779,9 +803,9 @@ struct Engine::Impl {
     QueueRec& q = queues[qi];
     bool base = false;
     if (!relevant(a, q, &base)) return;
-    a.queues.push_back(queue_ref(qi, base));
+    a.queues.push_back(queue_ref(qi, base, base && q.counted));
     q.members.push_back(ai);
-    if (base) count_base(ai, qi, +1);
+    if (base && q.counted) count_base(ai, qi, +1);
     if (base && logged_in(a)) ++q.staffed;
   }
   void rebuild_agent_membership(std::uint32_t ai) {
@@ -794,7 +818,7 @@ struct Engine::Impl {
     for (std::uint32_t ai : q.members) {
       auto& v = agents[ai].queues;
       auto it = std::find_if(v.begin(), v.end(), [&](const QueueRef& r) { return r.queue == qi; });
-      if (it->base) count_base(ai, qi, -1);
+      if (it->counted) count_base(ai, qi, -1);
       if (it->base && logged_in(agents[ai])) --q.staffed;
       v.erase(it);
     }
@@ -804,8 +828,9 @@ struct Engine::Impl {
       if (agents[ai].live) add_membership(ai, qi);
   }
   void adjust_staffed(std::uint32_t ai, int delta) {
-    for (auto [qi, base] : agents[ai].queues)
-      if (base) {
+    for (const QueueRef r : agents[ai].queues)
+      if (r.base) {
+        const std::uint32_t qi = r.queue;
         queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
         note_staffing(qi);
       }
@@ -1004,7 +1029,7 @@ struct Engine::Impl {
       if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
       return picked.size();
     }
-    if (t.tier == 0 && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
+    if (t.tier == 0 && q.counted && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
     static const std::vector<DenseSkill> kNoExtra;
     const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.has_extra ? ix.extra : kNoExtra, ix.ch);
@@ -1217,36 +1242,57 @@ struct Engine::Impl {
   // Finds the best waiting interaction the agent can take across its queues:
   // queues are visited in order of their head entry, and the search stops as
   // soon as no remaining queue's head can beat the best eligible entry found.
+  // Usually the best head is eligible, and then one pass over the heads is
+  // all it costs.
   void dispatch_agent(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
-      order.clear();
-      for (const QueueRef r : a.queues)
-        if (heads[r.queue].nonempty) order.push_back(r);
-      if (order.empty()) return;
-      Pick best;
-      // Repeatedly take the unvisited queue with the best head. Usually its
-      // head is eligible and so beats every other head: one pass suffices.
-      for (std::size_t remaining = order.size(); remaining > 0; --remaining) {
-        std::size_t pick = 0;
-        for (std::size_t i = 1; i < remaining; ++i) {
-          const Head& hi = heads[order[i].queue];
-          const Head& hp = heads[order[pick].queue];
-          if (head_before(hi.priority, hi.eff, hi.seq, hp.priority, hp.eff, hp.seq)) pick = i;
-        }
-        const QueueRef r = order[pick];
-        std::swap(order[pick], order[remaining - 1]);
+      // The first of the agent's queues with the best head.
+      const Head* top = nullptr;
+      QueueRef first{};
+      for (const QueueRef r : a.queues) {
         const Head& h = heads[r.queue];
-        if (!best.beats(h.priority, h.eff, h.seq)) break;
-        scan_queue(ai, r, best, now);
-        // Took the best head itself: no other head can beat it, so the
-        // pass that would look for one is skipped.
-        if (best.queue == r.queue && best.seq == h.seq) break;
+        if (h.nonempty &&
+            (!top || head_before(h.priority, h.eff, h.seq, top->priority, top->eff, top->seq))) {
+          top = &h;
+          first = r;
+        }
       }
+      if (!top) return;
+      Pick best;
+      scan_queue(ai, first, best, now);
+      // Took the best head itself: no other head can beat it.
+      if (best.queue != first.queue || best.seq != top->seq) scan_other_queues(ai, first, best, now);
       if (best.ix == kNil) return;
       picked.clear();
       picked.push_back(ai);
       make_offer(best.ix, best.queue, now);
+    }
+  }
+
+  // dispatch_agent() when the best head (queue `first`, already scanned) was
+  // not the agent's to take: repeatedly visit the unvisited queue with the
+  // best head while that head can still beat `best`.
+  void scan_other_queues(std::uint32_t ai, QueueRef first, Pick& best, Time now) {
+    order.clear();
+    for (const QueueRef r : agents[ai].queues)
+      if (heads[r.queue].nonempty) order.push_back(r);
+    const auto visited =
+        std::find_if(order.begin(), order.end(), [&](QueueRef r) { return r.queue == first.queue; });
+    std::swap(*visited, order.back());
+    for (std::size_t remaining = order.size() - 1; remaining > 0; --remaining) {
+      std::size_t pick = 0;
+      for (std::size_t i = 1; i < remaining; ++i) {
+        const Head& hi = heads[order[i].queue];
+        const Head& hp = heads[order[pick].queue];
+        if (head_before(hi.priority, hi.eff, hi.seq, hp.priority, hp.eff, hp.seq)) pick = i;
+      }
+      const QueueRef r = order[pick];
+      std::swap(order[pick], order[remaining - 1]);
+      const Head& h = heads[r.queue];
+      if (!best.beats(h.priority, h.eff, h.seq)) return;
+      scan_queue(ai, r, best, now);
+      if (best.queue == r.queue && best.seq == h.seq) return;
     }
   }
 
@@ -1414,8 +1460,9 @@ struct Engine::Impl {
     a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
     a.busy_at = now;
     release_ix(xi);
-    refresh(ai, now);
+    refresh(ai, now, /*list=*/false);
     dispatch_agent(ai, now);
+    sync_lists(ai, now);
   }
 
   void end_conversation(std::uint32_t xi, Time now, bool difficult) {
@@ -1551,6 +1598,8 @@ struct Engine::Impl {
         if (a.used[c] > a.capacity[c]) err << "agent " << raw(a.id) << " over capacity\n";
         const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
         const bool have = (a.avail_mask >> c) & 1;
+        if (have != (((a.listed_mask >> c) & 1) != 0))
+          err << "agent " << raw(a.id) << " listing not in sync\n";
         if (want != have) err << "agent " << raw(a.id) << " availability mask stale\n";
         const std::size_t expect = have ? a.skills.size() + 1 : 0;
         if (listed[ai * kChannelCount + c] != expect)
@@ -1596,10 +1645,12 @@ struct Engine::Impl {
     std::ostringstream err;
     std::vector<std::uint32_t> base(queues.size() * kChannelCount, 0);
     for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
-      for (auto [qi, is_base] : agents[ai].queues)
+      for (const QueueRef r : agents[ai].queues) {
+        if (r.counted != (r.base && queues[r.queue].counted)) err << "membership counted flag out of date\n";
         for (int c = 0; c < kChannelCount; ++c)
-          if (is_base && (agents[ai].avail_mask & (1u << c)))
-            ++base[qi * kChannelCount + static_cast<std::uint32_t>(c)];
+          if (r.counted && (agents[ai].avail_mask & (1u << c)))
+            ++base[r.queue * kChannelCount + static_cast<std::uint32_t>(c)];
+      }
     if (base != avail_base) err << "available base-member counts out of date\n";
     // Work conservation: no available agent can take a waiting interaction.
     for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
@@ -1798,6 +1849,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   for (const auto& r : config.attribute_rules)
     q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
   q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
+  q.counted = q.tiers[0].mode == MatchMode::kAll && q.tiers[0].terms.size() > 1;
   q.weight = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config.weight_seconds));
   m.update_head(qi);
   m.rebuild_queue_membership(qi);
@@ -1888,8 +1940,9 @@ Status Engine::set_ready(AgentId id, Time now) {
   a.status = *next;
   a.misses = 0;
   m.emit_agent(EventType::kAgentReady, now, a);
-  m.refresh(ai, now);
+  m.refresh(ai, now, /*list=*/false);
   m.dispatch_agent(ai, now);
+  m.sync_lists(ai, now);
   return common::ok_status();
 }
 
