@@ -48,6 +48,9 @@ namespace {
 
 constexpr std::uint32_t kNil = std::numeric_limits<std::uint32_t>::max();
 constexpr int kLevels = kMaxSkillLevel;
+// Lists per (skill, channel): one per level, numbered with room for 16 so
+// that their live counts fill one cache line (LevelCounts).
+constexpr std::uint32_t kLevelStride = 16;
 
 struct DenseSkill {
   std::uint32_t skill = 0;  // dense index; 0 is the pseudo-skill "any"
@@ -70,7 +73,13 @@ struct AvailEntry {
 struct Bucket {
   std::vector<AvailEntry> entries;  // availability order, stale entries included
   std::uint32_t head = 0;           // every entry before `head` is stale
-  std::uint32_t live = 0;           // valid entries = available agents listed here
+};
+
+// Valid entries (= available agents) of the lists of one (skill, channel),
+// by level: a search sums them from one cache line instead of reading ten
+// list records.
+struct alignas(64) LevelCounts {
+  std::uint32_t live[kLevelStride] = {};
 };
 
 // A read position in one bucket while merging several in availability order.
@@ -422,13 +431,15 @@ class StickyMemory {
   FlatMap<std::uint64_t> index_;
 };
 
-// The first waiting entry of a queue, kept in a dense array so an agent that
-// frees up can compare the heads of all its queues without touching them.
+// The first waiting entry of a queue, kept in a dense array (16 bytes a
+// queue, so a thousand queues' heads fit in a quarter of a first-level
+// cache) so an agent that frees up can compare the heads of all its queues
+// without touching them. Its enqueue number, which only breaks ties, is
+// kept apart (Impl::head_seqs).
 struct Head {
-  bool nonempty = false;
-  int priority = 0;
   Time eff{};  // arrival minus the queue's weight
-  std::uint64_t seq = 0;
+  int priority = 0;
+  std::uint32_t nonempty = 0;
 };
 
 inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std::uint64_t sb) {
@@ -509,7 +520,8 @@ struct Engine::Impl {
   std::vector<Event> pending;
 
   std::unordered_map<SkillId, std::uint32_t> skill_dense;
-  std::vector<Bucket> buckets;
+  std::vector<Bucket> buckets;           // by bucket_id()
+  std::vector<LevelCounts> live_counts;  // per (skill, channel)
   // Per (agent, channel): bumped whenever the agent becomes available or
   // stops being available there; list entries with another epoch are stale.
   // Dense and separate from AgentRec so skipping a stale entry costs one
@@ -522,8 +534,9 @@ struct Engine::Impl {
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
-  std::vector<Head> heads;          // per queue
-  std::vector<QueueTiming> timing;  // per queue
+  std::vector<Head> heads;               // per queue
+  std::vector<std::uint64_t> head_seqs;  // per queue: the head entry's seq
+  std::vector<QueueTiming> timing;       // per queue
   // Per (queue, channel), for the queues that keep them (QueueRec::counted):
   // listed agents meeting the queue's base requirement. Zero lets an arrival
   // that needs only the base requirement skip the search: in a backlogged
@@ -554,7 +567,10 @@ struct Engine::Impl {
   // no-agents policy is applied once the call's other changes are done.
   std::vector<std::uint32_t> unstaffed;
 
-  explicit Impl(EngineOptions o) : opt(o), rng(o.seed) { buckets.resize(kLevels * kChannelCount); }
+  explicit Impl(EngineOptions o) : opt(o), rng(o.seed) {
+    buckets.resize(kLevelStride * kChannelCount);
+    live_counts.resize(kChannelCount);
+  }
 
   Time clamp(Time now) {
     if (now < last) return last;
@@ -565,7 +581,10 @@ struct Engine::Impl {
   // ------------------------------------------------------------ helpers ----
   std::uint32_t dense(SkillId s) {
     auto [it, inserted] = skill_dense.try_emplace(s, static_cast<std::uint32_t>(skill_dense.size() + 1));
-    if (inserted) buckets.resize((skill_dense.size() + 1) * kLevels * kChannelCount);
+    if (inserted) {
+      buckets.resize((skill_dense.size() + 1) * kLevelStride * kChannelCount);
+      live_counts.resize((skill_dense.size() + 1) * kChannelCount);
+    }
     return it->second;
   }
   std::uint32_t dense_or_nil(SkillId s) const {
@@ -575,8 +594,10 @@ struct Engine::Impl {
   // The ten levels of one (skill, channel) are adjacent: a search sums and
   // opens them in a row.
   static std::uint32_t bucket_id(std::uint32_t skill, int level, Channel ch) {
-    return (skill * kChannelCount + ci(ch)) * kLevels + static_cast<std::uint32_t>(level - 1);
+    return (skill * kChannelCount + ci(ch)) * kLevelStride + static_cast<std::uint32_t>(level - 1);
   }
+  std::uint32_t& live(std::uint32_t b) { return live_counts[b / kLevelStride].live[b % kLevelStride]; }
+  std::uint32_t live(std::uint32_t b) const { return live_counts[b / kLevelStride].live[b % kLevelStride]; }
   DenseReq to_dense(const Requirement& r) {
     DenseReq d;
     d.mode = r.mode;
@@ -633,7 +654,9 @@ struct Engine::Impl {
   // --------------------------------------------------------- availability ----
   std::uint32_t& epoch(std::uint32_t ai, Channel ch) { return epochs[ai * kChannelCount + ci(ch)]; }
   std::uint32_t epoch(std::uint32_t ai, Channel ch) const { return epochs[ai * kChannelCount + ci(ch)]; }
-  static Channel bucket_channel(std::uint32_t b) { return static_cast<Channel>(b / kLevels % kChannelCount); }
+  static Channel bucket_channel(std::uint32_t b) {
+    return static_cast<Channel>(b / kLevelStride % kChannelCount);
+  }
   bool valid(const AvailEntry& e, Channel ch) const { return e.epoch == epoch(e.agent, ch); }
 
   // Calls f(bucket id) for every list the agent belongs to on `ch`.
@@ -649,7 +672,7 @@ struct Engine::Impl {
     a.avail_since[ci(ch)] = now;
     for_each_bucket(a, ch, [&](std::uint32_t b) {
       buckets[b].entries.push_back(AvailEntry{now, ai, ep});
-      ++buckets[b].live;
+      ++live(b);
     });
     for (const QueueRef r : a.queues)
       if (r.counted) ++avail_base[r.queue * kChannelCount + ci(ch)];
@@ -658,7 +681,7 @@ struct Engine::Impl {
     ++epoch(ai, ch);
     const AgentRec& a = agents[ai];
     for_each_bucket(a, ch, [&](std::uint32_t b) {
-      --buckets[b].live;
+      --live(b);
       maybe_compact(b);
     });
     for (const QueueRef r : a.queues)
@@ -677,7 +700,7 @@ struct Engine::Impl {
   void maybe_compact(std::uint32_t b) {
     Bucket& bk = buckets[b];
     const std::size_t held = bk.entries.size() - bk.head;
-    if (held <= 2 * static_cast<std::size_t>(bk.live) + 16) return;
+    if (held <= 2 * static_cast<std::size_t>(live(b)) + 16) return;
     const Channel ch = bucket_channel(b);
     std::size_t out = 0;
     for (std::size_t i = bk.head; i < bk.entries.size(); ++i)
@@ -713,6 +736,17 @@ struct Engine::Impl {
     return true;
   }
 
+  // The channels can_take_channel() allows, with the tests they share done
+  // once (most refreshes find the agent ringing or busy on voice).
+  static std::uint8_t availability(const AgentRec& a) {
+    if (!a.live || a.status.status != AgentStatus::kReady || a.ringing > 0) return 0;
+    const bool voice_busy = a.used[ci(Channel::kVoice)] > 0;
+    std::uint8_t mask = 0;
+    for (int c = 0; c < kChannelCount; ++c)
+      if (a.used[c] < a.capacity[c] && (c == ci(Channel::kVoice) || !a.voice_blocks || !voice_busy))
+        mask |= static_cast<std::uint8_t>(1u << c);
+    return mask;
+  }
   // Re-derives availability and state and emits a state change event when
   // the derived state changes. The lists and counts follow at once, unless
   // the caller defers that with `list` false: a freed agent that takes
@@ -721,11 +755,7 @@ struct Engine::Impl {
   // before anything reads the lists (any select()).
   void refresh(std::uint32_t ai, Time now, bool list = true) {
     AgentRec& a = agents[ai];
-    std::uint8_t mask = 0;
-    if (a.live)
-      for (int c = 0; c < kChannelCount; ++c)
-        if (can_take_channel(a, static_cast<Channel>(c))) mask |= static_cast<std::uint8_t>(1u << c);
-    a.avail_mask = mask;
+    a.avail_mask = availability(a);
     if (list) sync_lists(ai, now);
     const AgentState st = a.ringing > 0     ? AgentState::kRinging
                           : a.connected > 0 ? AgentState::kBusy
@@ -907,7 +937,8 @@ struct Engine::Impl {
 
   std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
     std::uint32_t n = 0;
-    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].live;
+    const LevelCounts& c = live_counts[skill * kChannelCount + ci(ch)];
+    for (int l = min_level; l <= kLevels; ++l) n += c.live[l - 1];
     return n;
   }
 
@@ -919,7 +950,7 @@ struct Engine::Impl {
     auto add_term = [&](const DenseSkill& t) {
       for (int l = t.level; l <= kLevels; ++l) {
         const std::uint32_t b = bucket_id(t.skill, l, ch);
-        if (buckets[b].live > 0) cursors.push_back(Cursor{b, skip_stale_head(b)});
+        if (live(b) > 0) cursors.push_back(Cursor{b, skip_stale_head(b)});
       }
     };
     const DenseSkill* best = nullptr;
@@ -939,7 +970,7 @@ struct Engine::Impl {
         return best_n;
       }
       add_term(DenseSkill{0, kMaxSkillLevel});
-      return buckets[bucket_id(0, kMaxSkillLevel, ch)].live;
+      return live(bucket_id(0, kMaxSkillLevel, ch));
     }
     // OR: the union of the terms, unless one extra (ANDed) term is smaller.
     std::uint32_t sum = 0;
@@ -1088,7 +1119,13 @@ struct Engine::Impl {
     if (!k) return;
     h.priority = k->priority;
     h.eff = k->arrival - q.weight;
-    h.seq = k->seq;
+    head_seqs[qi] = k->seq;
+  }
+  // Whether queue qa's head `a` comes before queue qb's head `b`.
+  bool head_first(const Head& a, std::uint32_t qa, const Head& b, std::uint32_t qb) const {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.eff != b.eff) return a.eff < b.eff;
+    return head_seqs[qa] < head_seqs[qb];
   }
   // Puts the interaction's targets that are not in their queue's heap there.
   void insert_waiting(std::uint32_t xi) {
@@ -1252,8 +1289,7 @@ struct Engine::Impl {
       QueueRef first{};
       for (const QueueRef r : a.queues) {
         const Head& h = heads[r.queue];
-        if (h.nonempty &&
-            (!top || head_before(h.priority, h.eff, h.seq, top->priority, top->eff, top->seq))) {
+        if (h.nonempty && (!top || head_first(h, r.queue, *top, first.queue))) {
           top = &h;
           first = r;
         }
@@ -1262,7 +1298,8 @@ struct Engine::Impl {
       Pick best;
       scan_queue(ai, first, best, now);
       // Took the best head itself: no other head can beat it.
-      if (best.queue != first.queue || best.seq != top->seq) scan_other_queues(ai, first, best, now);
+      if (best.queue != first.queue || best.seq != head_seqs[first.queue])
+        scan_other_queues(ai, first, best, now);
       if (best.ix == kNil) return;
       picked.clear();
       picked.push_back(ai);
@@ -1283,16 +1320,16 @@ struct Engine::Impl {
     for (std::size_t remaining = order.size() - 1; remaining > 0; --remaining) {
       std::size_t pick = 0;
       for (std::size_t i = 1; i < remaining; ++i) {
-        const Head& hi = heads[order[i].queue];
-        const Head& hp = heads[order[pick].queue];
-        if (head_before(hi.priority, hi.eff, hi.seq, hp.priority, hp.eff, hp.seq)) pick = i;
+        if (head_first(heads[order[i].queue], order[i].queue, heads[order[pick].queue], order[pick].queue))
+          pick = i;
       }
       const QueueRef r = order[pick];
       std::swap(order[pick], order[remaining - 1]);
       const Head& h = heads[r.queue];
-      if (!best.beats(h.priority, h.eff, h.seq)) return;
+      const std::uint64_t seq = head_seqs[r.queue];
+      if (!best.beats(h.priority, h.eff, seq)) return;
       scan_queue(ai, r, best, now);
-      if (best.queue == r.queue && best.seq == h.seq) return;
+      if (best.queue == r.queue && best.seq == seq) return;
     }
   }
 
@@ -1634,8 +1671,8 @@ struct Engine::Impl {
         if (e.since < prev) err << "list not in availability order\n";
         prev = e.since;
       }
-      if (n != bk.live) err << "list live count mismatch\n";
-      if (bk.entries.size() > 4 * static_cast<std::size_t>(bk.live) + 64)
+      if (n != live(b)) err << "list live count mismatch\n";
+      if (bk.entries.size() > 4 * static_cast<std::size_t>(live(b)) + 64)
         err << "list holds too many stale entries\n";
     }
     return err.str();
@@ -1711,7 +1748,7 @@ struct Engine::Impl {
       if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
       if (w.top() && !WaitHeap::valid(*w.top(), wait_tokens)) err << "stale entry at a heap top\n";
       if (w.held() > 2 * w.size() + 16) err << "waiting heap holds too many stale entries\n";
-      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && heads[qi].seq != w.top()->seq))
+      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && head_seqs[qi] != w.top()->seq))
         err << "queue " << raw(queues[qi].id) << " head out of date\n";
     }
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1815,6 +1852,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queues.emplace_back();
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
+    m.head_seqs.push_back(0);
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.timing.emplace_back();
     m.timing[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
@@ -2451,7 +2489,8 @@ std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
   std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
                       m.ixs.capacity() * (sizeof(IxRec) + 4) + m.queues.capacity() * sizeof(QueueRec) +
-                      m.buckets.capacity() * sizeof(Bucket) + m.timing.capacity() * sizeof(QueueTiming);
+                      m.buckets.capacity() * sizeof(Bucket) + m.live_counts.capacity() * sizeof(LevelCounts) +
+                      m.timing.capacity() * sizeof(QueueTiming);
   for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
   for (const auto& a : m.agents) bytes += a.skills.heap_bytes() + a.queues.heap_bytes() + a.ixs.heap_bytes();
   for (const auto& c : m.agent_cfgs) bytes += sizeof(AgentConfig) + c.skills.capacity() * sizeof(SkillLevel);
@@ -2460,8 +2499,8 @@ std::size_t Engine::approximate_memory_bytes() const {
     bytes += ix.targets.heap_bytes() + ix.extra.capacity() * sizeof(DenseSkill) + ix.ringing.heap_bytes() +
              ix.declined.capacity() * sizeof(Decline);
   bytes += m.sticky.bytes();
-  bytes +=
-      m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() + m.heads.capacity() * sizeof(Head);
+  bytes += m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() +
+           m.heads.capacity() * (sizeof(Head) + 8);
   return bytes;
 }
 
