@@ -194,9 +194,12 @@ inline QueueRef queue_ref(std::uint32_t queue, bool base, bool counted) {
 // An agent's state: everything an availability change, an offer, an answer
 // or an end of conversation reads or writes, in four adjacent cache lines
 // with the first skills, queue memberships and interactions inline (no
-// pointer to chase for an agent with up to 4 skills and 4 queues). The
-// configuration as given lives apart (Impl::agent_cfgs): it is read only
-// when it changes and for snapshots.
+// pointer to chase for an agent with up to 4 skills and 4 queues). An end of
+// conversation that frees the agent, who then takes waiting work, touches
+// lines 0-2 only: the skills (line 3) are read just for entries whose
+// requirement membership does not already prove. The configuration as given
+// lives apart (Impl::agent_cfgs): it is read only when it changes and for
+// snapshots.
 struct alignas(64) AgentRec {
   // Line 0: availability and the slot counts.
   bool live = false;
@@ -220,13 +223,15 @@ struct alignas(64) AgentRec {
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  // Lines 2-3.
+  // Line 2: what offers, answers and ends add.
   double weight = 1.0;             // cfg.weight
-  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
   SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
-  SmallVec<QueueRef, 8> queues;    // queues it serves
+  SmallVec<QueueRef, 4> queues;    // queues it serves
+  // Line 3.
+  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
 };
 static_assert(sizeof(AgentRec) <= 256, "agent record: four cache lines");
+static_assert(offsetof(AgentRec, skills) == 192, "the skills fill line 3");
 
 struct Target {
   std::uint32_t queue = kNil;
@@ -239,10 +244,11 @@ struct Decline {
   Time until;
 };
 
-// An interaction's state. Lines 0-1 hold what an enqueue, an offer, an
-// answer and an end read or write (flags for the rarely non-empty vectors, so
-// testing them does not touch lines 2-3); an end of conversation and of
-// wrap-up read line 0 only. Lines 2-3 hold the rest.
+// An interaction's state, three cache lines. Lines 0-1 hold what an
+// enqueue, an offer, an answer and an end read or write (flags for the
+// rarely non-empty vectors, so testing them does not touch line 2); an end
+// of conversation and of wrap-up read and write line 0 only. Line 2 holds
+// the rest.
 struct alignas(64) IxRec {
   // Line 0: all an end of conversation and an end of wrap-up read.
   bool live = false;
@@ -267,15 +273,13 @@ struct alignas(64) IxRec {
   SmallVec<Target, 1> targets;  // [0] is the home queue
   SmallVec<std::uint32_t, 1> ringing;
   std::uint64_t customer = 0;
-  // Lines 2-3: preferred agents, extra skills, declines, hold and end times.
+  // Line 2: preferred agents, extra skills, declines. (Hold and talk times
+  // are not kept: the metrics derive them from the event log.)
   Time pref_until{};
   std::vector<DenseSkill> extra;
   std::vector<Decline> declined;
-  Time hold_started{};
-  Duration hold_total{0};
-  Time ended_at{};
 };
-static_assert(sizeof(IxRec) <= 256, "interaction record: four cache lines");
+static_assert(sizeof(IxRec) <= 192, "interaction record: three cache lines");
 static_assert(offsetof(IxRec, seq) == 64, "the end-of-conversation fields fill line 0");
 
 // Per queue, the configuration the offer, end and wrap-up paths read, dense
@@ -556,6 +560,7 @@ struct Engine::Impl {
 
   // Scratch space reused by decisions (allocation-free steady state).
   std::vector<Cursor> cursors;
+  bool cursors_prove_req = false;  // see collect_cursors()
   std::vector<std::uint32_t> picked;
   std::vector<QueueRef> order;
   std::vector<std::pair<Time, std::uint32_t>> ranked;
@@ -925,11 +930,15 @@ struct Engine::Impl {
       if (d.agent == ai && now < d.until) return true;
     return false;
   }
-  bool eligible(std::uint32_t ai, const IxRec& ix, const Target& t, Time now) const {
+  // `tier_proven`: the caller knows that the agent meets the target's tier
+  // requirement (it came from a list that only such agents are in), so the
+  // agent's skills are not read for it.
+  bool eligible(std::uint32_t ai, const IxRec& ix, const Target& t, Time now,
+                bool tier_proven = false) const {
     const AgentRec& a = agents[ai];
     if (!(a.avail_mask & bit(ix.ch))) return false;
     if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
-    if (!meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
+    if (!tier_proven && !meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
     if (ix.has_extra && !meets_all(a.skills, ix.extra)) return false;
     if (ix.has_declined && declined_by(ix, ai, now)) return false;
     return true;
@@ -944,9 +953,12 @@ struct Engine::Impl {
 
   // Fills `cursors` with the lists that contain every eligible agent (a
   // superset); picks the cheapest driving term. Returns how many available
-  // agents the lists hold.
+  // agents the lists hold. Sets cursors_prove_req when every agent in the
+  // lists meets `req` (the lists are those of its only term, or of all its
+  // OR terms).
   std::uint32_t collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
     cursors.clear();
+    cursors_prove_req = false;
     auto add_term = [&](const DenseSkill& t) {
       for (int l = t.level; l <= kLevels; ++l) {
         const std::uint32_t b = bucket_id(t.skill, l, ch);
@@ -966,6 +978,7 @@ struct Engine::Impl {
     if (req.mode == MatchMode::kAll || req.terms.size() <= 1) {
       for (const auto& t : req.terms) consider(t);
       if (best) {
+        cursors_prove_req = req.terms.size() == 1 && best == &req.terms[0];
         add_term(*best);
         return best_n;
       }
@@ -980,6 +993,7 @@ struct Engine::Impl {
       return best_n;
     }
     for (const auto& t : req.terms) add_term(t);
+    cursors_prove_req = true;
     return sum;
   }
 
@@ -1071,7 +1085,7 @@ struct Engine::Impl {
     if (s.idle_ordered() || s.ring_all()) {
       const std::size_t want = s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1;
       for (std::uint32_t ai = next_in_order(); ai != kNil && picked.size() < want; ai = next_in_order()) {
-        if (!eligible(ai, ix, t, now)) continue;
+        if (!eligible(ai, ix, t, now, cursors_prove_req)) continue;
         if (std::find(picked.begin(), picked.end(), ai) != picked.end()) continue;
         picked.push_back(ai);
       }
@@ -1082,7 +1096,7 @@ struct Engine::Impl {
     for (Cursor& c : cursors) {
       for (const AvailEntry* e = peek(c); e; ++c.pos, e = peek(c)) {
         const std::uint32_t ai = e->agent;
-        if (ai == best.agent || !eligible(ai, ix, t, now)) continue;
+        if (ai == best.agent || !eligible(ai, ix, t, now, cursors_prove_req)) continue;
         score_candidate(ai, ix, q, s, ctx, best, now);
       }
     }
@@ -1509,7 +1523,6 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     if (ix.on_hold) {
       ix.on_hold = false;
-      ix.hold_total += now - ix.hold_started;
       with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
     }
     --a.connected;
@@ -1520,7 +1533,6 @@ struct Engine::Impl {
     const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
     a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
     a.fatigue_at = now;
-    ix.ended_at = now;
     const Time wrap_end = now + home.wrap_up;
     Event& e = with_agent(emit_ix(EventType::kEnded, now, ix), ai);
     e.deadline = wrap_end;
@@ -2231,7 +2243,6 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
   a.misses = 0;
   ix.agent = ai;
   ix.answered_at = now;
-  ix.hold_total = Duration{0};
   with_agent(emit_ix(EventType::kAnswered, now, ix), ai);
   if (sticky_horizon.count() > 0 && ix.customer != 0) {
     sticky.record(ix.customer, ai, now);
@@ -2334,10 +2345,6 @@ Status Engine::hold(InteractionId id, bool on_hold, Time now) {
   if (ix.phase != Phase::kConnected) return Error::conflict("only a connected interaction can be held");
   if (ix.on_hold == on_hold) return Error::conflict(on_hold ? "already on hold" : "not on hold");
   ix.on_hold = on_hold;
-  if (on_hold)
-    ix.hold_started = now;
-  else
-    ix.hold_total += now - ix.hold_started;
   m.with_agent(m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix), ix.agent);
   return common::ok_status();
 }
