@@ -464,6 +464,12 @@ struct Timer {
   bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
+// Asks for `lines` cache lines from `p` on, ahead of their use, so that the
+// misses of one step's records overlap instead of following one another.
+inline void prefetch_lines(const void* p, std::size_t lines) {
+  for (std::size_t i = 0; i < lines; ++i) __builtin_prefetch(static_cast<const char*>(p) + 64 * i);
+}
+
 inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
 inline int ci(Channel ch) { return static_cast<int>(ch); }
 
@@ -1172,10 +1178,12 @@ struct Engine::Impl {
     insert_waiting(xi);
   }
 
+  // A transition the caller has already checked (or that the engine's own
+  // logic guarantees).
   void set_phase(IxRec& ix, PhaseInput in) {
-    auto r = transition_phase(ix.phase, in);
-    assert(r.ok());
-    ix.phase = *r;
+    const std::optional<Phase> next = next_phase(ix.phase, in);
+    assert(next);
+    ix.phase = *next;
   }
 
   std::uint32_t alloc_ix() {
@@ -1300,15 +1308,16 @@ struct Engine::Impl {
     while (a.avail_mask != 0) {
       // The first of the agent's queues with the best head.
       const Head* top = nullptr;
-      QueueRef first{};
-      for (const QueueRef r : a.queues) {
+      const QueueRef* top_ref = nullptr;  // (a pointer: copying the bit-fields costs more than the compare)
+      for (const QueueRef& r : a.queues) {
         const Head& h = heads[r.queue];
-        if (h.nonempty && (!top || head_first(h, r.queue, *top, first.queue))) {
+        if (h.nonempty && (!top || head_first(h, r.queue, *top, top_ref->queue))) {
           top = &h;
-          first = r;
+          top_ref = &r;
         }
       }
       if (!top) return;
+      const QueueRef first = *top_ref;
       Pick best;
       scan_queue(ai, first, best, now);
       // Took the best head itself: no other head can beat it.
@@ -1504,6 +1513,7 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     --a.wrapping;
     release_slot(ai, xi);
+    prefetch_lines(a.queues.begin(), (a.queues.size() * sizeof(QueueRef) + 63) / 64);  // for dispatch_agent
     with_agent(emit_ix(EventType::kWrapUpEnded, now, ix), ai);
     const double handle = seconds_between(ix.answered_at, now);
     QueueTiming& q = timing[ix.home];
@@ -1521,6 +1531,8 @@ struct Engine::Impl {
     set_phase(ix, PhaseInput::kEnd);
     const std::uint32_t ai = ix.agent;
     AgentRec& a = agents[ai];
+    prefetch_lines(&a, 3);  // the agent's lines 0-2 are all read below and when it frees up
+    prefetch_lines(&timing[ix.home], 1);
     if (ix.on_hold) {
       ix.on_hold = false;
       with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
@@ -2363,8 +2375,8 @@ Status Engine::ended(InteractionHandle ix, Time now, bool difficult) {
 
 Status Engine::Impl::end(std::uint32_t xi, Time now, bool difficult) {
   now = clamp(now);
-  auto next = transition_phase(ixs[xi].phase, PhaseInput::kEnd);
-  if (!next) return next.error();
+  if (!next_phase(ixs[xi].phase, PhaseInput::kEnd))
+    return transition_phase(ixs[xi].phase, PhaseInput::kEnd).error();
   end_conversation(xi, now, difficult);
   return common::ok_status();
 }
@@ -2383,8 +2395,8 @@ Status Engine::wrap_up_done(InteractionHandle ix, Time now) {
 
 Status Engine::Impl::wrap_done(std::uint32_t xi, Time now) {
   now = clamp(now);
-  auto next = transition_phase(ixs[xi].phase, PhaseInput::kWrapDone);
-  if (!next) return next.error();
+  if (!next_phase(ixs[xi].phase, PhaseInput::kWrapDone))
+    return transition_phase(ixs[xi].phase, PhaseInput::kWrapDone).error();
   finish_wrap(xi, now);
   return common::ok_status();
 }
