@@ -295,8 +295,11 @@ struct alignas(64) QueueTiming {
   std::uint32_t overflow_steps = 0;
 };
 
-struct QueueRec {
-  // Hot fields first: the decision path reads these.
+// A queue. Lines 0-1 hold all an arrival and a decision read (copies of the
+// configuration fields they need included), so the configuration behind is
+// read only for the rarer paths (no agents, overflow, ring-all, snapshots).
+struct alignas(64) QueueRec {
+  // Lines 0-1: the arrival and decision paths.
   WaitHeap waiting;
   QueueId id{};                 // cfg.id
   Duration weight{0};           // cfg.weight_seconds
@@ -309,14 +312,19 @@ struct QueueRec {
   // other the lists of its skill already hold exactly the available base
   // members, so their live counts tell the same at no upkeep.
   bool counted = false;
+  bool sticky = false;          // cfg.sticky_window and cfg.sticky_wait both set
+  bool has_attr_rules = false;  // !attr_rules.empty()
+  std::uint32_t staffed = 0;
+  std::uint32_t rr_last = 0;
+  std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
+  std::size_t max_length = 0;        // cfg.max_length
+  // Cold.
   QueueConfig cfg;
   std::shared_ptr<const Strategy> custom;
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
-  std::uint32_t staffed = 0;
-  std::uint32_t rr_last = 0;
-  std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
 };
+static_assert(offsetof(QueueRec, cfg) <= 128, "the hot queue fields fill lines 0-1");
 
 // Open-addressing map from a non-zero 64-bit id to a value (linear probing,
 // backward-shift deletion); get() returns the value type's maximum for a
@@ -1911,6 +1919,9 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   for (const auto& r : config.attribute_rules)
     q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
   q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
+  q.sticky = config.sticky_window.count() > 0 && config.sticky_wait.count() > 0;
+  q.has_attr_rules = !q.attr_rules.empty();
+  q.max_length = config.max_length;
   q.counted = q.tiers[0].mode == MatchMode::kAll && q.tiers[0].terms.size() > 1;
   q.weight = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config.weight_seconds));
   m.update_head(qi);
@@ -2127,7 +2138,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
     }
   }
   QueueRec& q = m.queues[qi];
-  if (q.cfg.max_length > 0 && q.waiting.size() >= q.cfg.max_length) {
+  if (q.max_length > 0 && q.waiting.size() >= q.max_length) {
     reject(Disposition::kQueueFull);
     return EnqueueOutcome::kQueueFull;
   }
@@ -2142,9 +2153,10 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   ix.customer = spec.customer;
   ix.phase = Phase::kWaiting;
   for (const auto& s : spec.required_skills) ix.extra.push_back({m.dense(s.skill), s.level});
-  for (const auto& [rule, skill] : q.attr_rules)
-    for (const auto& at : spec.attributes)
-      if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
+  if (q.has_attr_rules)
+    for (const auto& [rule, skill] : q.attr_rules)
+      for (const auto& at : spec.attributes)
+        if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
   ix.has_extra = !ix.extra.empty();
   if (raw(spec.preferred_agent) != 0) {
     const std::uint32_t pa = m.agent_idx(spec.preferred_agent);
@@ -2152,7 +2164,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
       ix.pref_agent = pa;
       ix.pref_until = now + spec.preferred_wait;
     }
-  } else if (q.cfg.sticky_window.count() > 0 && q.cfg.sticky_wait.count() > 0 && spec.customer != 0) {
+  } else if (q.sticky && spec.customer != 0) {
     const StickyMemory::Entry* last = m.sticky.find(spec.customer);
     if (last && now - last->at <= q.cfg.sticky_window && m.agents[last->agent].live) {
       ix.pref_agent = last->agent;
