@@ -57,11 +57,6 @@ struct DenseSkill {
   int level = 1;
 };
 
-struct DenseReq {
-  MatchMode mode = MatchMode::kAll;
-  std::vector<DenseSkill> terms;
-};
-
 // One entry of an availability list. Valid while `epoch` equals the agent's
 // current epoch on the list's channel (see Impl::epochs).
 struct AvailEntry {
@@ -171,6 +166,13 @@ class SmallVec {
   std::uint32_t size_ = 0;
   std::uint32_t cap_ = N;
   T inline_[N]{};
+};
+
+// A requirement in dense skills. Up to two terms are held inline, so an
+// arrival's search reads a queue's requirement without another pointer.
+struct DenseReq {
+  MatchMode mode = MatchMode::kAll;
+  SmallVec<DenseSkill, 2> terms;
 };
 
 // A queue an agent serves, whether the agent meets its base requirement and
