@@ -48,15 +48,13 @@ namespace {
 
 constexpr std::uint32_t kNil = std::numeric_limits<std::uint32_t>::max();
 constexpr int kLevels = kMaxSkillLevel;
+// Lists per (skill, channel): one per level, numbered with room for 16 so
+// that their live counts fill one cache line (LevelCounts).
+constexpr std::uint32_t kLevelStride = 16;
 
 struct DenseSkill {
   std::uint32_t skill = 0;  // dense index; 0 is the pseudo-skill "any"
   int level = 1;
-};
-
-struct DenseReq {
-  MatchMode mode = MatchMode::kAll;
-  std::vector<DenseSkill> terms;
 };
 
 // One entry of an availability list. Valid while `epoch` equals the agent's
@@ -70,7 +68,13 @@ struct AvailEntry {
 struct Bucket {
   std::vector<AvailEntry> entries;  // availability order, stale entries included
   std::uint32_t head = 0;           // every entry before `head` is stale
-  std::uint32_t live = 0;           // valid entries = available agents listed here
+};
+
+// Valid entries (= available agents) of the lists of one (skill, channel),
+// by level: a search sums them from one cache line instead of reading ten
+// list records.
+struct alignas(64) LevelCounts {
+  std::uint32_t live[kLevelStride] = {};
 };
 
 // A read position in one bucket while merging several in availability order.
@@ -164,30 +168,45 @@ class SmallVec {
   T inline_[N]{};
 };
 
-// A queue an agent serves, and whether the agent meets its base requirement;
-// 4 bytes, so an agent's first 8 memberships fit inline in its record.
+// A requirement in dense skills. Up to two terms are held inline, so an
+// arrival's search reads a queue's requirement without another pointer.
+struct DenseReq {
+  MatchMode mode = MatchMode::kAll;
+  SmallVec<DenseSkill, 2> terms;
+};
+
+// A queue an agent serves, whether the agent meets its base requirement and
+// whether the agent is counted in the queue's available-agent counts (a base
+// member of a queue that keeps them, see QueueRec::counted); 4 bytes, so an
+// agent's first 8 memberships fit inline in its record.
 struct QueueRef {
-  std::uint32_t queue : 31 = 0;
+  std::uint32_t queue : 30 = 0;
   std::uint32_t base : 1 = 0;
+  std::uint32_t counted : 1 = 0;
 };
 static_assert(sizeof(QueueRef) == 4);
-inline QueueRef queue_ref(std::uint32_t queue, bool base) {
+inline QueueRef queue_ref(std::uint32_t queue, bool base, bool counted) {
   QueueRef r;
-  r.queue = queue & 0x7fffffffu;
+  r.queue = queue & 0x3fffffffu;
   r.base = base ? 1u : 0u;
+  r.counted = counted ? 1u : 0u;
   return r;
 }
 
 // An agent's state: everything an availability change, an offer, an answer
 // or an end of conversation reads or writes, in four adjacent cache lines
 // with the first skills, queue memberships and interactions inline (no
-// pointer to chase for an agent with up to 4 skills and 4 queues). The
-// configuration as given lives apart (Impl::agent_cfgs): it is read only
-// when it changes and for snapshots.
+// pointer to chase for an agent with up to 4 skills and 4 queues). An end of
+// conversation that frees the agent, who then takes waiting work, touches
+// lines 0-2 only: the skills (line 3) are read just for entries whose
+// requirement membership does not already prove. The configuration as given
+// lives apart (Impl::agent_cfgs): it is read only when it changes and for
+// snapshots.
 struct alignas(64) AgentRec {
   // Line 0: availability and the slot counts.
   bool live = false;
-  std::uint8_t avail_mask = 0;
+  std::uint8_t avail_mask = 0;   // channels it can take an offer on now
+  std::uint8_t listed_mask = 0;  // channels it is in the lists and counts for (see sync_lists)
   AgentState state = AgentState::kIdle;
   bool voice_blocks = true;  // cfg.voice_blocks_other_channels
   StatusValue status;
@@ -206,13 +225,15 @@ struct alignas(64) AgentRec {
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  // Lines 2-3.
+  // Line 2: what offers, answers and ends add.
   double weight = 1.0;             // cfg.weight
-  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
   SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
-  SmallVec<QueueRef, 8> queues;    // queues it serves
+  SmallVec<QueueRef, 4> queues;    // queues it serves
+  // Line 3.
+  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
 };
 static_assert(sizeof(AgentRec) <= 256, "agent record: four cache lines");
+static_assert(offsetof(AgentRec, skills) == 192, "the skills fill line 3");
 
 struct Target {
   std::uint32_t queue = kNil;
@@ -225,10 +246,11 @@ struct Decline {
   Time until;
 };
 
-// An interaction's state. Lines 0-1 hold what an enqueue, an offer, an
-// answer and an end read or write (flags for the rarely non-empty vectors, so
-// testing them does not touch lines 2-3); an end of conversation and of
-// wrap-up read line 0 only. Lines 2-3 hold the rest.
+// An interaction's state, three cache lines. Lines 0-1 hold what an
+// enqueue, an offer, an answer and an end read or write (flags for the
+// rarely non-empty vectors, so testing them does not touch line 2); an end
+// of conversation and of wrap-up read and write line 0 only. Line 2 holds
+// the rest.
 struct alignas(64) IxRec {
   // Line 0: all an end of conversation and an end of wrap-up read.
   bool live = false;
@@ -253,15 +275,13 @@ struct alignas(64) IxRec {
   SmallVec<Target, 1> targets;  // [0] is the home queue
   SmallVec<std::uint32_t, 1> ringing;
   std::uint64_t customer = 0;
-  // Lines 2-3: preferred agents, extra skills, declines, hold and end times.
+  // Line 2: preferred agents, extra skills, declines. (Hold and talk times
+  // are not kept: the metrics derive them from the event log.)
   Time pref_until{};
   std::vector<DenseSkill> extra;
   std::vector<Decline> declined;
-  Time hold_started{};
-  Duration hold_total{0};
-  Time ended_at{};
 };
-static_assert(sizeof(IxRec) <= 256, "interaction record: four cache lines");
+static_assert(sizeof(IxRec) <= 192, "interaction record: three cache lines");
 static_assert(offsetof(IxRec, seq) == 64, "the end-of-conversation fields fill line 0");
 
 // Per queue, the configuration the offer, end and wrap-up paths read, dense
@@ -277,8 +297,11 @@ struct alignas(64) QueueTiming {
   std::uint32_t overflow_steps = 0;
 };
 
-struct QueueRec {
-  // Hot fields first: the decision path reads these.
+// A queue. Lines 0-1 hold all an arrival and a decision read (copies of the
+// configuration fields they need included), so the configuration behind is
+// read only for the rarer paths (no agents, overflow, ring-all, snapshots).
+struct alignas(64) QueueRec {
+  // Lines 0-1: the arrival and decision paths.
   WaitHeap waiting;
   QueueId id{};                 // cfg.id
   Duration weight{0};           // cfg.weight_seconds
@@ -286,14 +309,24 @@ struct QueueRec {
   std::vector<std::uint32_t> members;
   const Strategy* strategy = nullptr;
   bool live = false;
+  // Keeps per-channel counts of available base members (Impl::avail_base):
+  // only a base requirement of several ANDed skills needs them. For any
+  // other the lists of its skill already hold exactly the available base
+  // members, so their live counts tell the same at no upkeep.
+  bool counted = false;
+  bool sticky = false;          // cfg.sticky_window and cfg.sticky_wait both set
+  bool has_attr_rules = false;  // !attr_rules.empty()
+  std::uint32_t staffed = 0;
+  std::uint32_t rr_last = 0;
+  std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
+  std::size_t max_length = 0;        // cfg.max_length
+  // Cold.
   QueueConfig cfg;
   std::shared_ptr<const Strategy> custom;
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
-  std::uint32_t staffed = 0;
-  std::uint32_t rr_last = 0;
-  std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
 };
+static_assert(offsetof(QueueRec, cfg) <= 128, "the hot queue fields fill lines 0-1");
 
 // Open-addressing map from a non-zero 64-bit id to a value (linear probing,
 // backward-shift deletion); get() returns the value type's maximum for a
@@ -412,13 +445,15 @@ class StickyMemory {
   FlatMap<std::uint64_t> index_;
 };
 
-// The first waiting entry of a queue, kept in a dense array so an agent that
-// frees up can compare the heads of all its queues without touching them.
+// The first waiting entry of a queue, kept in a dense array (16 bytes a
+// queue, so a thousand queues' heads fit in a quarter of a first-level
+// cache) so an agent that frees up can compare the heads of all its queues
+// without touching them. Its enqueue number, which only breaks ties, is
+// kept apart (Impl::head_seqs).
 struct Head {
-  bool nonempty = false;
-  int priority = 0;
   Time eff{};  // arrival minus the queue's weight
-  std::uint64_t seq = 0;
+  int priority = 0;
+  std::uint32_t nonempty = 0;
 };
 
 inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std::uint64_t sb) {
@@ -438,6 +473,12 @@ struct Timer {
   std::uint32_t aux = 0;
   bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
+
+// Asks for `lines` cache lines from `p` on, ahead of their use, so that the
+// misses of one step's records overlap instead of following one another.
+inline void prefetch_lines(const void* p, std::size_t lines) {
+  for (std::size_t i = 0; i < lines; ++i) __builtin_prefetch(static_cast<const char*>(p) + 64 * i);
+}
 
 inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
 inline int ci(Channel ch) { return static_cast<int>(ch); }
@@ -499,7 +540,8 @@ struct Engine::Impl {
   std::vector<Event> pending;
 
   std::unordered_map<SkillId, std::uint32_t> skill_dense;
-  std::vector<Bucket> buckets;
+  std::vector<Bucket> buckets;           // by bucket_id()
+  std::vector<LevelCounts> live_counts;  // per (skill, channel)
   // Per (agent, channel): bumped whenever the agent becomes available or
   // stops being available there; list entries with another epoch are stale.
   // Dense and separate from AgentRec so skipping a stale entry costs one
@@ -512,12 +554,14 @@ struct Engine::Impl {
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
-  std::vector<Head> heads;          // per queue
-  std::vector<QueueTiming> timing;  // per queue
-  // Per (queue, channel): available agents meeting the queue's base
-  // requirement. Zero lets an arrival that needs only the base requirement
-  // skip the search: in a backlogged queue no candidate list is scanned just
-  // to find that every listed agent lacks a second required skill.
+  std::vector<Head> heads;               // per queue
+  std::vector<std::uint64_t> head_seqs;  // per queue: the head entry's seq
+  std::vector<QueueTiming> timing;       // per queue
+  // Per (queue, channel), for the queues that keep them (QueueRec::counted):
+  // listed agents meeting the queue's base requirement. Zero lets an arrival
+  // that needs only the base requirement skip the search: in a backlogged
+  // queue no candidate list is scanned just to find that every listed agent
+  // lacks a second required skill.
   std::vector<std::uint32_t> avail_base;
   std::vector<IxRec> ixs;
   // Per interaction slot: bumped whenever the interaction leaves Waiting, so
@@ -532,6 +576,7 @@ struct Engine::Impl {
 
   // Scratch space reused by decisions (allocation-free steady state).
   std::vector<Cursor> cursors;
+  bool cursors_prove_req = false;  // see collect_cursors()
   std::vector<std::uint32_t> picked;
   std::vector<QueueRef> order;
   std::vector<std::pair<Time, std::uint32_t>> ranked;
@@ -543,7 +588,10 @@ struct Engine::Impl {
   // no-agents policy is applied once the call's other changes are done.
   std::vector<std::uint32_t> unstaffed;
 
-  explicit Impl(EngineOptions o) : opt(o), rng(o.seed) { buckets.resize(kLevels * kChannelCount); }
+  explicit Impl(EngineOptions o) : opt(o), rng(o.seed) {
+    buckets.resize(kLevelStride * kChannelCount);
+    live_counts.resize(kChannelCount);
+  }
 
   Time clamp(Time now) {
     if (now < last) return last;
@@ -554,7 +602,10 @@ struct Engine::Impl {
   // ------------------------------------------------------------ helpers ----
   std::uint32_t dense(SkillId s) {
     auto [it, inserted] = skill_dense.try_emplace(s, static_cast<std::uint32_t>(skill_dense.size() + 1));
-    if (inserted) buckets.resize((skill_dense.size() + 1) * kLevels * kChannelCount);
+    if (inserted) {
+      buckets.resize((skill_dense.size() + 1) * kLevelStride * kChannelCount);
+      live_counts.resize((skill_dense.size() + 1) * kChannelCount);
+    }
     return it->second;
   }
   std::uint32_t dense_or_nil(SkillId s) const {
@@ -564,8 +615,10 @@ struct Engine::Impl {
   // The ten levels of one (skill, channel) are adjacent: a search sums and
   // opens them in a row.
   static std::uint32_t bucket_id(std::uint32_t skill, int level, Channel ch) {
-    return (skill * kChannelCount + ci(ch)) * kLevels + static_cast<std::uint32_t>(level - 1);
+    return (skill * kChannelCount + ci(ch)) * kLevelStride + static_cast<std::uint32_t>(level - 1);
   }
+  std::uint32_t& live(std::uint32_t b) { return live_counts[b / kLevelStride].live[b % kLevelStride]; }
+  std::uint32_t live(std::uint32_t b) const { return live_counts[b / kLevelStride].live[b % kLevelStride]; }
   DenseReq to_dense(const Requirement& r) {
     DenseReq d;
     d.mode = r.mode;
@@ -622,7 +675,9 @@ struct Engine::Impl {
   // --------------------------------------------------------- availability ----
   std::uint32_t& epoch(std::uint32_t ai, Channel ch) { return epochs[ai * kChannelCount + ci(ch)]; }
   std::uint32_t epoch(std::uint32_t ai, Channel ch) const { return epochs[ai * kChannelCount + ci(ch)]; }
-  static Channel bucket_channel(std::uint32_t b) { return static_cast<Channel>(b / kLevels % kChannelCount); }
+  static Channel bucket_channel(std::uint32_t b) {
+    return static_cast<Channel>(b / kLevelStride % kChannelCount);
+  }
   bool valid(const AvailEntry& e, Channel ch) const { return e.epoch == epoch(e.agent, ch); }
 
   // Calls f(bucket id) for every list the agent belongs to on `ch`.
@@ -638,26 +693,26 @@ struct Engine::Impl {
     a.avail_since[ci(ch)] = now;
     for_each_bucket(a, ch, [&](std::uint32_t b) {
       buckets[b].entries.push_back(AvailEntry{now, ai, ep});
-      ++buckets[b].live;
+      ++live(b);
     });
-    for (auto [qi, base] : a.queues)
-      if (base) ++avail_base[qi * kChannelCount + ci(ch)];
+    for (const QueueRef r : a.queues)
+      if (r.counted) ++avail_base[r.queue * kChannelCount + ci(ch)];
   }
   void unlist_agent(std::uint32_t ai, Channel ch) {
     ++epoch(ai, ch);
     const AgentRec& a = agents[ai];
     for_each_bucket(a, ch, [&](std::uint32_t b) {
-      --buckets[b].live;
+      --live(b);
       maybe_compact(b);
     });
-    for (auto [qi, base] : a.queues)
-      if (base) --avail_base[qi * kChannelCount + ci(ch)];
+    for (const QueueRef r : a.queues)
+      if (r.counted) --avail_base[r.queue * kChannelCount + ci(ch)];
   }
   // Adds `delta` to the queue's available-base-member counts for every
-  // channel the agent is available on (membership changes).
+  // channel the agent is listed on (membership changes).
   void count_base(std::uint32_t ai, std::uint32_t qi, int delta) {
     for (int c = 0; c < kChannelCount; ++c)
-      if (agents[ai].avail_mask & (1u << c))
+      if (agents[ai].listed_mask & (1u << c))
         avail_base[qi * kChannelCount + static_cast<std::uint32_t>(c)] += static_cast<std::uint32_t>(delta);
   }
   // Keeps a list's stale entries after the head at most about twice its live
@@ -666,7 +721,7 @@ struct Engine::Impl {
   void maybe_compact(std::uint32_t b) {
     Bucket& bk = buckets[b];
     const std::size_t held = bk.entries.size() - bk.head;
-    if (held <= 2 * static_cast<std::size_t>(bk.live) + 16) return;
+    if (held <= 2 * static_cast<std::size_t>(live(b)) + 16) return;
     const Channel ch = bucket_channel(b);
     std::size_t out = 0;
     for (std::size_t i = bk.head; i < bk.entries.size(); ++i)
@@ -702,25 +757,27 @@ struct Engine::Impl {
     return true;
   }
 
-  // Re-derives availability and state; lists/unlists the agent; emits a
-  // state change event when the derived state changes.
-  void refresh(std::uint32_t ai, Time now) {
-    AgentRec& a = agents[ai];
+  // The channels can_take_channel() allows, with the tests they share done
+  // once (most refreshes find the agent ringing or busy on voice).
+  static std::uint8_t availability(const AgentRec& a) {
+    if (!a.live || a.status.status != AgentStatus::kReady || a.ringing > 0) return 0;
+    const bool voice_busy = a.used[ci(Channel::kVoice)] > 0;
     std::uint8_t mask = 0;
-    if (a.live)
-      for (int c = 0; c < kChannelCount; ++c)
-        if (can_take_channel(a, static_cast<Channel>(c))) mask |= static_cast<std::uint8_t>(1u << c);
-    if (mask != a.avail_mask) {
-      for (int c = 0; c < kChannelCount; ++c) {
-        const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
-        const Channel ch = static_cast<Channel>(c);
-        if ((mask & b) && !(a.avail_mask & b))
-          list_agent(ai, ch, now);
-        else if (!(mask & b) && (a.avail_mask & b))
-          unlist_agent(ai, ch);
-      }
-      a.avail_mask = mask;
-    }
+    for (int c = 0; c < kChannelCount; ++c)
+      if (a.used[c] < a.capacity[c] && (c == ci(Channel::kVoice) || !a.voice_blocks || !voice_busy))
+        mask |= static_cast<std::uint8_t>(1u << c);
+    return mask;
+  }
+  // Re-derives availability and state and emits a state change event when
+  // the derived state changes. The lists and counts follow at once, unless
+  // the caller defers that with `list` false: a freed agent that takes
+  // waiting work straight away (dispatch_agent) then never enters the lists
+  // just to leave them again. A deferring caller must call sync_lists()
+  // before anything reads the lists (any select()).
+  void refresh(std::uint32_t ai, Time now, bool list = true) {
+    AgentRec& a = agents[ai];
+    a.avail_mask = availability(a);
+    if (list) sync_lists(ai, now);
     const AgentState st = a.ringing > 0     ? AgentState::kRinging
                           : a.connected > 0 ? AgentState::kBusy
                           : a.wrapping > 0  ? AgentState::kWrapUp
@@ -730,12 +787,29 @@ struct Engine::Impl {
       emit_agent(EventType::kAgentStateChanged, now, a).value = static_cast<std::uint8_t>(st);
     }
   }
+  // Brings the lists and counts in line with the agent's availability. An
+  // agent listed late (deferred by refresh) is listed with `now`, the time
+  // it became available in the same call, and no other agent was listed in
+  // between, so every list keeps the order it would have had.
+  void sync_lists(std::uint32_t ai, Time now) {
+    AgentRec& a = agents[ai];
+    if (a.listed_mask == a.avail_mask) return;
+    for (int c = 0; c < kChannelCount; ++c) {
+      const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
+      if ((a.avail_mask & b) && !(a.listed_mask & b))
+        list_agent(ai, static_cast<Channel>(c), now);
+      else if (!(a.avail_mask & b) && (a.listed_mask & b))
+        unlist_agent(ai, static_cast<Channel>(c));
+    }
+    a.listed_mask = a.avail_mask;
+  }
   // Takes the agent out of every list (before its skills change).
   void unlist_all(std::uint32_t ai) {
     AgentRec& a = agents[ai];
     for (int c = 0; c < kChannelCount; ++c)
-      if (a.avail_mask & (1u << c)) unlist_agent(ai, static_cast<Channel>(c));
+      if (a.listed_mask & (1u << c)) unlist_agent(ai, static_cast<Channel>(c));
     a.avail_mask = 0;
+    a.listed_mask = 0;
   }
 
   void configure_agent(std::uint32_t ai, const AgentConfig& c) {
@@ -763,11 +837,12 @@ struct Engine::Impl {
 
   void drop_agent_membership(std::uint32_t ai) {
     AgentRec& a = agents[ai];
-    for (auto [qi, base] : a.queues) {
+    for (const QueueRef r : a.queues) {
+      const std::uint32_t qi = r.queue;
       auto& m = queues[qi].members;
       m.erase(std::find(m.begin(), m.end(), ai));
-      if (base) count_base(ai, qi, -1);
-      if (base && logged_in(a)) {
+      if (r.counted) count_base(ai, qi, -1);
+      if (r.base && logged_in(a)) {
         --queues[qi].staffed;
         note_staffing(qi);
       }
@@ -779,9 +854,9 @@ struct Engine::Impl {
     QueueRec& q = queues[qi];
     bool base = false;
     if (!relevant(a, q, &base)) return;
-    a.queues.push_back(queue_ref(qi, base));
+    a.queues.push_back(queue_ref(qi, base, base && q.counted));
     q.members.push_back(ai);
-    if (base) count_base(ai, qi, +1);
+    if (base && q.counted) count_base(ai, qi, +1);
     if (base && logged_in(a)) ++q.staffed;
   }
   void rebuild_agent_membership(std::uint32_t ai) {
@@ -794,7 +869,7 @@ struct Engine::Impl {
     for (std::uint32_t ai : q.members) {
       auto& v = agents[ai].queues;
       auto it = std::find_if(v.begin(), v.end(), [&](const QueueRef& r) { return r.queue == qi; });
-      if (it->base) count_base(ai, qi, -1);
+      if (it->counted) count_base(ai, qi, -1);
       if (it->base && logged_in(agents[ai])) --q.staffed;
       v.erase(it);
     }
@@ -804,8 +879,9 @@ struct Engine::Impl {
       if (agents[ai].live) add_membership(ai, qi);
   }
   void adjust_staffed(std::uint32_t ai, int delta) {
-    for (auto [qi, base] : agents[ai].queues)
-      if (base) {
+    for (const QueueRef r : agents[ai].queues)
+      if (r.base) {
+        const std::uint32_t qi = r.queue;
         queues[qi].staffed = static_cast<std::uint32_t>(static_cast<int>(queues[qi].staffed) + delta);
         note_staffing(qi);
       }
@@ -870,11 +946,15 @@ struct Engine::Impl {
       if (d.agent == ai && now < d.until) return true;
     return false;
   }
-  bool eligible(std::uint32_t ai, const IxRec& ix, const Target& t, Time now) const {
+  // `tier_proven`: the caller knows that the agent meets the target's tier
+  // requirement (it came from a list that only such agents are in), so the
+  // agent's skills are not read for it.
+  bool eligible(std::uint32_t ai, const IxRec& ix, const Target& t, Time now,
+                bool tier_proven = false) const {
     const AgentRec& a = agents[ai];
     if (!(a.avail_mask & bit(ix.ch))) return false;
     if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
-    if (!meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
+    if (!tier_proven && !meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
     if (ix.has_extra && !meets_all(a.skills, ix.extra)) return false;
     if (ix.has_declined && declined_by(ix, ai, now)) return false;
     return true;
@@ -882,19 +962,23 @@ struct Engine::Impl {
 
   std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
     std::uint32_t n = 0;
-    for (int l = min_level; l <= kLevels; ++l) n += buckets[bucket_id(skill, l, ch)].live;
+    const LevelCounts& c = live_counts[skill * kChannelCount + ci(ch)];
+    for (int l = min_level; l <= kLevels; ++l) n += c.live[l - 1];
     return n;
   }
 
   // Fills `cursors` with the lists that contain every eligible agent (a
   // superset); picks the cheapest driving term. Returns how many available
-  // agents the lists hold.
+  // agents the lists hold. Sets cursors_prove_req when every agent in the
+  // lists meets `req` (the lists are those of its only term, or of all its
+  // OR terms).
   std::uint32_t collect_cursors(const DenseReq& req, const std::vector<DenseSkill>& extra, Channel ch) {
     cursors.clear();
+    cursors_prove_req = false;
     auto add_term = [&](const DenseSkill& t) {
       for (int l = t.level; l <= kLevels; ++l) {
         const std::uint32_t b = bucket_id(t.skill, l, ch);
-        if (buckets[b].live > 0) cursors.push_back(Cursor{b, skip_stale_head(b)});
+        if (live(b) > 0) cursors.push_back(Cursor{b, skip_stale_head(b)});
       }
     };
     const DenseSkill* best = nullptr;
@@ -910,11 +994,12 @@ struct Engine::Impl {
     if (req.mode == MatchMode::kAll || req.terms.size() <= 1) {
       for (const auto& t : req.terms) consider(t);
       if (best) {
+        cursors_prove_req = req.terms.size() == 1 && best == &req.terms[0];
         add_term(*best);
         return best_n;
       }
       add_term(DenseSkill{0, kMaxSkillLevel});
-      return buckets[bucket_id(0, kMaxSkillLevel, ch)].live;
+      return live(bucket_id(0, kMaxSkillLevel, ch));
     }
     // OR: the union of the terms, unless one extra (ANDed) term is smaller.
     std::uint32_t sum = 0;
@@ -924,6 +1009,7 @@ struct Engine::Impl {
       return best_n;
     }
     for (const auto& t : req.terms) add_term(t);
+    cursors_prove_req = true;
     return sum;
   }
 
@@ -1004,7 +1090,7 @@ struct Engine::Impl {
       if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
       return picked.size();
     }
-    if (t.tier == 0 && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
+    if (t.tier == 0 && q.counted && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
     static const std::vector<DenseSkill> kNoExtra;
     const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.has_extra ? ix.extra : kNoExtra, ix.ch);
@@ -1015,7 +1101,7 @@ struct Engine::Impl {
     if (s.idle_ordered() || s.ring_all()) {
       const std::size_t want = s.ring_all() ? static_cast<std::size_t>(std::max(1, q.cfg.ring_all_max)) : 1;
       for (std::uint32_t ai = next_in_order(); ai != kNil && picked.size() < want; ai = next_in_order()) {
-        if (!eligible(ai, ix, t, now)) continue;
+        if (!eligible(ai, ix, t, now, cursors_prove_req)) continue;
         if (std::find(picked.begin(), picked.end(), ai) != picked.end()) continue;
         picked.push_back(ai);
       }
@@ -1026,7 +1112,7 @@ struct Engine::Impl {
     for (Cursor& c : cursors) {
       for (const AvailEntry* e = peek(c); e; ++c.pos, e = peek(c)) {
         const std::uint32_t ai = e->agent;
-        if (ai == best.agent || !eligible(ai, ix, t, now)) continue;
+        if (ai == best.agent || !eligible(ai, ix, t, now, cursors_prove_req)) continue;
         score_candidate(ai, ix, q, s, ctx, best, now);
       }
     }
@@ -1063,7 +1149,13 @@ struct Engine::Impl {
     if (!k) return;
     h.priority = k->priority;
     h.eff = k->arrival - q.weight;
-    h.seq = k->seq;
+    head_seqs[qi] = k->seq;
+  }
+  // Whether queue qa's head `a` comes before queue qb's head `b`.
+  bool head_first(const Head& a, std::uint32_t qa, const Head& b, std::uint32_t qb) const {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.eff != b.eff) return a.eff < b.eff;
+    return head_seqs[qa] < head_seqs[qb];
   }
   // Puts the interaction's targets that are not in their queue's heap there.
   void insert_waiting(std::uint32_t xi) {
@@ -1096,10 +1188,12 @@ struct Engine::Impl {
     insert_waiting(xi);
   }
 
+  // A transition the caller has already checked (or that the engine's own
+  // logic guarantees).
   void set_phase(IxRec& ix, PhaseInput in) {
-    auto r = transition_phase(ix.phase, in);
-    assert(r.ok());
-    ix.phase = *r;
+    const std::optional<Phase> next = next_phase(ix.phase, in);
+    assert(next);
+    ix.phase = *next;
   }
 
   std::uint32_t alloc_ix() {
@@ -1217,36 +1311,58 @@ struct Engine::Impl {
   // Finds the best waiting interaction the agent can take across its queues:
   // queues are visited in order of their head entry, and the search stops as
   // soon as no remaining queue's head can beat the best eligible entry found.
+  // Usually the best head is eligible, and then one pass over the heads is
+  // all it costs.
   void dispatch_agent(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
-      order.clear();
-      for (const QueueRef r : a.queues)
-        if (heads[r.queue].nonempty) order.push_back(r);
-      if (order.empty()) return;
-      Pick best;
-      // Repeatedly take the unvisited queue with the best head. Usually its
-      // head is eligible and so beats every other head: one pass suffices.
-      for (std::size_t remaining = order.size(); remaining > 0; --remaining) {
-        std::size_t pick = 0;
-        for (std::size_t i = 1; i < remaining; ++i) {
-          const Head& hi = heads[order[i].queue];
-          const Head& hp = heads[order[pick].queue];
-          if (head_before(hi.priority, hi.eff, hi.seq, hp.priority, hp.eff, hp.seq)) pick = i;
-        }
-        const QueueRef r = order[pick];
-        std::swap(order[pick], order[remaining - 1]);
+      // The first of the agent's queues with the best head.
+      const Head* top = nullptr;
+      const QueueRef* top_ref = nullptr;  // (a pointer: copying the bit-fields costs more than the compare)
+      for (const QueueRef& r : a.queues) {
         const Head& h = heads[r.queue];
-        if (!best.beats(h.priority, h.eff, h.seq)) break;
-        scan_queue(ai, r, best, now);
-        // Took the best head itself: no other head can beat it, so the
-        // pass that would look for one is skipped.
-        if (best.queue == r.queue && best.seq == h.seq) break;
+        if (h.nonempty && (!top || head_first(h, r.queue, *top, top_ref->queue))) {
+          top = &h;
+          top_ref = &r;
+        }
       }
+      if (!top) return;
+      const QueueRef first = *top_ref;
+      Pick best;
+      scan_queue(ai, first, best, now);
+      // Took the best head itself: no other head can beat it.
+      if (best.queue != first.queue || best.seq != head_seqs[first.queue])
+        scan_other_queues(ai, first, best, now);
       if (best.ix == kNil) return;
       picked.clear();
       picked.push_back(ai);
       make_offer(best.ix, best.queue, now);
+    }
+  }
+
+  // dispatch_agent() when the best head (queue `first`, already scanned) was
+  // not the agent's to take: repeatedly visit the unvisited queue with the
+  // best head while that head can still beat `best`.
+  void scan_other_queues(std::uint32_t ai, QueueRef first, Pick& best, Time now) {
+    order.clear();
+    for (const QueueRef r : agents[ai].queues)
+      if (heads[r.queue].nonempty) order.push_back(r);
+    const auto visited =
+        std::find_if(order.begin(), order.end(), [&](QueueRef r) { return r.queue == first.queue; });
+    std::swap(*visited, order.back());
+    for (std::size_t remaining = order.size() - 1; remaining > 0; --remaining) {
+      std::size_t pick = 0;
+      for (std::size_t i = 1; i < remaining; ++i) {
+        if (head_first(heads[order[i].queue], order[i].queue, heads[order[pick].queue], order[pick].queue))
+          pick = i;
+      }
+      const QueueRef r = order[pick];
+      std::swap(order[pick], order[remaining - 1]);
+      const Head& h = heads[r.queue];
+      const std::uint64_t seq = head_seqs[r.queue];
+      if (!best.beats(h.priority, h.eff, seq)) return;
+      scan_queue(ai, r, best, now);
+      if (best.queue == r.queue && best.seq == seq) return;
     }
   }
 
@@ -1407,6 +1523,7 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     --a.wrapping;
     release_slot(ai, xi);
+    prefetch_lines(a.queues.begin(), (a.queues.size() * sizeof(QueueRef) + 63) / 64);  // for dispatch_agent
     with_agent(emit_ix(EventType::kWrapUpEnded, now, ix), ai);
     const double handle = seconds_between(ix.answered_at, now);
     QueueTiming& q = timing[ix.home];
@@ -1414,8 +1531,9 @@ struct Engine::Impl {
     a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
     a.busy_at = now;
     release_ix(xi);
-    refresh(ai, now);
+    refresh(ai, now, /*list=*/false);
     dispatch_agent(ai, now);
+    sync_lists(ai, now);
   }
 
   void end_conversation(std::uint32_t xi, Time now, bool difficult) {
@@ -1423,9 +1541,10 @@ struct Engine::Impl {
     set_phase(ix, PhaseInput::kEnd);
     const std::uint32_t ai = ix.agent;
     AgentRec& a = agents[ai];
+    prefetch_lines(&a, 3);  // the agent's lines 0-2 are all read below and when it frees up
+    prefetch_lines(&timing[ix.home], 1);
     if (ix.on_hold) {
       ix.on_hold = false;
-      ix.hold_total += now - ix.hold_started;
       with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
     }
     --a.connected;
@@ -1436,7 +1555,6 @@ struct Engine::Impl {
     const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
     a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
     a.fatigue_at = now;
-    ix.ended_at = now;
     const Time wrap_end = now + home.wrap_up;
     Event& e = with_agent(emit_ix(EventType::kEnded, now, ix), ai);
     e.deadline = wrap_end;
@@ -1551,6 +1669,8 @@ struct Engine::Impl {
         if (a.used[c] > a.capacity[c]) err << "agent " << raw(a.id) << " over capacity\n";
         const bool want = a.live && can_take_channel(a, static_cast<Channel>(c));
         const bool have = (a.avail_mask >> c) & 1;
+        if (have != (((a.listed_mask >> c) & 1) != 0))
+          err << "agent " << raw(a.id) << " listing not in sync\n";
         if (want != have) err << "agent " << raw(a.id) << " availability mask stale\n";
         const std::size_t expect = have ? a.skills.size() + 1 : 0;
         if (listed[ai * kChannelCount + c] != expect)
@@ -1585,8 +1705,8 @@ struct Engine::Impl {
         if (e.since < prev) err << "list not in availability order\n";
         prev = e.since;
       }
-      if (n != bk.live) err << "list live count mismatch\n";
-      if (bk.entries.size() > 4 * static_cast<std::size_t>(bk.live) + 64)
+      if (n != live(b)) err << "list live count mismatch\n";
+      if (bk.entries.size() > 4 * static_cast<std::size_t>(live(b)) + 64)
         err << "list holds too many stale entries\n";
     }
     return err.str();
@@ -1596,10 +1716,12 @@ struct Engine::Impl {
     std::ostringstream err;
     std::vector<std::uint32_t> base(queues.size() * kChannelCount, 0);
     for (std::uint32_t ai = 0; ai < agents.size(); ++ai)
-      for (auto [qi, is_base] : agents[ai].queues)
+      for (const QueueRef r : agents[ai].queues) {
+        if (r.counted != (r.base && queues[r.queue].counted)) err << "membership counted flag out of date\n";
         for (int c = 0; c < kChannelCount; ++c)
-          if (is_base && (agents[ai].avail_mask & (1u << c)))
-            ++base[qi * kChannelCount + static_cast<std::uint32_t>(c)];
+          if (r.counted && (agents[ai].avail_mask & (1u << c)))
+            ++base[r.queue * kChannelCount + static_cast<std::uint32_t>(c)];
+      }
     if (base != avail_base) err << "available base-member counts out of date\n";
     // Work conservation: no available agent can take a waiting interaction.
     for (std::uint32_t qi = 0; qi < queues.size(); ++qi) {
@@ -1660,7 +1782,7 @@ struct Engine::Impl {
       if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
       if (w.top() && !WaitHeap::valid(*w.top(), wait_tokens)) err << "stale entry at a heap top\n";
       if (w.held() > 2 * w.size() + 16) err << "waiting heap holds too many stale entries\n";
-      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && heads[qi].seq != w.top()->seq))
+      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && head_seqs[qi] != w.top()->seq))
         err << "queue " << raw(queues[qi].id) << " head out of date\n";
     }
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1764,6 +1886,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queues.emplace_back();
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
+    m.head_seqs.push_back(0);
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.timing.emplace_back();
     m.timing[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
@@ -1798,6 +1921,10 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   for (const auto& r : config.attribute_rules)
     q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
   q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
+  q.sticky = config.sticky_window.count() > 0 && config.sticky_wait.count() > 0;
+  q.has_attr_rules = !q.attr_rules.empty();
+  q.max_length = config.max_length;
+  q.counted = q.tiers[0].mode == MatchMode::kAll && q.tiers[0].terms.size() > 1;
   q.weight = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config.weight_seconds));
   m.update_head(qi);
   m.rebuild_queue_membership(qi);
@@ -1888,8 +2015,9 @@ Status Engine::set_ready(AgentId id, Time now) {
   a.status = *next;
   a.misses = 0;
   m.emit_agent(EventType::kAgentReady, now, a);
-  m.refresh(ai, now);
+  m.refresh(ai, now, /*list=*/false);
   m.dispatch_agent(ai, now);
+  m.sync_lists(ai, now);
   return common::ok_status();
 }
 
@@ -2012,7 +2140,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
     }
   }
   QueueRec& q = m.queues[qi];
-  if (q.cfg.max_length > 0 && q.waiting.size() >= q.cfg.max_length) {
+  if (q.max_length > 0 && q.waiting.size() >= q.max_length) {
     reject(Disposition::kQueueFull);
     return EnqueueOutcome::kQueueFull;
   }
@@ -2027,9 +2155,10 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   ix.customer = spec.customer;
   ix.phase = Phase::kWaiting;
   for (const auto& s : spec.required_skills) ix.extra.push_back({m.dense(s.skill), s.level});
-  for (const auto& [rule, skill] : q.attr_rules)
-    for (const auto& at : spec.attributes)
-      if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
+  if (q.has_attr_rules)
+    for (const auto& [rule, skill] : q.attr_rules)
+      for (const auto& at : spec.attributes)
+        if (at.key == rule.attribute && at.value == rule.value) ix.extra.push_back(skill);
   ix.has_extra = !ix.extra.empty();
   if (raw(spec.preferred_agent) != 0) {
     const std::uint32_t pa = m.agent_idx(spec.preferred_agent);
@@ -2037,7 +2166,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
       ix.pref_agent = pa;
       ix.pref_until = now + spec.preferred_wait;
     }
-  } else if (q.cfg.sticky_window.count() > 0 && q.cfg.sticky_wait.count() > 0 && spec.customer != 0) {
+  } else if (q.sticky && spec.customer != 0) {
     const StickyMemory::Entry* last = m.sticky.find(spec.customer);
     if (last && now - last->at <= q.cfg.sticky_window && m.agents[last->agent].live) {
       ix.pref_agent = last->agent;
@@ -2140,7 +2269,6 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
   a.misses = 0;
   ix.agent = ai;
   ix.answered_at = now;
-  ix.hold_total = Duration{0};
   with_agent(emit_ix(EventType::kAnswered, now, ix), ai);
   if (sticky_horizon.count() > 0 && ix.customer != 0) {
     sticky.record(ix.customer, ai, now);
@@ -2243,10 +2371,6 @@ Status Engine::hold(InteractionId id, bool on_hold, Time now) {
   if (ix.phase != Phase::kConnected) return Error::conflict("only a connected interaction can be held");
   if (ix.on_hold == on_hold) return Error::conflict(on_hold ? "already on hold" : "not on hold");
   ix.on_hold = on_hold;
-  if (on_hold)
-    ix.hold_started = now;
-  else
-    ix.hold_total += now - ix.hold_started;
   m.with_agent(m.emit_ix(on_hold ? EventType::kHoldStarted : EventType::kHoldEnded, now, ix), ix.agent);
   return common::ok_status();
 }
@@ -2265,8 +2389,8 @@ Status Engine::ended(InteractionHandle ix, Time now, bool difficult) {
 
 Status Engine::Impl::end(std::uint32_t xi, Time now, bool difficult) {
   now = clamp(now);
-  auto next = transition_phase(ixs[xi].phase, PhaseInput::kEnd);
-  if (!next) return next.error();
+  if (!next_phase(ixs[xi].phase, PhaseInput::kEnd))
+    return transition_phase(ixs[xi].phase, PhaseInput::kEnd).error();
   end_conversation(xi, now, difficult);
   return common::ok_status();
 }
@@ -2285,8 +2409,8 @@ Status Engine::wrap_up_done(InteractionHandle ix, Time now) {
 
 Status Engine::Impl::wrap_done(std::uint32_t xi, Time now) {
   now = clamp(now);
-  auto next = transition_phase(ixs[xi].phase, PhaseInput::kWrapDone);
-  if (!next) return next.error();
+  if (!next_phase(ixs[xi].phase, PhaseInput::kWrapDone))
+    return transition_phase(ixs[xi].phase, PhaseInput::kWrapDone).error();
   finish_wrap(xi, now);
   return common::ok_status();
 }
@@ -2398,7 +2522,8 @@ std::size_t Engine::approximate_memory_bytes() const {
   const auto& m = *impl_;
   std::size_t bytes = m.agents.capacity() * sizeof(AgentRec) + m.epochs.capacity() * 4 +
                       m.ixs.capacity() * (sizeof(IxRec) + 4) + m.queues.capacity() * sizeof(QueueRec) +
-                      m.buckets.capacity() * sizeof(Bucket) + m.timing.capacity() * sizeof(QueueTiming);
+                      m.buckets.capacity() * sizeof(Bucket) + m.live_counts.capacity() * sizeof(LevelCounts) +
+                      m.timing.capacity() * sizeof(QueueTiming);
   for (const auto& b : m.buckets) bytes += b.entries.capacity() * sizeof(AvailEntry);
   for (const auto& a : m.agents) bytes += a.skills.heap_bytes() + a.queues.heap_bytes() + a.ixs.heap_bytes();
   for (const auto& c : m.agent_cfgs) bytes += sizeof(AgentConfig) + c.skills.capacity() * sizeof(SkillLevel);
@@ -2407,8 +2532,8 @@ std::size_t Engine::approximate_memory_bytes() const {
     bytes += ix.targets.heap_bytes() + ix.extra.capacity() * sizeof(DenseSkill) + ix.ringing.heap_bytes() +
              ix.declined.capacity() * sizeof(Decline);
   bytes += m.sticky.bytes();
-  bytes +=
-      m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() + m.heads.capacity() * sizeof(Head);
+  bytes += m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() +
+           m.heads.capacity() * (sizeof(Head) + 8);
   return bytes;
 }
 

@@ -36,34 +36,7 @@ Result<Phase> transition_phase(Phase current, PhaseInput input) {
     return Error::conflict(std::string("cannot ") + std::string(to_string(input)) +
                            " an interaction that is " + std::string(to_string(current)));
   };
-  switch (current) {
-    case Phase::kScheduled:
-      if (input == PhaseInput::kActivate) return Phase::kWaiting;
-      if (input == PhaseInput::kAbandon) return Phase::kAbandoned;
-      if (input == PhaseInput::kRemove) return Phase::kRemoved;
-      return bad();
-    case Phase::kWaiting:
-      if (input == PhaseInput::kOffer) return Phase::kOffered;
-      if (input == PhaseInput::kAbandon) return Phase::kAbandoned;
-      if (input == PhaseInput::kRemove) return Phase::kRemoved;
-      return bad();
-    case Phase::kOffered:
-      if (input == PhaseInput::kAnswer) return Phase::kConnected;
-      if (input == PhaseInput::kDecline || input == PhaseInput::kNoAnswer || input == PhaseInput::kWithdraw)
-        return Phase::kWaiting;
-      if (input == PhaseInput::kAbandon) return Phase::kAbandoned;
-      return bad();
-    case Phase::kConnected:
-      if (input == PhaseInput::kEnd) return Phase::kWrapUp;
-      return bad();
-    case Phase::kWrapUp:
-      if (input == PhaseInput::kWrapDone) return Phase::kDone;
-      return bad();
-    case Phase::kDone:
-    case Phase::kAbandoned:
-    case Phase::kRemoved:
-      return bad();
-  }
+  if (const std::optional<Phase> next = next_phase(current, input)) return *next;
   return bad();
 }
 

@@ -6,6 +6,8 @@
 // rule lives here and is unit-tested one transition at a time.
 #pragma once
 
+#include <optional>
+
 #include "common/result.h"
 #include "routing/types.h"
 
@@ -69,6 +71,42 @@ enum class PhaseInput : std::uint8_t {
 };
 std::string_view to_string(PhaseInput p);
 
+// The phase `input` leads to from `current`, or nullopt when the machine
+// forbids it (transition_phase() says why). The transition table itself,
+// inline because the engine applies it on every offer, answer and end.
+constexpr std::optional<Phase> next_phase(Phase current, PhaseInput input) {
+  switch (current) {
+    case Phase::kScheduled:
+      if (input == PhaseInput::kActivate) return Phase::kWaiting;
+      if (input == PhaseInput::kAbandon) return Phase::kAbandoned;
+      if (input == PhaseInput::kRemove) return Phase::kRemoved;
+      return std::nullopt;
+    case Phase::kWaiting:
+      if (input == PhaseInput::kOffer) return Phase::kOffered;
+      if (input == PhaseInput::kAbandon) return Phase::kAbandoned;
+      if (input == PhaseInput::kRemove) return Phase::kRemoved;
+      return std::nullopt;
+    case Phase::kOffered:
+      if (input == PhaseInput::kAnswer) return Phase::kConnected;
+      if (input == PhaseInput::kDecline || input == PhaseInput::kNoAnswer || input == PhaseInput::kWithdraw)
+        return Phase::kWaiting;
+      if (input == PhaseInput::kAbandon) return Phase::kAbandoned;
+      return std::nullopt;
+    case Phase::kConnected:
+      if (input == PhaseInput::kEnd) return Phase::kWrapUp;
+      return std::nullopt;
+    case Phase::kWrapUp:
+      if (input == PhaseInput::kWrapDone) return Phase::kDone;
+      return std::nullopt;
+    case Phase::kDone:
+    case Phase::kAbandoned:
+    case Phase::kRemoved:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// next_phase(), or a conflict error naming the input and the phase.
 common::Result<Phase> transition_phase(Phase current, PhaseInput input);
 
 inline bool is_terminal(Phase p) {
