@@ -242,7 +242,7 @@ Status Directory::logout(const Principal& who, const std::string& source) {
       break;
     }
   }
-  bump_epoch();  // tells watchers (open WebSockets) that a session ended
+  bump_epoch(ChangeScope::kSession, who.session_id);  // tells watchers (open WebSockets) this session ended
   return common::ok_status();
 }
 

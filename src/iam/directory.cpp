@@ -31,6 +31,45 @@ void Directory::invalidate_cache() {
   cache_.clear();
 }
 
+void Directory::drop_user_sessions(std::int64_t user_id) {
+  bump_epoch(ChangeScope::kUser, user_id);
+  std::unique_lock lock(cache_mu_);
+  std::erase_if(cache_, [&](const auto& entry) { return entry.second.principal.user_id == user_id; });
+}
+
+void Directory::bump_epoch(ChangeScope scope, std::int64_t id) {
+  std::lock_guard lock(changes_mu_);
+  const std::uint64_t epoch = epoch_.fetch_add(1) + 1;
+  changes_.push_back(Change{epoch, scope, id});
+  if (changes_.size() > kChangeLog) changes_.pop_front();
+}
+
+Directory::Changes Directory::changes_since(std::uint64_t since) const {
+  std::lock_guard lock(changes_mu_);
+  Changes out;
+  out.epoch = epoch_.load();
+  if (since >= out.epoch) return out;
+  if (changes_.empty() || changes_.front().epoch > since + 1) {
+    out.everything = true;  // the log no longer reaches back
+    return out;
+  }
+  for (const auto& c : changes_) {
+    if (c.epoch <= since) continue;
+    switch (c.scope) {
+      case ChangeScope::kEverything:
+        out.everything = true;
+        break;
+      case ChangeScope::kSession:
+        out.sessions.push_back(c.id);
+        break;
+      case ChangeScope::kUser:
+        out.users.push_back(c.id);
+        break;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 Tenant tenant_from_row(const store::Row& r) {
@@ -294,7 +333,7 @@ Result<User> Directory::update_user(std::int64_t tenant_id, std::int64_t user_id
   }
   try {
     auto r = update_user_tx(tenant_id, user_id, p, actor);
-    bump_epoch();
+    bump_epoch(ChangeScope::kUser, user_id);
     return r;
   } catch (const Error& e) {
     return e;
@@ -340,7 +379,7 @@ Status Directory::delete_user(std::int64_t tenant_id, std::int64_t user_id, cons
                    json{{"before", user_json(*before)}}.dump());
       return common::ok_status();
     });
-    invalidate_cache();
+    drop_user_sessions(user_id);
     return r;
   } catch (const Error& e) {
     return e;
@@ -373,7 +412,7 @@ Status Directory::set_password(std::int64_t tenant_id, std::int64_t user_id, con
                  json{{"sessions_revoked", true}}.dump());
     return common::ok_status();
   });
-  invalidate_cache();
+  drop_user_sessions(user_id);
   return r;
 }
 
@@ -398,7 +437,7 @@ Result<User> Directory::set_user_roles(std::int64_t tenant_id, std::int64_t user
                    json{{"before", {{"roles", before->roles}}}, {"after", {{"roles", after->roles}}}}.dump());
       return after;
     });
-    invalidate_cache();
+    drop_user_sessions(user_id);
     return r;
   } catch (const Error& e) {
     return e;

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -261,6 +262,16 @@ class Directory {
   // password, user, role changes): watchers re-check their sessions when it
   // moves.
   std::uint64_t epoch() const { return epoch_.load(); }
+  // What may have changed after `since` (an epoch() value), so a watcher
+  // re-reads only the sessions affected (a logout at shift change must not
+  // re-read every open socket's session).
+  struct Changes {
+    std::uint64_t epoch = 0;             // covers every change up to this epoch
+    bool everything = false;             // role definitions or tenants, or the log no longer reaches back
+    std::vector<std::int64_t> sessions;  // sessions that ended (logout)
+    std::vector<std::int64_t> users;     // users whose sessions or permissions may have changed
+  };
+  Changes changes_since(std::uint64_t since) const;
 
  private:
   struct CachedSession {
@@ -287,13 +298,25 @@ class Directory {
   std::optional<Principal> load_principal_where(const char* session_match, const store::Value& key,
                                                 std::int64_t now_ms);
   std::int64_t now_ms() const { return clock_.wall_ms(); }
-  void bump_epoch() { epoch_.fetch_add(1); }
+  enum class ChangeScope { kEverything, kSession, kUser };
+  void bump_epoch(ChangeScope scope = ChangeScope::kEverything, std::int64_t id = 0);
+  // A user's sessions or permissions changed: their cached sessions go and
+  // watchers re-check that user's sessions.
+  void drop_user_sessions(std::int64_t user_id);
 
   store::Database& db_;
   common::Clock& clock_;
   AuthPolicy policy_;
 
   std::atomic<std::uint64_t> epoch_{1};
+  struct Change {
+    std::uint64_t epoch;
+    ChangeScope scope;
+    std::int64_t id;
+  };
+  static constexpr std::size_t kChangeLog = 1024;  // older changes: "everything"
+  mutable std::mutex changes_mu_;                  // epoch_ moves under it, with the log
+  std::deque<Change> changes_;
   std::shared_mutex cache_mu_;
   std::unordered_map<std::string, CachedSession> cache_;  // token hash -> session
 

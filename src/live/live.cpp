@@ -331,14 +331,25 @@ struct SessionWatcher::State : std::enable_shared_from_this<State> {
     std::lock_guard lock(mu);
     if (stopped) return;
     const auto now = std::chrono::steady_clock::now();
-    const auto epoch = directory.epoch();
-    const bool due = force || epoch != seen_epoch || clock.wall_ms() >= hub.earliest_session_expiry() ||
-                     now - last_full >= full_every;
-    if (!due || hub.subscribers() == 0) return;
-    seen_epoch = epoch;
-    last_full = now;
+    const bool full =
+        force || clock.wall_ms() >= hub.earliest_session_expiry() || now - last_full >= full_every;
+    if (!full && directory.epoch() == seen_epoch) return;
+    if (hub.subscribers() == 0) return;
+    // Between full checks only the sessions a change names are re-read.
+    const iam::Directory::Changes changes = directory.changes_since(seen_epoch);
+    seen_epoch = changes.epoch;
+    const bool all = full || changes.everything;
+    if (all) last_full = now;
+    auto named = [&](const iam::Principal& p) {
+      return std::find(changes.sessions.begin(), changes.sessions.end(), p.session_id) !=
+                 changes.sessions.end() ||
+             std::find(changes.users.begin(), changes.users.end(), p.user_id) != changes.users.end();
+    };
     try {
-      hub.revalidate([this](const iam::Principal& p) { return directory.session_principal(p.session_id); });
+      hub.revalidate([&](const iam::Principal& p) -> std::optional<iam::Principal> {
+        if (!all && !named(p)) return p;
+        return directory.session_principal(p.session_id);
+      });
     } catch (const std::exception& e) {
       spdlog::warn("live: checking open sessions failed (will retry): {}", e.what());
       seen_epoch = 0;  // retry at the next tick

@@ -335,6 +335,42 @@ TEST(Events, LogoutClosesTheOpenWebSocketWith1008) {
   EXPECT_EQ(stays->read()["data"]["n"], 1);
 }
 
+// Between full checks the watcher re-reads only what a change names: a
+// logout names its session, user changes name the user, role definitions
+// (and a log that no longer reaches back) name everything.
+TEST(Events, DirectoryChangesNameWhatTheyAffect) {
+  LiveServer l;
+  auto admin = l.s.signed_in("acme", "root", {"admin"});
+  auto ann = l.s.signed_in("acme", "ann", {"agent"});
+  const auto tenant = l.tenant("acme");
+  auto ann_id = l.s.directory->find_user(tenant, "ann")->id;
+  auto& dir = *l.s.directory;
+
+  auto before = dir.epoch();
+  ASSERT_EQ(ann.post("/api/v1/auth/logout", json::object()).status / 100, 2u);
+  auto logout = dir.changes_since(before);
+  EXPECT_FALSE(logout.everything);
+  EXPECT_EQ(logout.sessions.size(), 1u);
+  EXPECT_TRUE(logout.users.empty());
+  EXPECT_EQ(logout.epoch, dir.epoch());
+
+  before = dir.epoch();
+  ASSERT_TRUE(dir.set_password(tenant, ann_id, "another-long-password", iam::Actor::cli()));
+  auto password = dir.changes_since(before);
+  EXPECT_FALSE(password.everything);
+  EXPECT_EQ(password.users, std::vector<std::int64_t>{ann_id});
+  EXPECT_TRUE(password.sessions.empty());
+
+  EXPECT_TRUE(dir.changes_since(dir.epoch()).sessions.empty());
+  EXPECT_FALSE(dir.changes_since(dir.epoch()).everything);
+  // Far older than the log: everything may have changed.
+  iam::UserPatch rename;
+  rename.display_name = "Ann";
+  for (int i = 0; i < 1100; ++i) ASSERT_TRUE(dir.update_user(tenant, ann_id, rename, iam::Actor::cli()));
+  EXPECT_TRUE(dir.changes_since(before).everything);
+  EXPECT_EQ(admin.get("/healthz").status, 200u);
+}
+
 TEST(Events, NewPasswordAndDeactivationCloseTheUsersSockets) {
   LiveServer l;
   auto admin = l.s.signed_in("acme", "root", {"admin"});
