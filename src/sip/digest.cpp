@@ -30,13 +30,18 @@ const EVP_MD* md(DigestAlgorithm a) {
   return a == DigestAlgorithm::kMd5 ? md5 : sha256;
 }
 
-std::string to_hex(const unsigned char* p, size_t n) {
+// Lower-case hex of `n` bytes into `out` (2n characters).
+void write_hex(const unsigned char* p, size_t n, char* out) {
   static const char* d = "0123456789abcdef";
-  std::string s(n * 2, '0');
   for (size_t i = 0; i < n; ++i) {
-    s[2 * i] = d[p[i] >> 4];
-    s[2 * i + 1] = d[p[i] & 15];
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
   }
+}
+
+std::string to_hex(const unsigned char* p, size_t n) {
+  std::string s(n * 2, '0');
+  write_hex(p, n, s.data());
   return s;
 }
 
@@ -130,15 +135,11 @@ namespace {
 // for 64 characters); returns its length. No intermediate strings: this
 // runs three times per authenticated REGISTER.
 size_t hash_hex(DigestAlgorithm a, std::initializer_list<std::string_view> parts, char* out) {
-  static const char* digits = "0123456789abcdef";
   if (a == DigestAlgorithm::kMd5) {
     Md5 m;
     for (auto p : parts) m.update(p);
     Md5::Digest d = m.finish();
-    for (size_t i = 0; i < d.size(); ++i) {
-      out[2 * i] = digits[d[i] >> 4];
-      out[2 * i + 1] = digits[d[i] & 15];
-    }
+    write_hex(d.data(), d.size(), out);
     return 2 * d.size();
   }
   // One context per thread, re-initialised per digest: EVP_Digest()
@@ -149,10 +150,7 @@ size_t hash_hex(DigestAlgorithm a, std::initializer_list<std::string_view> parts
   EVP_DigestInit_ex(ctx.get(), md(a), nullptr);
   for (auto p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
   EVP_DigestFinal_ex(ctx.get(), md_out, &len);
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = digits[md_out[i] >> 4];
-    out[2 * i + 1] = digits[md_out[i] & 15];
-  }
+  write_hex(md_out, len, out);
   return 2 * len;
 }
 
@@ -376,11 +374,7 @@ void NonceManager::mac(std::string_view ts_hex, std::string_view realm, char* ou
   c = hmac_->outer;
   SHA256_Update(&c, inner, sizeof inner);
   SHA256_Final(md, &c);
-  static const char* d = "0123456789abcdef";
-  for (size_t i = 0; i < 16; ++i) {
-    out[2 * i] = d[md[i] >> 4];
-    out[2 * i + 1] = d[md[i] & 15];
-  }
+  write_hex(md, 16, out);
 }
 
 std::string NonceManager::issue(std::string_view realm, std::int64_t now_ms) const {

@@ -91,15 +91,4 @@ Md5::Digest Md5::finish() {
   return out;
 }
 
-void Md5::hex(std::string_view data, char* out) {
-  Md5 m;
-  m.update(data);
-  Digest d = m.finish();
-  static const char* digits = "0123456789abcdef";
-  for (std::size_t i = 0; i < kDigestSize; ++i) {
-    out[2 * i] = digits[d[i] >> 4];
-    out[2 * i + 1] = digits[d[i] & 15];
-  }
-}
-
 }  // namespace hotline::sip

@@ -24,9 +24,6 @@ class Md5 {
   void update(std::string_view data);
   Digest finish();  // the object must not be updated afterwards
 
-  // Lower-case hex of the digest of `data`: 32 characters written to `out`.
-  static void hex(std::string_view data, char* out);
-
  private:
   void block(const unsigned char* p);
   std::array<std::uint32_t, 4> state_;

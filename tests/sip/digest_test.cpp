@@ -16,23 +16,23 @@ namespace {
 
 using hotline::sip::Md5;
 
+std::string hex(const Md5::Digest& d) {
+  char out[33] = {0};
+  for (size_t i = 0; i < d.size(); ++i) snprintf(out + 2 * i, 3, "%02x", d[i]);
+  return out;
+}
+
 std::string md5_hex(std::string_view s) {
-  char out[32];
-  Md5::hex(s, out);
-  return std::string(out, 32);
+  Md5 m;
+  m.update(s);
+  return hex(m.finish());
 }
 
 std::string openssl_md5_hex(std::string_view s) {
-  unsigned char d[EVP_MAX_MD_SIZE];
+  Md5::Digest d{};
   unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), d, &n, EVP_md5(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out.push_back(digits[d[i] >> 4]);
-    out.push_back(digits[d[i] & 15]);
-  }
-  return out;
+  EVP_Digest(s.data(), s.size(), d.data(), &n, EVP_md5(), nullptr);
+  return hex(d);
 }
 
 TEST(Md5, Rfc1321TestSuite) {
@@ -60,10 +60,7 @@ TEST(Md5, MatchesOpenSslOnEveryLengthAndSplit) {
       m.update(std::string_view(data).substr(at, piece));
       at += piece;
     }
-    Md5::Digest d = m.finish();
-    char hex[33] = {0};
-    for (size_t i = 0; i < d.size(); ++i) snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    EXPECT_EQ(std::string(hex), openssl_md5_hex(data)) << "length " << len << " in pieces";
+    EXPECT_EQ(hex(m.finish()), openssl_md5_hex(data)) << "length " << len << " in pieces";
     data.push_back(static_cast<char>(rng()));
   }
 }
