@@ -241,6 +241,16 @@ void Stack::on_wire(std::string data, const Peer& from) {
 // (digest.h) and the registrar treats a retransmitted authenticated REGISTER
 // (same Call-ID and CSeq) idempotently. Skipping the 64*T1 Completed state
 // keeps memory flat at thousands of registrations per second.
+namespace {
+// A 420's Unsupported header: every option the request Required (§8.2.2.3:
+// we support none a peer can require).
+void add_unsupported(Message& r, const std::vector<std::string_view>& required) {
+  std::string unsupported;
+  for (auto o : required) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);
+  r.add_header(HeaderId::kUnsupported, unsupported);
+}
+}  // namespace
+
 void Stack::register_stateless(const Message& req, const Peer& from) {
   if (rejected_stateless(req, from)) return;
   if (req.has_to_tag()) return reply_stateless(from, make_response(req, 481, &from));
@@ -272,9 +282,7 @@ bool Stack::rejected_stateless(const Message& req, const Peer& from) {
   auto require = req.values(HeaderId::kRequire);
   if (require.empty()) return false;
   Message r = make_response(req, 420, &from);
-  std::string unsupported;
-  for (auto o : require) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);
-  r.add_header(HeaderId::kUnsupported, unsupported);
+  add_unsupported(r, require);
   reply_stateless(from, std::move(r));
   return true;
 }
@@ -377,9 +385,7 @@ void Stack::on_request(ServerTxnId id, const Message& req, const Peer& from) {
   auto require = req.values(HeaderId::kRequire);
   if (!require.empty() && method != "CANCEL") {
     Message r = response_for(id, 420);
-    std::string unsupported;
-    for (auto o : require) unsupported += (unsupported.empty() ? "" : ", ") + std::string(o);
-    r.add_header(HeaderId::kUnsupported, unsupported);
+    add_unsupported(r, require);
     return respond(id, std::move(r));
   }
   // We are a B2BUA: an INVITE that cannot be forwarded further is refused.
