@@ -13,6 +13,7 @@
 #include <new>
 
 #include "media/media.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace {
@@ -48,8 +49,7 @@ using testing::wait_for;
 void relay_without_allocating(bool listened) {
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   c.rtcp_interval = std::chrono::hours(1);  // keep RTCP out of the measured window
   MediaEngine engine(c);
@@ -125,8 +125,7 @@ TEST(SteadyState, ListenedBridgeDoesNotAllocate) { relay_without_allocating(true
 TEST(SteadyState, PacedPlaybackDoesNotAllocate) {
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   c.rtcp_interval = std::chrono::hours(1);
   MediaEngine engine(c);

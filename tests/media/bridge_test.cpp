@@ -11,6 +11,7 @@
 
 #include "media/media.h"
 #include "rtp_collector.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
@@ -25,8 +26,7 @@ using namespace std::chrono_literals;
 TEST(Bridge, RelaysWithRewrittenHeadersAcrossSourceSwitches) {
   EngineConfig c;
   c.loops = 2;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   MediaEngine engine(c);
   UdpPeer caller_phone, agent_phone;
@@ -126,8 +126,7 @@ namespace {
 TEST(Bridge, ModeTransitionsKeepStreamsContinuous) {
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   MediaEngine engine(c);
   UdpPeer pa_phone, pb_phone;
@@ -204,8 +203,7 @@ namespace {
 TEST(Bridge, RelaysEverythingWithABatchWindow) {
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   c.batch_window = std::chrono::microseconds(500);
   auto engine = std::make_unique<MediaEngine>(c);

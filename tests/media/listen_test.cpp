@@ -14,6 +14,7 @@
 
 #include "media/media.h"
 #include "rtp_collector.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
@@ -93,8 +94,7 @@ class Call {
   static EngineConfig config(unsigned loops) {
     EngineConfig e;
     e.loops = loops;
-    e.port_min = 31000;
-    e.port_max = 38999;
+    hotline::media::testing::use_test_ports(e);
     e.bind_address = "127.0.0.1";
     return e;
   }

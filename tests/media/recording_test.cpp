@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "media/media.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
@@ -238,8 +239,7 @@ TEST(RecordingDurability, FinishReportsFailedDirectorySync) {
 TEST(RecordingDurability, EngineStopReportsCloseErrors) {
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   MediaEngine engine(c);
   testing::UdpPeer pa_phone, pb_phone;
@@ -341,8 +341,7 @@ TEST(Recording, BridgedCallDecryptsToWhatWasSent) {
   ASSERT_TRUE(speech) << speech.error().message;
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   MediaEngine engine(c);
   testing::UdpPeer caller_phone, agent_phone;

@@ -19,6 +19,7 @@
 
 #include "media/media.h"
 #include "rtp_collector.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
@@ -84,8 +85,7 @@ class RtpIoBackends : public ::testing::TestWithParam<RtpIoBackend> {
   EngineConfig config(unsigned loops) const {
     EngineConfig c;
     c.loops = loops;
-    c.port_min = 31000;
-    c.port_max = 38999;
+    hotline::media::testing::use_test_ports(c);
     c.bind_address = "127.0.0.1";
     c.rtp_io = GetParam();
     return c;

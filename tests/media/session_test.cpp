@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "media/media.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
@@ -23,8 +24,7 @@ using namespace std::chrono_literals;
 EngineConfig test_config(common::Clock* clock = nullptr) {
   EngineConfig c;
   c.loops = 2;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   c.rtcp_interval = 300ms;
   c.clock = clock;
@@ -390,16 +390,19 @@ TEST(Session, RtcpReportsAndBye) {
 
 TEST(Session, PortAllocationUsesEvenPairsAndReportsExhaustion) {
   EngineConfig c = test_config();
-  c.port_min = 39001;  // odd start: first pair is 39002/39003
-  c.port_max = 39007;
+  // An odd start at the top of this process's range: the first pair is first+1/first+2.
+  const auto top = hotline::media::testing::test_rtp_ports().max;
+  const std::uint16_t first = static_cast<std::uint16_t>((top - 7) | 1);
+  c.port_min = first;
+  c.port_max = static_cast<std::uint16_t>(first + 6);
   MediaEngine engine(c);
   std::vector<std::shared_ptr<MediaSession>> ss;
   for (int i = 0; i < 3; ++i) {
     auto s = engine.create_session(params_to(nullptr), {});
     if (!s) break;  // another process may hold a port; allocation skips it
     EXPECT_EQ((*s)->local_port() % 2, 0);
-    EXPECT_GE((*s)->local_port(), 39002);
-    EXPECT_LE((*s)->local_port(), 39006);
+    EXPECT_GE((*s)->local_port(), first + 1);
+    EXPECT_LE((*s)->local_port(), first + 5);
     ss.push_back(*s);
   }
   EXPECT_GE(ss.size(), 1u);

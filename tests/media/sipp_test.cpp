@@ -17,6 +17,7 @@
 
 #include "media/media.h"
 #include "process.h"
+#include "test_ports.h"
 #include "udp_peer.h"
 
 namespace hotline::media {
@@ -57,8 +58,7 @@ Kek kek() {
 EngineConfig config() {
   EngineConfig c;
   c.loops = 1;
-  c.port_min = 31000;
-  c.port_max = 38999;
+  hotline::media::testing::use_test_ports(c);
   c.bind_address = "127.0.0.1";
   return c;
 }
