@@ -33,6 +33,9 @@ inline std::string write_config(const TempDir& dir, const std::string& storage_u
     << "[auth]\nkdf_opslimit = 1\nkdf_memlimit_kib = 8192\n\n[log]\nlevel = \"" << log_level
     << "\"\naccess = false\n"
     << extra;
+  // A test that does not care about SIP must not need port 5060 (a phone, a
+  // benchmark or another suite may hold it): ephemeral UDP, no TCP.
+  if (extra.find("[sip]") == std::string::npos) f << "\n[sip]\nudp = \"127.0.0.1:0\"\ntcp = \"\"\n";
   return path;
 }
 
