@@ -200,6 +200,12 @@ const std::vector<Key>& keys() {
       string_key("media", "rtp_io", &Config::media_rtp_io, one_of({"auto", "epoll", "io_uring"}),
                  "RTP socket I/O: io_uring (falls back to epoll where the kernel refuses it), epoll, or "
                  "auto (the built-in default: io_uring)"),
+      int_key("media", "realtime_priority", &Config::media_realtime_priority, 0, 99,
+              "SCHED_FIFO priority (1-99) of the media loops, for steady prompt and music pacing on a "
+              "busy host; needs CAP_SYS_NICE (the log says when it is refused); 0 = normal scheduling"),
+      int_key("media", "batch_window_us", &Config::media_batch_window_us, 0, 5000,
+              "Busy media loops sleep this long after a round so packets arriving meanwhile share one "
+              "wake-up (less CPU at high packet rates, up to this much added latency); 0 = off"),
       string_key("recording", "dir", &Config::recording_dir, non_empty,
                  "Where encrypted recordings are written"),
       string_key("recording", "kek", &Config::recording_kek, hex_key,

@@ -64,6 +64,8 @@ struct Config {
   // RTP I/O backend (media::EngineConfig::rtp_io): "auto", "epoll" or "io_uring";
   // io_uring falls back to epoll by itself where the kernel refuses it.
   std::string media_rtp_io = "auto";
+  std::int64_t media_realtime_priority = 0;  // SCHED_FIFO priority of the media loops; 0 = normal
+  std::int64_t media_batch_window_us = 0;    // interrupt coalescing of busy media loops; 0 = off
   // [recording]
   std::string recording_dir = "var/recordings";
   std::string recording_kek;                     // 64 hex chars: key-encryption key for recordings

@@ -60,6 +60,8 @@ media::EngineConfig media_engine_config(const Config& c) {
   e.port_max = static_cast<std::uint16_t>(c.media_rtp_port_max);
   // The loader accepted only names the media library parses.
   e.rtp_io = media::parse_rtp_io_backend(c.media_rtp_io).value_or(media::RtpIoBackend::automatic);
+  e.realtime_priority = static_cast<int>(c.media_realtime_priority);
+  e.batch_window = std::chrono::microseconds(c.media_batch_window_us);
   return e;
 }
 
@@ -112,6 +114,9 @@ ContactCenter::ContactCenter(const Config& config, store::Database& db, iam::Dir
       spdlog::info("media: io_uring not available for RTP ({}); using epoll", why);
     }
   }
+  if (const std::string& why = media_->realtime_priority_error(); !why.empty())
+    spdlog::warn("media: media.realtime_priority = {} not applied ({}); loops run at normal priority",
+                 config.media_realtime_priority, why);
   spdlog::info("media: {} loops, RTP I/O {}", media_->loop_count(),
                media::to_string(media_->rtp_io_backend()));
   sink_ = std::make_unique<Sink>(*records_, *hub_, directory, background);

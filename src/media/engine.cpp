@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cstring>
 #include <future>
 
 #include "media/session.h"
@@ -143,7 +144,8 @@ MediaEngine::MediaEngine(EngineConfig config)
     if (config_.realtime_priority > 0) {
       sched_param sp{};
       sp.sched_priority = std::clamp(config_.realtime_priority, 1, 99);
-      (void)pthread_setschedparam(loop->thread.native_handle(), SCHED_FIFO, &sp);  // EPERM: stay normal
+      if (const int err = pthread_setschedparam(loop->thread.native_handle(), SCHED_FIFO, &sp); err != 0)
+        realtime_priority_error_ = std::string("SCHED_FIFO refused: ") + std::strerror(err);  // stays normal
     }
     loops_.push_back(std::move(loop));
   }

@@ -160,7 +160,8 @@ struct EngineConfig {
   common::Clock* clock = nullptr;  // nullptr = SystemClock
   // SCHED_FIFO priority for the loop threads (1..99), 0 = normal scheduling.
   // Pacing jitter on a busy host is mostly run-queue delay; real-time priority
-  // removes it. Needs CAP_SYS_NICE; silently stays normal without it.
+  // removes it. Needs CAP_SYS_NICE; without it the loops stay normal and
+  // MediaEngine::realtime_priority_error() says why.
   int realtime_priority = 0;
   // Interrupt coalescing for busy loops (see run_loop in session.h): after a
   // round that found work already waiting, the loop sleeps this long so the
@@ -229,6 +230,9 @@ class MediaEngine {
   RtpIoBackend rtp_io_backend() const { return rtp_io_; }
   // Why io_uring was asked for and not used (empty otherwise), for the log.
   const std::string& rtp_io_fallback_reason() const { return rtp_io_fallback_; }
+  // Why EngineConfig::realtime_priority was asked for and not applied to
+  // every loop (empty when applied or not asked for), for the log.
+  const std::string& realtime_priority_error() const { return realtime_priority_error_; }
   common::Clock& clock() const { return *clock_; }
   const EngineConfig& config() const { return config_; }
 
@@ -238,6 +242,7 @@ class MediaEngine {
   std::vector<std::shared_ptr<EventLoop>> loops_;
   RtpIoBackend rtp_io_ = RtpIoBackend::epoll;
   std::string rtp_io_fallback_;
+  std::string realtime_priority_error_;
   std::mutex mu_;
   std::size_t next_loop_ = 0;
   std::uint32_t next_port_ = 0;

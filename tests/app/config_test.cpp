@@ -2,6 +2,11 @@
 #include "app/config.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "app/contact_center.h"
 
@@ -69,6 +74,39 @@ TEST(Config, MediaRtpIoReachesTheEngine) {
   EXPECT_EQ(media_engine_config(c).rtp_io, hotline::media::RtpIoBackend::epoll);
   hotline::media::MediaEngine engine(media_engine_config(c));
   EXPECT_EQ(engine.rtp_io_backend(), hotline::media::RtpIoBackend::epoll);
+}
+
+// media.realtime_priority and media.batch_window_us reach the engine, and
+// out-of-range values stop the start with the key named. An engine asked for
+// real-time priority either runs with it or says why not.
+TEST(Config, MediaSchedulingKeysReachTheEngine) {
+  const auto c = load_config("[media]\nrealtime_priority = 5\nbatch_window_us = 200\nloops = 1\n", {});
+  const auto e = media_engine_config(c);
+  EXPECT_EQ(e.realtime_priority, 5);
+  EXPECT_EQ(e.batch_window, std::chrono::microseconds(200));
+  EXPECT_EQ(media_engine_config(load_config("", {})).realtime_priority, 0);
+  EXPECT_NE(error_of("[media]\nrealtime_priority = 100\n").find("media.realtime_priority"),
+            std::string::npos);
+  EXPECT_NE(error_of("[media]\nbatch_window_us = -1\n").find("media.batch_window_us"), std::string::npos);
+  hotline::media::MediaEngine engine(e);
+  // The loop thread is named hl-media-0 (engine.cpp); read its policy by tid.
+  int policy = -1;
+  sched_param sp{};
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "hl-media-0") {
+      const pid_t tid = std::stoi(task.path().filename().string());
+      policy = sched_getscheduler(tid);
+      ASSERT_EQ(sched_getparam(tid, &sp), 0);
+    }
+  }
+  if (engine.realtime_priority_error().empty()) {
+    EXPECT_EQ(policy, SCHED_FIFO);
+    EXPECT_EQ(sp.sched_priority, 5);
+  } else {
+    EXPECT_EQ(policy, SCHED_OTHER);
+  }
 }
 
 TEST(Config, ExampleIsAValidConfigWithEveryKey) {
