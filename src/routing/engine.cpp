@@ -301,19 +301,21 @@ struct alignas(64) QueueTiming {
   double aht_s = 0;  // recent handle time (EWT)
   int max_consecutive_misses = 0;
   std::uint32_t overflow_steps = 0;
+  // Rank of the agent this queue offered to last (round-robin): written on
+  // every offer, so it lives here rather than in the queue's big record.
+  std::uint32_t rr_last = 0;
 };
+static_assert(sizeof(QueueTiming) == 64);
 
 // A queue. Lines 0-1 hold all an arrival and a decision read (copies of the
 // configuration fields they need included), so the configuration behind is
 // read only for the rarer paths (no agents, overflow, ring-all, snapshots).
 struct alignas(64) QueueRec {
-  // Lines 0-1: the arrival and decision paths.
+  // Line 0: all an offer from the queue (its heap and head) and an arrival
+  // that finds nobody available read.
   WaitHeap waiting;
-  QueueId id{};                 // cfg.id
-  Duration weight{0};           // cfg.weight_seconds
-  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
-  std::vector<std::uint32_t> members;
-  const Strategy* strategy = nullptr;
+  Duration weight{0};  // cfg.weight_seconds
+  std::uint32_t staffed = 0;
   bool live = false;
   // Keeps per-channel counts of available base members (Impl::avail_base):
   // only a base requirement of several ANDed skills needs them. For any
@@ -322,17 +324,28 @@ struct alignas(64) QueueRec {
   bool counted = false;
   bool sticky = false;          // cfg.sticky_window and cfg.sticky_wait both set
   bool has_attr_rules = false;  // !attr_rules.empty()
-  std::uint32_t staffed = 0;
-  std::uint32_t rr_last = 0;
+  std::size_t max_length = 0;   // cfg.max_length
+  const Strategy* strategy = nullptr;
+  // Line 1: the base requirement inline (a copy of tiers[0]: an arrival's
+  // search reads it without following the tiers' pointer) and the rest of
+  // what a decision reads.
+  DenseReq base;
+  QueueId id{};                      // cfg.id
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
-  std::size_t max_length = 0;        // cfg.max_length
+  // Lines 2-3.
+  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
+  std::vector<std::uint32_t> members;
   // Cold.
   QueueConfig cfg;
   std::shared_ptr<const Strategy> custom;
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
 };
-static_assert(offsetof(QueueRec, cfg) <= 128, "the hot queue fields fill lines 0-1");
+static_assert(offsetof(QueueRec, base) == 64, "line 0: the offer and no-candidate arrival fields");
+static_assert(offsetof(QueueRec, tiers) <= 128, "line 1: the base requirement and decision fields");
+
+// A queue's requirement at tier `t` (0 is the base, read from its inline copy).
+inline const DenseReq& tier_req(const QueueRec& q, std::uint16_t t) { return t == 0 ? q.base : q.tiers[t]; }
 
 // Open-addressing map from a non-zero 64-bit id to a value (linear probing,
 // backward-shift deletion); get() returns the value type's maximum for a
@@ -990,7 +1003,7 @@ struct Engine::Impl {
     const AgentRec& a = agents[ai];
     if (!(a.avail_mask & bit(ix.ch))) return false;
     if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
-    if (!tier_proven && !meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
+    if (!tier_proven && !meets(a.skills, tier_req(queues[t.queue], t.tier))) return false;
     if (ix.has_extra && !meets_all(a.skills, ix.extra)) return false;
     if (ix.has_declined && declined_by(ix, ai, now)) return false;
     return true;
@@ -1130,7 +1143,8 @@ struct Engine::Impl {
     if (t.tier == 0 && q.counted && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
     static const std::vector<DenseSkill> kNoExtra;
-    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.has_extra ? ix.extra : kNoExtra, ix.ch);
+    const std::uint32_t listed =
+        collect_cursors(tier_req(q, t.tier), ix.has_extra ? ix.extra : kNoExtra, ix.ch);
     if (listed == 0) return 0;  // the lists hold every eligible agent: none is available
     // A narrow requirement (several ANDed skills) can make the cheapest skill
     // list much longer than the set of agents that could ever serve the
@@ -1145,7 +1159,7 @@ struct Engine::Impl {
       }
       return picked.size();
     }
-    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    const SelectionContext ctx{now, timing[t.queue].rr_last, static_cast<std::uint32_t>(agents.size())};
     ScoreBest best;
     for (Cursor& c : cursors) {
       for (const AvailEntry* e = peek(c); e; ++c.pos, e = peek(c)) {
@@ -1170,7 +1184,7 @@ struct Engine::Impl {
       for (std::size_t i = 0; i < want; ++i) picked.push_back(ranked[i].second);
       return picked.size();
     }
-    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    const SelectionContext ctx{now, timing[t.queue].rr_last, static_cast<std::uint32_t>(agents.size())};
     ScoreBest best;
     for (std::uint32_t ai : q.members)
       if (eligible(ai, ix, t, now)) score_candidate(ai, ix, q, s, ctx, best, now);
@@ -1289,7 +1303,7 @@ struct Engine::Impl {
       e.value = ix.callback ? 1 : 0;
       refresh(ai, now);
     }
-    queues[via_queue].rr_last = picked.back();
+    timing[via_queue].rr_last = picked.back();
     if (home.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
   }
 
@@ -1323,7 +1337,7 @@ struct Engine::Impl {
     const AgentRec& a = agents[ai];
     if (k.simple) {
       if (!(a.avail_mask & bit(k.ch))) return false;
-      return (base && k.tier == 0) || meets(a.skills, queues[qi].tiers[k.tier]);
+      return (base && k.tier == 0) || meets(a.skills, tier_req(queues[qi], k.tier));
     }
     const IxRec& ix = ixs[k.ix];
     for (const auto& t : ix.targets)
@@ -1972,6 +1986,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   q.attr_rules.clear();
   for (const auto& r : config.attribute_rules)
     q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
+  q.base = q.tiers[0];
   q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
   q.sticky = config.sticky_window.count() > 0 && config.sticky_wait.count() > 0;
   q.has_attr_rules = !q.attr_rules.empty();
@@ -2167,7 +2182,8 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
   std::uint32_t qi = m.queue_idx(spec.queue);
   if (qi == kNil) return Error::not_found("unknown queue");
-  if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
+  if (!spec.required_skills.empty())
+    if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
   EnqueueOutcome outcome = EnqueueOutcome::kQueued;
   auto reject = [&](Disposition d) {
     Event& e = m.emit(EventType::kRejected, now);
@@ -2310,10 +2326,14 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
     return Error::conflict("interaction is not ringing this agent");
   set_phase(ix, PhaseInput::kAnswer);
   ++ix.offer_gen;
-  // Copied into reused scratch space (no allocation per answer). Nothing
-  // below re-enters answer(), so the scratch is not reused meanwhile.
+  // The other agents rung (ring-all), copied into reused scratch space (no
+  // allocation per answer); usually there are none. Nothing below re-enters
+  // answer(), so the scratch is not reused meanwhile.
   std::vector<std::uint32_t>& others = answer_scratch;
-  others.assign(ix.ringing.begin(), ix.ringing.end());
+  others.clear();
+  if (ix.ringing.size() > 1)
+    for (std::uint32_t o : ix.ringing)
+      if (o != ai) others.push_back(o);
   ix.ringing.clear();
   AgentRec& a = agents[ai];
   --a.ringing;
@@ -2328,14 +2348,12 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
   }
   refresh(ai, now);
   for (std::uint32_t o : others) {
-    if (o == ai) continue;
     with_agent(emit_ix(EventType::kOfferCancelled, now, ix), o);
     --agents[o].ringing;
     release_slot(o, xi);
     refresh(o, now);
   }
-  for (std::uint32_t o : others)
-    if (o != ai) dispatch_agent(o, now);
+  for (std::uint32_t o : others) dispatch_agent(o, now);
   dispatch_agent(ai, now);  // multi-capacity channels may take more
   return common::ok_status();
 }
