@@ -526,6 +526,11 @@ inline void prefetch_lines(const void* p, std::size_t lines) {
 inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
 inline int ci(Channel ch) { return static_cast<int>(ch); }
 
+// x * exp(-dt / tau): a value decayed over dt seconds. The exp is skipped
+// when x is zero (as most agents' fatigue is): the factor is finite and
+// positive, so the product is that same zero either way.
+inline double decayed(double x, double dt, double tau) { return x == 0 ? x : x * std::exp(-dt / tau); }
+
 // Skills: any contiguous range of DenseSkill (an agent's inline list, an
 // interaction's extra requirements).
 template <typename Skills>
@@ -1097,8 +1102,8 @@ struct Engine::Impl {
     c.available_since = a.avail_since[ci(ch)];
     c.level = q.first_skill == kNil ? 0 : level_of(a.skills, q.first_skill);
     c.handled_today = a.handled_today;
-    c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
-    c.fatigue = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
+    c.recent_busy_seconds = decayed(a.busy_decayed, seconds_between(a.busy_at, now), 3600.0);
+    c.fatigue = decayed(a.fatigue, seconds_between(a.fatigue_at, now), 900.0);
     c.weight = a.weight;
     return c;
   }
@@ -1594,7 +1599,7 @@ struct Engine::Impl {
     const double handle = seconds_between(ix.answered_at, now);
     QueueTiming& q = timing[ix.home];
     q.aht_s = 0.9 * q.aht_s + 0.1 * handle;
-    a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
+    a.busy_decayed = decayed(a.busy_decayed, seconds_between(a.busy_at, now), 3600.0) + handle;
     a.busy_at = now;
     release_ix(xi);
     refresh(ai, now, /*list=*/false);
@@ -1618,7 +1623,7 @@ struct Engine::Impl {
     ++a.handled_today;
     const QueueTiming& home = timing[ix.home];
     const bool long_one = (now - ix.answered_at) >= home.fatigue_long_handle;
-    const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
+    const double f = decayed(a.fatigue, seconds_between(a.fatigue_at, now), 900.0);
     a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
     a.fatigue_at = now;
     const Time wrap_end = now + home.wrap_up;
