@@ -479,10 +479,27 @@ inline OrderKey order_key(int priority, Time eff) {
   return (OrderKey{rank} << 64) | t;
 }
 
+// A 64-bit summary of an order key for the freed agent's head scan, 8 bytes
+// a queue: the priority in the top byte and the time's upper 56 bits below.
+// It never contradicts the exact order (a < b implies approx(a) <=
+// approx(b)), so a head whose summary is above the best one's is behind it
+// for certain; only summaries at or below the best one's (rare: a better
+// head, or one within 256 ns of it) are compared exactly. Priorities outside
+// -126..127 all share one summary (below or above the rest), which only
+// sends them to the exact compare.
+constexpr std::uint64_t kEmptyApprox = ~std::uint64_t{0};
+
+inline std::uint64_t approx_key(int priority, Time eff) {
+  if (priority > 127) return 0;
+  if (priority < -126) return std::uint64_t{255} << 56;
+  const auto rank = static_cast<std::uint64_t>(127 - priority);  // 0..253
+  const auto t = static_cast<std::uint64_t>(eff.time_since_epoch().count()) ^ (std::uint64_t{1} << 63);
+  return (rank << 56) | (t >> 8);
+}
+
 // The first waiting entry of a queue, kept in a dense array (16 bytes a
-// queue, so a thousand queues' heads fit in half a first-level cache) so an
-// agent that frees up can compare the heads of all its queues without
-// touching them.
+// queue) so an agent that frees up can compare the heads of all its queues
+// without touching them.
 struct Head {
   std::uint64_t lo = ~std::uint64_t{0};
   std::uint64_t hi = ~std::uint64_t{0};
@@ -602,9 +619,10 @@ struct Engine::Impl {
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
-  std::vector<Head> heads;           // per queue
-  std::vector<HeadInfo> head_infos;  // per queue
-  std::vector<QueueTiming> timing;   // per queue
+  std::vector<std::uint64_t> head_approx;  // per queue: approx_key() of its head, kEmptyApprox if none
+  std::vector<Head> heads;                 // per queue
+  std::vector<HeadInfo> head_infos;        // per queue
+  std::vector<QueueTiming> timing;         // per queue
   // Per (queue, channel), for the queues that keep them (QueueRec::counted):
   // listed agents meeting the queue's base requirement. Zero lets an arrival
   // that needs only the base requirement skip the search: in a backlogged
@@ -692,14 +710,16 @@ struct Engine::Impl {
     timers.push(Timer{at, ++timer_seq, kind, idx, gen, aux});
   }
 
-  Event& emit(EventType type, Time now) {
+  // The emitters are forced inline: a decision emits about nine events, and
+  // as calls each paid more for the call than for the stores.
+  [[gnu::always_inline]] Event& emit(EventType type, Time now) {
     Event& e = pending.emplace_back();
     e.seq = ++event_seq;
     e.time = now;
     e.type = type;
     return e;
   }
-  Event& emit_ix(EventType type, Time now, const IxRec& ix) {
+  [[gnu::always_inline]] Event& emit_ix(EventType type, Time now, const IxRec& ix) {
     Event& e = emit(type, now);
     e.interaction = ix.id;
     e.handle = InteractionHandle{static_cast<std::uint32_t>(&ix - ixs.data()), ix.gen};
@@ -708,13 +728,13 @@ struct Engine::Impl {
     e.arrival = ix.arrival;
     return e;
   }
-  Event& emit_agent(EventType type, Time now, const AgentRec& a) {
+  [[gnu::always_inline]] Event& emit_agent(EventType type, Time now, const AgentRec& a) {
     Event& e = emit(type, now);
     e.agent = a.id;
     e.agent_handle = AgentHandle{static_cast<std::uint32_t>(&a - agents.data())};
     return e;
   }
-  Event& with_agent(Event& e, std::uint32_t ai) const {
+  [[gnu::always_inline]] Event& with_agent(Event& e, std::uint32_t ai) const {
     e.agent = agents[ai].id;
     e.agent_handle = AgentHandle{ai};
     return e;
@@ -1203,9 +1223,12 @@ struct Engine::Impl {
     const WaitEntry* k = q.waiting.top();
     if (!k) {
       heads[qi].set(kEmptyKey);
+      head_approx[qi] = kEmptyApprox;
       return;
     }
-    heads[qi].set(order_key(k->priority, k->arrival - q.weight));
+    const Time eff = k->arrival - q.weight;
+    heads[qi].set(order_key(k->priority, eff));
+    head_approx[qi] = approx_key(k->priority, eff);
     head_infos[qi] = HeadInfo{k->seq, k->ix, k->tier, k->simple, k->ch};
   }
   bool head_nonempty(std::uint32_t qi) const { return heads[qi].hi != ~std::uint64_t{0}; }
@@ -1394,12 +1417,12 @@ struct Engine::Impl {
   // are empty. Empty queues carry kEmptyKey, which never wins.
   const QueueRef* best_head(const AgentRec& a) const {
     const QueueRef* top = nullptr;
-    OrderKey best = kEmptyKey;
+    const std::uint64_t* approx = head_approx.data();
+    std::uint64_t bound = kEmptyApprox;  // the best head's summary
     for (const QueueRef& r : a.queues) {
-      const OrderKey k = heads[r.queue].key();
-      if (k > best) continue;  // the common case: one compare
-      if (k == best && (!top || head_infos[r.queue].seq > head_infos[top->queue].seq)) continue;
-      best = k;
+      if (approx[r.queue] > bound) continue;  // behind the best for certain: nearly every head
+      if (top ? !head_first(r.queue, top->queue) : !head_nonempty(r.queue)) continue;
+      bound = approx[r.queue];
       top = &r;
     }
     return top;
@@ -1853,7 +1876,9 @@ struct Engine::Impl {
       if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
       if (w.top() && !WaitHeap::valid(*w.top(), wait_tokens)) err << "stale entry at a heap top\n";
       if (w.held() > 2 * w.size() + 16) err << "waiting heap holds too many stale entries\n";
-      if (head_nonempty(qi) != (w.top() != nullptr) || (w.top() && head_infos[qi].seq != w.top()->seq))
+      if (head_nonempty(qi) != (w.top() != nullptr) || (w.top() && head_infos[qi].seq != w.top()->seq) ||
+          (w.top() ? head_approx[qi] != approx_key(w.top()->priority, w.top()->arrival - queues[qi].weight)
+                   : head_approx[qi] != kEmptyApprox))
         err << "queue " << raw(queues[qi].id) << " head out of date\n";
     }
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1958,6 +1983,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
     m.head_infos.emplace_back();
+    m.head_approx.push_back(kEmptyApprox);
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.timing.emplace_back();
     m.timing[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
@@ -2614,7 +2640,7 @@ std::size_t Engine::approximate_memory_bytes() const {
              ix.declined.capacity() * sizeof(Decline);
   bytes += m.sticky.bytes();
   bytes += m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() +
-           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo));
+           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo) + 8);
   return bytes;
 }
 
