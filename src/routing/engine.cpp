@@ -72,7 +72,11 @@ struct Bucket {
 
 // Valid entries (= available agents) of the lists of one (skill, channel),
 // by level: a search sums them from one cache line instead of reading ten
-// list records.
+// list records. The last slot (no level uses it) holds their sum, so a
+// search for a skill nobody with it is available for ends at one load, as
+// most arrivals' searches do under load.
+constexpr std::uint32_t kLevelTotal = kLevelStride - 1;
+static_assert(kLevelTotal >= static_cast<std::uint32_t>(kLevels));
 struct alignas(64) LevelCounts {
   std::uint32_t live[kLevelStride] = {};
 };
@@ -356,11 +360,30 @@ class FlatMap {
  public:
   static constexpr V kMissing = std::numeric_limits<V>::max();
   V get(std::uint64_t key) const {
+    std::size_t unused;
+    return get(key, &unused);
+  }
+  // get() that also gives where a missing key would go, for put_new().
+  V get(std::uint64_t key, std::size_t* hint) const {
+    *hint = 0;
     if (slots_.empty()) return kMissing;
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == key) return slots_[i].value;
-      if (slots_[i].key == 0) return kMissing;
+      if (slots_[i].key == 0) {
+        *hint = i;
+        return kMissing;
+      }
     }
+  }
+  // Adds a key that get(key, &hint) just found missing, with no change to
+  // the map in between: no second probe (an enqueue looks its id up anyway).
+  void put_new(std::uint64_t key, V value, std::size_t hint) {
+    if (slots_.empty() || (size_ + 1) * 4 > slots_.size() * 3) {
+      put(key, value);  // grows: the hint is void
+      return;
+    }
+    slots_[hint] = {key, value};
+    ++size_;
   }
   void put(std::uint64_t key, V value) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
@@ -762,6 +785,7 @@ struct Engine::Impl {
     for_each_bucket(a, ch, [&](std::uint32_t b) {
       buckets[b].entries.push_back(AvailEntry{now, ai, ep});
       ++live(b);
+      ++live_counts[b / kLevelStride].live[kLevelTotal];
     });
     for (const QueueRef r : a.queues)
       if (r.counted) ++avail_base[r.queue * kChannelCount + ci(ch)];
@@ -771,6 +795,7 @@ struct Engine::Impl {
     const AgentRec& a = agents[ai];
     for_each_bucket(a, ch, [&](std::uint32_t b) {
       --live(b);
+      --live_counts[b / kLevelStride].live[kLevelTotal];
       maybe_compact(b);
     });
     for (const QueueRef r : a.queues)
@@ -1037,6 +1062,7 @@ struct Engine::Impl {
   std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
     std::uint32_t n = 0;
     const LevelCounts& c = live_counts[skill * kChannelCount + ci(ch)];
+    if (c.live[kLevelTotal] == 0) return 0;
     for (int l = min_level; l <= kLevels; ++l) n += c.live[l - 1];
     return n;
   }
@@ -1244,10 +1270,10 @@ struct Engine::Impl {
     const bool simple = !ix.has_extra && !ix.has_declined && ix.pref_agent == kNil;
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
-      queues[t.queue].waiting.push(
+      const bool top = queues[t.queue].waiting.push(
           WaitEntry{ix.priority, xi, ix.arrival, ix.seq, wait_tokens[xi], t.tier, simple, ix.ch});
       t.in_set = true;
-      update_head(t.queue);
+      if (top) update_head(t.queue);  // else the head is the same entry as before
     }
   }
   void remove_waiting(std::uint32_t xi) {
@@ -1783,6 +1809,12 @@ struct Engine::Impl {
   std::string check_lists(std::vector<std::size_t>& listed) const {
     std::ostringstream err;
     for (std::uint32_t b = 0; b < buckets.size(); ++b) {
+      if (b % kLevelStride == kLevelTotal) {
+        std::uint32_t sum = 0;
+        for (std::uint32_t l = 0; l < kLevelTotal; ++l) sum += live(b - kLevelTotal + l);
+        if (sum != live(b)) err << "level counts' total out of date\n";
+        continue;
+      }
       const Bucket& bk = buckets[b];
       const Channel ch = bucket_channel(b);
       std::uint32_t n = 0;
@@ -2210,7 +2242,9 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   handle = InteractionHandle{};
   now = m.clamp(now);
   if (raw(spec.id) == 0) return Error::invalid("id", "interaction id must be non-zero");
-  if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
+  std::size_t id_hint = 0;
+  if (m.ix_index.get(raw(spec.id), &id_hint) != kNil)
+    return Error::conflict("interaction is already in routing");
   std::uint32_t qi = m.queue_idx(spec.queue);
   if (qi == kNil) return Error::not_found("unknown queue");
   if (!spec.required_skills.empty())
@@ -2276,7 +2310,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   Target home;
   home.queue = qi;
   ix.targets.push_back(home);
-  m.ix_index.put(raw(spec.id), xi);
+  m.ix_index.put_new(raw(spec.id), xi, id_hint);  // nothing changed the index since the lookup
   m.insert_waiting(xi);
   m.emit_ix(EventType::kEnqueued, now, ix);
   const InteractionHandle mine{xi, ix.gen};
