@@ -1278,6 +1278,15 @@ struct Engine::Impl {
   }
   void remove_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
+    if (ix.targets.size() == 1) {  // the common case: only the home queue
+      Target& t = ix.targets[0];
+      if (!t.in_set) return;
+      ++wait_tokens[xi];
+      queues[t.queue].waiting.forget(wait_tokens);
+      t.in_set = false;
+      update_head(t.queue);
+      return;
+    }
     bool any = false;
     for (const auto& t : ix.targets) any |= t.in_set;
     if (!any) return;
@@ -1424,6 +1433,11 @@ struct Engine::Impl {
       if (!top) return;
       const QueueRef first = *top;
       const HeadInfo& h = head_infos[first.queue];
+      // The head's interaction (both lines: make_offer reads its targets and
+      // writes its ringing agent) and its queue's heap, whichever takes it:
+      // their misses overlap instead of following one another.
+      prefetch_lines(&ixs[h.ix], 2);
+      prefetch_lines(&queues[first.queue], 1);
       Pick best;
       if (can_take_head(a, first, h)) {
         // Took the best head itself: no other entry can beat it.
