@@ -872,7 +872,7 @@ struct Engine::Impl {
   void refresh(std::uint32_t ai, Time now, bool list = true) {
     AgentRec& a = agents[ai];
     a.avail_mask = availability(a);
-    if (list && a.listed_mask != a.avail_mask) sync_lists(ai, now);
+    if (list) sync_lists(ai, now);
     const AgentState st = a.ringing > 0     ? AgentState::kRinging
                           : a.connected > 0 ? AgentState::kBusy
                           : a.wrapping > 0  ? AgentState::kWrapUp
@@ -886,9 +886,12 @@ struct Engine::Impl {
   // agent listed late (deferred by refresh) is listed with `now`, the time
   // it became available in the same call, and no other agent was listed in
   // between, so every list keeps the order it would have had.
-  void sync_lists(std::uint32_t ai, Time now) {
+  // The check is inline: nearly every call finds nothing to do.
+  [[gnu::always_inline]] void sync_lists(std::uint32_t ai, Time now) {
+    if (agents[ai].listed_mask != agents[ai].avail_mask) relist(ai, now);
+  }
+  void relist(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
-    if (a.listed_mask == a.avail_mask) return;
     for (int c = 0; c < kChannelCount; ++c) {
       const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
       if ((a.avail_mask & b) && !(a.listed_mask & b))
@@ -2433,7 +2436,7 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
     refresh(o, now);
   }
   for (std::uint32_t o : others) dispatch_agent(o, now);
-  dispatch_agent(ai, now);  // multi-capacity channels may take more
+  if (a.avail_mask != 0) dispatch_agent(ai, now);  // multi-capacity channels may take more
   return common::ok_status();
 }
 
