@@ -1188,8 +1188,12 @@ struct Engine::Impl {
   // were put in `picked` (0 = none available).
   std::size_t select(std::uint32_t xi, const Target& t, Time now) {
     const IxRec& ix = ixs[xi];
-    QueueRec& q = queues[t.queue];
     picked.clear();
+    // Every available agent is in the channel's "any" list (the lists are in
+    // sync whenever select runs): when it is empty, as it mostly is under
+    // load, nobody can be picked and nothing else need be read.
+    if (live(bucket_id(0, kMaxSkillLevel, ix.ch)) == 0) return 0;
+    QueueRec& q = queues[t.queue];
     if (ix.pref_agent != kNil && now < ix.pref_until) {
       if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
       return picked.size();
