@@ -3,8 +3,8 @@
 // Data layout (all indices are uint32 slots into dense arrays; nothing is
 // looked up by string on the decision path; see docs/routing.md, "Indexing
 // and cost"):
-//  * agents: AgentRec (four cache lines: counters, availability times,
-//    strategy inputs, and inline the first skills, interactions and queue
+//  * agents: AgentRec (six cache lines: counters, availability times,
+//    strategy inputs, and inline the first skills, interactions and 32 queue
 //    memberships); slots never reused (the slot is the agent's stable rank).
 //    agent_cfgs keeps each agent's configuration as given, apart.
 //  * buckets: one availability list per (skill, level, channel). Skill 0 is
@@ -18,7 +18,9 @@
 //    no other agent's memory (a linked list would touch both neighbours).
 //  * queues: QueueRec with a flat waiting heap (wait_heap.h) ordered by
 //    (priority desc, arrival asc, seq asc), lazily deleted through per-slot
-//    wait tokens; timing: the few fields the offer/end paths read, dense.
+//    wait tokens; timing: the few fields the offer/end paths read, dense;
+//    heads: each queue's first entry as an 8-byte order summary, an exact
+//    128-bit key and copies of the entry, dense, for a freed agent's scan.
 //  * ixs: interaction slots, reused through a free list; the generation
 //    number lets stale timers be ignored and stale handles be refused.
 //  * timers: a min-heap of deadlines with lazy invalidation.
@@ -182,7 +184,7 @@ struct DenseReq {
 // A queue an agent serves, whether the agent meets its base requirement and
 // whether the agent is counted in the queue's available-agent counts (a base
 // member of a queue that keeps them, see QueueRec::counted); 4 bytes, so an
-// agent's first 8 memberships fit inline in its record.
+// agent's first 32 memberships fit inline in its record (128 bytes).
 struct QueueRef {
   std::uint32_t queue : 30 = 0;
   std::uint32_t base : 1 = 0;
