@@ -3,8 +3,8 @@
 // Data layout (all indices are uint32 slots into dense arrays; nothing is
 // looked up by string on the decision path; see docs/routing.md, "Indexing
 // and cost"):
-//  * agents: AgentRec (four cache lines: counters, availability times,
-//    strategy inputs, and inline the first skills, interactions and queue
+//  * agents: AgentRec (six cache lines: counters, availability times,
+//    strategy inputs, and inline the first skills, interactions and 32 queue
 //    memberships); slots never reused (the slot is the agent's stable rank).
 //    agent_cfgs keeps each agent's configuration as given, apart.
 //  * buckets: one availability list per (skill, level, channel). Skill 0 is
@@ -18,7 +18,9 @@
 //    no other agent's memory (a linked list would touch both neighbours).
 //  * queues: QueueRec with a flat waiting heap (wait_heap.h) ordered by
 //    (priority desc, arrival asc, seq asc), lazily deleted through per-slot
-//    wait tokens; timing: the few fields the offer/end paths read, dense.
+//    wait tokens; timing: the few fields the offer/end paths read, dense;
+//    heads: each queue's first entry as an 8-byte order summary, an exact
+//    128-bit key and copies of the entry, dense, for a freed agent's scan.
 //  * ixs: interaction slots, reused through a free list; the generation
 //    number lets stale timers be ignored and stale handles be refused.
 //  * timers: a min-heap of deadlines with lazy invalidation.
@@ -72,7 +74,11 @@ struct Bucket {
 
 // Valid entries (= available agents) of the lists of one (skill, channel),
 // by level: a search sums them from one cache line instead of reading ten
-// list records.
+// list records. The last slot (no level uses it) holds their sum, so a
+// search for a skill nobody with it is available for ends at one load, as
+// most arrivals' searches do under load.
+constexpr std::uint32_t kLevelTotal = kLevelStride - 1;
+static_assert(kLevelTotal >= static_cast<std::uint32_t>(kLevels));
 struct alignas(64) LevelCounts {
   std::uint32_t live[kLevelStride] = {};
 };
@@ -178,7 +184,7 @@ struct DenseReq {
 // A queue an agent serves, whether the agent meets its base requirement and
 // whether the agent is counted in the queue's available-agent counts (a base
 // member of a queue that keeps them, see QueueRec::counted); 4 bytes, so an
-// agent's first 8 memberships fit inline in its record.
+// agent's first 32 memberships fit inline in its record (128 bytes).
 struct QueueRef {
   std::uint32_t queue : 30 = 0;
   std::uint32_t base : 1 = 0;
@@ -194,21 +200,25 @@ inline QueueRef queue_ref(std::uint32_t queue, bool base, bool counted) {
 }
 
 // An agent's state: everything an availability change, an offer, an answer
-// or an end of conversation reads or writes, in four adjacent cache lines
+// or an end of conversation reads or writes, in six adjacent cache lines
 // with the first skills, queue memberships and interactions inline (no
-// pointer to chase for an agent with up to 4 skills and 4 queues). An end of
-// conversation that frees the agent, who then takes waiting work, touches
-// lines 0-2 only: the skills (line 3) are read just for entries whose
-// requirement membership does not already prove. The configuration as given
-// lives apart (Impl::agent_cfgs): it is read only when it changes and for
-// snapshots.
+// pointer to chase for an agent with up to 4 skills and 32 queues). The
+// memberships sit at a fixed place in the record, so an end of conversation
+// prefetches them together with the rest as soon as it knows the agent,
+// instead of after reading a pointer from the record (one cache miss less on
+// the path from the end of one conversation to the next offer). An agent
+// that frees up and takes waiting work touches lines 0-4: the skills (at the
+// end) are read just for entries whose requirement membership does not
+// already prove. The configuration as given lives apart (Impl::agent_cfgs):
+// it is read only when it changes and for snapshots.
 struct alignas(64) AgentRec {
   // Line 0: availability and the slot counts.
   bool live = false;
   std::uint8_t avail_mask = 0;   // channels it can take an offer on now
   std::uint8_t listed_mask = 0;  // channels it is in the lists and counts for (see sync_lists)
   AgentState state = AgentState::kIdle;
-  bool voice_blocks = true;  // cfg.voice_blocks_other_channels
+  bool voice_blocks = true;   // cfg.voice_blocks_other_channels
+  std::uint8_t cap_mask = 0;  // channels with a capacity above zero (cfg.capacity)
   StatusValue status;
   int used[kChannelCount] = {0, 0, 0};
   int capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
@@ -225,15 +235,17 @@ struct alignas(64) AgentRec {
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  // Line 2: what offers, answers and ends add.
+  // Lines 2-4: what offers, answers and ends add, and the memberships.
   double weight = 1.0;             // cfg.weight
   SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
-  SmallVec<QueueRef, 4> queues;    // queues it serves
-  // Line 3.
+  SmallVec<QueueRef, 32> queues;   // queues it serves
+  // Line 4 (end) and 5.
   SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
 };
-static_assert(sizeof(AgentRec) <= 256, "agent record: four cache lines");
-static_assert(offsetof(AgentRec, skills) == 192, "the skills fill line 3");
+constexpr std::size_t kAgentHotLines = 5;  // lines 0-4: all a freed agent taking a simple head reads
+static_assert(sizeof(AgentRec) <= 384, "agent record: six cache lines");
+static_assert(offsetof(AgentRec, queues) + sizeof(SmallVec<QueueRef, 32>) <= 64 * kAgentHotLines,
+              "the inline memberships end in line 4");
 
 struct Target {
   std::uint32_t queue = kNil;
@@ -295,19 +307,21 @@ struct alignas(64) QueueTiming {
   double aht_s = 0;  // recent handle time (EWT)
   int max_consecutive_misses = 0;
   std::uint32_t overflow_steps = 0;
+  // Rank of the agent this queue offered to last (round-robin): written on
+  // every offer, so it lives here rather than in the queue's big record.
+  std::uint32_t rr_last = 0;
 };
+static_assert(sizeof(QueueTiming) == 64);
 
 // A queue. Lines 0-1 hold all an arrival and a decision read (copies of the
 // configuration fields they need included), so the configuration behind is
 // read only for the rarer paths (no agents, overflow, ring-all, snapshots).
 struct alignas(64) QueueRec {
-  // Lines 0-1: the arrival and decision paths.
+  // Line 0: all an offer from the queue (its heap and head) and an arrival
+  // that finds nobody available read.
   WaitHeap waiting;
-  QueueId id{};                 // cfg.id
-  Duration weight{0};           // cfg.weight_seconds
-  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
-  std::vector<std::uint32_t> members;
-  const Strategy* strategy = nullptr;
+  Duration weight{0};  // cfg.weight_seconds
+  std::uint32_t staffed = 0;
   bool live = false;
   // Keeps per-channel counts of available base members (Impl::avail_base):
   // only a base requirement of several ANDed skills needs them. For any
@@ -316,17 +330,28 @@ struct alignas(64) QueueRec {
   bool counted = false;
   bool sticky = false;          // cfg.sticky_window and cfg.sticky_wait both set
   bool has_attr_rules = false;  // !attr_rules.empty()
-  std::uint32_t staffed = 0;
-  std::uint32_t rr_last = 0;
+  std::size_t max_length = 0;   // cfg.max_length
+  const Strategy* strategy = nullptr;
+  // Line 1: the base requirement inline (a copy of tiers[0]: an arrival's
+  // search reads it without following the tiers' pointer) and the rest of
+  // what a decision reads.
+  DenseReq base;
+  QueueId id{};                      // cfg.id
   std::uint32_t first_skill = kNil;  // dense skill of the first base term (highest-skill strategy)
-  std::size_t max_length = 0;        // cfg.max_length
+  // Lines 2-3.
+  std::vector<DenseReq> tiers;  // [0] base, then one per relax step
+  std::vector<std::uint32_t> members;
   // Cold.
   QueueConfig cfg;
   std::shared_ptr<const Strategy> custom;
   std::vector<int> step_tier;  // per overflow step: tier it switches to, or -1
   std::vector<std::pair<AttributeRule, DenseSkill>> attr_rules;
 };
-static_assert(offsetof(QueueRec, cfg) <= 128, "the hot queue fields fill lines 0-1");
+static_assert(offsetof(QueueRec, base) == 64, "line 0: the offer and no-candidate arrival fields");
+static_assert(offsetof(QueueRec, tiers) <= 128, "line 1: the base requirement and decision fields");
+
+// A queue's requirement at tier `t` (0 is the base, read from its inline copy).
+inline const DenseReq& tier_req(const QueueRec& q, std::uint16_t t) { return t == 0 ? q.base : q.tiers[t]; }
 
 // Open-addressing map from a non-zero 64-bit id to a value (linear probing,
 // backward-shift deletion); get() returns the value type's maximum for a
@@ -337,11 +362,30 @@ class FlatMap {
  public:
   static constexpr V kMissing = std::numeric_limits<V>::max();
   V get(std::uint64_t key) const {
+    std::size_t unused;
+    return get(key, &unused);
+  }
+  // get() that also gives where a missing key would go, for put_new().
+  V get(std::uint64_t key, std::size_t* hint) const {
+    *hint = 0;
     if (slots_.empty()) return kMissing;
     for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       if (slots_[i].key == key) return slots_[i].value;
-      if (slots_[i].key == 0) return kMissing;
+      if (slots_[i].key == 0) {
+        *hint = i;
+        return kMissing;
+      }
     }
+  }
+  // Adds a key that get(key, &hint) just found missing, with no change to
+  // the map in between: no second probe (an enqueue looks its id up anyway).
+  void put_new(std::uint64_t key, V value, std::size_t hint) {
+    if (slots_.empty() || (size_ + 1) * 4 > slots_.size() * 3) {
+      put(key, value);  // grows: the hint is void
+      return;
+    }
+    slots_[hint] = {key, value};
+    ++size_;
   }
   void put(std::uint64_t key, V value) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
@@ -445,22 +489,63 @@ class StickyMemory {
   FlatMap<std::uint64_t> index_;
 };
 
+// Where a waiting entry stands across queues, as one unsigned 128-bit
+// number: the priority (inverted, so higher priority is smaller) above the
+// arrival minus the queue's weight (offset so that the unsigned order is the
+// time order). Smaller keys go first; equal keys are broken by the enqueue
+// number. One compare instead of two branches per queue in the freed agent's
+// head scan.
+using OrderKey = unsigned __int128;
+constexpr OrderKey kEmptyKey = ~OrderKey{0};  // an empty queue's head: after every entry
+
+inline OrderKey order_key(int priority, Time eff) {
+  const auto rank = static_cast<std::uint64_t>(std::int64_t{std::numeric_limits<int>::max()} - priority);
+  const auto t = static_cast<std::uint64_t>(eff.time_since_epoch().count()) ^ (std::uint64_t{1} << 63);
+  return (OrderKey{rank} << 64) | t;
+}
+
+// A 64-bit summary of an order key for the freed agent's head scan, 8 bytes
+// a queue: the priority in the top byte and the time's upper 56 bits below.
+// It never contradicts the exact order (a < b implies approx(a) <=
+// approx(b)), so a head whose summary is above the best one's is behind it
+// for certain; only summaries at or below the best one's (rare: a better
+// head, or one within 256 ns of it) are compared exactly. Priorities outside
+// -126..127 all share one summary (below or above the rest), which only
+// sends them to the exact compare.
+constexpr std::uint64_t kEmptyApprox = ~std::uint64_t{0};
+
+inline std::uint64_t approx_key(int priority, Time eff) {
+  if (priority > 127) return 0;
+  if (priority < -126) return std::uint64_t{255} << 56;
+  const auto rank = static_cast<std::uint64_t>(127 - priority);  // 0..253
+  const auto t = static_cast<std::uint64_t>(eff.time_since_epoch().count()) ^ (std::uint64_t{1} << 63);
+  return (rank << 56) | (t >> 8);
+}
+
 // The first waiting entry of a queue, kept in a dense array (16 bytes a
-// queue, so a thousand queues' heads fit in a quarter of a first-level
-// cache) so an agent that frees up can compare the heads of all its queues
-// without touching them. Its enqueue number, which only breaks ties, is
-// kept apart (Impl::head_seqs).
+// queue) so an agent that frees up can compare the heads of all its queues
+// without touching them.
 struct Head {
-  Time eff{};  // arrival minus the queue's weight
-  int priority = 0;
-  std::uint32_t nonempty = 0;
+  std::uint64_t lo = ~std::uint64_t{0};
+  std::uint64_t hi = ~std::uint64_t{0};
+  OrderKey key() const { return (OrderKey{hi} << 64) | lo; }
+  void set(OrderKey k) {
+    lo = static_cast<std::uint64_t>(k);
+    hi = static_cast<std::uint64_t>(k >> 64);
+  }
 };
 
-inline bool head_before(int pa, Time ea, std::uint64_t sa, int pb, Time eb, std::uint64_t sb) {
-  if (pa != pb) return pa > pb;
-  if (ea != eb) return ea < eb;
-  return sa < sb;
-}
+// The rest of a queue's head entry, read for the queue whose head won only:
+// its enqueue number (ties) and copies of what deciding whether the agent
+// can take it needs, so the common case reads neither the queue record nor
+// its heap before the offer.
+struct HeadInfo {
+  std::uint64_t seq = 0;
+  std::uint32_t ix = kNil;
+  std::uint16_t tier = 0;
+  bool simple = false;
+  Channel ch = Channel::kVoice;
+};
 
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
@@ -482,6 +567,11 @@ inline void prefetch_lines(const void* p, std::size_t lines) {
 
 inline std::uint8_t bit(Channel ch) { return static_cast<std::uint8_t>(1u << static_cast<int>(ch)); }
 inline int ci(Channel ch) { return static_cast<int>(ch); }
+
+// x * exp(-dt / tau): a value decayed over dt seconds. The exp is skipped
+// when x is zero (as most agents' fatigue is): the factor is finite and
+// positive, so the product is that same zero either way.
+inline double decayed(double x, double dt, double tau) { return x == 0 ? x : x * std::exp(-dt / tau); }
 
 // Skills: any contiguous range of DenseSkill (an agent's inline list, an
 // interaction's extra requirements).
@@ -554,9 +644,10 @@ struct Engine::Impl {
   FlatIndex agent_index;
   std::vector<QueueRec> queues;
   FlatIndex queue_index;
-  std::vector<Head> heads;               // per queue
-  std::vector<std::uint64_t> head_seqs;  // per queue: the head entry's seq
-  std::vector<QueueTiming> timing;       // per queue
+  std::vector<std::uint64_t> head_approx;  // per queue: approx_key() of its head, kEmptyApprox if none
+  std::vector<Head> heads;                 // per queue
+  std::vector<HeadInfo> head_infos;        // per queue
+  std::vector<QueueTiming> timing;         // per queue
   // Per (queue, channel), for the queues that keep them (QueueRec::counted):
   // listed agents meeting the queue's base requirement. Zero lets an arrival
   // that needs only the base requirement skip the search: in a backlogged
@@ -644,14 +735,16 @@ struct Engine::Impl {
     timers.push(Timer{at, ++timer_seq, kind, idx, gen, aux});
   }
 
-  Event& emit(EventType type, Time now) {
+  // The emitters are forced inline: a decision emits about nine events, and
+  // as calls each paid more for the call than for the stores.
+  [[gnu::always_inline]] Event& emit(EventType type, Time now) {
     Event& e = pending.emplace_back();
     e.seq = ++event_seq;
     e.time = now;
     e.type = type;
     return e;
   }
-  Event& emit_ix(EventType type, Time now, const IxRec& ix) {
+  [[gnu::always_inline]] Event& emit_ix(EventType type, Time now, const IxRec& ix) {
     Event& e = emit(type, now);
     e.interaction = ix.id;
     e.handle = InteractionHandle{static_cast<std::uint32_t>(&ix - ixs.data()), ix.gen};
@@ -660,13 +753,13 @@ struct Engine::Impl {
     e.arrival = ix.arrival;
     return e;
   }
-  Event& emit_agent(EventType type, Time now, const AgentRec& a) {
+  [[gnu::always_inline]] Event& emit_agent(EventType type, Time now, const AgentRec& a) {
     Event& e = emit(type, now);
     e.agent = a.id;
     e.agent_handle = AgentHandle{static_cast<std::uint32_t>(&a - agents.data())};
     return e;
   }
-  Event& with_agent(Event& e, std::uint32_t ai) const {
+  [[gnu::always_inline]] Event& with_agent(Event& e, std::uint32_t ai) const {
     e.agent = agents[ai].id;
     e.agent_handle = AgentHandle{ai};
     return e;
@@ -694,6 +787,7 @@ struct Engine::Impl {
     for_each_bucket(a, ch, [&](std::uint32_t b) {
       buckets[b].entries.push_back(AvailEntry{now, ai, ep});
       ++live(b);
+      ++live_counts[b / kLevelStride].live[kLevelTotal];
     });
     for (const QueueRef r : a.queues)
       if (r.counted) ++avail_base[r.queue * kChannelCount + ci(ch)];
@@ -703,6 +797,7 @@ struct Engine::Impl {
     const AgentRec& a = agents[ai];
     for_each_bucket(a, ch, [&](std::uint32_t b) {
       --live(b);
+      --live_counts[b / kLevelStride].live[kLevelTotal];
       maybe_compact(b);
     });
     for (const QueueRef r : a.queues)
@@ -761,6 +856,8 @@ struct Engine::Impl {
   // once (most refreshes find the agent ringing or busy on voice).
   static std::uint8_t availability(const AgentRec& a) {
     if (!a.live || a.status.status != AgentStatus::kReady || a.ringing > 0) return 0;
+    if (a.cap_mask == bit(Channel::kVoice))  // voice only: the common agent
+      return a.used[ci(Channel::kVoice)] < a.capacity[ci(Channel::kVoice)] ? a.cap_mask : 0;
     const bool voice_busy = a.used[ci(Channel::kVoice)] > 0;
     std::uint8_t mask = 0;
     for (int c = 0; c < kChannelCount; ++c)
@@ -791,9 +888,12 @@ struct Engine::Impl {
   // agent listed late (deferred by refresh) is listed with `now`, the time
   // it became available in the same call, and no other agent was listed in
   // between, so every list keeps the order it would have had.
-  void sync_lists(std::uint32_t ai, Time now) {
+  // The check is inline: nearly every call finds nothing to do.
+  [[gnu::always_inline]] void sync_lists(std::uint32_t ai, Time now) {
+    if (agents[ai].listed_mask != agents[ai].avail_mask) relist(ai, now);
+  }
+  void relist(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
-    if (a.listed_mask == a.avail_mask) return;
     for (int c = 0; c < kChannelCount; ++c) {
       const std::uint8_t b = static_cast<std::uint8_t>(1u << c);
       if ((a.avail_mask & b) && !(a.listed_mask & b))
@@ -818,7 +918,11 @@ struct Engine::Impl {
     a.id = c.id;
     a.voice_blocks = c.voice_blocks_other_channels;
     a.weight = c.weight;
-    for (int i = 0; i < kChannelCount; ++i) a.capacity[i] = c.capacity[i];
+    a.cap_mask = 0;
+    for (int i = 0; i < kChannelCount; ++i) {
+      a.capacity[i] = c.capacity[i];
+      if (c.capacity[i] > 0) a.cap_mask |= static_cast<std::uint8_t>(1u << i);
+    }
   }
 
   // ----------------------------------------------------------- membership ----
@@ -954,7 +1058,7 @@ struct Engine::Impl {
     const AgentRec& a = agents[ai];
     if (!(a.avail_mask & bit(ix.ch))) return false;
     if (ix.pref_agent != kNil && now < ix.pref_until && ai != ix.pref_agent) return false;
-    if (!tier_proven && !meets(a.skills, queues[t.queue].tiers[t.tier])) return false;
+    if (!tier_proven && !meets(a.skills, tier_req(queues[t.queue], t.tier))) return false;
     if (ix.has_extra && !meets_all(a.skills, ix.extra)) return false;
     if (ix.has_declined && declined_by(ix, ai, now)) return false;
     return true;
@@ -963,6 +1067,7 @@ struct Engine::Impl {
   std::uint32_t ready_count(std::uint32_t skill, int min_level, Channel ch) const {
     std::uint32_t n = 0;
     const LevelCounts& c = live_counts[skill * kChannelCount + ci(ch)];
+    if (c.live[kLevelTotal] == 0) return 0;
     for (int l = min_level; l <= kLevels; ++l) n += c.live[l - 1];
     return n;
   }
@@ -994,6 +1099,7 @@ struct Engine::Impl {
     if (req.mode == MatchMode::kAll || req.terms.size() <= 1) {
       for (const auto& t : req.terms) consider(t);
       if (best) {
+        if (best_n == 0) return 0;  // select() stops here: no list to open
         cursors_prove_req = req.terms.size() == 1 && best == &req.terms[0];
         add_term(*best);
         return best_n;
@@ -1047,8 +1153,8 @@ struct Engine::Impl {
     c.available_since = a.avail_since[ci(ch)];
     c.level = q.first_skill == kNil ? 0 : level_of(a.skills, q.first_skill);
     c.handled_today = a.handled_today;
-    c.recent_busy_seconds = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0);
-    c.fatigue = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
+    c.recent_busy_seconds = decayed(a.busy_decayed, seconds_between(a.busy_at, now), 3600.0);
+    c.fatigue = decayed(a.fatigue, seconds_between(a.fatigue_at, now), 900.0);
     c.weight = a.weight;
     return c;
   }
@@ -1084,8 +1190,12 @@ struct Engine::Impl {
   // were put in `picked` (0 = none available).
   std::size_t select(std::uint32_t xi, const Target& t, Time now) {
     const IxRec& ix = ixs[xi];
-    QueueRec& q = queues[t.queue];
     picked.clear();
+    // Every available agent is in the channel's "any" list (the lists are in
+    // sync whenever select runs): when it is empty, as it mostly is under
+    // load, nobody can be picked and nothing else need be read.
+    if (live(bucket_id(0, kMaxSkillLevel, ix.ch)) == 0) return 0;
+    QueueRec& q = queues[t.queue];
     if (ix.pref_agent != kNil && now < ix.pref_until) {
       if (eligible(ix.pref_agent, ix, t, now)) picked.push_back(ix.pref_agent);
       return picked.size();
@@ -1093,7 +1203,9 @@ struct Engine::Impl {
     if (t.tier == 0 && q.counted && avail_base[t.queue * kChannelCount + ci(ix.ch)] == 0) return 0;
     const Strategy& s = *q.strategy;
     static const std::vector<DenseSkill> kNoExtra;
-    const std::uint32_t listed = collect_cursors(q.tiers[t.tier], ix.has_extra ? ix.extra : kNoExtra, ix.ch);
+    const std::uint32_t listed =
+        collect_cursors(tier_req(q, t.tier), ix.has_extra ? ix.extra : kNoExtra, ix.ch);
+    if (listed == 0) return 0;  // the lists hold every eligible agent: none is available
     // A narrow requirement (several ANDed skills) can make the cheapest skill
     // list much longer than the set of agents that could ever serve the
     // queue; then the queue's member list is the smaller superset to scan.
@@ -1107,7 +1219,7 @@ struct Engine::Impl {
       }
       return picked.size();
     }
-    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    const SelectionContext ctx{now, timing[t.queue].rr_last, static_cast<std::uint32_t>(agents.size())};
     ScoreBest best;
     for (Cursor& c : cursors) {
       for (const AvailEntry* e = peek(c); e; ++c.pos, e = peek(c)) {
@@ -1132,7 +1244,7 @@ struct Engine::Impl {
       for (std::size_t i = 0; i < want; ++i) picked.push_back(ranked[i].second);
       return picked.size();
     }
-    const SelectionContext ctx{now, q.rr_last, static_cast<std::uint32_t>(agents.size())};
+    const SelectionContext ctx{now, timing[t.queue].rr_last, static_cast<std::uint32_t>(agents.size())};
     ScoreBest best;
     for (std::uint32_t ai : q.members)
       if (eligible(ai, ix, t, now)) score_candidate(ai, ix, q, s, ctx, best, now);
@@ -1143,19 +1255,23 @@ struct Engine::Impl {
   // ------------------------------------------------------------- waiting ----
   void update_head(std::uint32_t qi) {
     const QueueRec& q = queues[qi];
-    Head& h = heads[qi];
     const WaitEntry* k = q.waiting.top();
-    h.nonempty = k != nullptr;
-    if (!k) return;
-    h.priority = k->priority;
-    h.eff = k->arrival - q.weight;
-    head_seqs[qi] = k->seq;
+    if (!k) {
+      heads[qi].set(kEmptyKey);
+      head_approx[qi] = kEmptyApprox;
+      return;
+    }
+    const Time eff = k->arrival - q.weight;
+    heads[qi].set(order_key(k->priority, eff));
+    head_approx[qi] = approx_key(k->priority, eff);
+    head_infos[qi] = HeadInfo{k->seq, k->ix, k->tier, k->simple, k->ch};
   }
-  // Whether queue qa's head `a` comes before queue qb's head `b`.
-  bool head_first(const Head& a, std::uint32_t qa, const Head& b, std::uint32_t qb) const {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.eff != b.eff) return a.eff < b.eff;
-    return head_seqs[qa] < head_seqs[qb];
+  bool head_nonempty(std::uint32_t qi) const { return heads[qi].hi != ~std::uint64_t{0}; }
+  // Whether queue qa's head comes before queue qb's (both non-empty).
+  bool head_first(std::uint32_t qa, std::uint32_t qb) const {
+    const OrderKey a = heads[qa].key(), b = heads[qb].key();
+    if (a != b) return a < b;
+    return head_infos[qa].seq < head_infos[qb].seq;
   }
   // Puts the interaction's targets that are not in their queue's heap there.
   void insert_waiting(std::uint32_t xi) {
@@ -1163,14 +1279,23 @@ struct Engine::Impl {
     const bool simple = !ix.has_extra && !ix.has_declined && ix.pref_agent == kNil;
     for (auto& t : ix.targets) {
       if (t.in_set) continue;
-      queues[t.queue].waiting.push(
+      const bool top = queues[t.queue].waiting.push(
           WaitEntry{ix.priority, xi, ix.arrival, ix.seq, wait_tokens[xi], t.tier, simple, ix.ch});
       t.in_set = true;
-      update_head(t.queue);
+      if (top) update_head(t.queue);  // else the head is the same entry as before
     }
   }
   void remove_waiting(std::uint32_t xi) {
     IxRec& ix = ixs[xi];
+    if (ix.targets.size() == 1) {  // the common case: only the home queue
+      Target& t = ix.targets[0];
+      if (!t.in_set) return;
+      ++wait_tokens[xi];
+      queues[t.queue].waiting.forget(wait_tokens);
+      t.in_set = false;
+      update_head(t.queue);
+      return;
+    }
     bool any = false;
     for (const auto& t : ix.targets) any |= t.in_set;
     if (!any) return;
@@ -1250,7 +1375,7 @@ struct Engine::Impl {
       e.value = ix.callback ? 1 : 0;
       refresh(ai, now);
     }
-    queues[via_queue].rr_last = picked.back();
+    timing[via_queue].rr_last = picked.back();
     if (home.ring_timeout.count() > 0) push_timer(deadline, TimerKind::kRing, xi, ix.gen, ix.offer_gen);
   }
 
@@ -1271,12 +1396,9 @@ struct Engine::Impl {
   struct Pick {
     std::uint32_t ix = kNil;
     std::uint32_t queue = kNil;
-    int priority = 0;
-    Time eff{};
+    OrderKey key = kEmptyKey;
     std::uint64_t seq = 0;
-    bool beats(int p, Time e, std::uint64_t s) const {
-      return ix == kNil || head_before(p, e, s, priority, eff, seq);
-    }
+    bool beats(OrderKey k, std::uint64_t s) const { return ix == kNil || k < key || (k == key && s < seq); }
   };
 
   // Whether agent `ai` may take waiting entry `k` of queue `qi`. A simple
@@ -1287,7 +1409,7 @@ struct Engine::Impl {
     const AgentRec& a = agents[ai];
     if (k.simple) {
       if (!(a.avail_mask & bit(k.ch))) return false;
-      return (base && k.tier == 0) || meets(a.skills, queues[qi].tiers[k.tier]);
+      return (base && k.tier == 0) || meets(a.skills, tier_req(queues[qi], k.tier));
     }
     const IxRec& ix = ixs[k.ix];
     for (const auto& t : ix.targets)
@@ -1300,10 +1422,10 @@ struct Engine::Impl {
   void scan_queue(std::uint32_t ai, QueueRef r, Pick& best, Time now) const {
     const QueueRec& q = queues[r.queue];
     q.waiting.visit_in_order(wait_tokens, frontier, [&](const WaitEntry& k) {
-      const Time eff = k.arrival - q.weight;
-      if (!best.beats(k.priority, eff, k.seq)) return false;
+      const OrderKey key = order_key(k.priority, k.arrival - q.weight);
+      if (!best.beats(key, k.seq)) return false;
       if (!can_take(ai, r.queue, r.base, k, now)) return true;
-      best = Pick{k.ix, r.queue, k.priority, eff, k.seq};
+      best = Pick{k.ix, r.queue, key, k.seq};
       return false;
     });
   }
@@ -1316,28 +1438,50 @@ struct Engine::Impl {
   void dispatch_agent(std::uint32_t ai, Time now) {
     AgentRec& a = agents[ai];
     while (a.avail_mask != 0) {
-      // The first of the agent's queues with the best head.
-      const Head* top = nullptr;
-      const QueueRef* top_ref = nullptr;  // (a pointer: copying the bit-fields costs more than the compare)
-      for (const QueueRef& r : a.queues) {
-        const Head& h = heads[r.queue];
-        if (h.nonempty && (!top || head_first(h, r.queue, *top, top_ref->queue))) {
-          top = &h;
-          top_ref = &r;
-        }
-      }
+      const QueueRef* top = best_head(a);
       if (!top) return;
-      const QueueRef first = *top_ref;
+      const QueueRef first = *top;
+      const HeadInfo& h = head_infos[first.queue];
+      // The head's interaction (both lines: make_offer reads its targets and
+      // writes its ringing agent) and its queue's heap, whichever takes it:
+      // their misses overlap instead of following one another.
+      prefetch_lines(&ixs[h.ix], 2);
+      prefetch_lines(&queues[first.queue], 1);
       Pick best;
-      scan_queue(ai, first, best, now);
-      // Took the best head itself: no other head can beat it.
-      if (best.queue != first.queue || best.seq != head_seqs[first.queue])
-        scan_other_queues(ai, first, best, now);
-      if (best.ix == kNil) return;
+      if (can_take_head(a, first, h)) {
+        // Took the best head itself: no other entry can beat it.
+        best = Pick{h.ix, first.queue, heads[first.queue].key(), h.seq};
+      } else {
+        scan_queue(ai, first, best, now);
+        if (best.queue != first.queue || best.seq != h.seq) scan_other_queues(ai, first, best, now);
+        if (best.ix == kNil) return;
+      }
       picked.clear();
       picked.push_back(ai);
       make_offer(best.ix, best.queue, now);
     }
+  }
+
+  // The first of the agent's queues with the best head, or nullptr when all
+  // are empty. Empty queues carry kEmptyKey, which never wins.
+  const QueueRef* best_head(const AgentRec& a) const {
+    const QueueRef* top = nullptr;
+    const std::uint64_t* approx = head_approx.data();
+    std::uint64_t bound = kEmptyApprox;  // the best head's summary
+    for (const QueueRef& r : a.queues) {
+      if (approx[r.queue] > bound) continue;  // behind the best for certain: nearly every head
+      if (top ? !head_first(r.queue, top->queue) : !head_nonempty(r.queue)) continue;
+      bound = approx[r.queue];
+      top = &r;
+    }
+    return top;
+  }
+
+  // can_take() for a queue's head from its HeadInfo copies, for the common
+  // simple entry at the base tier; false means "look at the entry itself"
+  // (scan_queue decides), never "cannot take".
+  static bool can_take_head(const AgentRec& a, QueueRef r, const HeadInfo& h) {
+    return h.simple && h.tier == 0 && r.base && (a.avail_mask & bit(h.ch));
   }
 
   // dispatch_agent() when the best head (queue `first`, already scanned) was
@@ -1346,21 +1490,19 @@ struct Engine::Impl {
   void scan_other_queues(std::uint32_t ai, QueueRef first, Pick& best, Time now) {
     order.clear();
     for (const QueueRef r : agents[ai].queues)
-      if (heads[r.queue].nonempty) order.push_back(r);
+      if (head_nonempty(r.queue)) order.push_back(r);
     const auto visited =
         std::find_if(order.begin(), order.end(), [&](QueueRef r) { return r.queue == first.queue; });
     std::swap(*visited, order.back());
     for (std::size_t remaining = order.size() - 1; remaining > 0; --remaining) {
       std::size_t pick = 0;
       for (std::size_t i = 1; i < remaining; ++i) {
-        if (head_first(heads[order[i].queue], order[i].queue, heads[order[pick].queue], order[pick].queue))
-          pick = i;
+        if (head_first(order[i].queue, order[pick].queue)) pick = i;
       }
       const QueueRef r = order[pick];
       std::swap(order[pick], order[remaining - 1]);
-      const Head& h = heads[r.queue];
-      const std::uint64_t seq = head_seqs[r.queue];
-      if (!best.beats(h.priority, h.eff, seq)) return;
+      const std::uint64_t seq = head_infos[r.queue].seq;
+      if (!best.beats(heads[r.queue].key(), seq)) return;
       scan_queue(ai, r, best, now);
       if (best.queue == r.queue && best.seq == seq) return;
     }
@@ -1523,12 +1665,13 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     --a.wrapping;
     release_slot(ai, xi);
-    prefetch_lines(a.queues.begin(), (a.queues.size() * sizeof(QueueRef) + 63) / 64);  // for dispatch_agent
+    if (a.queues.heap_bytes() > 0)  // more memberships than the record holds: for dispatch_agent
+      prefetch_lines(a.queues.begin(), (a.queues.size() * sizeof(QueueRef) + 63) / 64);
     with_agent(emit_ix(EventType::kWrapUpEnded, now, ix), ai);
     const double handle = seconds_between(ix.answered_at, now);
     QueueTiming& q = timing[ix.home];
     q.aht_s = 0.9 * q.aht_s + 0.1 * handle;
-    a.busy_decayed = a.busy_decayed * std::exp(-seconds_between(a.busy_at, now) / 3600.0) + handle;
+    a.busy_decayed = decayed(a.busy_decayed, seconds_between(a.busy_at, now), 3600.0) + handle;
     a.busy_at = now;
     release_ix(xi);
     refresh(ai, now, /*list=*/false);
@@ -1541,7 +1684,7 @@ struct Engine::Impl {
     set_phase(ix, PhaseInput::kEnd);
     const std::uint32_t ai = ix.agent;
     AgentRec& a = agents[ai];
-    prefetch_lines(&a, 3);  // the agent's lines 0-2 are all read below and when it frees up
+    prefetch_lines(&a, kAgentHotLines);  // all read below and when it frees up (memberships included)
     prefetch_lines(&timing[ix.home], 1);
     if (ix.on_hold) {
       ix.on_hold = false;
@@ -1552,7 +1695,7 @@ struct Engine::Impl {
     ++a.handled_today;
     const QueueTiming& home = timing[ix.home];
     const bool long_one = (now - ix.answered_at) >= home.fatigue_long_handle;
-    const double f = a.fatigue * std::exp(-seconds_between(a.fatigue_at, now) / 900.0);
+    const double f = decayed(a.fatigue, seconds_between(a.fatigue_at, now), 900.0);
     a.fatigue = (long_one || difficult) ? f + 1.0 : std::max(0.0, f - 0.5);
     a.fatigue_at = now;
     const Time wrap_end = now + home.wrap_up;
@@ -1689,6 +1832,12 @@ struct Engine::Impl {
   std::string check_lists(std::vector<std::size_t>& listed) const {
     std::ostringstream err;
     for (std::uint32_t b = 0; b < buckets.size(); ++b) {
+      if (b % kLevelStride == kLevelTotal) {
+        std::uint32_t sum = 0;
+        for (std::uint32_t l = 0; l < kLevelTotal; ++l) sum += live(b - kLevelTotal + l);
+        if (sum != live(b)) err << "level counts' total out of date\n";
+        continue;
+      }
       const Bucket& bk = buckets[b];
       const Channel ch = bucket_channel(b);
       std::uint32_t n = 0;
@@ -1782,7 +1931,9 @@ struct Engine::Impl {
       if (n != w.size()) err << "queue " << raw(queues[qi].id) << " waiting count mismatch\n";
       if (w.top() && !WaitHeap::valid(*w.top(), wait_tokens)) err << "stale entry at a heap top\n";
       if (w.held() > 2 * w.size() + 16) err << "waiting heap holds too many stale entries\n";
-      if (heads[qi].nonempty != (w.top() != nullptr) || (w.top() && head_seqs[qi] != w.top()->seq))
+      if (head_nonempty(qi) != (w.top() != nullptr) || (w.top() && head_infos[qi].seq != w.top()->seq) ||
+          (w.top() ? head_approx[qi] != approx_key(w.top()->priority, w.top()->arrival - queues[qi].weight)
+                   : head_approx[qi] != kEmptyApprox))
         err << "queue " << raw(queues[qi].id) << " head out of date\n";
     }
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
@@ -1886,7 +2037,8 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queues.emplace_back();
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
-    m.head_seqs.push_back(0);
+    m.head_infos.emplace_back();
+    m.head_approx.push_back(kEmptyApprox);
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.timing.emplace_back();
     m.timing[qi].aht_s = std::chrono::duration<double>(m.opt.default_handle_time).count();
@@ -1920,6 +2072,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
   q.attr_rules.clear();
   for (const auto& r : config.attribute_rules)
     q.attr_rules.emplace_back(r, DenseSkill{m.dense(r.skill.skill), r.skill.level});
+  q.base = q.tiers[0];
   q.first_skill = q.tiers[0].terms.empty() ? kNil : q.tiers[0].terms[0].skill;
   q.sticky = config.sticky_window.count() > 0 && config.sticky_wait.count() > 0;
   q.has_attr_rules = !q.attr_rules.empty();
@@ -2112,10 +2265,13 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   handle = InteractionHandle{};
   now = m.clamp(now);
   if (raw(spec.id) == 0) return Error::invalid("id", "interaction id must be non-zero");
-  if (m.ix_idx(spec.id) != kNil) return Error::conflict("interaction is already in routing");
+  std::size_t id_hint = 0;
+  if (m.ix_index.get(raw(spec.id), &id_hint) != kNil)
+    return Error::conflict("interaction is already in routing");
   std::uint32_t qi = m.queue_idx(spec.queue);
   if (qi == kNil) return Error::not_found("unknown queue");
-  if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
+  if (!spec.required_skills.empty())
+    if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
   EnqueueOutcome outcome = EnqueueOutcome::kQueued;
   auto reject = [&](Disposition d) {
     Event& e = m.emit(EventType::kRejected, now);
@@ -2177,7 +2333,7 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
   Target home;
   home.queue = qi;
   ix.targets.push_back(home);
-  m.ix_index.put(raw(spec.id), xi);
+  m.ix_index.put_new(raw(spec.id), xi, id_hint);  // nothing changed the index since the lookup
   m.insert_waiting(xi);
   m.emit_ix(EventType::kEnqueued, now, ix);
   const InteractionHandle mine{xi, ix.gen};
@@ -2258,10 +2414,14 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
     return Error::conflict("interaction is not ringing this agent");
   set_phase(ix, PhaseInput::kAnswer);
   ++ix.offer_gen;
-  // Copied into reused scratch space (no allocation per answer). Nothing
-  // below re-enters answer(), so the scratch is not reused meanwhile.
+  // The other agents rung (ring-all), copied into reused scratch space (no
+  // allocation per answer); usually there are none. Nothing below re-enters
+  // answer(), so the scratch is not reused meanwhile.
   std::vector<std::uint32_t>& others = answer_scratch;
-  others.assign(ix.ringing.begin(), ix.ringing.end());
+  others.clear();
+  if (ix.ringing.size() > 1)
+    for (std::uint32_t o : ix.ringing)
+      if (o != ai) others.push_back(o);
   ix.ringing.clear();
   AgentRec& a = agents[ai];
   --a.ringing;
@@ -2276,15 +2436,13 @@ Status Engine::Impl::answer(std::uint32_t xi, std::uint32_t ai, Time now) {
   }
   refresh(ai, now);
   for (std::uint32_t o : others) {
-    if (o == ai) continue;
     with_agent(emit_ix(EventType::kOfferCancelled, now, ix), o);
     --agents[o].ringing;
     release_slot(o, xi);
     refresh(o, now);
   }
-  for (std::uint32_t o : others)
-    if (o != ai) dispatch_agent(o, now);
-  dispatch_agent(ai, now);  // multi-capacity channels may take more
+  for (std::uint32_t o : others) dispatch_agent(o, now);
+  if (a.avail_mask != 0) dispatch_agent(ai, now);  // multi-capacity channels may take more
   return common::ok_status();
 }
 
@@ -2446,7 +2604,13 @@ std::optional<Time> Engine::next_deadline() const {
 std::size_t Engine::drain(std::vector<Event>& out) {
   auto& p = impl_->pending;
   const std::size_t n = p.size();
-  out.insert(out.end(), p.begin(), p.end());
+  if (out.empty() && out.capacity() >= n) {
+    // Hand over the buffer instead of copying it: the caller's (big enough)
+    // empty buffer becomes the engine's next one.
+    out.swap(p);
+  } else {
+    out.insert(out.end(), p.begin(), p.end());
+  }
   p.clear();
   return n;
 }
@@ -2533,7 +2697,7 @@ std::size_t Engine::approximate_memory_bytes() const {
              ix.declined.capacity() * sizeof(Decline);
   bytes += m.sticky.bytes();
   bytes += m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() +
-           m.heads.capacity() * (sizeof(Head) + 8);
+           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo) + 8);
   return bytes;
 }
 

@@ -266,18 +266,19 @@ enum class EventType : std::uint8_t {
 };
 std::string_view to_string(EventType t);
 
-// One fixed-size record: the event log never allocates per entry.
+// One fixed-size record: the event log never allocates per entry. 80
+// bytes: the one-byte fields share a word with the reason.
 struct Event {
   std::uint64_t seq = 0;
   Time time{};
   EventType type{};
-  AgentId agent{};
-  InteractionId interaction{};
-  QueueId queue{};  // home queue for interaction events
   Channel channel = Channel::kVoice;
   std::uint8_t value = 0;  // AgentState, step index, callback flag, ...
   Disposition disposition = Disposition::kNone;
   ReasonCode reason = reason::kNone;
+  AgentId agent{};
+  InteractionId interaction{};
+  QueueId queue{};  // home queue for interaction events
   Time arrival{};   // interaction's original arrival (interaction events)
   Time deadline{};  // ring timeout / wrap-up end / callback EWT base
   // Handles of `interaction` and `agent` while they are in the engine (see
@@ -285,6 +286,8 @@ struct Event {
   InteractionHandle handle{};
   AgentHandle agent_handle{};
 };
+
+static_assert(sizeof(Event) == 80, "see the field order");
 
 // True for the events the call layer must act on.
 bool is_command(EventType t);

@@ -50,10 +50,20 @@ class WaitHeap {
  public:
   using Tokens = std::vector<std::uint32_t>;
 
-  void push(const WaitEntry& e) {
+  // Returns whether `e` is now the top (the best valid entry). Sifts up as
+  // std::push_heap does; most arrivals come last in order and stay put.
+  bool push(const WaitEntry& e) {
+    std::size_t i = entries_.size();
     entries_.push_back(e);
-    std::push_heap(entries_.begin(), entries_.end(), later);
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 2;
+      if (!later(entries_[parent], e)) break;
+      entries_[i] = entries_[parent];
+      i = parent;
+    }
+    entries_[i] = e;
     ++live_;
+    return i == 0;
   }
   // One of the heap's valid entries has just become stale.
   void forget(const Tokens& tokens) {
