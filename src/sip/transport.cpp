@@ -28,10 +28,16 @@ using common::Error;
 // a recvfrom and a completion handler each.
 struct TransportManager::Udp {
   static constexpr size_t kBatch = 16;
-  Udp(asio::io_context& io, size_t max_message) : sock(io), slot_size(max_message + 1) {
-    bufs.resize(kBatch * slot_size);
+  // Slots are 17 cache lines further apart than a power of two: with the
+  // default 64 KiB limit, slots 64 KiB apart would all map to the same
+  // L1/L2 cache sets, and a batch of datagrams would evict itself between
+  // the kernel's copy and our parse.
+  static constexpr size_t kStagger = 17 * 64;
+  Udp(asio::io_context& io, size_t max_message)
+      : sock(io), slot_size(max_message + 1), stride((slot_size + 63) / 64 * 64 + kStagger) {
+    bufs.resize(kBatch * stride);
     for (size_t i = 0; i < kBatch; ++i) {
-      iov[i] = iovec{bufs.data() + i * slot_size, slot_size};
+      iov[i] = iovec{bufs.data() + i * stride, slot_size};
       msgs[i] = mmsghdr{};
     }
   }
@@ -57,6 +63,8 @@ struct TransportManager::Udp {
   std::vector<Outgoing> outbox;
   udp::socket sock;
   size_t slot_size;  // one more than the largest message, to see truncation
+  size_t stride;     // distance between slots in `bufs`
+  char peek = 0;     // udp_wait()'s one-byte MSG_PEEK target
   std::vector<char> bufs;
   std::array<iovec, kBatch> iov{};
   std::array<mmsghdr, kBatch> msgs{};
@@ -282,12 +290,20 @@ common::Status TransportManager::listen(const ListenAddress& where) {
   return common::ok_status();
 }
 
+// Waits for the next datagram with a one-byte MSG_PEEK receive rather than
+// async_wait(): Asio (1.74) re-arms the descriptor with epoll_ctl() on every
+// async_wait, one more system call per wake-up, while a receive is first
+// tried at once (a datagram that arrived meanwhile completes it without a
+// trip through epoll) and otherwise queued without epoll_ctl(). The peeked
+// datagram stays queued for udp_drain()'s recvmmsg().
 void TransportManager::udp_wait(const std::shared_ptr<Udp>& u) {
   std::weak_ptr<bool> alive = alive_;
-  u->sock.async_wait(udp::socket::wait_read, [this, u, alive](const boost::system::error_code& e) {
-    if (alive.expired() || e == asio::error::operation_aborted || !u->sock.is_open()) return;
-    udp_drain(u);
-  });
+  u->sock.async_receive(asio::buffer(&u->peek, 1), udp::socket::message_peek,
+                        [this, u, alive](const boost::system::error_code& e, size_t) {
+                          if (alive.expired() || e == asio::error::operation_aborted || !u->sock.is_open())
+                            return;
+                          udp_drain(u);
+                        });
 }
 
 namespace {
@@ -389,14 +405,16 @@ Peer udp_peer(const sockaddr_storage& a) {
 }  // namespace
 
 // Called when the socket is readable: takes everything queued, kBatch
-// datagrams per recvmmsg(), until the socket is empty (EAGAIN). Under load
-// the next datagram usually arrives while this one is processed, and one
-// more recvmmsg() is cheaper than a round trip through the reactor. A
-// datagram arriving after the EAGAIN raises a new readiness event, which the
-// wait queued below receives (one thread runs the io_context, so the reactor
-// cannot consume that event before the wait is queued). After kMaxRounds
-// the rest is left to a posted continuation, so timers and other sockets get
-// their turn under a flood.
+// datagrams per recvmmsg(), until a batch comes back short (the socket was
+// empty at that moment) or fails (EAGAIN). Under load the next datagram
+// usually arrives while this one is processed, and one more recvmmsg() is
+// cheaper than a round trip through the reactor. After a short batch,
+// udp_wait()'s receive looks at the socket once more at once, so a
+// datagram that arrived meanwhile is not left waiting; one arriving later
+// raises a readiness event for the queued receive (one thread runs the
+// io_context, so the reactor cannot consume that event before the receive
+// is queued). After kMaxRounds the rest is left to a posted continuation,
+// so timers and other sockets get their turn under a flood.
 void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
   constexpr int kMaxRounds = 64;
   std::weak_ptr<bool> alive = alive_;
@@ -417,6 +435,7 @@ void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
     in_udp_batch_ = false;
     for (const auto& other : udp_) udp_flush(*other);
     if (!u->sock.is_open()) return;
+    if (static_cast<size_t>(n) < Udp::kBatch) return udp_wait(u);
   }
   asio::post(io_, [this, u, alive] {
     if (!alive.expired() && u->sock.is_open()) udp_drain(u);
