@@ -210,6 +210,7 @@ class Stack {
   TransportManager transports_;
   TransactionLayer txns_;
   Registrar registrar_;
+  Registrar::Responder register_responder_;
   Guard guard_;
   DialogManager dialogs_;
   SessionHandler* handler_ = nullptr;
