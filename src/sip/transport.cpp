@@ -64,7 +64,6 @@ struct TransportManager::Udp {
   udp::socket sock;
   size_t slot_size;  // one more than the largest message, to see truncation
   size_t stride;     // distance between slots in `bufs`
-  char peek = 0;     // udp_wait()'s one-byte MSG_PEEK target
   std::vector<char> bufs;
   std::array<iovec, kBatch> iov{};
   std::array<mmsghdr, kBatch> msgs{};
@@ -290,20 +289,17 @@ common::Status TransportManager::listen(const ListenAddress& where) {
   return common::ok_status();
 }
 
-// Waits for the next datagram with a one-byte MSG_PEEK receive rather than
-// async_wait(): Asio (1.74) re-arms the descriptor with epoll_ctl() on every
-// async_wait, one more system call per wake-up, while a receive is first
-// tried at once (a datagram that arrived meanwhile completes it without a
-// trip through epoll) and otherwise queued without epoll_ctl(). The peeked
-// datagram stays queued for udp_drain()'s recvmmsg().
+// Waits for readiness. (A one-byte MSG_PEEK receive instead, which Asio
+// 1.74 queues without the epoll_ctl() it makes per async_wait, was tried:
+// it first peeks at once, and when that finds a datagram the completion
+// goes through an extra epoll_wait(0), so it cost more system calls, not
+// fewer.)
 void TransportManager::udp_wait(const std::shared_ptr<Udp>& u) {
   std::weak_ptr<bool> alive = alive_;
-  u->sock.async_receive(asio::buffer(&u->peek, 1), udp::socket::message_peek,
-                        [this, u, alive](const boost::system::error_code& e, size_t) {
-                          if (alive.expired() || e == asio::error::operation_aborted || !u->sock.is_open())
-                            return;
-                          udp_drain(u);
-                        });
+  u->sock.async_wait(udp::socket::wait_read, [this, u, alive](const boost::system::error_code& e) {
+    if (alive.expired() || e == asio::error::operation_aborted || !u->sock.is_open()) return;
+    udp_drain(u);
+  });
 }
 
 namespace {
@@ -405,16 +401,14 @@ Peer udp_peer(const sockaddr_storage& a) {
 }  // namespace
 
 // Called when the socket is readable: takes everything queued, kBatch
-// datagrams per recvmmsg(), until a batch comes back short (the socket was
-// empty at that moment) or fails (EAGAIN). Under load the next datagram
-// usually arrives while this one is processed, and one more recvmmsg() is
-// cheaper than a round trip through the reactor. After a short batch,
-// udp_wait()'s receive looks at the socket once more at once, so a
-// datagram that arrived meanwhile is not left waiting; one arriving later
-// raises a readiness event for the queued receive (one thread runs the
-// io_context, so the reactor cannot consume that event before the receive
-// is queued). After kMaxRounds the rest is left to a posted continuation,
-// so timers and other sockets get their turn under a flood.
+// datagrams per recvmmsg(), until the socket is empty (EAGAIN). Under load
+// the next datagram usually arrives while this one is processed, and one
+// more recvmmsg() is cheaper than a round trip through the reactor. A
+// datagram arriving after the EAGAIN raises a new readiness event, which the
+// wait queued below receives (one thread runs the io_context, so the reactor
+// cannot consume that event before the wait is queued). After kMaxRounds
+// the rest is left to a posted continuation, so timers and other sockets get
+// their turn under a flood.
 void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
   constexpr int kMaxRounds = 64;
   std::weak_ptr<bool> alive = alive_;
@@ -435,7 +429,6 @@ void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
     in_udp_batch_ = false;
     for (const auto& other : udp_) udp_flush(*other);
     if (!u->sock.is_open()) return;
-    if (static_cast<size_t>(n) < Udp::kBatch) return udp_wait(u);
   }
   asio::post(io_, [this, u, alive] {
     if (!alive.expired() && u->sock.is_open()) udp_drain(u);
