@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <random>
 
@@ -785,14 +786,35 @@ std::string Message::response_via(const Message& req, std::string_view top, cons
   return via->str();
 }
 
+bool Message::add_simple_response_via(Message& r, const Message& req, const Peer& from) {
+  const auto& ids = req.ids_;
+  if (!ids.valid || !ids.via_simple) return false;
+  // The received Via with rport's value and received= edited in, written
+  // straight into the response's buffer (as response_via() would build it).
+  std::string_view item = req.view(ids.via_item);
+  size_t rport_at = ids.via_rport_end ? ids.via_rport_end - ids.via_item.off : item.size();
+  char port[8];
+  std::string_view port_text;
+  if (ids.via_rport_end) {
+    port[0] = '=';
+    port_text = std::string_view(port, std::to_chars(port + 1, port + sizeof port, from.port).ptr - port);
+  }
+  bool received = req.view(ids.via_host) != from.ip;
+  r.add_header_parts(HeaderId::kVia, {item.substr(0, rport_at), port_text, item.substr(rport_at),
+                                      received ? ";received=" : "", received ? from.ip : ""});
+  return true;
+}
+
 Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag) {
   Message r = Message::response(status);
   bool first = true;
   req.for_each_value(HeaderId::kVia, [&](std::string_view v) {
-    if (first && from)
-      r.add_header(HeaderId::kVia, Message::response_via(req, v, *from));
-    else
+    if (first && from) {
+      if (!Message::add_simple_response_via(r, req, *from))
+        r.add_header(HeaderId::kVia, Message::response_via(req, v, *from));
+    } else {
       r.add_header(HeaderId::kVia, v);
+    }
     first = false;
     return true;
   });

@@ -225,6 +225,9 @@ class Message {
   void remember_idents(const NameAddrView& from, const NameAddrView& to, std::string_view via_item,
                        const ViaView& via);
   static std::string response_via(const Message& req, std::string_view top, const Peer& from);
+  // response_via() for a simple top Via, appended to `r` without a
+  // temporary; false (nothing added) when the Via is not simple.
+  static bool add_simple_response_via(Message& r, const Message& req, const Peer& from);
   friend Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag);
   void edited(HeaderId id);
 };

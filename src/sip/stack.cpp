@@ -288,7 +288,11 @@ bool Stack::rejected_stateless(const Message& req, const Peer& from) {
 
 void Stack::reply_stateless(const Peer& to, Message response) {
   response.add_header(HeaderId::kServer, config_.user_agent);
-  send_wire(to, response.serialize());
+  // Serialised into a buffer kept across responses; the transport copies
+  // the bytes where they must wait (the UDP batch's send buffer).
+  wire_scratch_.clear();
+  response.serialize_to(wire_scratch_);
+  send_wire(to, std::string_view(wire_scratch_));
 }
 
 std::string Stack::tag_for(ServerTxnId id) {

@@ -54,13 +54,15 @@ struct TransportManager::Udp {
   }
   // Datagrams produced while a received batch is processed; sent together
   // with sendmmsg() when the batch is done (one system call instead of one
-  // sendto() per response).
+  // sendto() per response). Their bytes are copied into one buffer kept
+  // across batches, so a response costs no allocation of its own.
   struct Outgoing {
-    std::string wire;
+    size_t off, len;  // in out_bytes
     sockaddr_storage addr;
     socklen_t addr_len;
   };
   std::vector<Outgoing> outbox;
+  std::string out_bytes;
   udp::socket sock;
   size_t slot_size;  // one more than the largest message, to see truncation
   size_t stride;     // distance between slots in `bufs`
@@ -466,15 +468,15 @@ std::vector<ListenAddress> TransportManager::bound() const {
 }
 
 bool TransportManager::send_view(const Peer& to, std::string_view wire) {
-  if (to.transport == Transport::kUdp) return send_udp(to, wire, nullptr);
+  if (to.transport == Transport::kUdp) return send_udp(to, wire);
   return send(to, std::string(wire));
 }
 
-// Inside a receive batch the datagram joins the listener's outbox (the
-// bytes moved in when we own them); otherwise it goes out at once with a
+// Inside a receive batch the datagram joins the listener's outbox (its
+// bytes copied into the outbox's buffer); otherwise it goes out at once with a
 // non-blocking sendto(): no handler, no copy. The listener's family is
 // known from bind(), so no getsockname() per send.
-bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::string* owned) {
+bool TransportManager::send_udp(const Peer& to, std::string_view wire) {
   boost::system::error_code ec;
   asio::ip::address addr;
   if (!address_cache().address(to.ip, addr)) return false;
@@ -486,9 +488,10 @@ bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::stri
       return !ec;
     }
     if (u->outbox.size() >= 4 * Udp::kBatch) udp_flush(*u);  // bounded
-    Udp::Outgoing o{owned ? std::move(*owned) : std::string(wire), {}, static_cast<socklen_t>(ep.size())};
+    Udp::Outgoing o{u->out_bytes.size(), wire.size(), {}, static_cast<socklen_t>(ep.size())};
+    u->out_bytes.append(wire);
     std::memcpy(&o.addr, ep.data(), ep.size());
-    u->outbox.push_back(std::move(o));
+    u->outbox.push_back(o);
     return true;
   }
   return false;
@@ -504,7 +507,7 @@ void TransportManager::udp_flush(Udp& u) {
     size_t n = std::min(Udp::kBatch, u.outbox.size() - done);
     for (size_t i = 0; i < n; ++i) {
       Udp::Outgoing& o = u.outbox[done + i];
-      iov[i] = iovec{o.wire.data(), o.wire.size()};
+      iov[i] = iovec{u.out_bytes.data() + o.off, o.len};
       msgs[i].msg_hdr.msg_name = &o.addr;
       msgs[i].msg_hdr.msg_namelen = o.addr_len;
       msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -516,10 +519,16 @@ void TransportManager::udp_flush(Udp& u) {
     done += static_cast<size_t>(sent);
   }
   u.outbox.clear();
+  // Keeps its capacity for the next batch, unless a burst of large
+  // datagrams grew it beyond what a usual batch needs.
+  if (u.out_bytes.capacity() > (1u << 20))
+    std::string().swap(u.out_bytes);
+  else
+    u.out_bytes.clear();
 }
 
 bool TransportManager::send(const Peer& to, std::string wire) {
-  if (to.transport == Transport::kUdp) return send_udp(to, wire, &wire);
+  if (to.transport == Transport::kUdp) return send_udp(to, wire);
   if (auto it = conns_.find(to.flow); to.flow && it != conns_.end()) {
     it->second->write(std::move(wire));
     return true;
