@@ -123,6 +123,48 @@ TEST(MessageIdents, TortureMessagesAgreeWithFullParse) {
   EXPECT_GT(checked, 10);
 }
 
+// UriView::str() writes what the owned URI's str() does, for every URI in
+// the valid torture messages (Request-URI, From, To, Contacts).
+TEST(UriViewStr, MatchesTheOwnedForm) {
+  int compared = 0;
+  auto check = [&](std::string_view text, const std::string& path) {
+    UriView v;
+    if (v.parse(text)) return;
+    EXPECT_EQ(v.str(), v.owned().str()) << path << ": " << text;
+    ++compared;
+  };
+  for (const auto& [path, m] : valid_torture_messages()) {
+    if (m.is_request()) check(m.request_uri(), path);
+    for (HeaderId id : {HeaderId::kFrom, HeaderId::kTo, HeaderId::kContact}) {
+      m.for_each_value(id, [&](std::string_view value) {
+        NameAddrView na;
+        if (!na.parse(value) && !na.wildcard) {
+          EXPECT_EQ(na.uri.str(), na.uri.owned().str()) << path;
+          ++compared;
+        }
+        return true;
+      });
+    }
+  }
+  for (const char* u :
+       {"sip:a@b", "SIPS:A@Example.COM:5061;Transport=TCP;lr?subject=x", "sip:[::1]:5060;maddr=x",
+        "sip:u:pw@h;flag", "tel:+1-201-555-0123;phone-context=x", "mailto:a@b"})
+    check(u, "literal");
+  EXPECT_GT(compared, 30);
+}
+
+TEST(FindParam, FirstMatchCaseInsensitiveQuotedOrNot) {
+  ParamView p;
+  ASSERT_TRUE(find_param(";q=0.5;Expires=\"6\\0\";expires=1", true, "expires", p));
+  EXPECT_EQ(p.name, "Expires");
+  EXPECT_TRUE(p.escaped);
+  EXPECT_EQ(param_value(p), "60");
+  ASSERT_TRUE(find_param(";lr;transport=tcp", false, "lr", p));
+  EXPECT_FALSE(p.has_value);
+  EXPECT_FALSE(find_param(";a=1", false, "b", p));
+  EXPECT_FALSE(find_param("", true, "a", p));
+}
+
 // for_each_value() walks exactly what values() returns, on every header of
 // every valid torture message (list headers with quotes, <> and escapes
 // among them), and stops when asked to.
