@@ -51,7 +51,10 @@ inline void md5_step(Regs& r, const std::uint32_t* x, const std::array<std::uint
   // the others in the roles of b, c, d (RFC 1321's [abcd k s i] pattern).
   constexpr int A = (4 - I % 4) % 4, B = (A + 1) % 4, C = (A + 2) % 4, D = (A + 3) % 4;
   constexpr int kRound = I / 16;
-  constexpr int K = kRound == 0 ? I : kRound == 1 ? (5 * I + 1) % 16 : kRound == 2 ? (3 * I + 5) % 16 : (7 * I) % 16;
+  constexpr int K = kRound == 0   ? I
+                    : kRound == 1 ? (5 * I + 1) % 16
+                    : kRound == 2 ? (3 * I + 5) % 16
+                                  : (7 * I) % 16;
   constexpr int S = kShift[kRound][I % 4];
   const std::uint32_t b = r.v[B], c = r.v[C], d = r.v[D];
   std::uint32_t f;

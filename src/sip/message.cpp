@@ -471,6 +471,9 @@ void Message::remember_idents(const NameAddrView& from, const NameAddrView& to, 
   ids_.via_has_branch = !via.branch.name.empty();
   ids_.via_branch = span_of(via.branch.value);
   ids_.via_simple = !via.has_comment && via.received.name.empty() && !via.rport.has_value;
+  ids_.to_user = span_of(to.uri.user);
+  ids_.to_host = span_of(to.uri.host);
+  ids_.to_is_sip = to.uri.is_sip && !to.wildcard;
   if (!via.rport.name.empty() && !via.rport.has_value)
     ids_.via_rport_end = span_of(via.rport.name).off + static_cast<std::uint32_t>(via.rport.name.size());
   ids_.valid = true;
@@ -715,6 +718,11 @@ std::string Message::to_tag() const {
   if (ids_.valid) return std::string(view(ids_.to_tag));
   auto t = to();
   return t ? t->tag() : std::string();
+}
+
+std::optional<Message::ToIds> Message::to_ids() const {
+  if (!ids_.valid) return std::nullopt;
+  return ToIds{view(ids_.to_user), view(ids_.to_host), ids_.to_is_sip};
 }
 
 void Message::edited(HeaderId id) {

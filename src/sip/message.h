@@ -182,6 +182,14 @@ class Message {
     std::uint16_t port = 0;
   };
   std::optional<ViaIds> via_ids() const;
+  // The To URI's user and host as validation read them (views into this
+  // message), for a parsed message whose To was not edited since; nullopt
+  // otherwise (then parse header(HeaderId::kTo)).
+  struct ToIds {
+    std::string_view user, host;
+    bool is_sip = false;  // sip or sips
+  };
+  std::optional<ToIds> to_ids() const;
   std::string from_tag() const;
   std::string to_tag() const;
   bool has_to_tag() const { return ids_.valid ? ids_.to_tag.len > 0 : !to_tag().empty(); }
@@ -215,6 +223,8 @@ class Message {
     // received= already there); rport_end: after the bare "rport" (0: none).
     bool via_simple = false;
     std::uint32_t via_rport_end = 0;
+    Span to_user, to_host;
+    bool to_is_sip = false;
   };
   Idents ids_;
   // `v` must be empty or lie within buf_.

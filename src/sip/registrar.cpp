@@ -133,7 +133,6 @@ Message Registrar::challenge(const Message& req, const Peer& from, std::string_v
 // must outlive this and must not move: `realm` may view `domain`).
 struct Registrar::Request {
   const Message* req = nullptr;
-  NameAddrView to;
   boost::container::small_vector<NameAddrView, 2> contacts;  // parsed before any auth work
   DigestCredentialsView creds;                               // for our realm, when has_creds
   bool has_creds = false;
@@ -152,8 +151,17 @@ struct Registrar::Request {
   // 0 when the request can be worked on, else the status to answer (400).
   int read(const Message& m, std::string_view fixed_realm) {
     req = &m;
-    // Only the To URI's user and host are needed: read them from the text.
-    if (to.parse(m.header(HeaderId::kTo)) || to.wildcard || !to.uri.is_sip || to.uri.user.empty()) return 400;
+    // Only the To URI's user and host are needed: as validation read them,
+    // or from the text of an edited (or built) message.
+    Message::ToIds to;
+    if (auto ids = m.to_ids()) {
+      to = *ids;
+    } else {
+      NameAddrView na;
+      if (na.parse(m.header(HeaderId::kTo)) || na.wildcard) return 400;
+      to = Message::ToIds{na.uri.user, na.uri.host, na.uri.is_sip};
+    }
+    if (!to.is_sip || to.user.empty()) return 400;
     // Contacts must parse before we spend anything on auth (RFC 4475 regbadct).
     contacts.clear();
     bool bad = false;
@@ -164,13 +172,13 @@ struct Registrar::Request {
       return !bad;
     });
     if (bad) return 400;
-    if (to.uri.user.find('%') == std::string_view::npos) {
-      user = to.uri.user;
+    if (to.user.find('%') == std::string_view::npos) {
+      user = to.user;
     } else {
-      user_owned = unescape(to.uri.user).value_or(std::string(to.uri.user));
+      user_owned = unescape(to.user).value_or(std::string(to.user));
       user = user_owned;
     }
-    domain = to_lower(to.uri.host);
+    domain = to_lower(to.host);
     realm = fixed_realm.empty() ? std::string_view(domain) : fixed_realm;
     aor.clear();
     aor.append(user).append("@").append(domain);

@@ -49,6 +49,24 @@ TEST(MessageIdents, EscapedTagFallsBackToFullParse) {
   EXPECT_EQ(m.to_tag(), "");
 }
 
+// The registrar reads the To URI's user and host as validation found them;
+// an edited To (or a built message) has none kept.
+TEST(MessageIdents, ToUserAndHostKeptUntilToIsEdited) {
+  auto m =
+      parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "\"Bob\" <sips:b%41@Y.example>"));
+  auto to = m.to_ids();
+  ASSERT_TRUE(to);
+  EXPECT_EQ(to->user, "b%41");  // as received: the registrar unescapes
+  EXPECT_EQ(to->host, "Y.example");
+  EXPECT_TRUE(to->is_sip);
+  auto tel = parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "<tel:+12015550123>"));
+  ASSERT_TRUE(tel.to_ids());
+  EXPECT_FALSE(tel.to_ids()->is_sip);
+  m.set_header(HeaderId::kTo, "<sip:c@z>");
+  EXPECT_FALSE(m.to_ids());
+  EXPECT_FALSE(Message::request("REGISTER", "sip:z").to_ids());
+}
+
 TEST(MessageIdents, EditingFromDropsTheKeptTag) {
   auto m = parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=old", "<sip:b@y>"));
   m.set_header(HeaderId::kFrom, "<sip:x@y>;tag=new");
