@@ -228,6 +228,66 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+namespace {
+// Buffers of destroyed Messages, reused LIFO by the next ones on the same
+// thread (the stack runs on one). Bounded in count and size: a burst of
+// large messages is not kept.
+struct BufferPool {
+  static constexpr size_t kMax = 64;
+  static constexpr size_t kMaxBytes = 8192;
+  static constexpr size_t kMaxHeaders = 64;
+  std::vector<std::string> strings;
+  std::vector<std::vector<Message::Header>> headers;
+  ~BufferPool();
+};
+// Set when this thread's pool is destroyed (thread exit): Messages that
+// outlive it (statics, other thread_locals) then just free their buffers.
+thread_local bool pool_gone = false;
+BufferPool::~BufferPool() { pool_gone = true; }
+
+BufferPool* pool() {
+  if (pool_gone) return nullptr;
+  thread_local BufferPool p;
+  return &p;
+}
+
+void reserve_headers(std::vector<Message::Header>& h, size_t n) {
+  BufferPool* p = pool();
+  if (p && h.capacity() == 0 && !p->headers.empty()) {
+    h = std::move(p->headers.back());
+    p->headers.pop_back();
+  }
+  h.reserve(n);
+}
+}  // namespace
+
+std::string message_buffer() {
+  BufferPool* p = pool();
+  if (!p || p->strings.empty()) {
+    std::string s;
+    s.reserve(1024);
+    return s;
+  }
+  std::string s = std::move(p->strings.back());
+  p->strings.pop_back();
+  return s;
+}
+
+Message::~Message() {
+  BufferPool* p = pool();
+  if (!p) return;
+  if (buf_.capacity() >= 256 && buf_.capacity() <= BufferPool::kMaxBytes &&
+      p->strings.size() < BufferPool::kMax) {
+    buf_.clear();
+    p->strings.push_back(std::move(buf_));
+  }
+  if (headers_.capacity() >= 8 && headers_.capacity() <= BufferPool::kMaxHeaders &&
+      p->headers.size() < BufferPool::kMax) {
+    headers_.clear();
+    p->headers.push_back(std::move(headers_));
+  }
+}
+
 Span Message::append(std::string_view s) {
   Span sp{static_cast<std::uint32_t>(buf_.size()), static_cast<std::uint32_t>(s.size())};
   buf_.append(s);
@@ -317,7 +377,7 @@ common::Status Message::parse_into(Message& m, Framing framing) {
   // Header fields. The header section ends at body_start - (CRLF or LF).
   std::vector<std::pair<size_t, size_t>> folded;  // header index, end offset
   size_t header_end = body_start;
-  m.headers_.reserve(16);
+  reserve_headers(m.headers_, 16);
   while (pos < header_end) {
     next_line(pos, ls, ll);
     if (ll == 0) break;  // the blank line
@@ -482,8 +542,8 @@ void Message::remember_idents(const NameAddrView& from, const NameAddrView& to, 
 Message Message::request(std::string_view method, std::string_view request_uri) {
   Message m;
   m.is_request_ = true;
-  m.buf_.reserve(512);
-  m.headers_.reserve(12);
+  m.buf_ = message_buffer();
+  reserve_headers(m.headers_, 12);
   m.method_ = m.append(method);
   m.uri_ = m.append(request_uri);
   return m;
@@ -492,8 +552,8 @@ Message Message::request(std::string_view method, std::string_view request_uri) 
 Message Message::response(int status, std::string_view reason) {
   Message m;
   m.is_request_ = false;
-  m.buf_.reserve(512);
-  m.headers_.reserve(12);
+  m.buf_ = message_buffer();
+  reserve_headers(m.headers_, 12);
   m.status_ = status;
   m.reason_ = m.append(reason.empty() ? reason_phrase(status) : reason);
   return m;

@@ -102,6 +102,14 @@ class Message {
   };
 
   Message() = default;
+  // The buffers of a Message that goes away are kept for the next ones on
+  // this thread (see message_buffer()): a request and its response then
+  // cost no allocation of their own.
+  ~Message();
+  Message(const Message&) = default;
+  Message(Message&&) noexcept = default;
+  Message& operator=(const Message&) = default;
+  Message& operator=(Message&&) noexcept = default;
   // On failure the bytes are moved to *keep_on_error if given (for an
   // error response); otherwise they are freed.
   static common::Result<Message> parse(std::string data, Framing framing = Framing::kDatagram,
@@ -250,6 +258,10 @@ std::string_view reason_phrase(int status);
 // the top Via gets received= and, if the client asked, rport= (RFC 3581).
 Message make_response(const Message& req, int status, const Peer* from = nullptr,
                       std::string_view to_tag = {});
+// An empty string with room for a typical message, from the buffers that
+// Messages on this thread gave back (or newly reserved): the transport
+// copies a received datagram into it before Message::parse().
+std::string message_buffer();
 std::string random_token(size_t hex_digits);
 // Writes `hex_digits` random lower-case hex digits to `out` (not for secrets:
 // tags and branches only).

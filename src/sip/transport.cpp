@@ -425,7 +425,9 @@ void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
       bool truncated = (m.msg_hdr.msg_flags & MSG_TRUNC) != 0;
       if (m.msg_len == 0 || truncated || m.msg_len > config_.max_message_size) continue;
       const char* data = static_cast<const char*>(m.msg_hdr.msg_iov->iov_base);
-      deliver(std::string(data, m.msg_len), udp_peer(u->addrs[static_cast<size_t>(i)]));
+      std::string bytes = message_buffer();
+      bytes.assign(data, m.msg_len);
+      deliver(std::move(bytes), udp_peer(u->addrs[static_cast<size_t>(i)]));
       if (alive.expired()) return;  // we are gone: nothing left to flush
     }
     in_udp_batch_ = false;

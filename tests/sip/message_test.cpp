@@ -171,6 +171,41 @@ TEST(UriViewStr, MatchesTheOwnedForm) {
   EXPECT_GT(compared, 30);
 }
 
+// A Message's buffer goes back to this thread's pool when it is destroyed
+// and is what message_buffer() hands out next (empty, capacity kept);
+// copies own their bytes, and a moved-from Message gives nothing back.
+TEST(MessageBuffers, DestroyedMessagesBufferIsReused) {
+  const void* data = nullptr;
+  {
+    std::string b = message_buffer();
+    EXPECT_TRUE(b.empty());
+    EXPECT_GE(b.capacity(), 256u);
+    b.assign(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "<sip:b@y>"));
+    auto m = Message::parse(std::move(b));
+    ASSERT_TRUE(m.ok());
+    Message copy = *m;
+    Message moved = std::move(copy);
+    data = m->call_id().data();
+    EXPECT_EQ(moved.call_id(), m->call_id());
+    EXPECT_NE(moved.call_id().data(), data);
+  }
+  // `moved` went last (its own buffer), then `m`: LIFO gives m's next but
+  // one; either way both came back and the strings are empty.
+  std::string first = message_buffer();
+  std::string second = message_buffer();
+  EXPECT_TRUE(first.empty() && second.empty());
+  auto owns = [&](const std::string& s) { return data >= s.data() && data < s.data() + s.capacity(); };
+  EXPECT_TRUE(owns(first) || owns(second));
+  // A large buffer is not kept (it would be the next one handed out).
+  {
+    std::string big(64 * 1024, 'x');
+    big.assign(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "<sip:b@y>"));
+    auto m = Message::parse(std::move(big));
+    ASSERT_TRUE(m.ok());
+  }
+  EXPECT_LE(message_buffer().capacity(), 8192u);
+}
+
 TEST(FindParam, FirstMatchCaseInsensitiveQuotedOrNot) {
   ParamView p;
   ASSERT_TRUE(find_param(";q=0.5;Expires=\"6\\0\";expires=1", true, "expires", p));
