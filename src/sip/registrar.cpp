@@ -226,7 +226,7 @@ void Registrar::handle(const Message& req, const Peer& from, const Responder& re
   challenge_or_verify(r, from, respond);
 }
 
-void Registrar::challenge_or_verify(const Request& r, const Peer& from, const Responder& respond) {
+void Registrar::challenge_or_verify(Request& r, const Peer& from, const Responder& respond) {
   const Message& req = *r.req;
   if (!r.has_creds || !r.creds.algorithm_supported)
     return respond(from, challenge(req, from, r.realm, false, config_.offer_sha256));
@@ -238,8 +238,7 @@ void Registrar::challenge_or_verify(const Request& r, const Peer& from, const Re
     case NonceManager::Check::kValid:
       break;
   }
-  auto& rw = const_cast<Request&>(r);  // the tenant is looked up once the nonce is good
-  rw.tenant = store_.tenant_for_domain(r.domain);
+  r.tenant = store_.tenant_for_domain(r.domain);  // looked up once the nonce is good
   if (!r.tenant || r.creds.username != r.user) return verify(r, from, respond, nullptr);
   // Most stores hold credentials in memory: read in place, no request state.
   struct AtOnce final : CredentialStore::Visitor {

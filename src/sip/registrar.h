@@ -181,7 +181,7 @@ class Registrar {
                     bool sha256) const;
   struct Request;  // a REGISTER's To, Contacts and credentials, as views
   struct PendingAuth;
-  void challenge_or_verify(const Request& r, const Peer& from, const Responder& respond);
+  void challenge_or_verify(Request& r, const Peer& from, const Responder& respond);
   void verify(const Request& r, const Peer& from, const Responder& respond, const Credential* cred);
   void authenticated(const Request& r, const Peer& from, const Responder& respond);
   void emit(BindingEvent e, const Binding& b) {
