@@ -67,16 +67,28 @@ void DbCredentialStore::lookup(std::string_view tenant, std::string_view user,
 
 bool DbCredentialStore::lookup_now(std::string_view tenant, std::string_view user,
                                    std::optional<sip::Credential>& out) {
+  struct Copy final : Visitor {
+    std::optional<sip::Credential>* out;
+    void on(const sip::Credential* c) override {
+      if (c)
+        *out = *c;
+      else
+        out->reset();
+    }
+  } copy;
+  copy.out = &out;
+  return visit_now(tenant, user, copy);
+}
+
+bool DbCredentialStore::visit_now(std::string_view tenant, std::string_view user, Visitor& visitor) {
+  // Held until the visitor returns: a reload() meanwhile swaps in a new
+  // snapshot without freeing this one.
   auto snap = snapshot();
   std::string key;
   key.reserve(tenant.size() + 1 + user.size());
   key.append(tenant).push_back('\0');
   key.append(user);
-  const sip::Credential* c = snap->credentials.find(key);
-  if (c)
-    out = *c;
-  else
-    out.reset();
+  visitor.on(snap->credentials.find(key));
   return true;
 }
 

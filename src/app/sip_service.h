@@ -38,6 +38,8 @@ class DbCredentialStore final : public sip::CredentialStore {
               std::function<void(std::optional<sip::Credential>)> done) override;
   bool lookup_now(std::string_view tenant, std::string_view user,
                   std::optional<sip::Credential>& out) override;
+  // The entry read in place while the snapshot is held (no copy per REGISTER).
+  bool visit_now(std::string_view tenant, std::string_view user, Visitor& visitor) override;
 
  private:
   struct Snapshot {

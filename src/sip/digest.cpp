@@ -45,34 +45,42 @@ std::string to_hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-// Reads one auth-param value at `i` (token or quoted-string with escapes).
-// A quoted value without escapes (the usual case) is taken in one piece.
-bool read_auth_value(std::string_view s, size_t& i, std::string& val) {
+// Reads one auth-param value at `i` (token or quoted-string with escapes)
+// as a view into `s`; a quoted value with escapes is unescaped into
+// `scratch` (reserved to s.size() on first use, so views into it stay
+// valid: the unescaped values together are never longer than `s`).
+bool read_auth_value(std::string_view s, size_t& i, std::string& scratch, std::string_view& val) {
   if (i < s.size() && s[i] == '"') {
     ++i;
     size_t close = s.find('"', i);
     if (close == std::string_view::npos) return false;  // unterminated
     std::string_view run = s.substr(i, close - i);
     if (run.find('\\') == std::string_view::npos) {
-      val.assign(run);
+      val = run;
       i = close + 1;
       return true;
     }
+    if (scratch.capacity() < s.size()) {
+      scratch.clear();
+      scratch.reserve(s.size());
+    }
+    size_t start = scratch.size();
     while (i < s.size()) {
       char c = s[i++];
       if (c == '\\' && i < s.size()) {
-        val.push_back(s[i++]);
+        scratch.push_back(s[i++]);
       } else if (c == '"') {
+        val = std::string_view(scratch).substr(start);
         return true;
       } else {
-        val.push_back(c);
+        scratch.push_back(c);
       }
     }
     return false;  // unterminated
   }
   size_t vs = i;
   while (i < s.size() && s[i] != ',' && s[i] != ' ') ++i;
-  val.assign(s.substr(vs, i - vs));
+  val = s.substr(vs, i - vs);
   return true;
 }
 
@@ -80,11 +88,12 @@ bool read_auth_value(std::string_view s, size_t& i, std::string& val) {
 // `on_param(key, value)`; keys are case-insensitive, so handlers compare
 // them with iequals (no lower-cased copy: this runs on every authenticated
 // REGISTER, as does the absence of an intermediate list). At most 32 params.
+// Values are views into `s` or `scratch` (see read_auth_value).
 template <class F>
-bool parse_auth_params(std::string_view s, F&& on_param) {
+bool parse_auth_params(std::string_view s, std::string& scratch, F&& on_param) {
   size_t i = 0;
   int count = 0;
-  std::string val;
+  std::string_view val;
   while (i < s.size()) {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == ',' || s[i] == '\r' || s[i] == '\n')) ++i;
     if (i >= s.size()) break;
@@ -95,8 +104,7 @@ bool parse_auth_params(std::string_view s, F&& on_param) {
     if (i >= s.size() || s[i] != '=') return false;
     ++i;
     while (i < s.size() && s[i] == ' ') ++i;
-    val.clear();
-    if (!read_auth_value(s, i, val)) return false;
+    if (!read_auth_value(s, i, scratch, val)) return false;
     if (key.empty() || ++count > 33) return false;
     on_param(key, val);
   }
@@ -157,7 +165,7 @@ size_t hash_hex(DigestAlgorithm a, std::initializer_list<std::string_view> parts
 constexpr size_t kMaxHex = 2 * EVP_MAX_MD_SIZE;
 
 // The expected `response` (RFC 7616 §3.4.1) as hex into `out`.
-size_t response_hex(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+size_t response_hex(DigestAlgorithm a, std::string_view ha1, const DigestCredentialsView& c,
                     std::string_view method, char* out) {
   char ha2[kMaxHex];
   size_t ha2_len = hash_hex(a, {method, ":", c.uri}, ha2);
@@ -173,18 +181,24 @@ std::string digest_hex(DigestAlgorithm a, std::string_view data) {
   return std::string(out, hash_hex(a, {data}, out));
 }
 
+size_t digest_ha1_to(DigestAlgorithm a, std::string_view user, std::string_view realm,
+                     std::string_view password, char* out) {
+  return hash_hex(a, {user, ":", realm, ":", password}, out);
+}
+
 std::string digest_ha1(DigestAlgorithm a, std::string_view user, std::string_view realm,
                        std::string_view password) {
   char out[kMaxHex];
-  return std::string(out, hash_hex(a, {user, ":", realm, ":", password}, out));
+  return std::string(out, digest_ha1_to(a, user, realm, password, out));
 }
 
-Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value) {
+const char* DigestCredentialsView::parse(std::string_view header_value, std::string& scratch) {
   bool ok;
   std::string_view rest = strip_scheme(header_value, ok);
-  if (!ok) return Error::invalid("authorization", "not a Digest credential");
-  DigestCredentials c;
-  auto field = [&c](std::string_view k) -> std::string* {
+  if (!ok) return "not a Digest credential";
+  DigestCredentialsView& c = *this;
+  c = DigestCredentialsView{};
+  auto field = [&c](std::string_view k) -> std::string_view* {
     if (iequals(k, "username")) return &c.username;
     if (iequals(k, "realm")) return &c.realm;
     if (iequals(k, "nonce")) return &c.nonce;
@@ -196,8 +210,8 @@ Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value
     if (iequals(k, "opaque")) return &c.opaque;
     return nullptr;
   };
-  bool ok_params = parse_auth_params(rest, [&](std::string_view k, const std::string& v) {
-    if (std::string* f = field(k)) {
+  bool ok_params = parse_auth_params(rest, scratch, [&](std::string_view k, std::string_view v) {
+    if (std::string_view* f = field(k)) {
       *f = v;
     } else if (iequals(k, "algorithm")) {
       auto a = parse_algorithm(v);
@@ -205,12 +219,46 @@ Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value
       c.algorithm = a.value_or(DigestAlgorithm::kMd5);
     }
   });
-  if (!ok_params) return Error::invalid("authorization", "malformed auth-params");
+  if (!ok_params) return "malformed auth-params";
   if (c.username.empty() || c.nonce.empty() || c.response.empty() || c.uri.empty())
-    return Error::invalid("authorization", "missing username, nonce, uri or response");
-  if (!c.qop.empty() && (c.cnonce.empty() || c.nc.empty()))
-    return Error::invalid("authorization", "qop without cnonce/nc");
+    return "missing username, nonce, uri or response";
+  if (!c.qop.empty() && (c.cnonce.empty() || c.nc.empty())) return "qop without cnonce/nc";
+  return nullptr;
+}
+
+Result<DigestCredentials> DigestCredentials::parse(std::string_view header_value) {
+  std::string scratch;
+  DigestCredentialsView v;
+  if (const char* err = v.parse(header_value, scratch)) return Error::invalid("authorization", err);
+  DigestCredentials c;
+  c.username = v.username;
+  c.realm = v.realm;
+  c.nonce = v.nonce;
+  c.uri = v.uri;
+  c.response = v.response;
+  c.cnonce = v.cnonce;
+  c.nc = v.nc;
+  c.qop = v.qop;
+  c.opaque = v.opaque;
+  c.algorithm = v.algorithm;
+  c.algorithm_supported = v.algorithm_supported;
   return c;
+}
+
+DigestCredentialsView DigestCredentials::view() const {
+  DigestCredentialsView v;
+  v.username = username;
+  v.realm = realm;
+  v.nonce = nonce;
+  v.uri = uri;
+  v.response = response;
+  v.cnonce = cnonce;
+  v.nc = nc;
+  v.qop = qop;
+  v.opaque = opaque;
+  v.algorithm = algorithm;
+  v.algorithm_supported = algorithm_supported;
+  return v;
 }
 
 Result<DigestChallenge> DigestChallenge::parse(std::string_view header_value) {
@@ -219,7 +267,8 @@ Result<DigestChallenge> DigestChallenge::parse(std::string_view header_value) {
   if (!ok) return Error::invalid("www-authenticate", "not a Digest challenge");
   DigestChallenge ch;
   bool unsupported = false;
-  bool ok_params = parse_auth_params(rest, [&](std::string_view k, const std::string& v) {
+  std::string scratch;
+  bool ok_params = parse_auth_params(rest, scratch, [&](std::string_view k, std::string_view v) {
     if (iequals(k, "realm"))
       ch.realm = v;
     else if (iequals(k, "nonce"))
@@ -254,10 +303,10 @@ std::string DigestChallenge::str() const {
 std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
                             std::string_view method) {
   char out[kMaxHex];
-  return std::string(out, response_hex(a, ha1, c, method, out));
+  return std::string(out, response_hex(a, ha1, c.view(), method, out));
 }
 
-bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentialsView& c,
                              std::string_view method) {
   char out[kMaxHex];
   return constant_time_equals(std::string_view(out, response_hex(a, ha1, c, method, out)), c.response);
@@ -377,17 +426,21 @@ void NonceManager::mac(std::string_view ts_hex, std::string_view realm, char* ou
   write_hex(md, 16, out);
 }
 
-std::string NonceManager::issue(std::string_view realm, std::int64_t now_ms) const {
-  char nonce[48];
+void NonceManager::issue_to(std::string_view realm, std::int64_t now_ms, char* out) const {
   auto ts = static_cast<std::uint64_t>(now_ms);
-  for (int i = 15; i >= 0; --i, ts >>= 4) nonce[i] = "0123456789abcdef"[ts & 15];
-  mac(std::string_view(nonce, 16), realm, nonce + 16);
+  for (int i = 15; i >= 0; --i, ts >>= 4) out[i] = "0123456789abcdef"[ts & 15];
+  mac(std::string_view(out, 16), realm, out + 16);
+}
+
+std::string NonceManager::issue(std::string_view realm, std::int64_t now_ms) const {
+  char nonce[kNonceSize];
+  issue_to(realm, now_ms, nonce);
   return std::string(nonce, sizeof nonce);
 }
 
 NonceManager::Check NonceManager::check(std::string_view nonce, std::string_view realm,
                                         std::int64_t now_ms) const {
-  if (nonce.size() != 48) return Check::kInvalid;
+  if (nonce.size() != kNonceSize) return Check::kInvalid;
   std::string_view ts = nonce.substr(0, 16);
   char expected[32];
   mac(ts, realm, expected);

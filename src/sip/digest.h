@@ -29,6 +29,21 @@ std::string digest_hex(DigestAlgorithm a, std::string_view data);
 std::string digest_ha1(DigestAlgorithm a, std::string_view user, std::string_view realm,
                        std::string_view password);
 
+// Authorization / Proxy-Authorization credentials as views: into the
+// header value, or into `scratch` for quoted values with backslash escapes
+// (rare). The registrar reads every authenticated REGISTER this way, with
+// no allocation; DigestCredentials below is the owned form of the same
+// parse.
+struct DigestCredentialsView {
+  std::string_view username, realm, nonce, uri, response, cnonce, nc, qop, opaque;
+  DigestAlgorithm algorithm = DigestAlgorithm::kMd5;
+  bool algorithm_supported = true;  // false for e.g. MD5-sess, SHA-512-256
+
+  // nullptr on success, else what is wrong. `scratch` must outlive the
+  // views; it is written only when a value needs unescaping.
+  const char* parse(std::string_view header_value, std::string& scratch);
+};
+
 // Parsed Authorization / Proxy-Authorization credentials.
 struct DigestCredentials {
   std::string username, realm, nonce, uri, response, cnonce, nc, qop, opaque;
@@ -36,6 +51,7 @@ struct DigestCredentials {
   bool algorithm_supported = true;  // false for e.g. MD5-sess, SHA-512-256
 
   static common::Result<DigestCredentials> parse(std::string_view header_value);
+  DigestCredentialsView view() const;
 };
 
 // Parsed WWW-Authenticate challenge (client side, for tests and qualify).
@@ -52,8 +68,15 @@ struct DigestChallenge {
 std::string digest_response(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
                             std::string_view method);
 // Whether c.response is the expected one (constant time; no allocation).
-bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentialsView& c,
                              std::string_view method);
+inline bool digest_response_matches(DigestAlgorithm a, std::string_view ha1, const DigestCredentials& c,
+                                    std::string_view method) {
+  return digest_response_matches(a, ha1, c.view(), method);
+}
+// HA1 into `out` (room for 64 characters); returns its length.
+size_t digest_ha1_to(DigestAlgorithm a, std::string_view user, std::string_view realm,
+                     std::string_view password, char* out);
 // Builds an Authorization (or Proxy-Authorization) value answering `ch`
 // (client side, RFC 7616 §3.4): qop=auth with `cnonce` and `nc` when the
 // challenge offers "auth" in its qop list, the RFC 2069 form (no qop) when
@@ -85,7 +108,10 @@ class NonceManager {
   ~NonceManager();
   NonceManager(const NonceManager&) = delete;
   NonceManager& operator=(const NonceManager&) = delete;
+  static constexpr size_t kNonceSize = 48;  // 16 hex digits of time, 32 of MAC
   std::string issue(std::string_view realm, std::int64_t now_ms) const;
+  // The same nonce written to `out` (kNonceSize characters).
+  void issue_to(std::string_view realm, std::int64_t now_ms, char* out) const;
   enum class Check { kValid, kStale, kInvalid };
   Check check(std::string_view nonce, std::string_view realm, std::int64_t now_ms) const;
 

@@ -27,15 +27,13 @@ bool Guard::is_scanner(const Message& msg) const {
   std::string_view from_raw = msg.header(HeaderId::kFrom);
   if (ua_raw.empty() && from_raw.empty()) return false;
   std::array<char, 256> ua_buf;
-  std::array<char, 64> from_buf;
   std::string_view ua = lower_prefix(ua_raw, ua_buf);
-  std::string_view from = lower_prefix(from_raw, from_buf);
-  for (const auto& s : scanners_lower_) {
+  for (const auto& s : scanners_lower_)
     if (ua.find(s) != std::string_view::npos) return true;
-    // svwar/svmap also put their name in From's display name.
-    if (s == "sipvicious" && from.find(s) != std::string_view::npos) return true;
-  }
-  return false;
+  // svwar/svmap also put their name in From's display name.
+  if (!sipvicious_listed_ || from_raw.empty()) return false;
+  std::array<char, 64> from_buf;
+  return lower_prefix(from_raw, from_buf).find("sipvicious") != std::string_view::npos;
 }
 
 Guard::Verdict Guard::admit(const Message& msg, const std::string& ip, common::SteadyTime now) {

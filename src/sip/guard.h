@@ -13,6 +13,7 @@
 // carrier's trunk or 127.0.0.1 for load tests) bypass rate limits and bans.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -44,6 +45,8 @@ class Guard {
 
   explicit Guard(GuardConfig config) : config_(std::move(config)) {
     for (const auto& a : config_.scanner_agents) scanners_lower_.push_back(to_lower(a));
+    sipvicious_listed_ =
+        std::find(scanners_lower_.begin(), scanners_lower_.end(), "sipvicious") != scanners_lower_.end();
   }
   // Called for every received request (responses are only rate-counted).
   Verdict admit(const Message& msg, const std::string& ip, common::SteadyTime now);
@@ -78,6 +81,7 @@ class Guard {
 
   GuardConfig config_;
   std::vector<std::string> scanners_lower_;
+  bool sipvicious_listed_ = false;  // From's display name is checked for it too
   std::unordered_map<std::string, Source> sources_;
   Stats stats_;
 };

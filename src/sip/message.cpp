@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <random>
 
@@ -227,6 +228,66 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+namespace {
+// Buffers of destroyed Messages, reused LIFO by the next ones on the same
+// thread (the stack runs on one). Bounded in count and size: a burst of
+// large messages is not kept.
+struct BufferPool {
+  static constexpr size_t kMax = 64;
+  static constexpr size_t kMaxBytes = 8192;
+  static constexpr size_t kMaxHeaders = 64;
+  std::vector<std::string> strings;
+  std::vector<std::vector<Message::Header>> headers;
+  ~BufferPool();
+};
+// Set when this thread's pool is destroyed (thread exit): Messages that
+// outlive it (statics, other thread_locals) then just free their buffers.
+thread_local bool pool_gone = false;
+BufferPool::~BufferPool() { pool_gone = true; }
+
+BufferPool* pool() {
+  if (pool_gone) return nullptr;
+  thread_local BufferPool p;
+  return &p;
+}
+
+void reserve_headers(std::vector<Message::Header>& h, size_t n) {
+  BufferPool* p = pool();
+  if (p && h.capacity() == 0 && !p->headers.empty()) {
+    h = std::move(p->headers.back());
+    p->headers.pop_back();
+  }
+  h.reserve(n);
+}
+}  // namespace
+
+std::string message_buffer() {
+  BufferPool* p = pool();
+  if (!p || p->strings.empty()) {
+    std::string s;
+    s.reserve(1024);
+    return s;
+  }
+  std::string s = std::move(p->strings.back());
+  p->strings.pop_back();
+  return s;
+}
+
+Message::~Message() {
+  BufferPool* p = pool();
+  if (!p) return;
+  if (buf_.capacity() >= 256 && buf_.capacity() <= BufferPool::kMaxBytes &&
+      p->strings.size() < BufferPool::kMax) {
+    buf_.clear();
+    p->strings.push_back(std::move(buf_));
+  }
+  if (headers_.capacity() >= 8 && headers_.capacity() <= BufferPool::kMaxHeaders &&
+      p->headers.size() < BufferPool::kMax) {
+    headers_.clear();
+    p->headers.push_back(std::move(headers_));
+  }
+}
+
 Span Message::append(std::string_view s) {
   Span sp{static_cast<std::uint32_t>(buf_.size()), static_cast<std::uint32_t>(s.size())};
   buf_.append(s);
@@ -316,7 +377,7 @@ common::Status Message::parse_into(Message& m, Framing framing) {
   // Header fields. The header section ends at body_start - (CRLF or LF).
   std::vector<std::pair<size_t, size_t>> folded;  // header index, end offset
   size_t header_end = body_start;
-  m.headers_.reserve(16);
+  reserve_headers(m.headers_, 16);
   while (pos < header_end) {
     next_line(pos, ls, ll);
     if (ll == 0) break;  // the blank line
@@ -470,6 +531,9 @@ void Message::remember_idents(const NameAddrView& from, const NameAddrView& to, 
   ids_.via_has_branch = !via.branch.name.empty();
   ids_.via_branch = span_of(via.branch.value);
   ids_.via_simple = !via.has_comment && via.received.name.empty() && !via.rport.has_value;
+  ids_.to_user = span_of(to.uri.user);
+  ids_.to_host = span_of(to.uri.host);
+  ids_.to_is_sip = to.uri.is_sip && !to.wildcard;
   if (!via.rport.name.empty() && !via.rport.has_value)
     ids_.via_rport_end = span_of(via.rport.name).off + static_cast<std::uint32_t>(via.rport.name.size());
   ids_.valid = true;
@@ -478,8 +542,8 @@ void Message::remember_idents(const NameAddrView& from, const NameAddrView& to, 
 Message Message::request(std::string_view method, std::string_view request_uri) {
   Message m;
   m.is_request_ = true;
-  m.buf_.reserve(512);
-  m.headers_.reserve(12);
+  m.buf_ = message_buffer();
+  reserve_headers(m.headers_, 12);
   m.method_ = m.append(method);
   m.uri_ = m.append(request_uri);
   return m;
@@ -488,8 +552,8 @@ Message Message::request(std::string_view method, std::string_view request_uri) 
 Message Message::response(int status, std::string_view reason) {
   Message m;
   m.is_request_ = false;
-  m.buf_.reserve(512);
-  m.headers_.reserve(12);
+  m.buf_ = message_buffer();
+  reserve_headers(m.headers_, 12);
   m.status_ = status;
   m.reason_ = m.append(reason.empty() ? reason_phrase(status) : reason);
   return m;
@@ -716,6 +780,11 @@ std::string Message::to_tag() const {
   return t ? t->tag() : std::string();
 }
 
+std::optional<Message::ToIds> Message::to_ids() const {
+  if (!ids_.valid) return std::nullopt;
+  return ToIds{view(ids_.to_user), view(ids_.to_host), ids_.to_is_sip};
+}
+
 void Message::edited(HeaderId id) {
   if (id == HeaderId::kFrom || id == HeaderId::kTo || id == HeaderId::kVia) ids_.valid = false;
 }
@@ -785,14 +854,35 @@ std::string Message::response_via(const Message& req, std::string_view top, cons
   return via->str();
 }
 
+bool Message::add_simple_response_via(Message& r, const Message& req, const Peer& from) {
+  const auto& ids = req.ids_;
+  if (!ids.valid || !ids.via_simple) return false;
+  // The received Via with rport's value and received= edited in, written
+  // straight into the response's buffer (as response_via() would build it).
+  std::string_view item = req.view(ids.via_item);
+  size_t rport_at = ids.via_rport_end ? ids.via_rport_end - ids.via_item.off : item.size();
+  char port[8];
+  std::string_view port_text;
+  if (ids.via_rport_end) {
+    port[0] = '=';
+    port_text = std::string_view(port, std::to_chars(port + 1, port + sizeof port, from.port).ptr - port);
+  }
+  bool received = req.view(ids.via_host) != from.ip;
+  r.add_header_parts(HeaderId::kVia, {item.substr(0, rport_at), port_text, item.substr(rport_at),
+                                      received ? ";received=" : "", received ? from.ip : ""});
+  return true;
+}
+
 Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag) {
   Message r = Message::response(status);
   bool first = true;
   req.for_each_value(HeaderId::kVia, [&](std::string_view v) {
-    if (first && from)
-      r.add_header(HeaderId::kVia, Message::response_via(req, v, *from));
-    else
+    if (first && from) {
+      if (!Message::add_simple_response_via(r, req, *from))
+        r.add_header(HeaderId::kVia, Message::response_via(req, v, *from));
+    } else {
       r.add_header(HeaderId::kVia, v);
+    }
     first = false;
     return true;
   });

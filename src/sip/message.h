@@ -102,6 +102,14 @@ class Message {
   };
 
   Message() = default;
+  // The buffers of a Message that goes away are kept for the next ones on
+  // this thread (see message_buffer()): a request and its response then
+  // cost no allocation of their own.
+  ~Message();
+  Message(const Message&) = default;
+  Message(Message&&) noexcept = default;
+  Message& operator=(const Message&) = default;
+  Message& operator=(Message&&) noexcept = default;
   // On failure the bytes are moved to *keep_on_error if given (for an
   // error response); otherwise they are freed.
   static common::Result<Message> parse(std::string data, Framing framing = Framing::kDatagram,
@@ -182,6 +190,14 @@ class Message {
     std::uint16_t port = 0;
   };
   std::optional<ViaIds> via_ids() const;
+  // The To URI's user and host as validation read them (views into this
+  // message), for a parsed message whose To was not edited since; nullopt
+  // otherwise (then parse header(HeaderId::kTo)).
+  struct ToIds {
+    std::string_view user, host;
+    bool is_sip = false;  // sip or sips
+  };
+  std::optional<ToIds> to_ids() const;
   std::string from_tag() const;
   std::string to_tag() const;
   bool has_to_tag() const { return ids_.valid ? ids_.to_tag.len > 0 : !to_tag().empty(); }
@@ -215,6 +231,8 @@ class Message {
     // received= already there); rport_end: after the bare "rport" (0: none).
     bool via_simple = false;
     std::uint32_t via_rport_end = 0;
+    Span to_user, to_host;
+    bool to_is_sip = false;
   };
   Idents ids_;
   // `v` must be empty or lie within buf_.
@@ -225,6 +243,9 @@ class Message {
   void remember_idents(const NameAddrView& from, const NameAddrView& to, std::string_view via_item,
                        const ViaView& via);
   static std::string response_via(const Message& req, std::string_view top, const Peer& from);
+  // response_via() for a simple top Via, appended to `r` without a
+  // temporary; false (nothing added) when the Via is not simple.
+  static bool add_simple_response_via(Message& r, const Message& req, const Peer& from);
   friend Message make_response(const Message& req, int status, const Peer* from, std::string_view to_tag);
   void edited(HeaderId id);
 };
@@ -237,6 +258,10 @@ std::string_view reason_phrase(int status);
 // the top Via gets received= and, if the client asked, rport= (RFC 3581).
 Message make_response(const Message& req, int status, const Peer* from = nullptr,
                       std::string_view to_tag = {});
+// An empty string with room for a typical message, from the buffers that
+// Messages on this thread gave back (or newly reserved): the transport
+// copies a received datagram into it before Message::parse().
+std::string message_buffer();
 std::string random_token(size_t hex_digits);
 // Writes `hex_digits` random lower-case hex digits to `out` (not for secrets:
 // tags and branches only).

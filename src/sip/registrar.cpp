@@ -1,6 +1,8 @@
 #include "sip/registrar.h"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
+#include <charconv>
 #include <ctime>
 
 namespace hotline::sip {
@@ -14,7 +16,7 @@ std::string user_key(std::string_view tenant, std::string_view user) {
 }
 
 // The Date of a 200 OK: formatted once per second, not per response.
-std::string http_date(common::WallTime t) {
+std::string_view http_date(common::WallTime t) {
   thread_local std::time_t cached_second = -1;
   thread_local std::string cached;
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -32,10 +34,10 @@ std::string http_date(common::WallTime t) {
 // A device refreshing its binding sends the Contact it registered, which we
 // stored as that URI's string: compare the strings first and parse the
 // stored URI for the RFC 3261 §19.1.4 comparison only when they differ.
-bool same_contact(const std::string& stored, const Uri& uri, const std::string& uri_str) {
+bool same_contact(const std::string& stored, const UriView& uri, const std::string& uri_str) {
   if (stored == uri_str) return true;
   auto b = Uri::parse(stored);
-  return b && b->equivalent(uri);
+  return b && b->equivalent(uri.owned());
 }
 
 }  // namespace
@@ -84,6 +86,11 @@ void InMemoryCredentialStore::lookup(std::string_view tenant, std::string_view u
   done(std::move(c));
 }
 
+bool InMemoryCredentialStore::visit_now(std::string_view tenant, std::string_view user, Visitor& visitor) {
+  visitor.on(users_.find(user_key(tenant, user)));
+  return true;
+}
+
 bool InMemoryCredentialStore::lookup_now(std::string_view tenant, std::string_view user,
                                          std::optional<Credential>& out) {
   const Credential* c = users_.find(user_key(tenant, user));
@@ -103,18 +110,18 @@ Registrar::Registrar(RegistrarConfig config, CredentialStore& store, common::Clo
 
 Registrar::~Registrar() { *alive_ = false; }
 
-Message Registrar::challenge(const Message& req, const Peer& from, const std::string& realm, bool stale,
+Message Registrar::challenge(const Message& req, const Peer& from, std::string_view realm, bool stale,
                              bool sha256) const {
   Message r = make_response(req, 401, &from);
-  DigestChallenge ch;
-  ch.realm = realm;
-  ch.nonce = nonces_.issue(realm, clock_.wall_ms());
-  ch.qop = "auth";
-  ch.stale = stale;
+  char nonce[NonceManager::kNonceSize];
+  nonces_.issue_to(realm, clock_.wall_ms(), nonce);
   // RFC 7616 §3.7: one challenge per algorithm, in order of preference.
+  // Written straight into the response (DigestChallenge::str() without
+  // the temporaries).
   auto add = [&](DigestAlgorithm a) {
-    ch.algorithm = a;
-    r.add_header(HeaderId::kWwwAuthenticate, ch.str());
+    r.add_header_parts(HeaderId::kWwwAuthenticate,
+                       {"Digest realm=\"", realm, "\", nonce=\"", std::string_view(nonce, sizeof nonce),
+                        "\", algorithm=", algorithm_name(a), ", qop=\"auth\"", stale ? ", stale=true" : ""});
   };
   if (sha256 && config_.sha256_first) add(DigestAlgorithm::kSha256);
   add(DigestAlgorithm::kMd5);
@@ -122,90 +129,158 @@ Message Registrar::challenge(const Message& req, const Peer& from, const std::st
   return r;
 }
 
-void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
-  // Only the To URI's user and host are needed: read them from the text.
-  NameAddrView to;
-  if (to.parse(req.header(HeaderId::kTo)) || to.wildcard || !to.uri.is_sip || to.uri.user.empty()) {
-    return respond(make_response(req, 400, &from));
-  }
-  // Contacts must parse before we spend anything on auth (RFC 4475 regbadct);
-  // the parsed ones are kept for the binding update.
-  std::vector<NameAddr> contacts;
-  bool bad_contact = false;
-  req.for_each_value(HeaderId::kContact, [&](std::string_view c) {
-    auto na = NameAddr::parse(c);
-    if (!na) {
-      bad_contact = true;
-      return false;
-    }
-    contacts.push_back(std::move(*na));
-    return true;
-  });
-  if (bad_contact) return respond(make_response(req, 400, &from));
-  std::string user = unescape(to.uri.user).value_or(std::string(to.uri.user));
-  std::string domain = to_lower(to.uri.host);
-  std::string realm = config_.realm.empty() ? domain : config_.realm;
-  std::optional<std::string> tenant = store_.tenant_for_domain(domain);
+// What the registrar reads from a REGISTER, as views into it (the request
+// must outlive this and must not move: `realm` may view `domain`).
+struct Registrar::Request {
+  const Message* req = nullptr;
+  boost::container::small_vector<NameAddrView, 2> contacts;  // parsed before any auth work
+  DigestCredentialsView creds;                               // for our realm, when has_creds
+  bool has_creds = false;
+  std::string scratch;     // digest values that needed unescaping (rare)
+  std::string user_owned;  // the To user when it had %-escapes (rare)
+  std::string_view user;
+  std::string domain;  // lower-case
+  std::string_view realm;
+  std::optional<std::string> tenant;
+  std::string aor;  // user@domain
 
-  // Find our realm's credentials; anything else is "no credentials".
-  std::optional<DigestCredentials> creds;
-  bool bad_credentials = false;
-  req.for_each_value(HeaderId::kAuthorization, [&](std::string_view v) {
-    auto c = DigestCredentials::parse(v);
-    if (!c) {
-      bad_credentials = true;
-      return false;
+  Request() = default;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  // 0 when the request can be worked on, else the status to answer (400).
+  int read(const Message& m, std::string_view fixed_realm) {
+    req = &m;
+    // Only the To URI's user and host are needed: as validation read them,
+    // or from the text of an edited (or built) message.
+    Message::ToIds to;
+    if (auto ids = m.to_ids()) {
+      to = *ids;
+    } else {
+      NameAddrView na;
+      if (na.parse(m.header(HeaderId::kTo)) || na.wildcard) return 400;
+      to = Message::ToIds{na.uri.user, na.uri.host, na.uri.is_sip};
     }
-    if (c->realm != realm) return true;
-    creds = std::move(*c);
-    return false;
-  });
-  if (bad_credentials) return respond(make_response(req, 400, &from));
-  if (!creds || !creds->algorithm_supported)
-    return respond(challenge(req, from, realm, false, config_.offer_sha256));
-  switch (nonces_.check(creds->nonce, realm, clock_.wall_ms())) {
+    if (!to.is_sip || to.user.empty()) return 400;
+    // Contacts must parse before we spend anything on auth (RFC 4475 regbadct).
+    contacts.clear();
+    bool bad = false;
+    m.for_each_value(HeaderId::kContact, [&](std::string_view c) {
+      NameAddrView na;
+      bad = na.parse(c) != nullptr;
+      if (!bad) contacts.push_back(na);
+      return !bad;
+    });
+    if (bad) return 400;
+    if (to.user.find('%') == std::string_view::npos) {
+      user = to.user;
+    } else {
+      user_owned = unescape(to.user).value_or(std::string(to.user));
+      user = user_owned;
+    }
+    domain = to_lower(to.host);
+    realm = fixed_realm.empty() ? std::string_view(domain) : fixed_realm;
+    aor.clear();
+    aor.append(user).append("@").append(domain);
+    return read_credentials(m) ? 0 : 400;
+  }
+
+ private:
+  // Our realm's credentials; anything else is "no credentials". False when
+  // one is malformed.
+  bool read_credentials(const Message& m) {
+    has_creds = false;
+    scratch.clear();
+    bool bad = false;
+    m.for_each_value(HeaderId::kAuthorization, [&](std::string_view v) {
+      DigestCredentialsView c;
+      if (c.parse(v, scratch)) {
+        bad = true;
+        return false;
+      }
+      if (c.realm != realm) return true;
+      creds = c;
+      has_creds = true;
+      return false;
+    });
+    return !bad;
+  }
+};
+
+// An authenticated REGISTER waiting for its user's credential.
+struct Registrar::PendingAuth {
+  std::optional<Message> owned;  // copied only when the store answers later
+  Request r;
+  Peer from;
+  Responder respond;
+  bool answered = false;  // the store called back already
+};
+
+void Registrar::handle(const Message& req, const Peer& from, std::function<void(Message)> respond) {
+  handle(req, from, [respond = std::move(respond)](const Peer&, Message m) { respond(std::move(m)); });
+}
+
+void Registrar::handle(const Message& req, const Peer& from, const Responder& respond) {
+  Request r;
+  if (int status = r.read(req, config_.realm)) return respond(from, make_response(req, status, &from));
+  challenge_or_verify(r, from, respond);
+}
+
+void Registrar::challenge_or_verify(Request& r, const Peer& from, const Responder& respond) {
+  const Message& req = *r.req;
+  if (!r.has_creds || !r.creds.algorithm_supported)
+    return respond(from, challenge(req, from, r.realm, false, config_.offer_sha256));
+  switch (nonces_.check(r.creds.nonce, r.realm, clock_.wall_ms())) {
     case NonceManager::Check::kInvalid:
-      return respond(challenge(req, from, realm, false, config_.offer_sha256));
+      return respond(from, challenge(req, from, r.realm, false, config_.offer_sha256));
     case NonceManager::Check::kStale:
-      return respond(challenge(req, from, realm, true, config_.offer_sha256));
+      return respond(from, challenge(req, from, r.realm, true, config_.offer_sha256));
     case NonceManager::Check::kValid:
       break;
   }
-  PendingAuth now;
-  now.req = &req;
-  now.from = from;
-  now.respond = std::move(respond);
-  now.creds = std::move(*creds);
-  now.realm = std::move(realm);
-  now.aor = user + "@" + domain;
-  now.user = std::move(user);
-  now.tenant = std::move(tenant);
-  now.contacts = std::move(contacts);
-  if (!now.tenant || now.creds.username != now.user) return verify(now, std::nullopt);
-  // Most stores hold credentials in memory: answer without a heap-held state.
-  if (std::optional<Credential> cred; store_.lookup_now(*now.tenant, now.creds.username, cred))
-    return verify(now, cred);
-  auto p = std::make_shared<PendingAuth>(std::move(now));
+  r.tenant = store_.tenant_for_domain(r.domain);  // looked up once the nonce is good
+  if (!r.tenant || r.creds.username != r.user) return verify(r, from, respond, nullptr);
+  // Most stores hold credentials in memory: read in place, no request state.
+  struct AtOnce final : CredentialStore::Visitor {
+    Registrar* self;
+    const Request* r;
+    const Peer* from;
+    const Responder* respond;
+    void on(const Credential* c) override { self->verify(*r, *from, *respond, c); }
+  } at_once;
+  at_once.self = this;
+  at_once.r = &r;
+  at_once.from = &from;
+  at_once.respond = &respond;
+  if (store_.visit_now(*r.tenant, r.creds.username, at_once)) return;
+  auto p = std::make_shared<PendingAuth>();
+  p->from = from;
+  p->respond = respond;
+  p->r.read(req, config_.realm);
+  p->r.tenant = r.tenant;
   std::weak_ptr<bool> alive = alive_;
-  store_.lookup(*p->tenant, p->creds.username, [this, alive, p](std::optional<Credential> cred) {
+  store_.lookup(*r.tenant, r.creds.username, [this, alive, p](std::optional<Credential> cred) {
     if (alive.expired()) return;
     p->answered = true;
-    verify(*p, cred);
+    verify(p->r, p->from, p->respond, cred ? &*cred : nullptr);
   });
-  // An in-memory or cached store answers at once; only a later answer needs
-  // its own copy of the request (the caller's goes away when we return).
+  // A store that answers inside lookup() needed nothing more; a later
+  // answer needs its own copy of the request (the caller's goes away when
+  // we return), and the views read again from that copy.
   if (!p->answered) {
     p->owned = req;
-    p->req = &*p->owned;
+    p->r.read(*p->owned, config_.realm);
   }
 }
 
-void Registrar::verify(PendingAuth& p, const std::optional<Credential>& cred) {
-  const DigestCredentials& creds = p.creds;
-  std::string ha1;
-  if (cred && p.tenant && creds.username == p.user) {
+void Registrar::verify(const Request& r, const Peer& from, const Responder& respond, const Credential* cred) {
+  const DigestCredentialsView& creds = r.creds;
+  char computed[64];
+  std::string_view ha1;
+  if (cred && r.tenant && creds.username == r.user) {
     if (!cred->password.empty())
-      ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, cred->password);
+      ha1 = std::string_view(
+          computed, digest_ha1_to(creds.algorithm, creds.username, r.realm, cred->password, computed));
     else if (creds.algorithm == DigestAlgorithm::kMd5)
       ha1 = cred->ha1_md5;
     else
@@ -214,17 +289,19 @@ void Registrar::verify(PendingAuth& p, const std::optional<Credential>& cred) {
   bool ok = !ha1.empty();
   if (!ok) {
     // Same work as a real check, so unknown users cost the same time.
-    ha1 = digest_ha1(creds.algorithm, creds.username, p.realm, "\x01unknown");
+    ha1 = std::string_view(computed,
+                           digest_ha1_to(creds.algorithm, creds.username, r.realm, "\x01unknown", computed));
   }
   ok = digest_response_matches(creds.algorithm, ha1, creds, "REGISTER") && ok;
-  if (auth_observer_) auth_observer_(p.from, ok);
-  if (!ok) return p.respond(make_response(*p.req, 403, &p.from));
-  authenticated(*p.req, p.from, *p.tenant, p.aor, p.respond, p.contacts);
+  if (auth_observer_) auth_observer_(from, ok);
+  if (!ok) return respond(from, make_response(*r.req, 403, &from));
+  authenticated(r, from, respond);
 }
 
-void Registrar::authenticated(const Message& req, const Peer& from, const std::string& tenant,
-                              const std::string& aor, const std::function<void(Message)>& respond,
-                              std::vector<NameAddr>& parsed) {
+void Registrar::authenticated(const Request& r, const Peer& from, const Responder& respond) {
+  const Message& req = *r.req;
+  const std::string& aor = r.aor;
+  const std::string& tenant = *r.tenant;
   auto now = clock_.now();
   std::optional<std::uint32_t> header_expires = req.expires();
   auto& list = aors_[aor];
@@ -236,62 +313,59 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   };
   // §10.3 step 6: "*" only alone and with Expires: 0.
   bool wildcard = false;
-  size_t contact_count = 0;
-  req.for_each_value(HeaderId::kContact, [&](std::string_view c) {
-    ++contact_count;
-    wildcard = wildcard || trim(c) == "*";
-    return true;
-  });
+  for (const auto& c : r.contacts) wildcard = wildcard || c.wildcard;
   if (wildcard) {
-    if (contact_count != 1 || !header_expires || *header_expires != 0) {
+    if (r.contacts.size() != 1 || !header_expires || *header_expires != 0) {
       if (list.empty()) aors_.erase(aor);
-      return respond(make_response(req, 400, &from));
+      return respond(from, make_response(req, 400, &from));
     }
     while (!list.empty()) remove_at(list.size() - 1, BindingEvent::kUnregistered);
     aors_.erase(aor);
     Message ok = make_response(req, 200, &from);
     ok.add_header("Date", http_date(clock_.wall_now()));
-    return respond(std::move(ok));
+    return respond(from, std::move(ok));
   }
   struct Update {
-    NameAddr na;
-    std::string uri;  // na.uri.str(): what a new binding stores
+    const NameAddrView* na;
+    std::string uri;  // what a new binding stores (UriView::str())
     std::uint32_t expires;
   };
-  std::vector<Update> updates;
-  for (auto& contact : parsed) {
-    NameAddr* na = &contact;  // moved into its Update below
+  boost::container::small_vector<Update, 2> updates;
+  for (const auto& na : r.contacts) {
     std::uint64_t e = header_expires.value_or(static_cast<std::uint32_t>(config_.default_expires.count()));
-    if (const Param* p = find_param(na->params, "expires")) {
+    ParamView p;
+    if (find_param(na.params, true, "expires", p)) {
+      std::string unescaped;
+      std::string_view value = p.value;
+      if (p.escaped) value = unescaped = param_value(p);
       std::uint64_t v;
-      if (parse_uint(p->value, v, 0xffffffffu)) e = v;
+      if (parse_uint(value, v, 0xffffffffu)) e = v;
     }
     if (e > 0 && e < static_cast<std::uint64_t>(config_.min_expires.count())) {
       if (list.empty()) aors_.erase(aor);
-      Message r = make_response(req, 423, &from);
-      r.add_header(HeaderId::kMinExpires, std::to_string(config_.min_expires.count()));
-      return respond(std::move(r));
+      Message m = make_response(req, 423, &from);
+      m.add_header(HeaderId::kMinExpires, std::to_string(config_.min_expires.count()));
+      return respond(from, std::move(m));
     }
     e = std::min<std::uint64_t>(e, static_cast<std::uint64_t>(config_.max_expires.count()));
-    std::string uri = na->uri.str();
-    updates.push_back(Update{std::move(*na), std::move(uri), static_cast<std::uint32_t>(e)});
+    updates.push_back(Update{&na, na.uri.str(), static_cast<std::uint32_t>(e)});
   }
-  std::string call_id(req.call_id());
+  std::string_view call_id = req.call_id();
   std::uint32_t cseq = req.cseq();
   // §10.3 step 7: an out-of-order REGISTER from the same Call-ID is refused.
   // An equal CSeq can only be a retransmission (REGISTER is handled without
   // transaction state, see Stack), and re-applying it is idempotent.
   for (const auto& u : updates) {
     for (const auto& b : list) {
-      if (same_contact(b.contact, u.na.uri, u.uri) && b.call_id == call_id && cseq < b.cseq) {
-        return respond(make_response(req, 500, &from));
+      if (same_contact(b.contact, u.na->uri, u.uri) && b.call_id == call_id && cseq < b.cseq) {
+        return respond(from, make_response(req, 500, &from));
       }
     }
   }
-  std::string ua(req.header(HeaderId::kUserAgent));
+  std::string_view ua = req.header(HeaderId::kUserAgent);
   for (const auto& u : updates) {
     auto it = std::find_if(list.begin(), list.end(),
-                           [&](const Binding& b) { return same_contact(b.contact, u.na.uri, u.uri); });
+                           [&](const Binding& b) { return same_contact(b.contact, u.na->uri, u.uri); });
     if (u.expires == 0) {
       if (it != list.end()) remove_at(static_cast<size_t>(it - list.begin()), BindingEvent::kUnregistered);
       continue;
@@ -310,9 +384,9 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
     }
     if (count_ >= config_.max_bindings) {
       if (list.empty()) aors_.erase(aor);
-      Message r = make_response(req, 503, &from);
-      r.add_header(HeaderId::kRetryAfter, "60");
-      return respond(std::move(r));
+      Message m = make_response(req, 503, &from);
+      m.add_header(HeaderId::kRetryAfter, "60");
+      return respond(from, std::move(m));
     }
     if (list.size() >= config_.max_contacts_per_aor) {
       // Evict the binding closest to expiry: devices that rebooted with a
@@ -338,12 +412,13 @@ void Registrar::authenticated(const Message& req, const Peer& from, const std::s
   Message ok = make_response(req, 200, &from);
   for (const auto& b : list) {
     auto left = std::chrono::duration_cast<std::chrono::seconds>(b.expires_at - now).count();
-    ok.add_header(HeaderId::kContact,
-                  "<" + b.contact + ">;expires=" + std::to_string(std::max<long long>(left, 0)));
+    char num[24];
+    auto end = std::to_chars(num, num + sizeof num, std::max<long long>(left, 0)).ptr;
+    ok.add_header_parts(HeaderId::kContact, {"<", b.contact, ">;expires=", std::string_view(num, end - num)});
   }
   if (list.empty()) aors_.erase(aor);
   ok.add_header("Date", http_date(clock_.wall_now()));
-  respond(std::move(ok));
+  respond(from, std::move(ok));
 }
 
 std::vector<Binding> Registrar::lookup(std::string_view aor) const {

@@ -69,6 +69,26 @@ class CredentialStore {
                           std::optional<Credential>& /*out*/) {
     return false;
   }
+  // Receives a credential read in place (nullptr: no such user); the
+  // pointer is valid only during the call.
+  class Visitor {
+   public:
+    virtual void on(const Credential* credential) = 0;
+
+   protected:
+    ~Visitor() = default;
+  };
+  // lookup_now() without the copy: calls `visitor` before returning and
+  // returns true, or returns false (not calling it) when only lookup() can
+  // tell. The registrar asks this first. The default goes through
+  // lookup_now(); in-memory stores read their entry in place, which saves
+  // copying the credential's strings on every authenticated REGISTER.
+  virtual bool visit_now(std::string_view tenant, std::string_view user, Visitor& visitor) {
+    std::optional<Credential> c;
+    if (!lookup_now(tenant, user, c)) return false;
+    visitor.on(c ? &*c : nullptr);
+    return true;
+  }
 };
 
 class InMemoryCredentialStore final : public CredentialStore {
@@ -80,6 +100,7 @@ class InMemoryCredentialStore final : public CredentialStore {
   void lookup(std::string_view tenant, std::string_view user,
               std::function<void(std::optional<Credential>)> done) override;
   bool lookup_now(std::string_view tenant, std::string_view user, std::optional<Credential>& out) override;
+  bool visit_now(std::string_view tenant, std::string_view user, Visitor& visitor) override;
 
  private:
   std::unordered_map<std::string, std::string> domains_;
@@ -134,8 +155,14 @@ class Registrar {
   // Told about every credential check: ok=false for a wrong/unknown user.
   void set_auth_observer(std::function<void(const Peer&, bool ok)> f) { auth_observer_ = std::move(f); }
 
+  // Sends a response to the peer a REGISTER came from.
+  using Responder = std::function<void(const Peer& to, Message response)>;
   // Handles one REGISTER; calls `respond` exactly once (maybe later, when
-  // the credential store answers).
+  // the credential store answers: then with a copy of `respond`). The
+  // stack passes one long-lived Responder, so a REGISTER answered at once
+  // costs no callback object.
+  void handle(const Message& req, const Peer& from, const Responder& respond);
+  // The same with a callback for this request only (tests, tools).
   void handle(const Message& req, const Peer& from, std::function<void(Message)> respond);
 
   // Location service.
@@ -150,23 +177,13 @@ class Registrar {
   const RegistrarConfig& config() const { return config_; }
 
  private:
-  Message challenge(const Message& req, const Peer& from, const std::string& realm, bool stale,
+  Message challenge(const Message& req, const Peer& from, std::string_view realm, bool stale,
                     bool sha256) const;
-  // An authenticated REGISTER waiting for (or given) its user's credential.
-  struct PendingAuth {
-    const Message* req = nullptr;  // the caller's, or `owned` once we wait
-    std::optional<Message> owned;
-    Peer from;
-    std::function<void(Message)> respond;
-    DigestCredentials creds;
-    std::string realm, user, aor;
-    std::optional<std::string> tenant;
-    std::vector<NameAddr> contacts;  // the request's Contact values, parsed
-    bool answered = false;           // the store called back already
-  };
-  void verify(PendingAuth& p, const std::optional<Credential>& cred);
-  void authenticated(const Message& req, const Peer& from, const std::string& tenant, const std::string& aor,
-                     const std::function<void(Message)>& respond, std::vector<NameAddr>& parsed);
+  struct Request;  // a REGISTER's To, Contacts and credentials, as views
+  struct PendingAuth;
+  void challenge_or_verify(Request& r, const Peer& from, const Responder& respond);
+  void verify(const Request& r, const Peer& from, const Responder& respond, const Credential* cred);
+  void authenticated(const Request& r, const Peer& from, const Responder& respond);
   void emit(BindingEvent e, const Binding& b) {
     if (listener_) listener_->on_binding(e, b);
   }

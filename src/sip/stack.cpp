@@ -75,6 +75,9 @@ Stack::Stack(asio::io_context& io, StackConfig config, CredentialStore& credenti
                   (void)p;
                 }}),
       registrar_(config_.registrar, credentials, clock_),
+      // The registrar calls this only while it is alive, i.e. while we are
+      // (it is our member); one object for every REGISTER.
+      register_responder_([this](const Peer& to, Message r) { reply_stateless(to, std::move(r)); }),
       guard_(config_.guard),
       dialogs_(config_.max_dialogs),
       timer_(io),
@@ -254,11 +257,7 @@ void add_unsupported(Message& r, const std::vector<std::string_view>& required) 
 void Stack::register_stateless(const Message& req, const Peer& from) {
   if (rejected_stateless(req, from)) return;
   if (req.has_to_tag()) return reply_stateless(from, make_response(req, 481, &from));
-  std::weak_ptr<bool> alive = alive_;
-  registrar_.handle(req, from, [this, alive, from](Message r) {
-    if (alive.expired()) return;
-    reply_stateless(from, std::move(r));
-  });
+  registrar_.handle(req, from, register_responder_);
 }
 
 // Out-of-dialog OPTIONS (keep-alive pings from trunks, proxies and
@@ -289,7 +288,11 @@ bool Stack::rejected_stateless(const Message& req, const Peer& from) {
 
 void Stack::reply_stateless(const Peer& to, Message response) {
   response.add_header(HeaderId::kServer, config_.user_agent);
-  send_wire(to, response.serialize());
+  // Serialised into a buffer kept across responses; the transport copies
+  // the bytes where they must wait (the UDP batch's send buffer).
+  wire_scratch_.clear();
+  response.serialize_to(wire_scratch_);
+  send_wire(to, std::string_view(wire_scratch_));
 }
 
 std::string Stack::tag_for(ServerTxnId id) {

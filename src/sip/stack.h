@@ -210,6 +210,7 @@ class Stack {
   TransportManager transports_;
   TransactionLayer txns_;
   Registrar registrar_;
+  Registrar::Responder register_responder_;
   Guard guard_;
   DialogManager dialogs_;
   SessionHandler* handler_ = nullptr;
@@ -224,6 +225,7 @@ class Stack {
   std::unordered_map<ClientTxnId, std::shared_ptr<UacInvite>> uac_invites_;
   common::SteadyTime last_qualify_{};
   Stats stats_;
+  std::string wire_scratch_;  // reply_stateless()'s serialisation buffer
   bool running_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -28,10 +28,16 @@ using common::Error;
 // a recvfrom and a completion handler each.
 struct TransportManager::Udp {
   static constexpr size_t kBatch = 16;
-  Udp(asio::io_context& io, size_t max_message) : sock(io), slot_size(max_message + 1) {
-    bufs.resize(kBatch * slot_size);
+  // Slots are 17 cache lines further apart than a power of two: with the
+  // default 64 KiB limit, slots 64 KiB apart would all map to the same
+  // L1/L2 cache sets, and a batch of datagrams would evict itself between
+  // the kernel's copy and our parse.
+  static constexpr size_t kStagger = 17 * 64;
+  Udp(asio::io_context& io, size_t max_message)
+      : sock(io), slot_size(max_message + 1), stride((slot_size + 63) / 64 * 64 + kStagger) {
+    bufs.resize(kBatch * stride);
     for (size_t i = 0; i < kBatch; ++i) {
-      iov[i] = iovec{bufs.data() + i * slot_size, slot_size};
+      iov[i] = iovec{bufs.data() + i * stride, slot_size};
       msgs[i] = mmsghdr{};
     }
   }
@@ -48,15 +54,18 @@ struct TransportManager::Udp {
   }
   // Datagrams produced while a received batch is processed; sent together
   // with sendmmsg() when the batch is done (one system call instead of one
-  // sendto() per response).
+  // sendto() per response). Their bytes are copied into one buffer kept
+  // across batches, so a response costs no allocation of its own.
   struct Outgoing {
-    std::string wire;
+    size_t off, len;  // in out_bytes
     sockaddr_storage addr;
     socklen_t addr_len;
   };
   std::vector<Outgoing> outbox;
+  std::string out_bytes;
   udp::socket sock;
   size_t slot_size;  // one more than the largest message, to see truncation
+  size_t stride;     // distance between slots in `bufs`
   std::vector<char> bufs;
   std::array<iovec, kBatch> iov{};
   std::array<mmsghdr, kBatch> msgs{};
@@ -282,6 +291,11 @@ common::Status TransportManager::listen(const ListenAddress& where) {
   return common::ok_status();
 }
 
+// Waits for readiness. (A one-byte MSG_PEEK receive instead, which Asio
+// 1.74 queues without the epoll_ctl() it makes per async_wait, was tried:
+// it first peeks at once, and when that finds a datagram the completion
+// goes through an extra epoll_wait(0), so it cost more system calls, not
+// fewer.)
 void TransportManager::udp_wait(const std::shared_ptr<Udp>& u) {
   std::weak_ptr<bool> alive = alive_;
   u->sock.async_wait(udp::socket::wait_read, [this, u, alive](const boost::system::error_code& e) {
@@ -411,7 +425,9 @@ void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
       bool truncated = (m.msg_hdr.msg_flags & MSG_TRUNC) != 0;
       if (m.msg_len == 0 || truncated || m.msg_len > config_.max_message_size) continue;
       const char* data = static_cast<const char*>(m.msg_hdr.msg_iov->iov_base);
-      deliver(std::string(data, m.msg_len), udp_peer(u->addrs[static_cast<size_t>(i)]));
+      std::string bytes = message_buffer();
+      bytes.assign(data, m.msg_len);
+      deliver(std::move(bytes), udp_peer(u->addrs[static_cast<size_t>(i)]));
       if (alive.expired()) return;  // we are gone: nothing left to flush
     }
     in_udp_batch_ = false;
@@ -454,15 +470,15 @@ std::vector<ListenAddress> TransportManager::bound() const {
 }
 
 bool TransportManager::send_view(const Peer& to, std::string_view wire) {
-  if (to.transport == Transport::kUdp) return send_udp(to, wire, nullptr);
+  if (to.transport == Transport::kUdp) return send_udp(to, wire);
   return send(to, std::string(wire));
 }
 
-// Inside a receive batch the datagram joins the listener's outbox (the
-// bytes moved in when we own them); otherwise it goes out at once with a
+// Inside a receive batch the datagram joins the listener's outbox (its
+// bytes copied into the outbox's buffer); otherwise it goes out at once with a
 // non-blocking sendto(): no handler, no copy. The listener's family is
 // known from bind(), so no getsockname() per send.
-bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::string* owned) {
+bool TransportManager::send_udp(const Peer& to, std::string_view wire) {
   boost::system::error_code ec;
   asio::ip::address addr;
   if (!address_cache().address(to.ip, addr)) return false;
@@ -474,9 +490,10 @@ bool TransportManager::send_udp(const Peer& to, std::string_view wire, std::stri
       return !ec;
     }
     if (u->outbox.size() >= 4 * Udp::kBatch) udp_flush(*u);  // bounded
-    Udp::Outgoing o{owned ? std::move(*owned) : std::string(wire), {}, static_cast<socklen_t>(ep.size())};
+    Udp::Outgoing o{u->out_bytes.size(), wire.size(), {}, static_cast<socklen_t>(ep.size())};
+    u->out_bytes.append(wire);
     std::memcpy(&o.addr, ep.data(), ep.size());
-    u->outbox.push_back(std::move(o));
+    u->outbox.push_back(o);
     return true;
   }
   return false;
@@ -492,7 +509,7 @@ void TransportManager::udp_flush(Udp& u) {
     size_t n = std::min(Udp::kBatch, u.outbox.size() - done);
     for (size_t i = 0; i < n; ++i) {
       Udp::Outgoing& o = u.outbox[done + i];
-      iov[i] = iovec{o.wire.data(), o.wire.size()};
+      iov[i] = iovec{u.out_bytes.data() + o.off, o.len};
       msgs[i].msg_hdr.msg_name = &o.addr;
       msgs[i].msg_hdr.msg_namelen = o.addr_len;
       msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -504,10 +521,16 @@ void TransportManager::udp_flush(Udp& u) {
     done += static_cast<size_t>(sent);
   }
   u.outbox.clear();
+  // Keeps its capacity for the next batch, unless a burst of large
+  // datagrams grew it beyond what a usual batch needs.
+  if (u.out_bytes.capacity() > (1u << 20))
+    std::string().swap(u.out_bytes);
+  else
+    u.out_bytes.clear();
 }
 
 bool TransportManager::send(const Peer& to, std::string wire) {
-  if (to.transport == Transport::kUdp) return send_udp(to, wire, &wire);
+  if (to.transport == Transport::kUdp) return send_udp(to, wire);
   if (auto it = conns_.find(to.flow); to.flow && it != conns_.end()) {
     it->second->write(std::move(wire));
     return true;

@@ -86,7 +86,7 @@ class TransportManager {
   void accept_next(const std::shared_ptr<Acceptor>& a);
   void udp_wait(const std::shared_ptr<Udp>& u);
   void udp_drain(const std::shared_ptr<Udp>& u);
-  bool send_udp(const Peer& to, std::string_view wire, std::string* owned);
+  bool send_udp(const Peer& to, std::string_view wire);
   void udp_flush(Udp& u);
   void connection_closed(std::uint64_t flow);
   void deliver(std::string data, const Peer& from) { on_message_(std::move(data), from); }

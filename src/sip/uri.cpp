@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace hotline::sip {
 namespace {
@@ -308,6 +309,47 @@ Uri UriView::owned() const {
   u.headers = std::string(headers);
   u.opaque = std::string(opaque);
   return u;
+}
+
+std::string UriView::str() const {
+  // Non-SIP URIs re-quote their parameters (append_params): rare, so they
+  // take the owned path.
+  if (!is_sip || !opaque.empty()) return owned().str();
+  std::string r;
+  r.reserve(scheme.size() + user.size() + password.size() + host.size() + params.size() + headers.size() +
+            10);
+  for (char c : scheme) r.push_back(ascii_lower(c));
+  r.push_back(':');
+  if (!user.empty()) {
+    r += user;
+    if (!password.empty()) r.append(":").append(password);
+    r.push_back('@');
+  }
+  r += host;
+  if (port) {
+    char num[8];
+    auto end = std::to_chars(num, num + sizeof num, port).ptr;
+    r.push_back(':');
+    r.append(num, end);
+  }
+  scan_params(params, false, [&](const ParamView& p) {
+    r.push_back(';');
+    r += p.name;
+    if (p.has_value) r.append("=").append(p.value);
+  });
+  if (!headers.empty()) r.append("?").append(headers);
+  return r;
+}
+
+bool find_param(std::string_view raw_params, bool quoted, std::string_view name, ParamView& out) {
+  bool found = false;
+  scan_params(raw_params, quoted, [&](const ParamView& p) {
+    if (!found && iequals(p.name, name)) {
+      out = p;
+      found = true;
+    }
+  });
+  return found;
 }
 
 Result<Uri> Uri::parse(std::string_view text) {

@@ -99,6 +99,8 @@ struct UriView {
 
   const char* parse(std::string_view text);
   Uri owned() const;
+  // owned().str() written from the view (one string, no owned parts).
+  std::string str() const;
 };
 
 struct NameAddrView {
@@ -127,6 +129,10 @@ struct ViaView {
 
 // The value of a parameter with quoted-pair escapes resolved.
 std::string param_value(const ParamView& p);
+// The first parameter called `name` (case-insensitive) in raw, validated
+// ";a=b;c" text (`quoted`: header parameters, which may be quoted); false
+// when there is none.
+bool find_param(std::string_view raw_params, bool quoted, std::string_view name, ParamView& out);
 // The first element of a comma-separated list (split_list()[0]), or empty.
 std::string_view first_list_item(std::string_view value);
 

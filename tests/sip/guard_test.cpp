@@ -25,6 +25,37 @@ int admitted(Guard& g, const std::string& ip, int n, common::SteadyTime now) {
   return ok;
 }
 
+Message options_from(std::string_view from, std::string_view user_agent) {
+  std::string text =
+      "OPTIONS sip:100@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+      "From: " +
+      std::string(from) +
+      ";tag=1\r\nTo: <sip:100@example.com>\r\nCall-ID: c1\r\n"
+      "CSeq: 1 OPTIONS\r\n";
+  if (!user_agent.empty()) text += "User-Agent: " + std::string(user_agent) + "\r\n";
+  auto m = Message::parse(text + "Content-Length: 0\r\n\r\n");
+  EXPECT_TRUE(m.ok());
+  return m ? std::move(*m) : Message();
+}
+
+// Scanners are known by User-Agent (any case), and sipvicious also by
+// From's display name; only while sipvicious is on the list.
+TEST(Guard, ScannersByUserAgentAndSipviciousByFrom) {
+  Guard g{GuardConfig{}};
+  auto now = common::SteadyTime{};
+  EXPECT_EQ(g.admit(options_from("<sip:a@b>", "Friendly-Scanner"), "192.0.2.1", now),
+            Guard::Verdict::kScanner);
+  EXPECT_EQ(g.admit(options_from("\"SIPVicious\" <sip:100@b>", ""), "192.0.2.1", now),
+            Guard::Verdict::kScanner);
+  EXPECT_EQ(g.admit(options_from("<sip:a@b>", "SIPp"), "192.0.2.1", now), Guard::Verdict::kAllow);
+  GuardConfig other;
+  other.scanner_agents = {"sipcli"};
+  Guard h{other};
+  EXPECT_EQ(h.admit(options_from("\"sipvicious\" <sip:100@b>", ""), "192.0.2.1", now),
+            Guard::Verdict::kAllow);
+  EXPECT_EQ(h.admit(options_from("<sip:a@b>", "sipcli/1.8"), "192.0.2.1", now), Guard::Verdict::kScanner);
+}
+
 TEST(Guard, BurstThenTheSustainedRatePerSource) {
   Guard g(small_bucket());
   const common::SteadyTime t0{};

@@ -49,6 +49,24 @@ TEST(MessageIdents, EscapedTagFallsBackToFullParse) {
   EXPECT_EQ(m.to_tag(), "");
 }
 
+// The registrar reads the To URI's user and host as validation found them;
+// an edited To (or a built message) has none kept.
+TEST(MessageIdents, ToUserAndHostKeptUntilToIsEdited) {
+  auto m =
+      parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "\"Bob\" <sips:b%41@Y.example>"));
+  auto to = m.to_ids();
+  ASSERT_TRUE(to);
+  EXPECT_EQ(to->user, "b%41");  // as received: the registrar unescapes
+  EXPECT_EQ(to->host, "Y.example");
+  EXPECT_TRUE(to->is_sip);
+  auto tel = parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "<tel:+12015550123>"));
+  ASSERT_TRUE(tel.to_ids());
+  EXPECT_FALSE(tel.to_ids()->is_sip);
+  m.set_header(HeaderId::kTo, "<sip:c@z>");
+  EXPECT_FALSE(m.to_ids());
+  EXPECT_FALSE(Message::request("REGISTER", "sip:z").to_ids());
+}
+
 TEST(MessageIdents, EditingFromDropsTheKeptTag) {
   auto m = parsed(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=old", "<sip:b@y>"));
   m.set_header(HeaderId::kFrom, "<sip:x@y>;tag=new");
@@ -121,6 +139,83 @@ TEST(MessageIdents, TortureMessagesAgreeWithFullParse) {
     ++checked;
   }
   EXPECT_GT(checked, 10);
+}
+
+// UriView::str() writes what the owned URI's str() does, for every URI in
+// the valid torture messages (Request-URI, From, To, Contacts).
+TEST(UriViewStr, MatchesTheOwnedForm) {
+  int compared = 0;
+  auto check = [&](std::string_view text, const std::string& path) {
+    UriView v;
+    if (v.parse(text)) return;
+    EXPECT_EQ(v.str(), v.owned().str()) << path << ": " << text;
+    ++compared;
+  };
+  for (const auto& [path, m] : valid_torture_messages()) {
+    if (m.is_request()) check(m.request_uri(), path);
+    for (HeaderId id : {HeaderId::kFrom, HeaderId::kTo, HeaderId::kContact}) {
+      m.for_each_value(id, [&](std::string_view value) {
+        NameAddrView na;
+        if (!na.parse(value) && !na.wildcard) {
+          EXPECT_EQ(na.uri.str(), na.uri.owned().str()) << path;
+          ++compared;
+        }
+        return true;
+      });
+    }
+  }
+  for (const char* u :
+       {"sip:a@b", "SIPS:A@Example.COM:5061;Transport=TCP;lr?subject=x", "sip:[::1]:5060;maddr=x",
+        "sip:u:pw@h;flag", "tel:+1-201-555-0123;phone-context=x", "mailto:a@b"})
+    check(u, "literal");
+  EXPECT_GT(compared, 30);
+}
+
+// A Message's buffer goes back to this thread's pool when it is destroyed
+// and is what message_buffer() hands out next (empty, capacity kept);
+// copies own their bytes, and a moved-from Message gives nothing back.
+TEST(MessageBuffers, DestroyedMessagesBufferIsReused) {
+  const void* data = nullptr;
+  {
+    std::string b = message_buffer();
+    EXPECT_TRUE(b.empty());
+    EXPECT_GE(b.capacity(), 256u);
+    b.assign(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "<sip:b@y>"));
+    auto m = Message::parse(std::move(b));
+    ASSERT_TRUE(m.ok());
+    Message copy = *m;
+    Message moved = std::move(copy);
+    data = m->call_id().data();
+    EXPECT_EQ(moved.call_id(), m->call_id());
+    EXPECT_NE(moved.call_id().data(), data);
+  }
+  // `moved` went last (its own buffer), then `m`: LIFO gives m's next but
+  // one; either way both came back and the strings are empty.
+  std::string first = message_buffer();
+  std::string second = message_buffer();
+  EXPECT_TRUE(first.empty() && second.empty());
+  auto owns = [&](const std::string& s) { return data >= s.data() && data < s.data() + s.capacity(); };
+  EXPECT_TRUE(owns(first) || owns(second));
+  // A large buffer is not kept (it would be the next one handed out).
+  {
+    std::string big(64 * 1024, 'x');
+    big.assign(request("SIP/2.0/UDP h;branch=z9hG4bK1", "<sip:x@y>;tag=f1", "<sip:b@y>"));
+    auto m = Message::parse(std::move(big));
+    ASSERT_TRUE(m.ok());
+  }
+  EXPECT_LE(message_buffer().capacity(), 8192u);
+}
+
+TEST(FindParam, FirstMatchCaseInsensitiveQuotedOrNot) {
+  ParamView p;
+  ASSERT_TRUE(find_param(";q=0.5;Expires=\"6\\0\";expires=1", true, "expires", p));
+  EXPECT_EQ(p.name, "Expires");
+  EXPECT_TRUE(p.escaped);
+  EXPECT_EQ(param_value(p), "60");
+  ASSERT_TRUE(find_param(";lr;transport=tcp", false, "lr", p));
+  EXPECT_FALSE(p.has_value);
+  EXPECT_FALSE(find_param(";a=1", false, "b", p));
+  EXPECT_FALSE(find_param("", true, "a", p));
 }
 
 // for_each_value() walks exactly what values() returns, on every header of

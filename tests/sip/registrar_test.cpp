@@ -294,6 +294,65 @@ TEST_F(RegistrarTest, ReachabilityEvents) {
   EXPECT_EQ(events_.seen.back().first, BindingEvent::kReachable);
 }
 
+// The stack's form: one long-lived responder, told where to send.
+TEST_F(RegistrarTest, ResponderIsToldThePeer) {
+  std::vector<std::pair<Peer, int>> sent;
+  Registrar::Responder respond = [&](const Peer& to, Message r) { sent.emplace_back(to, r.status()); };
+  reg_.handle(reg("201", "<sip:201@10.0.0.5>"), peer_, respond);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first.ip, peer_.ip);
+  EXPECT_EQ(sent[0].first.port, peer_.port);
+  EXPECT_EQ(sent[0].second, 401);
+}
+
+// A store that implements only lookup_now() (no visit_now()) is read
+// through the default visit_now(), which copies the credential.
+TEST_F(RegistrarTest, StoreWithOnlyLookupNowStillAuthenticates) {
+  struct CopyOnly : CredentialStore {
+    int copies = 0;
+    std::optional<std::string> tenant_for_domain(std::string_view) override { return "t1"; }
+    void lookup(std::string_view, std::string_view, std::function<void(std::optional<Credential>)>) override {
+      ADD_FAILURE() << "lookup_now() answers";
+    }
+    bool lookup_now(std::string_view, std::string_view user, std::optional<Credential>& out) override {
+      ++copies;
+      if (user == "201")
+        out = Credential{"t1", "201", "pw", {}, {}};
+      else
+        out.reset();
+      return true;
+    }
+  } store;
+  Registrar r(config(), store, clock_);
+  auto send_to = [&](const Message& m) {
+    std::optional<Message> out;
+    r.handle(m, peer_, [&](Message x) { out = std::move(x); });
+    return out;
+  };
+  Message m = reg("201", "<sip:201@10.0.0.5>");
+  auto ch = send_to(m);
+  ASSERT_TRUE(ch && ch->status() == 401);
+  auto c = DigestChallenge::parse(ch->values(HeaderId::kWwwAuthenticate).front());
+  m.add_header(HeaderId::kAuthorization,
+               digest_authorization(*c, "201", "pw", "REGISTER", m.request_uri(), "x", 1));
+  auto ok = send_to(m);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status(), 200);
+  EXPECT_EQ(store.copies, 1);
+}
+
+// A quoted expires parameter with an escape is read unescaped; a Contact
+// given with upper-case scheme is stored in the owned URI's form.
+TEST_F(RegistrarTest, ContactParamsAndUriReadFromTheViews) {
+  Message ok =
+      register_with(reg("201", "<SIP:201@10.0.0.5;transport=udp>;expires=\"12\\0\""), "201", "secret201");
+  ASSERT_EQ(ok.status(), 200);
+  auto b = reg_.lookup("201@acme.example.com");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].contact, "sip:201@10.0.0.5;transport=udp");
+  EXPECT_EQ(b[0].expires_at - clock_.now(), 120s);
+}
+
 TEST_F(RegistrarTest, AsyncStoreAnswersLater) {
   struct Deferred : CredentialStore {
     std::function<void(std::optional<Credential>)> pending;
@@ -346,6 +405,46 @@ TEST(Digest, ParsesAuthorizationWithQuotesAndUnsupportedAlgorithm) {
   EXPECT_FALSE(c->algorithm_supported);
   EXPECT_FALSE(DigestCredentials::parse("Basic Zm9vOmJhcg==").ok());
   EXPECT_FALSE(DigestCredentials::parse("Digest username=\"unterminated").ok());
+}
+
+// The view parse (the registrar's per-REGISTER path) reads the same values
+// as the owned one; escaped quoted values are unescaped into the scratch
+// buffer, and several of them stay valid together.
+TEST(Digest, ViewParseMatchesOwnedParseAndUnescapesIntoScratch) {
+  const std::string value =
+      "Digest username=\"a\\\"b\", realm=\"r\\\\x\", nonce=\"n\", uri=\"sip:x\", response=\"abc\", "
+      "algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c\\\"n\", opaque=\"o\"";
+  auto owned = DigestCredentials::parse(value);
+  ASSERT_TRUE(owned.ok());
+  std::string scratch;
+  DigestCredentialsView v;
+  ASSERT_EQ(v.parse(value, scratch), nullptr);
+  EXPECT_EQ(v.username, "a\"b");
+  EXPECT_EQ(v.realm, "r\\x");
+  EXPECT_EQ(v.cnonce, "c\"n");
+  for (auto [a, b] : {std::pair{v.username, owned->username},
+                      {v.realm, owned->realm},
+                      {v.nonce, owned->nonce},
+                      {v.uri, owned->uri},
+                      {v.response, owned->response},
+                      {v.cnonce, owned->cnonce},
+                      {v.nc, owned->nc},
+                      {v.qop, owned->qop},
+                      {v.opaque, owned->opaque}})
+    EXPECT_EQ(a, std::string_view(b));
+  // Values without escapes are views into the header value itself.
+  EXPECT_GE(v.nonce.data(), value.data());
+  EXPECT_LT(v.nonce.data(), value.data() + value.size());
+  EXPECT_NE(v.parse("Digest username=\"x\"", scratch), nullptr);  // no nonce, uri, response
+  EXPECT_NE(v.parse("Basic Zm9vOmJhcg==", scratch), nullptr);
+}
+
+TEST(Digest, NonceWrittenInPlaceIsTheIssuedOne) {
+  NonceManager n("secret", 300s);
+  char out[NonceManager::kNonceSize];
+  n.issue_to("r", 1'700'000'000'000, out);
+  EXPECT_EQ(std::string_view(out, sizeof out), n.issue("r", 1'700'000'000'000));
+  EXPECT_EQ(n.check(std::string_view(out, sizeof out), "r", 1'700'000'000'500), NonceManager::Check::kValid);
 }
 
 // Client side (outbound INVITE to a challenging trunk): the Authorization
