@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries
   libboost-dev libssl-dev libsqlite3-dev libpq-dev nlohmann-json3-dev libspdlog-dev
   libsodium-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libsrtp2-dev libsndfile1-dev liburing-dev
+  libsrtp2-dev libsndfile1-dev liburing-dev libbpf-dev
   # real peers and servers used by tests and benchmarks
   postgresql redis-server sip-tester baresip wrk curl espeak-ng sox python3 openssl tzdata
 )

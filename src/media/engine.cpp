@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 
@@ -123,9 +124,11 @@ MediaEngine::MediaEngine(EngineConfig config)
     : config_(std::move(config)),
       clock_(config_.clock ? config_.clock : &common::SystemClock::instance()),
       writer_(std::make_shared<RecordingWriter>()) {
+  open_kernel_relay();
   unsigned n = config_.loops ? config_.loops : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto loop = std::make_shared<EventLoop>();
+    loop->kernel_relay = kernel_relay_.get();
     EventLoop* raw = loop.get();
     std::promise<RtpIoBackend> started;
     auto backend = started.get_future();
@@ -163,7 +166,40 @@ MediaEngine::~MediaEngine() {
   for (auto& l : loops_) {
     if (l->thread.joinable()) l->thread.join();
     l->accepting = false;
+    l->kernel_relay = nullptr;  // every session is closed; the relay goes with the engine
   }
+}
+
+namespace {
+// "lo,eth0" → {"lo", "eth0"}.
+std::vector<std::string> split_interfaces(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view name = list.substr(0, comma);
+    if (!name.empty()) out.emplace_back(name);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+}  // namespace
+
+void MediaEngine::open_kernel_relay() {
+  std::vector<std::string> interfaces = config_.kernel_relay_interfaces;
+  if (interfaces.empty()) {
+    if (const char* env = std::getenv("HL_MEDIA_KERNEL_RELAY")) interfaces = split_interfaces(env);
+  }
+  if (interfaces.empty()) return;
+  // At most one slot per session (the direction it receives): one per port pair.
+  const std::uint32_t first_even = (config_.port_min + 1u) & ~1u;
+  const std::uint32_t pairs = config_.port_max > first_even ? (config_.port_max - first_even + 1u) / 2u : 1u;
+  auto relay = KernelRelay::open(interfaces, std::max<std::uint32_t>(pairs, 1));
+  if (!relay.ok()) {
+    kernel_relay_error_ = relay.error().message;
+    return;
+  }
+  kernel_relay_ = std::move(*relay);
 }
 
 Result<std::shared_ptr<MediaSession>> MediaEngine::create_session(const SessionParams& params,

@@ -64,6 +64,7 @@ struct SessionStats {
   std::uint64_t packets_received = 0;
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_relayed = 0;
+  std::uint64_t packets_relayed_kernel = 0;  // of packets_relayed, sent by the kernel relay
   std::uint64_t dropped_stranger = 0;   // from an address other than the latched one
   std::uint64_t dropped_invalid = 0;    // not RTP, unknown PT, failed validation
   std::uint64_t dropped_listening = 0;  // received while listening silently (never relayed)
@@ -85,6 +86,7 @@ struct SessionStats {
 class MediaEngine;
 class Session;     // implementation (session.h)
 struct EventLoop;  // one io_context + thread (session.h)
+class KernelRelay;  // kernel_relay.h
 
 class MediaSession {
  public:
@@ -181,6 +183,16 @@ struct EngineConfig {
   // by the loop's sockets. When all are in use a socket's receive pauses until
   // buffers return (the kernel queues meanwhile, up to the socket buffer).
   unsigned uring_buffers = 2048;
+  // Kernel relay (the app's `media.kernel_relay`): interfaces whose ingress
+  // gets a BPF program that relays same-law bridges without waking the loops
+  // (kernel_relay.h), e.g. {"lo", "eth0"}. Empty: the environment variable
+  // HL_MEDIA_KERNEL_RELAY (comma-separated interface names), else userspace
+  // only. Needs root (CAP_BPF, CAP_NET_ADMIN) and IPv4; when loading fails the
+  // engine relays in userspace and kernel_relay_error() says why. A bridge is
+  // relayed in the kernel while both legs use the same law and nothing needs
+  // its audio (recording, silent listen, in-band DTMF detection); RFC 4733
+  // events still pass through userspace, which reports them.
+  std::vector<std::string> kernel_relay_interfaces;
 };
 
 class MediaEngine {
@@ -233,6 +245,10 @@ class MediaEngine {
   // Why EngineConfig::realtime_priority was asked for and not applied to
   // every loop (empty when applied or not asked for), for the log.
   const std::string& realtime_priority_error() const { return realtime_priority_error_; }
+  // Whether the kernel relay is attached (EngineConfig::kernel_relay_interfaces).
+  bool kernel_relay_active() const { return kernel_relay_ != nullptr; }
+  // Why the kernel relay was asked for and is not active (empty otherwise).
+  const std::string& kernel_relay_error() const { return kernel_relay_error_; }
   common::Clock& clock() const { return *clock_; }
   const EngineConfig& config() const { return config_; }
 
@@ -243,6 +259,9 @@ class MediaEngine {
   RtpIoBackend rtp_io_ = RtpIoBackend::epoll;
   std::string rtp_io_fallback_;
   std::string realtime_priority_error_;
+  void open_kernel_relay();
+  std::unique_ptr<KernelRelay> kernel_relay_;  // outlives the loops' sessions: closed before it goes
+  std::string kernel_relay_error_;
   std::mutex mu_;
   std::size_t next_loop_ = 0;
   std::uint32_t next_port_ = 0;

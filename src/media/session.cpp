@@ -1,5 +1,6 @@
 #include "media/session.h"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -66,6 +67,7 @@ bool Session::bind(const asio::ip::address& addr, std::uint16_t port) {
   }
   local_port_ = port;
   stats_.local_port = port;
+  bound_wildcard_ = addr.is_unspecified();
   return true;
 }
 
@@ -97,6 +99,7 @@ void Session::disconnect_remote() {
 
 void Session::set_remote(const std::string& address, std::uint16_t port) {
   if (mode_ == OutMode::closed) return;
+  kernel_withdraw_both();
   disconnect_remote();
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
@@ -119,6 +122,7 @@ void Session::apply_ptime() {
 void Session::update(const SessionParams& next) {
   if (mode_ == OutMode::closed) return;
   const SessionParams prev = params_;  // per re-INVITE, not per packet
+  kernel_withdraw_both();
   params_ = next;
   apply_ptime();
   if (params_.telephone_event_pt != prev.telephone_event_pt) {
@@ -142,6 +146,7 @@ void Session::update(const SessionParams& next) {
 // The one transition function for what the session sends.
 void Session::set_mode(OutMode next) {
   if (mode_ == OutMode::closed) return;
+  kernel_withdraw_both();
   if (mode_ == OutMode::bridged && next != OutMode::bridged && peer_ != nullptr) {
     Session* p = peer_;
     peer_ = nullptr;
@@ -189,6 +194,8 @@ void Session::listen_to(const std::shared_ptr<Session>& a, const std::shared_ptr
   g->listener = this;
   g->sides[0] = a.get();
   g->sides[1] = b.get();
+  a->kernel_withdraw();  // the mix needs every packet of both
+  b->kernel_withdraw();
   a->listen_taps_.push_back(ListenTap{g, 0});
   b->listen_taps_.push_back(ListenTap{g, 1});
   listening_ = std::move(g);
@@ -218,6 +225,7 @@ void Session::unbridge() {
 
 void Session::queue_dtmf(const std::string& digits, int duration_ms) {
   if (mode_ == OutMode::closed) return;
+  if (peer_ != nullptr) peer_->kernel_withdraw();  // our digits interrupt what it relays through us
   dtmf_duration_ms_ = std::clamp(duration_ms, 40, 2000);
   for (char c : digits) {
     if (dtmf_char_to_event(c) < 0) continue;
@@ -295,6 +303,7 @@ void Session::handle_rtp(std::uint8_t* buf, std::size_t size, const udp::endpoin
       return;
     }
   } else if (params_.latching) {
+    if (peer_ != nullptr) peer_->kernel_withdraw();  // it relays to our old address
     remote_ = from;
     remote_rtcp_ = udp::endpoint(from.address(), static_cast<std::uint16_t>(from.port() + 1));
     have_remote_ = true;
@@ -309,6 +318,15 @@ void Session::handle_rtp(std::uint8_t* buf, std::size_t size, const udp::endpoin
   if (!is_event && pt != params_.payload_type) {
     ++stats_.dropped_invalid;
     return;
+  }
+  if (kernel_slot_) {
+    // The kernel left this packet to us: an event (reported here, relayed with
+    // the same offsets), or audio it cannot relay exactly (new SSRC, jump).
+    if (is_event) {
+      kernel_sync();
+    } else {
+      kernel_withdraw();
+    }
   }
   if (rx_ssrc_known_ && pkt.header.ssrc != rx_ssrc_) rx_stats_.reset();
   rx_ssrc_ = pkt.header.ssrc;
@@ -346,8 +364,109 @@ void Session::handle_rtp(std::uint8_t* buf, std::size_t size, const udp::endpoin
     ++stats_.dropped_listening;  // a supervisor listening silently is heard by nobody
     return;
   }
-  if (mode_ == OutMode::bridged && peer_ != nullptr)
+  if (mode_ == OutMode::bridged && peer_ != nullptr) {
     peer_->relay_from_peer(buf, size, pkt, is_event, params_.codec, steady::now());
+    if (loop_->kernel_relay != nullptr && !kernel_slot_ && !is_event) kernel_offer(now);
+  }
+}
+
+// ---- kernel relay ----------------------------------------------------------
+
+bool Session::kernel_eligible() const {
+  const Session* p = peer_;
+  if (mode_ != OutMode::bridged || p == nullptr || p->mode_ != OutMode::bridged) return false;
+  // Our source settled (latched, or fixed by SDP) for the program to check;
+  // the peer's destination known and its source address concrete (a peer that
+  // latches later withdraws the relay: handle_rtp).
+  if (!connected_ || !p->have_remote_ || (p->bound_wildcard_ && !p->connected_)) return false;
+  if (!remote_.address().is_v4() || !p->remote_.address().is_v4()) return false;
+  if (params_.codec != p->params_.codec) return false;  // transcoding stays here
+  // Someone needs the audio itself.
+  if (tap_.recorder || !listen_taps_.empty() || (params_.detect_inband_dtmf && !te_seen_)) return false;
+  return rx_ssrc_known_ && !p->dtmf_pending() && p->relay_.valid && p->relay_.in_ssrc == rx_ssrc_;
+}
+
+void Session::kernel_offer(common::SteadyTime now) {
+  if (now < kernel_retry_at_ || !kernel_eligible()) return;
+  Session& p = *peer_;
+  boost::system::error_code ec;
+  const udp::endpoint from = p.rtp_.local_endpoint(ec);  // concrete once connected
+  if (ec || !from.address().is_v4()) return;
+  const udp::endpoint here = rtp_.local_endpoint(ec);
+  if (ec) return;
+  hl_relay_key key{};
+  key.addr = bound_wildcard_ ? 0 : htonl(here.address().to_v4().to_uint());
+  key.port = htons(local_port_);
+  hl_relay_slot c{};
+  c.expect_saddr = htonl(remote_.address().to_v4().to_uint());
+  c.expect_sport = htons(remote_.port());
+  c.audio_pt_in = params_.payload_type;
+  c.audio_pt_out = p.params_.payload_type;
+  c.in_ssrc = rx_ssrc_;
+  c.new_saddr = htonl(from.address().to_v4().to_uint());
+  c.new_sport = htons(from.port());
+  c.new_daddr = htonl(p.remote_.address().to_v4().to_uint());
+  c.new_dport = htons(p.remote_.port());
+  const auto egress = KernelRelay::egress(c.new_saddr, c.new_daddr);
+  if (!egress) return;
+  c.out_ifindex = egress->ifindex;
+  c.out_local = egress->local ? 1 : 0;
+  c.seq_offset = p.relay_.seq_offset;
+  c.ts_offset = p.relay_.ts_offset;
+  c.out_ssrc = p.out_.ssrc;
+  const ReceiveStats::Position pos = rx_stats_.position();
+  c.max_seq = pos.max_seq;
+  c.cycles = pos.cycles;
+  c.last_transit = pos.last_transit;
+  c.jitter16 = pos.jitter16;
+  c.have_transit = pos.have_transit ? 1 : 0;
+  c.out_next_seq = p.out_.next_seq;
+  c.out_last_ts = p.out_.last_ts;
+  c.out_last_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(p.out_.last_time.time_since_epoch()).count());
+  kernel_slot_ = loop_->kernel_relay->install(key, c);
+  if (!kernel_slot_) {
+    kernel_retry_at_ = now + std::chrono::seconds(1);  // full or refused: not on every packet
+    return;
+  }
+  kernel_key_ = key;
+  kernel_synced_packets_ = 0;
+  kernel_synced_octets_ = 0;
+}
+
+void Session::kernel_sync() {
+  if (!kernel_slot_ || peer_ == nullptr) return;
+  const hl_relay_slot s = loop_->kernel_relay->read(*kernel_slot_);
+  const std::uint64_t n = s.packets - kernel_synced_packets_;
+  if (n == 0) return;
+  const std::uint64_t octets = s.octets - kernel_synced_octets_;
+  kernel_synced_packets_ = s.packets;
+  kernel_synced_octets_ = s.octets;
+  stats_.packets_received += n;
+  last_rx_ = clock_.now();
+  timed_out_ = false;
+  rx_stats_.resume(ReceiveStats::Position{s.max_seq, s.cycles, s.last_transit, s.jitter16, s.have_transit != 0},
+                   n);
+  Session& p = *peer_;
+  p.stats_.packets_relayed += n;
+  p.stats_.packets_relayed_kernel += n;
+  p.stats_.packets_sent += n;
+  p.out_.packets += n;
+  p.out_.octets += octets;
+  if (static_cast<std::int16_t>(s.out_next_seq - p.out_.next_seq) > 0) p.out_.next_seq = s.out_next_seq;
+  if (!p.out_.started || static_cast<std::int32_t>(s.out_last_ts - p.out_.last_ts) > 0) {
+    p.out_.last_ts = s.out_last_ts;
+    p.out_.last_time = steady::time_point(std::chrono::nanoseconds(s.out_last_ns));
+  }
+  p.out_.started = true;
+  p.relayed_since_segment_ = true;
+}
+
+void Session::kernel_withdraw() {
+  if (!kernel_slot_) return;
+  loop_->kernel_relay->remove(*kernel_slot_, kernel_key_);
+  kernel_sync();  // after the removal: nothing more can arrive in the slot (bar one CPU's packet in flight)
+  kernel_slot_.reset();
 }
 
 void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event,
@@ -564,6 +683,10 @@ void Session::arm_housekeeping() {
 }
 
 void Session::on_housekeeping() {
+  if (kernel_slot_) {
+    kernel_sync();  // before the media timeout looks at last_rx_
+    loop_->kernel_relay->refresh(*kernel_slot_);
+  }
   const auto now = clock_.now();
   if (params_.media_timeout.count() > 0 && !timed_out_ && now - last_rx_ > params_.media_timeout) {
     timed_out_ = true;  // once per silence period; cleared by the next packet
@@ -583,6 +706,8 @@ void Session::on_housekeeping() {
 
 void Session::send_rtcp(bool bye) {
   if (!have_remote_ || !rtcp_.is_open()) return;
+  kernel_sync();  // what we received through the kernel
+  if (peer_ != nullptr) peer_->kernel_sync();  // what the kernel sent as us
   std::array<std::uint8_t, 512> buf;
   const auto now = clock_.now();
   ReportBlock block;
@@ -675,7 +800,9 @@ void Session::on_rtcp_readable() {
   arm_rtcp_receive();
 }
 
-SessionStats Session::snapshot() const {
+SessionStats Session::snapshot() {
+  kernel_sync();
+  if (peer_ != nullptr) peer_->kernel_sync();
   SessionStats s = stats_;
   s.lost = rx_stats_.lost();
   s.jitter_ms = rx_stats_.jitter() / 8.0;

@@ -12,11 +12,13 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "media/engine.h"
+#include "media/kernel_relay.h"
 #include "media/listen.h"
 #include "media/rtp.h"
 #include "media/rtp_io.h"
@@ -34,6 +36,8 @@ struct EventLoop {
   // RTP socket I/O (rtp_io.h). Created on the loop thread before it runs any
   // handler (an io_uring ring belongs to the thread that submits to it).
   std::unique_ptr<RtpIo> rtp_io;
+  // The engine's kernel relay (kernel_relay.h), or nullptr: userspace only.
+  KernelRelay* kernel_relay = nullptr;
 };
 
 // The loop thread's body. With a zero window it is io.run(). Otherwise, when
@@ -120,8 +124,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void unbridge();
   void queue_dtmf(const std::string& digits, int duration_ms);
   void close();
-  SessionStats snapshot() const;
-  void attach_recorder(RecorderTap tap) { tap_ = std::move(tap); }
+  SessionStats snapshot();
+  void attach_recorder(RecorderTap tap) {
+    kernel_withdraw();  // the recorder needs every packet
+    tap_ = std::move(tap);
+  }
   void detach_recorder() { tap_ = {}; }
   // Starts sending the mix of what `a` and `b` receive (replacing any other
   // output); received packets are then counted and dropped. Same loop for all.
@@ -263,6 +270,28 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<ListenTap> listen_taps_;
   std::shared_ptr<ListenGroup> listening_;  // as the listener (mode_ == listening)
   void remove_listen_tap(const ListenGroup* g);
+
+  // Kernel relay (kernel_relay.h). While kernel_slot_ is set the kernel relays
+  // the audio this session receives to peer_, as relay_from_peer would; the
+  // counters and stream positions it keeps are folded back into ours and the
+  // peer's by kernel_sync (housekeeping, RTCP, stats, withdrawal). Anything
+  // that changes what the relay must do withdraws it first (mode, bridge,
+  // parameters, address, recording, listening, the peer's own DTMF); the next
+  // packet userspace relays offers it again.
+  std::optional<std::uint32_t> kernel_slot_;
+  hl_relay_key kernel_key_{};
+  std::uint64_t kernel_synced_packets_ = 0;
+  std::uint64_t kernel_synced_octets_ = 0;
+  common::SteadyTime kernel_retry_at_{};
+  bool bound_wildcard_ = false;
+  bool kernel_eligible() const;
+  void kernel_offer(common::SteadyTime now);
+  void kernel_sync();
+  void kernel_withdraw();
+  void kernel_withdraw_both() {
+    kernel_withdraw();
+    if (peer_ != nullptr) peer_->kernel_withdraw();
+  }
 
   // RTCP state.
   common::SteadyTime next_rtcp_{};

@@ -53,6 +53,19 @@ bool ReceiveStats::on_packet(std::uint16_t seq, std::uint32_t rtp_ts, std::uint3
   return true;
 }
 
+ReceiveStats::Position ReceiveStats::position() const {
+  return Position{max_seq_, cycles_, static_cast<std::int32_t>(last_transit_), jitter_, have_transit_};
+}
+
+void ReceiveStats::resume(const Position& p, std::uint64_t more) {
+  max_seq_ = p.max_seq;
+  cycles_ = p.cycles;
+  last_transit_ = p.last_transit;
+  jitter_ = p.jitter16;
+  have_transit_ = p.have_transit;
+  received_ += more;
+}
+
 std::int64_t ReceiveStats::expected() const {
   if (!initialised_) return 0;
   return static_cast<std::int64_t>(extended_max()) - static_cast<std::int64_t>(base_seq_) + 1;

@@ -28,6 +28,20 @@ class ReceiveStats {
   bool initialised() const { return initialised_; }
   void reset() { *this = ReceiveStats{}; }
 
+  // Where the A.1/A.8 algorithms stand, for handing the stream to the kernel
+  // relay (kernel_relay.h), which continues them, and back.
+  struct Position {
+    std::uint16_t max_seq = 0;
+    std::uint32_t cycles = 0;
+    std::int32_t last_transit = 0;
+    std::uint32_t jitter16 = 0;
+    bool have_transit = false;
+  };
+  Position position() const;
+  // Continues from `p` after `more` packets were received elsewhere (in order,
+  // within the A.1 window: the kernel leaves anything else to on_packet).
+  void resume(const Position& p, std::uint64_t more);
+
  private:
   void init_seq(std::uint16_t seq);
 

@@ -17,6 +17,7 @@ struct Rx {
   RtpPacket p;
   std::vector<std::uint8_t> data;
   std::chrono::steady_clock::time_point at;
+  std::uint16_t from_port = 0;
 };
 
 // Reads a peer socket on its own thread so arrival times are real.
@@ -53,7 +54,7 @@ class Collector {
       RtpPacket p;
       if (looks_like_rtcp(d->data) || parse_rtp(d->data, p) != ParseStatus::ok) continue;
       std::lock_guard l(mu_);
-      all_.push_back({p, std::move(d->data), d->at});
+      all_.push_back({p, std::move(d->data), d->at, d->from_port});
     }
   }
   const UdpPeer& peer_;

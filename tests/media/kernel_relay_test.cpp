@@ -1,0 +1,238 @@
+// The kernel relay (media/kernel_relay.h): a same-law bridge relayed by the
+// BPF program on the loopback, through real sockets, against what the
+// userspace relay guarantees (one SSRC, consecutive sequence numbers, the
+// payload untouched, events reported and forwarded, statistics kept).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "media/media.h"
+#include "rtp_collector.h"
+#include "test_ports.h"
+#include "udp_peer.h"
+
+namespace hotline::media {
+namespace {
+
+using testing::Collector;
+using testing::Rx;
+using testing::UdpPeer;
+using testing::wait_for;
+using namespace std::chrono_literals;
+
+// An engine with the kernel relay on the loopback, or the reason there is none.
+struct KernelEngine {
+  KernelEngine() : engine(config()) {}
+  static EngineConfig config() {
+    EngineConfig c;
+    c.loops = 1;
+    testing::use_test_ports(c);
+    c.bind_address = "127.0.0.1";
+    c.kernel_relay_interfaces = {"lo"};
+    return c;
+  }
+  MediaEngine engine;
+};
+
+// Without root the program cannot be loaded: that is a skip. As root it must load.
+#define REQUIRE_KERNEL_RELAY(e)                                                                   \
+  do {                                                                                            \
+    if (!(e).kernel_relay_active()) {                                                             \
+      if (::geteuid() != 0) {                                                                     \
+        GTEST_SKIP() << "kernel relay needs root: " << (e).kernel_relay_error();                  \
+      }                                                                                           \
+      FAIL() << "kernel relay did not load as root: " << (e).kernel_relay_error();                \
+    }                                                                                             \
+  } while (0)
+
+SessionParams params_for(const UdpPeer& phone, std::uint8_t pt, int event_pt) {
+  SessionParams p;
+  p.remote_address = "127.0.0.1";
+  p.remote_port = phone.port();
+  p.codec = Codec::pcmu;
+  p.payload_type = pt;
+  p.telephone_event_pt = event_pt;
+  p.detect_inband_dtmf = false;
+  return p;
+}
+
+std::vector<std::uint8_t> numbered_payload(int i) {
+  std::vector<std::uint8_t> p(160);
+  for (int k = 0; k < 160; ++k) p[k] = static_cast<std::uint8_t>(i + k);
+  return p;
+}
+
+void send_stream(const UdpPeer& phone, std::uint16_t to, std::uint8_t pt, std::uint32_t ssrc, std::uint16_t seq0,
+                 std::uint32_t ts0, int count, int first_index) {
+  for (int i = 0; i < count; ++i) {
+    phone.send_rtp(to, {i == 0, pt, static_cast<std::uint16_t>(seq0 + i), ts0 + 160u * i, ssrc},
+                   numbered_payload(first_index + i));
+    ::usleep(5000);
+  }
+}
+
+// Every packet one phone got: one SSRC, from the session's own port, and —
+// put in sequence order — consecutive sequence numbers without gaps or
+// duplicates (events pass through userspace while the kernel relays the
+// audio, so an event may arrive a frame or two late, as over any network).
+// Returns the relayed audio frames' indexes in sequence order.
+std::vector<int> check_stream(std::vector<Rx> got, std::uint16_t from_port, std::uint8_t audio_pt) {
+  if (got.empty()) return {};
+  const std::uint16_t first_seq = got[0].p.header.sequence;
+  std::stable_sort(got.begin(), got.end(), [&](const Rx& x, const Rx& y) {
+    return static_cast<std::int16_t>(x.p.header.sequence - first_seq) <
+           static_cast<std::int16_t>(y.p.header.sequence - first_seq);
+  });
+  std::vector<int> frames;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const Rx& r = got[i];
+    EXPECT_EQ(r.p.header.ssrc, got[0].p.header.ssrc) << i;
+    EXPECT_EQ(r.from_port, from_port) << i;
+    if (i > 0) {
+      EXPECT_EQ(static_cast<std::uint16_t>(r.p.header.sequence - got[i - 1].p.header.sequence), 1) << i;
+    }
+    if (r.p.header.payload_type != audio_pt || r.data.size() != 172) continue;
+    const int first = r.data[12];
+    bool numbered = first != 0xff;  // silence from the pacer is 0xff
+    for (int k = 0; k < 160 && numbered; ++k) numbered = r.data[12 + k] == static_cast<std::uint8_t>(first + k);
+    if (numbered) frames.push_back(first);
+  }
+  return frames;
+}
+
+TEST(KernelRelay, RelaysASameLawBridgeBothWaysLikeTheUserspaceRelay) {
+  KernelEngine k;
+  REQUIRE_KERNEL_RELAY(k.engine);
+  UdpPeer caller_phone, agent_phone, stranger;
+  std::atomic<int> digits{0};
+  SessionEvents events;
+  events.on_dtmf = [&](const DtmfDigit&) { ++digits; };
+  auto a = k.engine.create_session(params_for(caller_phone, 0, 101), events);
+  ASSERT_TRUE(a);
+  auto b = k.engine.create_session(params_for(agent_phone, 0, 96), {}, a->get());
+  ASSERT_TRUE(b);
+  Collector at_agent(agent_phone), at_caller(caller_phone);
+  ASSERT_TRUE(k.engine.bridge(**a, **b));
+  (void)(*b)->stats().get();  // the bridge is in place (a round trip on the loop)
+  const std::uint16_t pa = (*a)->local_port(), pb = (*b)->local_port();
+
+  std::thread agent_talks([&] { send_stream(agent_phone, pb, 0, 0xCCCC0003, 100, 9000, 60, 0); });
+  send_stream(caller_phone, pa, 0, 0xAAAA0001, 65500, 4294967000u, 30, 0);  // wraps seq and ts
+  // A stranger's packet to the caller leg, while the kernel relays it: not relayed
+  // (the program leaves it to the stack; the latched, connected socket drops it).
+  stranger.send_rtp(pa, {false, 0, 65530, 0, 0xAAAA0001}, numbered_payload(200));
+  std::uint8_t ev[4];
+  write_telephone_event(ev, {7, true, 10, 800});  // reported, and forwarded with the agent's event PT
+  caller_phone.send_rtp(pa, {true, 101, 65530, 4294967000u + 160 * 30, 0xAAAA0001}, ev);
+  send_stream(caller_phone, pa, 0, 0xAAAA0001, 65531, 4294967000u + 160 * 31, 20, 30);
+  send_stream(caller_phone, pa, 0, 0xBBBB0002, 7, 500, 30, 50);  // a new source: a new segment
+  agent_talks.join();
+
+  ASSERT_TRUE(at_agent.wait([](auto& v) { return v.size() >= 81; }));
+  ASSERT_TRUE(at_caller.wait([](auto& v) { return v.size() >= 60; }));
+  ::usleep(100000);  // anything stray would have arrived by now
+  const SessionStats sa = (*a)->stats().get();
+  const SessionStats sb = (*b)->stats().get();
+  k.engine.unbridge(**a);
+
+  const std::vector<Rx> agent_got = at_agent.snapshot();
+  std::vector<int> frames = check_stream(agent_got, pb, 0);
+  std::vector<int> want(80);
+  for (int i = 0; i < 80; ++i) want[i] = i;
+  EXPECT_EQ(frames, want);
+  EXPECT_EQ(std::count_if(agent_got.begin(), agent_got.end(), [](const Rx& r) { return r.p.header.payload_type == 96; }),
+            1);
+  EXPECT_EQ(digits.load(), 1);
+  const std::vector<int> caller_frames = check_stream(at_caller.snapshot(), pa, 0);
+  EXPECT_EQ(caller_frames.size(), 60u);
+
+  EXPECT_EQ(sb.packets_relayed, 81u);  // 80 audio + 1 event
+  EXPECT_GE(sb.packets_relayed_kernel, 70u) << "the kernel relayed too little";
+  EXPECT_EQ(sa.packets_received, 81u);
+  EXPECT_EQ(sa.lost, 0);
+  EXPECT_EQ(sa.packets_relayed, 60u);
+  EXPECT_GE(sa.packets_relayed_kernel, 55u);
+  EXPECT_EQ(sb.packets_received, 60u);
+}
+
+TEST(KernelRelay, SwitchingAwayFromTheBridgeKeepsTheSequence) {
+  KernelEngine k;
+  REQUIRE_KERNEL_RELAY(k.engine);
+  UdpPeer caller_phone, agent_phone;
+  auto a = k.engine.create_session(params_for(caller_phone, 0, 101), {});
+  ASSERT_TRUE(a);
+  auto b = k.engine.create_session(params_for(agent_phone, 0, 101), {}, a->get());
+  ASSERT_TRUE(b);
+  Collector at_agent(agent_phone);
+  ASSERT_TRUE(at_agent.wait([](auto& v) { return v.size() >= 3; }));  // B's own silence first
+  ASSERT_TRUE(k.engine.bridge(**a, **b));
+  (void)(*b)->stats().get();
+  send_stream(caller_phone, (*a)->local_port(), 0, 0x1234, 1, 0, 40, 0);
+  ASSERT_TRUE(at_agent.wait([](auto& v) { return v.size() >= 43; }));
+  k.engine.unbridge(**a);  // back to B's pacer: silence
+  const std::size_t n = at_agent.size();
+  ASSERT_TRUE(at_agent.wait([&](auto& v) { return v.size() >= n + 10; }));
+  const auto got = at_agent.snapshot();
+  const std::vector<int> frames = check_stream(got, (*b)->local_port(), 0);
+  EXPECT_EQ(frames.size(), 40u);
+  const SessionStats sb = (*b)->stats().get();
+  EXPECT_GE(sb.packets_relayed_kernel, 35u);
+  // The silence after the bridge continues the timeline forward.
+  for (std::size_t i = 1; i < got.size(); ++i)
+    EXPECT_GT(static_cast<std::int32_t>(got[i].p.header.timestamp - got[i - 1].p.header.timestamp), 0) << i;
+}
+
+TEST(KernelRelay, AudioSomeoneNeedsStaysInUserspace) {
+  KernelEngine k;
+  REQUIRE_KERNEL_RELAY(k.engine);
+  UdpPeer caller_phone, agent_phone;
+  SessionParams p = params_for(caller_phone, 0, 101);
+  p.detect_inband_dtmf = true;  // in-band detection needs every sample
+  auto a = k.engine.create_session(p, {});
+  ASSERT_TRUE(a);
+  auto b = k.engine.create_session(params_for(agent_phone, 0, 101), {}, a->get());
+  ASSERT_TRUE(b);
+  Collector at_agent(agent_phone);
+  ASSERT_TRUE(k.engine.bridge(**a, **b));
+  (void)(*b)->stats().get();
+  send_stream(caller_phone, (*a)->local_port(), 0, 0x1234, 1, 0, 20, 0);
+  ASSERT_TRUE(at_agent.wait([](auto& v) {
+    return std::count_if(v.begin(), v.end(), [](const Rx& r) { return r.data.size() == 172 && r.data[12] != 0xff; }) >=
+           19;
+  }));
+  const SessionStats sb = (*b)->stats().get();
+  EXPECT_EQ(sb.packets_relayed, 20u);
+  EXPECT_EQ(sb.packets_relayed_kernel, 0u);
+}
+
+TEST(KernelRelay, KernelRelayedPacketsKeepTheMediaTimeoutAway) {
+  KernelEngine k;
+  REQUIRE_KERNEL_RELAY(k.engine);
+  UdpPeer caller_phone, agent_phone;
+  std::atomic<int> timeouts{0};
+  SessionParams p = params_for(caller_phone, 0, 101);
+  p.media_timeout = 600ms;
+  SessionEvents events;
+  events.on_media_timeout = [&] { ++timeouts; };
+  auto a = k.engine.create_session(p, events);
+  ASSERT_TRUE(a);
+  auto b = k.engine.create_session(params_for(agent_phone, 0, 101), {}, a->get());
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(k.engine.bridge(**a, **b));
+  (void)(*b)->stats().get();
+  // 1.5 s of audio, nearly all relayed by the kernel (20 ms apart).
+  for (int i = 0; i < 75; ++i) {
+    caller_phone.send_rtp((*a)->local_port(), {i == 0, 0, static_cast<std::uint16_t>(i), 160u * i, 0x77}, numbered_payload(i));
+    ::usleep(20000);
+  }
+  const SessionStats sb = (*b)->stats().get();
+  EXPECT_GE(sb.packets_relayed_kernel, 70u);
+  EXPECT_EQ(timeouts.load(), 0);
+  EXPECT_TRUE(wait_for([&] { return timeouts.load() == 1; }, 3s));  // the caller went quiet
+}
+
+}  // namespace
+}  // namespace hotline::media
