@@ -150,11 +150,13 @@ TEST(KernelRelay, RelaysASameLawBridgeBothWaysLikeTheUserspaceRelay) {
   EXPECT_EQ(caller_frames.size(), 60u);
 
   EXPECT_EQ(sb.packets_relayed, 81u);  // 80 audio + 1 event
-  EXPECT_GE(sb.packets_relayed_kernel, 70u) << "the kernel relayed too little";
+  // Userspace relays the first packet of each segment, the event, and any
+  // packet that raced a withdrawal (the agent's phone latching, say).
+  EXPECT_GE(sb.packets_relayed_kernel, 60u) << "the kernel relayed too little";
   EXPECT_EQ(sa.packets_received, 81u);
   EXPECT_EQ(sa.lost, 0);
   EXPECT_EQ(sa.packets_relayed, 60u);
-  EXPECT_GE(sa.packets_relayed_kernel, 55u);
+  EXPECT_GE(sa.packets_relayed_kernel, 45u);
   EXPECT_EQ(sb.packets_received, 60u);
 }
 
@@ -201,7 +203,7 @@ TEST(KernelRelay, AudioSomeoneNeedsStaysInUserspace) {
   send_stream(caller_phone, (*a)->local_port(), 0, 0x1234, 1, 0, 20, 0);
   ASSERT_TRUE(at_agent.wait([](auto& v) {
     return std::count_if(v.begin(), v.end(), [](const Rx& r) { return r.data.size() == 172 && r.data[12] != 0xff; }) >=
-           19;
+           20;
   }));
   const SessionStats sb = (*b)->stats().get();
   EXPECT_EQ(sb.packets_relayed, 20u);

@@ -167,8 +167,17 @@ TEST_P(RtpIoBackends, BurstAcrossManySocketsLargerThanTheBufferRing) {
     if (r.data.size() == 172 && r.data[12] == 0x7f) by_ssrc[r.p.header.ssrc].push_back(r.p.header.sequence);
   }
   EXPECT_EQ(by_ssrc.size(), legs.size());
-  for (const auto& [ssrc, seqs] : by_ssrc) {
+  for (auto& [ssrc, seqs] : by_ssrc) {
     ASSERT_EQ(seqs.size(), static_cast<std::size_t>(kPerLeg)) << ssrc;
+    // With the kernel relay (media_tests_kernel) a packet the kernel relays
+    // right after the handover can overtake the one userspace still holds:
+    // then the numbers must be complete and consecutive, not in arrival order.
+    if (engine.kernel_relay_active()) {
+      const std::uint16_t base = seqs[0];
+      std::sort(seqs.begin(), seqs.end(), [base](std::uint16_t x, std::uint16_t y) {
+        return static_cast<std::int16_t>(x - base) < static_cast<std::int16_t>(y - base);
+      });
+    }
     for (std::size_t i = 1; i < seqs.size(); ++i)
       EXPECT_EQ(static_cast<std::uint16_t>(seqs[i] - seqs[i - 1]), 1);
   }
