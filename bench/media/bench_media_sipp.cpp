@@ -116,7 +116,8 @@ double process_cpu_seconds(const fs::path& proc_dir) {
   std::istringstream rest(s.substr(s.rfind(')') + 2));
   std::vector<std::string> f;
   for (std::string x; rest >> x;) f.push_back(x);
-  return f.size() > 12 ? (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK)) : 0;
+  return f.size() > 12 ? (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK))
+                       : 0;
 }
 
 // The system under test: this process (engine, harness), the SIPp peers and
@@ -218,7 +219,8 @@ int main(int argc, char** argv) {
   usleep(500000);  // last echoes
   const double cpu = media_cpu_seconds() - cpu0;
   const double machine = machine_busy_seconds() - machine0;
-  const double sut = system_under_test_seconds(peers) - sut0;  // the UAC started after sut0: all of its CPU counts
+  const double sut =
+      system_under_test_seconds(peers) - sut0;  // the UAC started after sut0: all of its CPU counts
   reap(uac);
   const int uas_rc = wait_exit(uas, 10);
   kill(echo, SIGTERM);
@@ -239,9 +241,10 @@ int main(int argc, char** argv) {
   }
   const double expected = 236.0 * calls;
   const double relayed = static_cast<double>(a_relayed + b_relayed);
-  std::printf("calls=%d cps=%d batch_window=%dus rtp_io=%s kernel_relay=%s uac_rc=%d uas_rc=%d duration=%.1fs\n",
-              calls, cps, window_us, to_string(engine.rtp_io_backend()),
-              engine.kernel_relay_active() ? "on" : "off", uac_rc, uas_rc, secs);
+  std::printf(
+      "calls=%d cps=%d batch_window=%dus rtp_io=%s kernel_relay=%s uac_rc=%d uas_rc=%d duration=%.1fs\n",
+      calls, cps, window_us, to_string(engine.rtp_io_backend()), engine.kernel_relay_active() ? "on" : "off",
+      uac_rc, uas_rc, secs);
   std::printf("pcap packets=%.0f  A rx=%llu  A->B relayed=%llu  B rx(echo)=%llu  B->A relayed=%llu\n",
               expected, static_cast<unsigned long long>(a_rx), static_cast<unsigned long long>(b_relayed),
               static_cast<unsigned long long>(b_rx), static_cast<unsigned long long>(a_relayed));
@@ -249,10 +252,11 @@ int main(int argc, char** argv) {
       "end-to-end loss=%.3f%%  media CPU=%.2fs (%.1f%% of one core)  CPU per relayed packet=%.2f us\n",
       100.0 * (1.0 - static_cast<double>(a_relayed) / expected), cpu, 100.0 * cpu / secs,
       relayed > 0 ? cpu * 1e6 / relayed : 0.0);
-  std::printf("relayed by the kernel=%.1f%%  system under test CPU (engine+SIPp+ksoftirqd)=%.2fs  per relayed "
-              "packet=%.2f us  (whole machine: %.2fs, %.2f us)\n",
-              relayed > 0 ? 100.0 * static_cast<double>(in_kernel) / relayed : 0.0, sut,
-              relayed > 0 ? sut * 1e6 / relayed : 0.0, machine, relayed > 0 ? machine * 1e6 / relayed : 0.0);
+  std::printf(
+      "relayed by the kernel=%.1f%%  system under test CPU (engine+SIPp+ksoftirqd)=%.2fs  per relayed "
+      "packet=%.2f us  (whole machine: %.2fs, %.2f us)\n",
+      relayed > 0 ? 100.0 * static_cast<double>(in_kernel) / relayed : 0.0, sut,
+      relayed > 0 ? sut * 1e6 / relayed : 0.0, machine, relayed > 0 ? machine * 1e6 / relayed : 0.0);
   std::printf("logs in %s\n", dir.c_str());
   return 0;
 }

@@ -126,6 +126,22 @@ std::optional<std::string> hex_key(const std::string& v) {
   return std::nullopt;
 }
 
+// "lo,eth0": interface names as the kernel allows them (1-15 characters, no
+// '/', whitespace or ':' ... kept to the safe set), or empty.
+std::optional<std::string> interface_list(const std::string& v) {
+  std::size_t start = 0;
+  while (start <= v.size() && !v.empty()) {
+    const std::size_t comma = std::min(v.find(',', start), v.size());
+    const std::string name = v.substr(start, comma - start);
+    if (name.empty() || name.size() > 15 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@") !=
+            std::string::npos)
+      return "must be interface names separated by commas, e.g. \"lo,eth0\" (got '" + v + "')";
+    start = comma + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> non_empty(const std::string& v) {
   if (v.empty()) return std::string("must not be empty");
   return std::nullopt;
@@ -206,6 +222,10 @@ const std::vector<Key>& keys() {
       int_key("media", "batch_window_us", &Config::media_batch_window_us, 0, 5000,
               "Busy media loops sleep this long after a round so packets arriving meanwhile share one "
               "wake-up (less CPU at high packet rates, up to this much added latency); 0 = off"),
+      string_key("media", "kernel_relay", &Config::media_kernel_relay, interface_list,
+                 "Relay same-law bridges in the kernel (a tc BPF program) on these interfaces, "
+                 "comma-separated, e.g. \"lo,eth0\" (the loopback for peers on this host); needs root; "
+                 "the log says when it cannot load and the bridges stay in userspace; empty = off"),
       string_key("recording", "dir", &Config::recording_dir, non_empty,
                  "Where encrypted recordings are written"),
       string_key("recording", "kek", &Config::recording_kek, hex_key,

@@ -66,6 +66,7 @@ struct Config {
   std::string media_rtp_io = "auto";
   std::int64_t media_realtime_priority = 0;  // SCHED_FIFO priority of the media loops; 0 = normal
   std::int64_t media_batch_window_us = 0;    // interrupt coalescing of busy media loops; 0 = off
+  std::string media_kernel_relay;            // interfaces for the BPF kernel relay, comma-separated; "" = off
   // [recording]
   std::string recording_dir = "var/recordings";
   std::string recording_kek;                     // 64 hex chars: key-encryption key for recordings

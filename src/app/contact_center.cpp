@@ -62,6 +62,12 @@ media::EngineConfig media_engine_config(const Config& c) {
   e.rtp_io = media::parse_rtp_io_backend(c.media_rtp_io).value_or(media::RtpIoBackend::automatic);
   e.realtime_priority = static_cast<int>(c.media_realtime_priority);
   e.batch_window = std::chrono::microseconds(c.media_batch_window_us);
+  // The loader accepted only names separated by commas.
+  for (std::size_t start = 0; start < c.media_kernel_relay.size();) {
+    const std::size_t comma = std::min(c.media_kernel_relay.find(',', start), c.media_kernel_relay.size());
+    e.kernel_relay_interfaces.push_back(c.media_kernel_relay.substr(start, comma - start));
+    start = comma + 1;
+  }
   return e;
 }
 
@@ -117,8 +123,12 @@ ContactCenter::ContactCenter(const Config& config, store::Database& db, iam::Dir
   if (const std::string& why = media_->realtime_priority_error(); !why.empty())
     spdlog::warn("media: media.realtime_priority = {} not applied ({}); loops run at normal priority",
                  config.media_realtime_priority, why);
-  spdlog::info("media: {} loops, RTP I/O {}", media_->loop_count(),
-               media::to_string(media_->rtp_io_backend()));
+  if (const std::string& why = media_->kernel_relay_error(); !why.empty())
+    spdlog::warn("media: media.kernel_relay = \"{}\" not loaded ({}); bridges relay in userspace",
+                 config.media_kernel_relay, why);
+  spdlog::info("media: {} loops, RTP I/O {}, kernel relay {}", media_->loop_count(),
+               media::to_string(media_->rtp_io_backend()),
+               media_->kernel_relay_active() ? config.media_kernel_relay : std::string("off"));
   sink_ = std::make_unique<Sink>(*records_, *hub_, directory, background);
   std::filesystem::create_directories(config.recording_dir);
   // Open live-event WebSockets follow their sign-in (closed at logout).

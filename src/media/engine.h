@@ -65,11 +65,11 @@ struct SessionStats {
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_relayed = 0;
   std::uint64_t packets_relayed_kernel = 0;  // of packets_relayed, sent by the kernel relay
-  std::uint64_t dropped_stranger = 0;   // from an address other than the latched one
-  std::uint64_t dropped_invalid = 0;    // not RTP, unknown PT, failed validation
-  std::uint64_t dropped_listening = 0;  // received while listening silently (never relayed)
-  std::int64_t lost = 0;                // RFC 3550 cumulative loss of the incoming stream
-  double jitter_ms = 0;                 // interarrival jitter of the incoming stream
+  std::uint64_t dropped_stranger = 0;        // from an address other than the latched one
+  std::uint64_t dropped_invalid = 0;         // not RTP, unknown PT, failed validation
+  std::uint64_t dropped_listening = 0;       // received while listening silently (never relayed)
+  std::int64_t lost = 0;                     // RFC 3550 cumulative loss of the incoming stream
+  double jitter_ms = 0;                      // interarrival jitter of the incoming stream
   // What the peer reports about our stream (last RTCP SR/RR received).
   bool have_remote_report = false;
   double remote_fraction_lost = 0;
@@ -84,8 +84,8 @@ struct SessionStats {
 };
 
 class MediaEngine;
-class Session;     // implementation (session.h)
-struct EventLoop;  // one io_context + thread (session.h)
+class Session;      // implementation (session.h)
+struct EventLoop;   // one io_context + thread (session.h)
 class KernelRelay;  // kernel_relay.h
 
 class MediaSession {
@@ -190,8 +190,12 @@ struct EngineConfig {
   // only. Needs root (CAP_BPF, CAP_NET_ADMIN) and IPv4; when loading fails the
   // engine relays in userspace and kernel_relay_error() says why. A bridge is
   // relayed in the kernel while both legs use the same law and nothing needs
-  // its audio (recording, silent listen, in-band DTMF detection); RFC 4733
-  // events still pass through userspace, which reports them.
+  // its audio: no recording, no silent listen, and no in-band DTMF detection
+  // for a peer that did not negotiate telephone-event. A peer that did is
+  // trusted to send its digits as RFC 4733 events, which still pass through
+  // userspace and are reported; tones it sends in the audio are relayed, not
+  // detected, while the kernel relays (they are again whenever userspace has
+  // the audio: playback, a new segment, the kernel relay off).
   std::vector<std::string> kernel_relay_interfaces;
 };
 

@@ -34,7 +34,8 @@ std::uint64_t KernelRelay::monotonic_ns() {
 
 #ifndef HOTLINE_HAVE_KERNEL_RELAY
 
-common::Result<std::unique_ptr<KernelRelay>> KernelRelay::open(const std::vector<std::string>&, std::uint32_t) {
+common::Result<std::unique_ptr<KernelRelay>> KernelRelay::open(const std::vector<std::string>&,
+                                                               std::uint32_t) {
   return Error::internal("built without the kernel relay (libbpf-dev and clang were not found)");
 }
 KernelRelay::~KernelRelay() = default;
@@ -68,8 +69,9 @@ T load_relaxed(const T& v) {
 }  // namespace
 
 common::Result<std::unique_ptr<KernelRelay>> KernelRelay::open(const std::vector<std::string>& interfaces,
-                                                                std::uint32_t max_slots) {
-  if (interfaces.empty()) return Error::invalid("interfaces", "the kernel relay needs at least one interface");
+                                                               std::uint32_t max_slots) {
+  if (interfaces.empty())
+    return Error::invalid("interfaces", "the kernel relay needs at least one interface");
   if (max_slots == 0) return Error::invalid("max_slots", "no slots");
   libbpf_set_print(capture_libbpf);
   libbpf_log.clear();
@@ -77,14 +79,17 @@ common::Result<std::unique_ptr<KernelRelay>> KernelRelay::open(const std::vector
   r->max_slots_ = max_slots;
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "hl_rtp_relay");
   r->object_ = bpf_object__open_mem(hl_rtp_relay_bpf_object, hl_rtp_relay_bpf_object_size, &opts);
-  if (r->object_ == nullptr) return Error::internal("kernel relay: cannot open the BPF object: " + libbpf_log);
+  if (r->object_ == nullptr)
+    return Error::internal("kernel relay: cannot open the BPF object: " + libbpf_log);
   bpf_map* index = bpf_object__find_map_by_name(r->object_, "hl_relay_index");
   bpf_map* slots = bpf_object__find_map_by_name(r->object_, "hl_relay_slots");
-  if (index == nullptr || slots == nullptr) return Error::internal("kernel relay: maps missing from the object");
+  if (index == nullptr || slots == nullptr)
+    return Error::internal("kernel relay: maps missing from the object");
   (void)bpf_map__set_max_entries(index, max_slots);
   (void)bpf_map__set_max_entries(slots, max_slots);
   if (const int rc = bpf_object__load(r->object_); rc != 0)
-    return Error::internal("kernel relay: the kernel refused the program (" + errno_text(rc) + "): " + libbpf_log);
+    return Error::internal("kernel relay: the kernel refused the program (" + errno_text(rc) +
+                           "): " + libbpf_log);
   bpf_program* prog = bpf_object__find_program_by_name(r->object_, "hl_rtp_relay");
   if (prog == nullptr) return Error::internal("kernel relay: program missing from the object");
   r->program_fd_ = bpf_program__fd(prog);

@@ -381,8 +381,11 @@ bool Session::kernel_eligible() const {
   if (!connected_ || !p->have_remote_ || (p->bound_wildcard_ && !p->connected_)) return false;
   if (!remote_.address().is_v4() || !p->remote_.address().is_v4()) return false;
   if (params_.codec != p->params_.codec) return false;  // transcoding stays here
-  // Someone needs the audio itself.
-  if (tap_.recorder || !listen_taps_.empty() || (params_.detect_inband_dtmf && !te_seen_)) return false;
+  // Someone needs the audio itself. In-band detection only counts for a peer
+  // that did not negotiate telephone-event: one that did sends its digits as
+  // RFC 4733 events, which still come to userspace (EngineConfig says so).
+  const bool inband_needed = params_.detect_inband_dtmf && !te_seen_ && params_.telephone_event_pt < 0;
+  if (tap_.recorder || !listen_taps_.empty() || inband_needed) return false;
   return rx_ssrc_known_ && !p->dtmf_pending() && p->relay_.valid && p->relay_.in_ssrc == rx_ssrc_;
 }
 
@@ -445,8 +448,8 @@ void Session::kernel_sync() {
   stats_.packets_received += n;
   last_rx_ = clock_.now();
   timed_out_ = false;
-  rx_stats_.resume(ReceiveStats::Position{s.max_seq, s.cycles, s.last_transit, s.jitter16, s.have_transit != 0},
-                   n);
+  rx_stats_.resume(
+      ReceiveStats::Position{s.max_seq, s.cycles, s.last_transit, s.jitter16, s.have_transit != 0}, n);
   Session& p = *peer_;
   p.stats_.packets_relayed += n;
   p.stats_.packets_relayed_kernel += n;
@@ -706,7 +709,7 @@ void Session::on_housekeeping() {
 
 void Session::send_rtcp(bool bye) {
   if (!have_remote_ || !rtcp_.is_open()) return;
-  kernel_sync();  // what we received through the kernel
+  kernel_sync();                               // what we received through the kernel
   if (peer_ != nullptr) peer_->kernel_sync();  // what the kernel sent as us
   std::array<std::uint8_t, 512> buf;
   const auto now = clock_.now();

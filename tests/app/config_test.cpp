@@ -109,6 +109,17 @@ TEST(Config, MediaSchedulingKeysReachTheEngine) {
   }
 }
 
+TEST(Config, KernelRelayInterfacesReachTheEngine) {
+  const auto c = load_config("[media]\nkernel_relay = \"lo,eth0\"\n", {});
+  EXPECT_EQ(media_engine_config(c).kernel_relay_interfaces, (std::vector<std::string>{"lo", "eth0"}));
+  EXPECT_TRUE(media_engine_config(load_config("", {})).kernel_relay_interfaces.empty());
+  for (const char* bad : {"lo,", ",lo", "lo eth0", "a-very-long-interface-name", "lo;rm"}) {
+    EXPECT_NE(error_of(std::string("[media]\nkernel_relay = \"") + bad + "\"\n").find("media.kernel_relay"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 TEST(Config, ExampleIsAValidConfigWithEveryKey) {
   auto text = example_config();
   EXPECT_NO_THROW(load_config(text, {}));

@@ -15,14 +15,16 @@
  * Two CPUs relaying the same slot at once would race on the counters; a
  * stream arrives in order from one sender, so that is rare and costs at most
  * a miscount, never a bad packet. */
+// linux/bpf.h (and its __u32 and friends) before libbpf's helpers.
 #include <linux/bpf.h>
+// Then the rest.
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
 
 #include "rtp_relay_shared.h"
 
@@ -53,9 +55,9 @@ struct {
   __type(value, struct hl_relay_slot);
 } hl_relay_slots SEC(".maps");
 
-static __always_inline struct hl_relay_slot *find_slot(__u32 daddr, __u16 dport) {
+static __always_inline struct hl_relay_slot* find_slot(__u32 daddr, __u16 dport) {
   struct hl_relay_key key = {.addr = daddr, .port = dport, .pad = 0};
-  __u32 *index = bpf_map_lookup_elem(&hl_relay_index, &key);
+  __u32* index = bpf_map_lookup_elem(&hl_relay_index, &key);
   if (!index) {
     key.addr = 0; /* a socket bound to the wildcard address */
     index = bpf_map_lookup_elem(&hl_relay_index, &key);
@@ -66,12 +68,12 @@ static __always_inline struct hl_relay_slot *find_slot(__u32 daddr, __u16 dport)
 
 /* A.1: is `seq` in the window the userspace statistics would accept without
  * probation? Big jumps go to userspace, which runs the full algorithm. */
-static __always_inline int sequence_acceptable(const struct hl_relay_slot *s, __u16 seq) {
+static __always_inline int sequence_acceptable(const struct hl_relay_slot* s, __u16 seq) {
   __u16 udelta = (__u16)(seq - s->max_seq);
   return udelta < MAX_DROPOUT || udelta > (__u16)(65536 - MAX_MISORDER);
 }
 
-static __always_inline void count_reception(struct hl_relay_slot *s, __u16 seq, __u32 ts, __u32 payload,
+static __always_inline void count_reception(struct hl_relay_slot* s, __u16 seq, __u32 ts, __u32 payload,
                                             __u64 now) {
   __u16 udelta = (__u16)(seq - s->max_seq);
   if (udelta < MAX_DROPOUT) {
@@ -91,7 +93,7 @@ static __always_inline void count_reception(struct hl_relay_slot *s, __u16 seq, 
   s->last_ns = now;
 }
 
-static __always_inline void track_output(struct hl_relay_slot *s, __u16 seq, __u32 ts, __u64 now) {
+static __always_inline void track_output(struct hl_relay_slot* s, __u16 seq, __u32 ts, __u64 now) {
   if ((__s16)(seq - s->out_next_seq) >= 0) s->out_next_seq = (__u16)(seq + 1);
   if ((__s32)(ts - s->out_last_ts) >= 0) {
     s->out_last_ts = ts;
@@ -100,20 +102,21 @@ static __always_inline void track_output(struct hl_relay_slot *s, __u16 seq, __u
 }
 
 SEC("tc")
-int hl_rtp_relay(struct __sk_buff *skb) {
-  void *data = (void *)(long)skb->data;
-  void *end = (void *)(long)skb->data_end;
+int hl_rtp_relay(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
   if (data + RTP_OFF + RTP_HEADER > end) return TC_ACT_UNSPEC;
-  struct ethhdr *eth = data;
-  struct iphdr *ip = data + IP_OFF;
-  struct udphdr *udp = data + UDP_OFF;
-  __u8 *rtp = data + RTP_OFF;
-  if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 || ip->protocol != IPPROTO_UDP) return TC_ACT_UNSPEC;
+  struct ethhdr* eth = data;
+  struct iphdr* ip = data + IP_OFF;
+  struct udphdr* udp = data + UDP_OFF;
+  __u8* rtp = data + RTP_OFF;
+  if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
+    return TC_ACT_UNSPEC;
   if (ip->frag_off & bpf_htons(0x3fff)) return TC_ACT_UNSPEC; /* fragments: the stack reassembles */
   __u32 udp_len = bpf_ntohs(udp->len);
   if (udp_len < 8 + RTP_HEADER || bpf_ntohs(ip->tot_len) != 20 + udp_len) return TC_ACT_UNSPEC;
 
-  struct hl_relay_slot *s = find_slot(ip->daddr, udp->dest);
+  struct hl_relay_slot* s = find_slot(ip->daddr, udp->dest);
   if (!s) return TC_ACT_UNSPEC;
   __u64 now = bpf_ktime_get_ns();
   if (now > s->deadline_ns) return TC_ACT_UNSPEC; /* the owner stopped refreshing (gone or stalled) */
@@ -122,7 +125,7 @@ int hl_rtp_relay(struct __sk_buff *skb) {
   __u32 old_rtp[3];
   __builtin_memcpy(old_rtp, rtp, RTP_HEADER);
   if (bpf_ntohl(old_rtp[2]) != s->in_ssrc) return TC_ACT_UNSPEC;
-  __u16 seq = bpf_ntohs(*(__u16 *)(rtp + 2));
+  __u16 seq = bpf_ntohs(*(__u16*)(rtp + 2));
   __u32 ts = bpf_ntohl(old_rtp[1]);
   if (!sequence_acceptable(s, seq)) return TC_ACT_UNSPEC;
 
@@ -133,10 +136,10 @@ int hl_rtp_relay(struct __sk_buff *skb) {
   __u16 out_seq = (__u16)(seq + s->seq_offset);
   __u32 out_ts = ts + s->ts_offset;
   __u32 new_rtp[3];
-  __u8 *h = (__u8 *)new_rtp;
+  __u8* h = (__u8*)new_rtp;
   h[0] = rtp[0];
   h[1] = (__u8)((rtp[1] & 0x80) | s->audio_pt_out);
-  *(__u16 *)(h + 2) = bpf_htons(out_seq);
+  *(__u16*)(h + 2) = bpf_htons(out_seq);
   new_rtp[1] = bpf_htonl(out_ts);
   new_rtp[2] = bpf_htonl(s->out_ssrc);
 
@@ -147,8 +150,8 @@ int hl_rtp_relay(struct __sk_buff *skb) {
    * and RTP fields only in the UDP checksum (left alone when it is 0, and
    * right for CHECKSUM_PARTIAL packets: the helpers know the difference). */
   __s64 addr_diff = bpf_csum_diff(old_addrs, sizeof old_addrs, new_addrs, sizeof new_addrs, 0);
-  __u32 old_l4[4] = {*(__u32 *)old_ports, old_rtp[0], old_rtp[1], old_rtp[2]};
-  __u32 new_l4[4] = {*(__u32 *)new_ports, new_rtp[0], new_rtp[1], new_rtp[2]};
+  __u32 old_l4[4] = {*(__u32*)old_ports, old_rtp[0], old_rtp[1], old_rtp[2]};
+  __u32 new_l4[4] = {*(__u32*)new_ports, new_rtp[0], new_rtp[1], new_rtp[2]};
   __s64 l4_diff = bpf_csum_diff(old_l4, sizeof old_l4, new_l4, sizeof new_l4, 0);
   if (addr_diff < 0 || l4_diff < 0) return TC_ACT_SHOT;
   bpf_l3_csum_replace(skb, IP_CSUM_OFF, 0, (__u32)addr_diff, 0);

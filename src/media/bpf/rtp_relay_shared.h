@@ -42,9 +42,9 @@ struct hl_relay_slot {
   hl_u16 expect_sport;
   hl_u8 audio_pt_in; /* only this payload type; events and the rest go to userspace */
   hl_u8 audio_pt_out;
-  hl_u32 in_ssrc;    /* another SSRC starts a new relay segment: userspace decides it */
-  hl_u32 new_saddr;  /* the sending leg's local address */
-  hl_u32 new_daddr;  /* the sending leg's peer */
+  hl_u32 in_ssrc;   /* another SSRC starts a new relay segment: userspace decides it */
+  hl_u32 new_saddr; /* the sending leg's local address */
+  hl_u32 new_daddr; /* the sending leg's peer */
   hl_u16 new_sport;
   hl_u16 new_dport;
   hl_u16 seq_offset;
@@ -54,14 +54,14 @@ struct hl_relay_slot {
   hl_u32 out_ifindex; /* where the rewritten packet leaves */
   hl_u32 out_local;   /* 1: the peer is on this host (out_ifindex is the loopback) */
   /* ---- written by the program (userspace seeds them before inserting) ---- */
-  hl_u64 packets;   /* relayed by the kernel since the slot was installed */
-  hl_u64 octets;    /* their RTP payload bytes */
-  hl_u64 last_ns;   /* arrival of the newest, CLOCK_MONOTONIC */
-  hl_u16 max_seq;   /* RFC 3550 A.1 highest sequence number received */
+  hl_u64 packets; /* relayed by the kernel since the slot was installed */
+  hl_u64 octets;  /* their RTP payload bytes */
+  hl_u64 last_ns; /* arrival of the newest, CLOCK_MONOTONIC */
+  hl_u16 max_seq; /* RFC 3550 A.1 highest sequence number received */
   hl_u16 out_next_seq;
-  hl_u32 cycles;    /* sequence number wraps, times 65536 */
+  hl_u32 cycles;       /* sequence number wraps, times 65536 */
   hl_s32 last_transit; /* A.8 jitter state, in 8 kHz units */
-  hl_u32 jitter16;  /* A.8 jitter, scaled by 16 */
+  hl_u32 jitter16;     /* A.8 jitter, scaled by 16 */
   hl_u32 have_transit;
   hl_u32 out_last_ts;
   hl_u64 out_last_ns;
