@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sndfile.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -16,7 +17,9 @@
 #include <vector>
 
 #include "media/media.h"
+#include "pcap_reader.h"
 #include "process.h"
+#include "rtp_collector.h"
 #include "test_ports.h"
 #include "udp_peer.h"
 
@@ -183,6 +186,101 @@ TEST(Sipp, PcapPlayDeliversG711AndRfc2833ToSession) {
   EXPECT_GE(st.packets_received, 236u + 10u);
   EXPECT_TRUE(st.latched);
   EXPECT_EQ(st.dropped_invalid, 0u);
+  std::lock_guard l(mu);
+  EXPECT_EQ(digits, "1");
+  fs::remove_all(dir);
+}
+
+// 3. The same pcap play into a bridge that the kernel relays (HL kernel relay on
+//    the loopback; needs root): the agent's phone gets every A-law frame of
+//    the capture in order under one SSRC, the digit is reported and forwarded
+//    as an event, and the kernel carried the audio.
+TEST(Sipp, PcapPlayThroughAKernelRelayedBridge) {
+  EngineConfig c = config();
+  c.kernel_relay_interfaces = {"lo"};
+  MediaEngine engine(c);
+  if (!engine.kernel_relay_active()) GTEST_SKIP() << "no kernel relay here: " << engine.kernel_relay_error();
+  const fs::path dir = fs::temp_directory_path() / ("hotline-sipp-kernel-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::mutex mu;
+  std::string digits;
+  SessionEvents ev;
+  ev.on_dtmf = [&](const DtmfDigit& d) {
+    std::lock_guard l(mu);
+    digits += d.digit;
+  };
+  SessionParams p;  // as negotiated by the SDP in uas_answer.xml
+  p.codec = Codec::pcma;
+  p.payload_type = 8;
+  p.telephone_event_pt = 101;
+  auto s = engine.create_session(p, ev);
+  ASSERT_TRUE(s);
+  testing::UdpPeer agent_phone;
+  SessionParams q = p;
+  q.remote_address = "127.0.0.1";
+  q.remote_port = agent_phone.port();
+  q.telephone_event_pt = 96;
+  auto agent = engine.create_session(q, {}, s->get());
+  ASSERT_TRUE(agent);
+  testing::Collector at_agent(agent_phone);
+  ASSERT_TRUE(engine.bridge(**s, **agent));
+  const std::string scen = std::string(HOTLINE_SOURCE_DIR) + "/tests/media/sipp/";
+  const std::uint16_t uas_port = free_port();
+  const std::uint16_t uac_port = free_port();
+  const std::uint16_t uac_media = free_port(3);
+  Process uas({"sipp", "-sf", scen + "uas_answer.xml", "-i", "127.0.0.1", "-p", std::to_string(uas_port),
+               "-m", "1", "-key", "media_target_port", std::to_string((*s)->local_port()), "-nostdin"},
+              (dir / "uas.log").string());
+  ASSERT_TRUE(uas.started());
+  ::usleep(300000);
+  Process uac(
+      {"sipp", "127.0.0.1:" + std::to_string(uas_port), "-sf", scen + "uac_pcap.xml", "-i", "127.0.0.1", "-p",
+       std::to_string(uac_port), "-mp", std::to_string(uac_media), "-m", "1", "-nostdin"},
+      (dir / "uac.log").string());
+  ASSERT_TRUE(uac.started());
+  EXPECT_EQ(uac.wait(60s), 0) << "sipp UAC failed; see " << (dir / "uac.log");
+  EXPECT_EQ(uas.wait(10s), 0) << "sipp UAS failed; see " << (dir / "uas.log");
+  const auto frames = [](const std::vector<testing::Rx>& v) {
+    return std::count_if(v.begin(), v.end(),
+                         [](const testing::Rx& r) { return r.p.header.payload_type == 8; });
+  };
+  ASSERT_TRUE(at_agent.wait([&](auto& v) { return frames(v) >= 236; }, 20s)) << at_agent.size();
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard l(mu);
+    return !digits.empty();
+  }));
+  const SessionStats st = (*agent)->stats().get();
+  std::vector<testing::Rx> got = at_agent.snapshot();
+  // In sequence order (an event relayed by userspace may trail the audio the
+  // kernel relays): one SSRC, no gaps, and the capture's frames in order.
+  const std::uint16_t first = got.front().p.header.sequence;
+  std::stable_sort(got.begin(), got.end(), [first](const testing::Rx& x, const testing::Rx& y) {
+    return static_cast<std::uint16_t>(x.p.header.sequence - first) <
+           static_cast<std::uint16_t>(y.p.header.sequence - first);
+  });
+  std::vector<std::vector<std::uint8_t>> heard;
+  int events = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].p.header.ssrc, got[0].p.header.ssrc);
+    const bool repeated_end = i > 0 && got[i].p.header.payload_type == 96 &&
+                              got[i].p.header.sequence == got[i - 1].p.header.sequence;
+    if (i > 0 && !repeated_end) {  // the capture repeats its end-of-event packet with one sequence number
+      EXPECT_EQ(static_cast<std::uint16_t>(got[i].p.header.sequence - got[i - 1].p.header.sequence), 1) << i;
+    }
+    if (got[i].p.header.payload_type == 96) ++events;
+    if (got[i].p.header.payload_type == 8) heard.emplace_back(got[i].data.begin() + 12, got[i].data.end());
+  }
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (const auto& r : testing::read_pcap_udp("/usr/share/sip-tester/g711a.pcap")) {
+    if (r.payload.size() > 12 && (r.payload[1] & 0x7f) == 8)
+      sent.emplace_back(r.payload.begin() + 12, r.payload.end());
+  }
+  ASSERT_EQ(sent.size(), 236u);
+  // B's own silence before the call's audio arrived is A-law too: skip it.
+  while (heard.size() > sent.size() && heard.front() != sent.front()) heard.erase(heard.begin());
+  EXPECT_TRUE(heard == sent) << "heard " << heard.size() << " frames";
+  EXPECT_GE(events, 3);
+  EXPECT_GE(st.packets_relayed_kernel, 200u);
   std::lock_guard l(mu);
   EXPECT_EQ(digits, "1");
   fs::remove_all(dir);
