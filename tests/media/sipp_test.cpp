@@ -144,6 +144,27 @@ TEST(Sipp, RtpEchoRoundTripIsRecordedFaithfully) {
   fs::remove_all(dir);
 }
 
+// One SIPp call whose UAC plays g711a.pcap then dtmf_2833_1.pcap to our
+// session at `target_port` (uas_answer.xml answers with it); logs in `dir`.
+void play_pcap_call(const fs::path& dir, std::uint16_t target_port) {
+  const std::string scen = std::string(HOTLINE_SOURCE_DIR) + "/tests/media/sipp/";
+  const std::uint16_t uas_port = free_port();
+  const std::uint16_t uac_port = free_port();
+  const std::uint16_t uac_media = free_port(3);
+  Process uas({"sipp", "-sf", scen + "uas_answer.xml", "-i", "127.0.0.1", "-p", std::to_string(uas_port),
+               "-m", "1", "-key", "media_target_port", std::to_string(target_port), "-nostdin"},
+              (dir / "uas.log").string());
+  ASSERT_TRUE(uas.started());
+  ::usleep(300000);  // let the UAS bind before the INVITE (the UAC retransmits anyway)
+  Process uac(
+      {"sipp", "127.0.0.1:" + std::to_string(uas_port), "-sf", scen + "uac_pcap.xml", "-i", "127.0.0.1", "-p",
+       std::to_string(uac_port), "-mp", std::to_string(uac_media), "-m", "1", "-nostdin"},
+      (dir / "uac.log").string());
+  ASSERT_TRUE(uac.started());
+  EXPECT_EQ(uac.wait(60s), 0) << "sipp UAC failed; see " << (dir / "uac.log");
+  EXPECT_EQ(uas.wait(10s), 0) << "sipp UAS failed; see " << (dir / "uas.log");
+}
+
 TEST(Sipp, PcapPlayDeliversG711AndRfc2833ToSession) {
   const fs::path dir = fs::temp_directory_path() / ("hotline-sipp-pcap-" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -161,22 +182,7 @@ TEST(Sipp, PcapPlayDeliversG711AndRfc2833ToSession) {
   p.telephone_event_pt = 101;
   auto s = engine.create_session(p, ev);
   ASSERT_TRUE(s);
-  const std::string scen = std::string(HOTLINE_SOURCE_DIR) + "/tests/media/sipp/";
-  const std::uint16_t uas_port = free_port();
-  const std::uint16_t uac_port = free_port();
-  const std::uint16_t uac_media = free_port(3);
-  Process uas({"sipp", "-sf", scen + "uas_answer.xml", "-i", "127.0.0.1", "-p", std::to_string(uas_port),
-               "-m", "1", "-key", "media_target_port", std::to_string((*s)->local_port()), "-nostdin"},
-              (dir / "uas.log").string());
-  ASSERT_TRUE(uas.started());
-  ::usleep(300000);  // let the UAS bind before the INVITE (the UAC retransmits anyway)
-  Process uac(
-      {"sipp", "127.0.0.1:" + std::to_string(uas_port), "-sf", scen + "uac_pcap.xml", "-i", "127.0.0.1", "-p",
-       std::to_string(uac_port), "-mp", std::to_string(uac_media), "-m", "1", "-nostdin"},
-      (dir / "uac.log").string());
-  ASSERT_TRUE(uac.started());
-  EXPECT_EQ(uac.wait(60s), 0) << "sipp UAC failed; see " << (dir / "uac.log");
-  EXPECT_EQ(uas.wait(10s), 0) << "sipp UAS failed; see " << (dir / "uas.log");
+  play_pcap_call(dir, (*s)->local_port());
   ASSERT_TRUE(wait_for([&] {
     std::lock_guard l(mu);
     return !digits.empty();
@@ -224,22 +230,7 @@ TEST(Sipp, PcapPlayThroughAKernelRelayedBridge) {
   ASSERT_TRUE(agent);
   testing::Collector at_agent(agent_phone);
   ASSERT_TRUE(engine.bridge(**s, **agent));
-  const std::string scen = std::string(HOTLINE_SOURCE_DIR) + "/tests/media/sipp/";
-  const std::uint16_t uas_port = free_port();
-  const std::uint16_t uac_port = free_port();
-  const std::uint16_t uac_media = free_port(3);
-  Process uas({"sipp", "-sf", scen + "uas_answer.xml", "-i", "127.0.0.1", "-p", std::to_string(uas_port),
-               "-m", "1", "-key", "media_target_port", std::to_string((*s)->local_port()), "-nostdin"},
-              (dir / "uas.log").string());
-  ASSERT_TRUE(uas.started());
-  ::usleep(300000);
-  Process uac(
-      {"sipp", "127.0.0.1:" + std::to_string(uas_port), "-sf", scen + "uac_pcap.xml", "-i", "127.0.0.1", "-p",
-       std::to_string(uac_port), "-mp", std::to_string(uac_media), "-m", "1", "-nostdin"},
-      (dir / "uac.log").string());
-  ASSERT_TRUE(uac.started());
-  EXPECT_EQ(uac.wait(60s), 0) << "sipp UAC failed; see " << (dir / "uac.log");
-  EXPECT_EQ(uas.wait(10s), 0) << "sipp UAS failed; see " << (dir / "uas.log");
+  play_pcap_call(dir, (*s)->local_port());
   const auto frames = [](const std::vector<testing::Rx>& v) {
     return std::count_if(v.begin(), v.end(),
                          [](const testing::Rx& r) { return r.p.header.payload_type == 8; });
