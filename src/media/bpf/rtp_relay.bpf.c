@@ -30,6 +30,7 @@
 
 #define ETH_LEN 14
 #define IP_OFF ETH_LEN
+#define IP_TTL_OFF (IP_OFF + 8)
 #define IP_CSUM_OFF (IP_OFF + 10)
 #define IP_ADDRS_OFF (IP_OFF + 12)
 #define UDP_OFF (IP_OFF + 20)
@@ -113,6 +114,9 @@ int hl_rtp_relay(struct __sk_buff* skb) {
   if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
     return TC_ACT_UNSPEC;
   if (ip->frag_off & bpf_htons(0x3fff)) return TC_ACT_UNSPEC; /* fragments: the stack reassembles */
+  /* Each pass through the relay costs a hop, so a loop (an SDP pointing one leg
+   * at the other's port) ends in userspace instead of spinning in softirq. */
+  if (ip->ttl <= 1) return TC_ACT_UNSPEC;
   __u32 udp_len = bpf_ntohs(udp->len);
   if (udp_len < 8 + RTP_HEADER || bpf_ntohs(ip->tot_len) != 20 + udp_len) return TC_ACT_UNSPEC;
 
@@ -129,6 +133,11 @@ int hl_rtp_relay(struct __sk_buff* skb) {
   __u32 ts = bpf_ntohl(old_rtp[1]);
   if (!sequence_acceptable(s, seq)) return TC_ACT_UNSPEC;
 
+  __u8 ttl_word[2] = {ip->ttl, ip->protocol}; /* one 16-bit word of the header checksum */
+  __u16 old_ttl_word, new_ttl_word;
+  __builtin_memcpy(&old_ttl_word, ttl_word, 2);
+  ttl_word[0] -= 1;
+  __builtin_memcpy(&new_ttl_word, ttl_word, 2);
   __u32 old_addrs[2] = {ip->saddr, ip->daddr};
   __u32 new_addrs[2] = {s->new_saddr, s->new_daddr};
   __u16 old_ports[2] = {udp->source, udp->dest};
@@ -155,6 +164,8 @@ int hl_rtp_relay(struct __sk_buff* skb) {
   __s64 l4_diff = bpf_csum_diff(old_l4, sizeof old_l4, new_l4, sizeof new_l4, 0);
   if (addr_diff < 0 || l4_diff < 0) return TC_ACT_SHOT;
   bpf_l3_csum_replace(skb, IP_CSUM_OFF, 0, (__u32)addr_diff, 0);
+  bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_ttl_word, new_ttl_word, 2);
+  bpf_skb_store_bytes(skb, IP_TTL_OFF, ttl_word, 1, 0);
   bpf_l4_csum_replace(skb, UDP_CSUM_OFF, 0, (__u32)addr_diff, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0);
   bpf_l4_csum_replace(skb, UDP_CSUM_OFF, 0, (__u32)l4_diff, BPF_F_MARK_MANGLED_0);
   bpf_skb_store_bytes(skb, IP_ADDRS_OFF, new_addrs, sizeof new_addrs, 0);
