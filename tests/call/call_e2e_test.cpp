@@ -196,7 +196,7 @@ class CallCenter : public ::testing::Test {
         "-p",
         std::to_string(free_udp_port()),
         "-mp",
-        std::to_string(46000 + 100 * (++phones)),
+        std::to_string(22000 + 100 * (++phones)),
         "-rtp_echo",
         "-key",
         "refer_to",
@@ -234,7 +234,7 @@ class CallCenter : public ::testing::Test {
                       "-m",          "1",
                       "-d",          std::to_string(hold_ms),
                       "-p",          std::to_string(free_udp_port()),
-                      "-mp",         std::to_string(48000 + 100 * (++callers))});
+                      "-mp",         std::to_string(24000 + 100 * (++callers))});
   }
 
   // A customer's call; returns SIPp's exit code (0 = every step as scripted).
@@ -282,7 +282,7 @@ class CallCenter : public ::testing::Test {
                                      "-m",
                                      "1",
                                      "-mp",
-                                     std::to_string(47000 + 100 * (++outsiders)),
+                                     std::to_string(23000 + 100 * (++outsiders)),
                                      "-rtp_echo",
                                      "-trace_msg",
                                      "-message_file",
@@ -345,6 +345,10 @@ class CallCenter : public ::testing::Test {
   std::unique_ptr<HttpClient> api;
   unsigned short sip_port = 0;
   std::vector<pid_t> background;
+  // SIPp media ports: phones 22000+, outside numbers 23000+, callers 24000+
+  // (100 apart per instance), below the kernel's ephemeral range (32768+) so
+  // no socket of another test process can hold them; the server's RTP range
+  // is 19000-19999 and the media suites' 10000-21999.
   int sipp_runs = 0, phones = 0, callers = 0, outsiders = 0;
   std::string refer_to = "support";  // where agent_answer_refer.xml transfers to
 };
