@@ -421,6 +421,10 @@ class FlatMap {
   }
   std::size_t size() const { return size_; }
   std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
+  // Asks for the line where a lookup or an erase of `key` starts, ahead of it.
+  void prefetch(std::uint64_t key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash(key) & mask_]);
+  }
 
  private:
   struct Slot {
@@ -547,6 +551,16 @@ struct HeadInfo {
   Channel ch = Channel::kVoice;
 };
 
+// Where a queue's waiting heap keeps its entries and how many it holds: a
+// copy of what the queue record knows, in a dense array, so that an offer and
+// an arrival can prefetch the heap's lines as soon as they know the queue,
+// together with its record, instead of only after reading the record. A hint:
+// nothing reads the entries through it.
+struct HeapSpot {
+  const WaitEntry* data = nullptr;
+  std::uint32_t held = 0;
+};
+
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
 struct Timer {
@@ -647,6 +661,7 @@ struct Engine::Impl {
   std::vector<std::uint64_t> head_approx;  // per queue: approx_key() of its head, kEmptyApprox if none
   std::vector<Head> heads;                 // per queue
   std::vector<HeadInfo> head_infos;        // per queue
+  std::vector<HeapSpot> heap_spots;        // per queue
   std::vector<QueueTiming> timing;         // per queue
   // Per (queue, channel), for the queues that keep them (QueueRec::counted):
   // listed agents meeting the queue's base requirement. Zero lets an arrival
@@ -1253,6 +1268,26 @@ struct Engine::Impl {
   }
 
   // ------------------------------------------------------------- waiting ----
+  // After every change to the queue's heap (its size, or its place when it grew).
+  void note_heap(std::uint32_t qi) {
+    const WaitHeap& w = queues[qi].waiting;
+    heap_spots[qi] = HeapSpot{w.data(), static_cast<std::uint32_t>(w.held())};
+  }
+  // The lines an offer from the queue reads in its heap: the top and the
+  // entries below it that taking the top moves (a small heap's all).
+  void prefetch_heap_top(std::uint32_t qi) const {
+    const HeapSpot& h = heap_spots[qi];
+    if (h.held > 0)
+      prefetch_lines(h.data, (std::min<std::uint32_t>(h.held, 7) * sizeof(WaitEntry) + 63) / 64);
+  }
+  // The lines an arrival's push writes and compares first: the free slot at
+  // the end and its parent. (A push that grows the heap moves it anyway.)
+  void prefetch_heap_end(std::uint32_t qi) const {
+    const HeapSpot& h = heap_spots[qi];
+    if (!h.data) return;
+    __builtin_prefetch(h.data + h.held);
+    if (h.held > 0) __builtin_prefetch(h.data + (h.held - 1) / 2);
+  }
   void update_head(std::uint32_t qi) {
     const QueueRec& q = queues[qi];
     const WaitEntry* k = q.waiting.top();
@@ -1281,6 +1316,7 @@ struct Engine::Impl {
       if (t.in_set) continue;
       const bool top = queues[t.queue].waiting.push(
           WaitEntry{ix.priority, xi, ix.arrival, ix.seq, wait_tokens[xi], t.tier, simple, ix.ch});
+      note_heap(t.queue);
       t.in_set = true;
       if (top) update_head(t.queue);  // else the head is the same entry as before
     }
@@ -1292,6 +1328,7 @@ struct Engine::Impl {
       if (!t.in_set) return;
       ++wait_tokens[xi];
       queues[t.queue].waiting.forget(wait_tokens);
+      note_heap(t.queue);
       t.in_set = false;
       update_head(t.queue);
       return;
@@ -1303,6 +1340,7 @@ struct Engine::Impl {
     for (auto& t : ix.targets) {
       if (!t.in_set) continue;
       queues[t.queue].waiting.forget(wait_tokens);
+      note_heap(t.queue);
       t.in_set = false;
       update_head(t.queue);
     }
@@ -1447,6 +1485,9 @@ struct Engine::Impl {
       // their misses overlap instead of following one another.
       prefetch_lines(&ixs[h.ix], 2);
       prefetch_lines(&queues[first.queue], 1);
+      prefetch_heap_top(first.queue);
+      prefetch_lines(&timing[first.queue], 1);
+      __builtin_prefetch(&wait_tokens[h.ix]);
       Pick best;
       if (can_take_head(a, first, h)) {
         // Took the best head itself: no other entry can beat it.
@@ -1686,6 +1727,10 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     prefetch_lines(&a, kAgentHotLines);  // all read below and when it frees up (memberships included)
     prefetch_lines(&timing[ix.home], 1);
+    // The id index entry that the end of wrap-up erases (at once when the
+    // queue has no wrap-up time): its miss then overlaps the agent's instead
+    // of following it.
+    ix_index.prefetch(raw(ix.id));
     if (ix.on_hold) {
       ix.on_hold = false;
       with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
@@ -1935,6 +1980,8 @@ struct Engine::Impl {
           (w.top() ? head_approx[qi] != approx_key(w.top()->priority, w.top()->arrival - queues[qi].weight)
                    : head_approx[qi] != kEmptyApprox))
         err << "queue " << raw(queues[qi].id) << " head out of date\n";
+      if (heap_spots[qi].data != w.data() || heap_spots[qi].held != w.held())
+        err << "queue " << raw(queues[qi].id) << " heap spot out of date\n";
     }
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
       std::uint32_t want = 0;
@@ -2038,6 +2085,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
     m.head_infos.emplace_back();
+    m.heap_spots.emplace_back();
     m.head_approx.push_back(kEmptyApprox);
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.timing.emplace_back();
@@ -2270,6 +2318,13 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
     return Error::conflict("interaction is already in routing");
   std::uint32_t qi = m.queue_idx(spec.queue);
   if (qi == kNil) return Error::not_found("unknown queue");
+  // The queue's lines, its heap's end and the interaction slot's second
+  // line (its first was written when the slot was freed), all written or
+  // read below: their misses overlap instead of following one another.
+  prefetch_lines(&m.queues[qi], 1);
+  prefetch_lines(&m.timing[qi], 1);
+  m.prefetch_heap_end(qi);
+  if (!m.free_ixs.empty()) __builtin_prefetch(&m.ixs[m.free_ixs.back()].seq, 1);
   if (!spec.required_skills.empty())
     if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
   EnqueueOutcome outcome = EnqueueOutcome::kQueued;
@@ -2697,7 +2752,7 @@ std::size_t Engine::approximate_memory_bytes() const {
              ix.declined.capacity() * sizeof(Decline);
   bytes += m.sticky.bytes();
   bytes += m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() +
-           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo) + 8);
+           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo) + sizeof(HeapSpot) + 8);
   return bytes;
 }
 
