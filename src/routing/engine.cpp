@@ -200,52 +200,59 @@ inline QueueRef queue_ref(std::uint32_t queue, bool base, bool counted) {
 }
 
 // An agent's state: everything an availability change, an offer, an answer
-// or an end of conversation reads or writes, in six adjacent cache lines
-// with the first skills, queue memberships and interactions inline (no
-// pointer to chase for an agent with up to 4 skills and 32 queues). The
-// memberships sit at a fixed place in the record, so an end of conversation
-// prefetches them together with the rest as soon as it knows the agent,
-// instead of after reading a pointer from the record (one cache miss less on
-// the path from the end of one conversation to the next offer). An agent
-// that frees up and takes waiting work touches lines 0-4: the skills (at the
-// end) are read just for entries whose requirement membership does not
-// already prove. The configuration as given lives apart (Impl::agent_cfgs):
-// it is read only when it changes and for snapshots.
+// or an end of conversation reads or writes, with the first skills, queue
+// memberships and interactions inline (no pointer to chase for an agent with
+// up to 4 skills and 32 queues). An agent that frees up and takes waiting
+// work — the step an end of conversation leads to — reads and writes lines
+// 0-3 only: the counters, the strategies' inputs, its interactions and its
+// first 32 memberships, packed so that they fill exactly those four lines.
+// The memberships sit at a fixed place, so an end of conversation prefetches
+// them together with the rest as soon as it knows the agent, instead of
+// after reading a pointer from the record. Lines 4-5 hold what only listing
+// an agent in the availability lists and scoring it as a candidate read (its
+// skills and availability times), so the records' share of the cache under
+// churn is four lines an agent, not five. The counts are 16 bits wide:
+// capacities are at most 1000 a channel (upsert_agent), so slots in use,
+// ringing, connected and wrap-up counts stay below 3000. The configuration
+// as given lives apart (Impl::agent_cfgs): it is read only when it changes
+// and for snapshots.
 struct alignas(64) AgentRec {
-  // Line 0: availability and the slot counts.
+  // Line 0: availability, the slot counts, identity, the strategies' inputs.
   bool live = false;
   std::uint8_t avail_mask = 0;   // channels it can take an offer on now
   std::uint8_t listed_mask = 0;  // channels it is in the lists and counts for (see sync_lists)
   AgentState state = AgentState::kIdle;
   bool voice_blocks = true;   // cfg.voice_blocks_other_channels
   std::uint8_t cap_mask = 0;  // channels with a capacity above zero (cfg.capacity)
+  std::int16_t used[kChannelCount] = {0, 0, 0};
+  std::int16_t capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
+  std::int16_t ringing = 0;
+  std::int16_t connected = 0;
+  std::int16_t wrapping = 0;
   StatusValue status;
-  int used[kChannelCount] = {0, 0, 0};
-  int capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
-  int ringing = 0;
-  int connected = 0;
-  int wrapping = 0;
   int misses = 0;
   std::uint32_t handled_today = 0;
-  std::uint32_t hb_gen = 0;
-  // Line 1: identity, availability times and the strategies' inputs.
-  AgentId id{};                          // cfg.id
-  Time avail_since[kChannelCount] = {};  // when it last became available per channel
+  AgentId id{};         // cfg.id
+  double weight = 1.0;  // cfg.weight
   double busy_decayed = 0;
+  // Line 1: the rest of the strategies' inputs, the interactions and the
+  // memberships' header (their first 32 fill lines 2-3).
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  // Lines 2-4: what offers, answers and ends add, and the memberships.
-  double weight = 1.0;             // cfg.weight
   SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
   SmallVec<QueueRef, 32> queues;   // queues it serves
-  // Line 4 (end) and 5.
-  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
+  // Lines 4-5: read when the agent is listed or scored, not when it frees up
+  // and takes waiting work.
+  SmallVec<DenseSkill, 4> skills;        // sorted by dense skill
+  Time avail_since[kChannelCount] = {};  // when it last became available per channel
+  std::uint32_t hb_gen = 0;
 };
-constexpr std::size_t kAgentHotLines = 5;  // lines 0-4: all a freed agent taking a simple head reads
+constexpr std::size_t kAgentHotLines = 4;  // lines 0-3: all a freed agent taking a simple head reads
 static_assert(sizeof(AgentRec) <= 384, "agent record: six cache lines");
-static_assert(offsetof(AgentRec, queues) + sizeof(SmallVec<QueueRef, 32>) <= 64 * kAgentHotLines,
-              "the inline memberships end in line 4");
+static_assert(offsetof(AgentRec, busy_at) == 64, "line 0: the counters, identity and strategy inputs");
+static_assert(offsetof(AgentRec, queues) + sizeof(SmallVec<QueueRef, 32>) == 64 * kAgentHotLines,
+              "the inline memberships end line 3");
 
 struct Target {
   std::uint32_t queue = kNil;
@@ -935,7 +942,7 @@ struct Engine::Impl {
     a.weight = c.weight;
     a.cap_mask = 0;
     for (int i = 0; i < kChannelCount; ++i) {
-      a.capacity[i] = c.capacity[i];
+      a.capacity[i] = static_cast<std::int16_t>(c.capacity[i]);  // at most 1000 (upsert_agent)
       if (c.capacity[i] > 0) a.cap_mask |= static_cast<std::uint8_t>(1u << i);
     }
   }
