@@ -1512,14 +1512,21 @@ struct Engine::Impl {
 
   // The first of the agent's queues with the best head, or nullptr when all
   // are empty. Empty queues carry kEmptyKey, which never wins.
+  //
+  // Only equal summaries need the exact keys: a summary never contradicts
+  // the exact order and equal keys have equal summaries, so a head with a
+  // smaller summary than the best so far is better for certain. An empty
+  // queue's summary (kEmptyApprox, which no waiting entry has) equals the
+  // bound only while nothing was found, and is skipped.
   const QueueRef* best_head(const AgentRec& a) const {
     const QueueRef* top = nullptr;
     const std::uint64_t* approx = head_approx.data();
     std::uint64_t bound = kEmptyApprox;  // the best head's summary
     for (const QueueRef& r : a.queues) {
-      if (approx[r.queue] > bound) continue;  // behind the best for certain: nearly every head
-      if (top ? !head_first(r.queue, top->queue) : !head_nonempty(r.queue)) continue;
-      bound = approx[r.queue];
+      const std::uint64_t v = approx[r.queue];
+      if (v > bound) continue;  // behind the best for certain: nearly every head
+      if (v == bound && (!top || !head_first(r.queue, top->queue))) continue;
+      bound = v;
       top = &r;
     }
     return top;
