@@ -27,6 +27,7 @@
 #include "routing/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -376,7 +377,7 @@ class FlatMap {
   V get(std::uint64_t key, std::size_t* hint) const {
     *hint = 0;
     if (slots_.empty()) return kMissing;
-    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
       if (slots_[i].key == key) return slots_[i].value;
       if (slots_[i].key == 0) {
         *hint = i;
@@ -396,7 +397,7 @@ class FlatMap {
   }
   void put(std::uint64_t key, V value) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
       if (slots_[i].key == key) {
         slots_[i].value = value;
         return;
@@ -410,15 +411,15 @@ class FlatMap {
   }
   void erase(std::uint64_t key) {
     if (slots_.empty()) return;
-    std::size_t i = hash(key) & mask_;
+    std::size_t i = home(key);
     while (slots_[i].key != key) {
       if (slots_[i].key == 0) return;
       i = (i + 1) & mask_;
     }
     // Backward-shift: move later entries of the probe run into the hole.
     for (std::size_t j = (i + 1) & mask_; slots_[j].key != 0; j = (j + 1) & mask_) {
-      const std::size_t home = hash(slots_[j].key) & mask_;
-      if (((j - home) & mask_) >= ((j - i) & mask_)) {
+      const std::size_t start = home(slots_[j].key);
+      if (((j - start) & mask_) >= ((j - i) & mask_)) {
         slots_[i] = slots_[j];
         i = j;
       }
@@ -430,7 +431,7 @@ class FlatMap {
   std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
   // Asks for the line where a lookup or an erase of `key` starts, ahead of it.
   void prefetch(std::uint64_t key) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[hash(key) & mask_]);
+    if (!slots_.empty()) __builtin_prefetch(&slots_[home(key)]);
   }
 
  private:
@@ -438,22 +439,26 @@ class FlatMap {
     std::uint64_t key;
     V value;
   };
-  static std::size_t hash(std::uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return static_cast<std::size_t>(k);
+  // Where a key's probe run starts: Fibonacci hashing (the top bits of the
+  // key times 2^64 / golden ratio). Ids that callers hand out in sequence —
+  // the usual case — land evenly spread instead of at random, so probe runs
+  // stay short and their loop exits predictable; other keys get the
+  // multiplicative hash's ordinary spread (every key bit reaches the top).
+  std::size_t home(std::uint64_t k) const {
+    return static_cast<std::size_t>((k * 0x9e3779b97f4a7c15ull) >> shift_);
   }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, V{}});
     mask_ = slots_.size() - 1;
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(slots_.size()));
     size_ = 0;
     for (const Slot& e : old)
       if (e.key != 0) put(e.key, e.value);
   }
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
+  unsigned shift_ = 63;  // 64 - log2(slots_.size())
   std::size_t size_ = 0;
 };
 
