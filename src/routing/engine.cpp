@@ -27,6 +27,7 @@
 #include "routing/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -200,52 +201,59 @@ inline QueueRef queue_ref(std::uint32_t queue, bool base, bool counted) {
 }
 
 // An agent's state: everything an availability change, an offer, an answer
-// or an end of conversation reads or writes, in six adjacent cache lines
-// with the first skills, queue memberships and interactions inline (no
-// pointer to chase for an agent with up to 4 skills and 32 queues). The
-// memberships sit at a fixed place in the record, so an end of conversation
-// prefetches them together with the rest as soon as it knows the agent,
-// instead of after reading a pointer from the record (one cache miss less on
-// the path from the end of one conversation to the next offer). An agent
-// that frees up and takes waiting work touches lines 0-4: the skills (at the
-// end) are read just for entries whose requirement membership does not
-// already prove. The configuration as given lives apart (Impl::agent_cfgs):
-// it is read only when it changes and for snapshots.
+// or an end of conversation reads or writes, with the first skills, queue
+// memberships and interactions inline (no pointer to chase for an agent with
+// up to 4 skills and 32 queues). An agent that frees up and takes waiting
+// work — the step an end of conversation leads to — reads and writes lines
+// 0-3 only: the counters, the strategies' inputs, its interactions and its
+// first 32 memberships, packed so that they fill exactly those four lines.
+// The memberships sit at a fixed place, so an end of conversation prefetches
+// them together with the rest as soon as it knows the agent, instead of
+// after reading a pointer from the record. Lines 4-5 hold what only listing
+// an agent in the availability lists and scoring it as a candidate read (its
+// skills and availability times), so the records' share of the cache under
+// churn is four lines an agent, not five. The counts are 16 bits wide:
+// capacities are at most 1000 a channel (upsert_agent), so slots in use,
+// ringing, connected and wrap-up counts stay below 3000. The configuration
+// as given lives apart (Impl::agent_cfgs): it is read only when it changes
+// and for snapshots.
 struct alignas(64) AgentRec {
-  // Line 0: availability and the slot counts.
+  // Line 0: availability, the slot counts, identity, the strategies' inputs.
   bool live = false;
   std::uint8_t avail_mask = 0;   // channels it can take an offer on now
   std::uint8_t listed_mask = 0;  // channels it is in the lists and counts for (see sync_lists)
   AgentState state = AgentState::kIdle;
   bool voice_blocks = true;   // cfg.voice_blocks_other_channels
   std::uint8_t cap_mask = 0;  // channels with a capacity above zero (cfg.capacity)
+  std::int16_t used[kChannelCount] = {0, 0, 0};
+  std::int16_t capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
+  std::int16_t ringing = 0;
+  std::int16_t connected = 0;
+  std::int16_t wrapping = 0;
   StatusValue status;
-  int used[kChannelCount] = {0, 0, 0};
-  int capacity[kChannelCount] = {0, 0, 0};  // cfg.capacity
-  int ringing = 0;
-  int connected = 0;
-  int wrapping = 0;
   int misses = 0;
   std::uint32_t handled_today = 0;
-  std::uint32_t hb_gen = 0;
-  // Line 1: identity, availability times and the strategies' inputs.
-  AgentId id{};                          // cfg.id
-  Time avail_since[kChannelCount] = {};  // when it last became available per channel
+  AgentId id{};         // cfg.id
+  double weight = 1.0;  // cfg.weight
   double busy_decayed = 0;
+  // Line 1: the rest of the strategies' inputs, the interactions and the
+  // memberships' header (their first 32 fill lines 2-3).
   Time busy_at{};
   double fatigue = 0;
   Time fatigue_at{};
-  // Lines 2-4: what offers, answers and ends add, and the memberships.
-  double weight = 1.0;             // cfg.weight
   SmallVec<std::uint32_t, 2> ixs;  // ringing, connected and wrap-up interactions
   SmallVec<QueueRef, 32> queues;   // queues it serves
-  // Line 4 (end) and 5.
-  SmallVec<DenseSkill, 4> skills;  // sorted by dense skill
+  // Lines 4-5: read when the agent is listed or scored, not when it frees up
+  // and takes waiting work.
+  SmallVec<DenseSkill, 4> skills;        // sorted by dense skill
+  Time avail_since[kChannelCount] = {};  // when it last became available per channel
+  std::uint32_t hb_gen = 0;
 };
-constexpr std::size_t kAgentHotLines = 5;  // lines 0-4: all a freed agent taking a simple head reads
+constexpr std::size_t kAgentHotLines = 4;  // lines 0-3: all a freed agent taking a simple head reads
 static_assert(sizeof(AgentRec) <= 384, "agent record: six cache lines");
-static_assert(offsetof(AgentRec, queues) + sizeof(SmallVec<QueueRef, 32>) <= 64 * kAgentHotLines,
-              "the inline memberships end in line 4");
+static_assert(offsetof(AgentRec, busy_at) == 64, "line 0: the counters, identity and strategy inputs");
+static_assert(offsetof(AgentRec, queues) + sizeof(SmallVec<QueueRef, 32>) == 64 * kAgentHotLines,
+              "the inline memberships end line 3");
 
 struct Target {
   std::uint32_t queue = kNil;
@@ -369,7 +377,7 @@ class FlatMap {
   V get(std::uint64_t key, std::size_t* hint) const {
     *hint = 0;
     if (slots_.empty()) return kMissing;
-    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
       if (slots_[i].key == key) return slots_[i].value;
       if (slots_[i].key == 0) {
         *hint = i;
@@ -389,7 +397,7 @@ class FlatMap {
   }
   void put(std::uint64_t key, V value) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    for (std::size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
       if (slots_[i].key == key) {
         slots_[i].value = value;
         return;
@@ -403,15 +411,15 @@ class FlatMap {
   }
   void erase(std::uint64_t key) {
     if (slots_.empty()) return;
-    std::size_t i = hash(key) & mask_;
+    std::size_t i = home(key);
     while (slots_[i].key != key) {
       if (slots_[i].key == 0) return;
       i = (i + 1) & mask_;
     }
     // Backward-shift: move later entries of the probe run into the hole.
     for (std::size_t j = (i + 1) & mask_; slots_[j].key != 0; j = (j + 1) & mask_) {
-      const std::size_t home = hash(slots_[j].key) & mask_;
-      if (((j - home) & mask_) >= ((j - i) & mask_)) {
+      const std::size_t start = home(slots_[j].key);
+      if (((j - start) & mask_) >= ((j - i) & mask_)) {
         slots_[i] = slots_[j];
         i = j;
       }
@@ -421,28 +429,36 @@ class FlatMap {
   }
   std::size_t size() const { return size_; }
   std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
+  // Asks for the line where a lookup or an erase of `key` starts, ahead of it.
+  void prefetch(std::uint64_t key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[home(key)]);
+  }
 
  private:
   struct Slot {
     std::uint64_t key;
     V value;
   };
-  static std::size_t hash(std::uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return static_cast<std::size_t>(k);
+  // Where a key's probe run starts: Fibonacci hashing (the top bits of the
+  // key times 2^64 / golden ratio). Ids that callers hand out in sequence —
+  // the usual case — land evenly spread instead of at random, so probe runs
+  // stay short and their loop exits predictable; other keys get the
+  // multiplicative hash's ordinary spread (every key bit reaches the top).
+  std::size_t home(std::uint64_t k) const {
+    return static_cast<std::size_t>((k * 0x9e3779b97f4a7c15ull) >> shift_);
   }
   void grow() {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{0, V{}});
     mask_ = slots_.size() - 1;
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(slots_.size()));
     size_ = 0;
     for (const Slot& e : old)
       if (e.key != 0) put(e.key, e.value);
   }
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
+  unsigned shift_ = 63;  // 64 - log2(slots_.size())
   std::size_t size_ = 0;
 };
 
@@ -547,6 +563,16 @@ struct HeadInfo {
   Channel ch = Channel::kVoice;
 };
 
+// Where a queue's waiting heap keeps its entries and how many it holds: a
+// copy of what the queue record knows, in a dense array, so that an offer and
+// an arrival can prefetch the heap's lines as soon as they know the queue,
+// together with its record, instead of only after reading the record. A hint:
+// nothing reads the entries through it.
+struct HeapSpot {
+  const WaitEntry* data = nullptr;
+  std::uint32_t held = 0;
+};
+
 enum class TimerKind : std::uint8_t { kRing, kWait, kPref, kRetry, kWrap, kScheduled, kHeartbeat };
 
 struct Timer {
@@ -647,6 +673,7 @@ struct Engine::Impl {
   std::vector<std::uint64_t> head_approx;  // per queue: approx_key() of its head, kEmptyApprox if none
   std::vector<Head> heads;                 // per queue
   std::vector<HeadInfo> head_infos;        // per queue
+  std::vector<HeapSpot> heap_spots;        // per queue
   std::vector<QueueTiming> timing;         // per queue
   // Per (queue, channel), for the queues that keep them (QueueRec::counted):
   // listed agents meeting the queue's base requirement. Zero lets an arrival
@@ -920,7 +947,7 @@ struct Engine::Impl {
     a.weight = c.weight;
     a.cap_mask = 0;
     for (int i = 0; i < kChannelCount; ++i) {
-      a.capacity[i] = c.capacity[i];
+      a.capacity[i] = static_cast<std::int16_t>(c.capacity[i]);  // at most 1000 (upsert_agent)
       if (c.capacity[i] > 0) a.cap_mask |= static_cast<std::uint8_t>(1u << i);
     }
   }
@@ -1253,6 +1280,26 @@ struct Engine::Impl {
   }
 
   // ------------------------------------------------------------- waiting ----
+  // After every change to the queue's heap (its size, or its place when it grew).
+  void note_heap(std::uint32_t qi) {
+    const WaitHeap& w = queues[qi].waiting;
+    heap_spots[qi] = HeapSpot{w.data(), static_cast<std::uint32_t>(w.held())};
+  }
+  // The lines an offer from the queue reads in its heap: the top and the
+  // entries below it that taking the top moves (a small heap's all).
+  void prefetch_heap_top(std::uint32_t qi) const {
+    const HeapSpot& h = heap_spots[qi];
+    if (h.held > 0)
+      prefetch_lines(h.data, (std::min<std::uint32_t>(h.held, 7) * sizeof(WaitEntry) + 63) / 64);
+  }
+  // The lines an arrival's push writes and compares first: the free slot at
+  // the end and its parent. (A push that grows the heap moves it anyway.)
+  void prefetch_heap_end(std::uint32_t qi) const {
+    const HeapSpot& h = heap_spots[qi];
+    if (!h.data) return;
+    __builtin_prefetch(h.data + h.held);
+    if (h.held > 0) __builtin_prefetch(h.data + (h.held - 1) / 2);
+  }
   void update_head(std::uint32_t qi) {
     const QueueRec& q = queues[qi];
     const WaitEntry* k = q.waiting.top();
@@ -1281,6 +1328,7 @@ struct Engine::Impl {
       if (t.in_set) continue;
       const bool top = queues[t.queue].waiting.push(
           WaitEntry{ix.priority, xi, ix.arrival, ix.seq, wait_tokens[xi], t.tier, simple, ix.ch});
+      note_heap(t.queue);
       t.in_set = true;
       if (top) update_head(t.queue);  // else the head is the same entry as before
     }
@@ -1292,6 +1340,7 @@ struct Engine::Impl {
       if (!t.in_set) return;
       ++wait_tokens[xi];
       queues[t.queue].waiting.forget(wait_tokens);
+      note_heap(t.queue);
       t.in_set = false;
       update_head(t.queue);
       return;
@@ -1303,6 +1352,7 @@ struct Engine::Impl {
     for (auto& t : ix.targets) {
       if (!t.in_set) continue;
       queues[t.queue].waiting.forget(wait_tokens);
+      note_heap(t.queue);
       t.in_set = false;
       update_head(t.queue);
     }
@@ -1447,6 +1497,9 @@ struct Engine::Impl {
       // their misses overlap instead of following one another.
       prefetch_lines(&ixs[h.ix], 2);
       prefetch_lines(&queues[first.queue], 1);
+      prefetch_heap_top(first.queue);
+      prefetch_lines(&timing[first.queue], 1);
+      __builtin_prefetch(&wait_tokens[h.ix]);
       Pick best;
       if (can_take_head(a, first, h)) {
         // Took the best head itself: no other entry can beat it.
@@ -1464,14 +1517,21 @@ struct Engine::Impl {
 
   // The first of the agent's queues with the best head, or nullptr when all
   // are empty. Empty queues carry kEmptyKey, which never wins.
+  //
+  // Only equal summaries need the exact keys: a summary never contradicts
+  // the exact order and equal keys have equal summaries, so a head with a
+  // smaller summary than the best so far is better for certain. An empty
+  // queue's summary (kEmptyApprox, which no waiting entry has) equals the
+  // bound only while nothing was found, and is skipped.
   const QueueRef* best_head(const AgentRec& a) const {
     const QueueRef* top = nullptr;
     const std::uint64_t* approx = head_approx.data();
     std::uint64_t bound = kEmptyApprox;  // the best head's summary
     for (const QueueRef& r : a.queues) {
-      if (approx[r.queue] > bound) continue;  // behind the best for certain: nearly every head
-      if (top ? !head_first(r.queue, top->queue) : !head_nonempty(r.queue)) continue;
-      bound = approx[r.queue];
+      const std::uint64_t v = approx[r.queue];
+      if (v > bound) continue;  // behind the best for certain: nearly every head
+      if (v == bound && (!top || !head_first(r.queue, top->queue))) continue;
+      bound = v;
       top = &r;
     }
     return top;
@@ -1686,6 +1746,10 @@ struct Engine::Impl {
     AgentRec& a = agents[ai];
     prefetch_lines(&a, kAgentHotLines);  // all read below and when it frees up (memberships included)
     prefetch_lines(&timing[ix.home], 1);
+    // The id index entry that the end of wrap-up erases (at once when the
+    // queue has no wrap-up time): its miss then overlaps the agent's instead
+    // of following it.
+    ix_index.prefetch(raw(ix.id));
     if (ix.on_hold) {
       ix.on_hold = false;
       with_agent(emit_ix(EventType::kHoldEnded, now, ix), ai);
@@ -1935,6 +1999,8 @@ struct Engine::Impl {
           (w.top() ? head_approx[qi] != approx_key(w.top()->priority, w.top()->arrival - queues[qi].weight)
                    : head_approx[qi] != kEmptyApprox))
         err << "queue " << raw(queues[qi].id) << " head out of date\n";
+      if (heap_spots[qi].data != w.data() || heap_spots[qi].held != w.held())
+        err << "queue " << raw(queues[qi].id) << " heap spot out of date\n";
     }
     for (std::uint32_t xi = 0; xi < ixs.size(); ++xi) {
       std::uint32_t want = 0;
@@ -2038,6 +2104,7 @@ Status Engine::upsert_queue(const QueueConfig& config, Time now) {
     m.queue_index.put(raw(config.id), qi);
     m.heads.emplace_back();
     m.head_infos.emplace_back();
+    m.heap_spots.emplace_back();
     m.head_approx.push_back(kEmptyApprox);
     m.avail_base.resize(m.queues.size() * kChannelCount, 0);
     m.timing.emplace_back();
@@ -2270,6 +2337,13 @@ Result<EnqueueOutcome> Engine::enqueue(const InteractionSpec& spec, Time now, In
     return Error::conflict("interaction is already in routing");
   std::uint32_t qi = m.queue_idx(spec.queue);
   if (qi == kNil) return Error::not_found("unknown queue");
+  // The queue's lines, its heap's end and the interaction slot's second
+  // line (its first was written when the slot was freed), all written or
+  // read below: their misses overlap instead of following one another.
+  prefetch_lines(&m.queues[qi], 1);
+  prefetch_lines(&m.timing[qi], 1);
+  m.prefetch_heap_end(qi);
+  if (!m.free_ixs.empty()) __builtin_prefetch(&m.ixs[m.free_ixs.back()].seq, 1);
   if (!spec.required_skills.empty())
     if (auto s = check_levels(spec.required_skills, "required_skills"); !s) return s.error();
   EnqueueOutcome outcome = EnqueueOutcome::kQueued;
@@ -2697,7 +2771,7 @@ std::size_t Engine::approximate_memory_bytes() const {
              ix.declined.capacity() * sizeof(Decline);
   bytes += m.sticky.bytes();
   bytes += m.agent_index.bytes() + m.ix_index.bytes() + m.queue_index.bytes() +
-           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo) + 8);
+           m.heads.capacity() * (sizeof(Head) + sizeof(HeadInfo) + sizeof(HeapSpot) + 8);
   return bytes;
 }
 

@@ -74,6 +74,8 @@ class WaitHeap {
   const WaitEntry* top() const { return entries_.empty() ? nullptr : &entries_.front(); }
   std::size_t size() const { return live_; }
   std::size_t held() const { return entries_.size(); }
+  // Where the entries are (moves when a push grows the heap): for prefetching.
+  const WaitEntry* data() const { return entries_.data(); }
   std::size_t bytes() const { return entries_.capacity() * sizeof(WaitEntry); }
   static bool valid(const WaitEntry& e, const Tokens& tokens) { return tokens[e.ix] == e.token; }
 
