@@ -7,8 +7,9 @@
 # transaction from /proc/<pid>/stat (utime+stime), plus RSS per binding.
 # The server is pinned to CPU $SERVER_CPU (default 0) and SIPp to $SIPP_CPU
 # (default 1) with taskset, so they do not share a core.
-# FLOOR=1 runs bench/sip/udp_floor instead of the stack (OPTIONS only): the
-# kernel and loopback cost any UDP server pays per transaction here.
+# FLOOR=1 runs bench/sip/udp_floor instead of the stack (both scenarios; it
+# answers without parsing or verifying anything): the kernel and loopback
+# cost any UDP server pays per transaction here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${1:-build/release}"
@@ -75,11 +76,6 @@ PY
 
 # OPTIONS: one non-INVITE transaction per call.
 run options 1 -sf "$SCN/options.xml" -m "$OPT_CALLS" -r "$OPT_RATE" -l 20000
-
-if [ "${FLOOR:-0}" = 1 ]; then
-  kill -INT $SRV; wait $SRV || true
-  exit 0
-fi
 
 # REGISTER with digest: 2 transactions (401 + 200) per authenticated registration.
 python3 - "$REG_USERS" > "$TMP/users.csv" <<'PY'
