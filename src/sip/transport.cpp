@@ -79,7 +79,6 @@ struct TransportManager::Udp {
   std::array<sockaddr_storage, kBatch> addrs{};
   ListenAddress bound;
   bool v6 = false;
-  bool on_epoll = false;  // received with epoll although the ring is used (see fall_back_to_epoll)
 };
 
 // The io_uring receives of every UDP listener and the descriptor Asio
@@ -540,7 +539,6 @@ void TransportManager::ring_drain() {
     in_udp_batch_ = false;
     for (const auto& u : udp_) udp_flush(*u);
     ring->ring->submit();  // receives that ended (no free buffer), re-armed
-    fall_back_to_epoll();
     if (!ring->watch.is_open()) return;
     if (n == 0) return ring_wait();
   }
@@ -548,20 +546,9 @@ void TransportManager::ring_drain() {
     if (!alive.expired() && ring_->watch.is_open()) ring_drain();
   });
 }
-// A listener whose io_uring receive keeps failing is received with epoll
-// from then on (the ring gave it up rather than spin on it).
-void TransportManager::fall_back_to_epoll() {
-  for (size_t i = 0; i < udp_.size(); ++i) {
-    Udp& u = *udp_[i];
-    if (u.on_epoll || !u.sock.is_open() || !ring_->ring->gave_up(i)) continue;
-    u.on_epoll = true;
-    udp_wait(udp_[i]);
-  }
-}
 #else
 void TransportManager::ring_wait() {}
 void TransportManager::ring_drain() {}
-void TransportManager::fall_back_to_epoll() {}
 #endif
 
 void TransportManager::accept_next(const std::shared_ptr<Acceptor>& a) {

@@ -102,7 +102,6 @@ class TransportManager {
   bool use_ring();
   void ring_wait();
   void ring_drain();
-  void fall_back_to_epoll();
   bool send_udp(const Peer& to, std::string_view wire);
   void udp_flush(Udp& u);
   void connection_closed(std::uint64_t flow);

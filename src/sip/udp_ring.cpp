@@ -16,6 +16,9 @@ namespace {
 // user_data of a receive is its listener's index; cancellations are tagged.
 constexpr std::uint64_t kCancel = 1ull << 63;
 constexpr unsigned kSqEntries = 64;
+// A receive that keeps failing at once (not for want of buffers) is not
+// re-armed forever: after this many failures in a row without a datagram.
+constexpr int kMaxFailures = 16;
 
 std::string errno_text(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
 
@@ -181,8 +184,6 @@ void UdpReceiveRing::ended(const io_uring_cqe& cqe) {
   Receive& r = receives_[cqe.user_data];
   r.armed = false;
   if (r.fd < 0) return;
-  // One that keeps failing at once would spin the loop: after kMaxFailures
-  // in a row without a datagram it is left to the owner (gave_up()).
   if (cqe.res < 0 && cqe.res != -ENOBUFS && ++r.failures >= kMaxFailures) return;
   arm(static_cast<std::size_t>(cqe.user_data));
 }

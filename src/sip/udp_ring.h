@@ -78,12 +78,6 @@ class UdpReceiveRing {
     publish_buffers();
     return n;
   }
-  // True once the receive of `listener` kept failing (kMaxFailures errors in
-  // a row, none of them for want of a buffer): it is not re-armed, and the
-  // owner should receive on that socket another way.
-  bool gave_up(std::size_t listener) const {
-    return listener < receives_.size() && receives_[listener].failures >= kMaxFailures;
-  }
   // The descriptor to wait on: readable while completions are posted.
   int fd() const { return ring_.ring_fd; }
   // Cancels every receive and waits (briefly) until the kernel let go of
@@ -94,7 +88,6 @@ class UdpReceiveRing {
   static constexpr unsigned kBuffers = 64;
   static constexpr unsigned kNameBytes = sizeof(sockaddr_in6);  // IPv4 fits too
   static constexpr int kGroup = 0;
-  static constexpr int kMaxFailures = 16;
 
   struct Receive {
     int fd = -1;  // -1 once stopped: not re-armed
