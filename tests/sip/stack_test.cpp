@@ -127,8 +127,6 @@ class StackTest : public ::testing::Test {
       io_.run();
     });
   }
-  void burst_answered_in_full(UdpIo io);
-  void oversized_input_dropped(UdpIo io);
   static StackConfig default_config() {
     StackConfig cfg;
     cfg.listen = {{Transport::kUdp, "127.0.0.1", 0}, {Transport::kTcp, "127.0.0.1", 0}};
@@ -215,21 +213,15 @@ TEST_F(StackTest, OutOfDialogOptionsKeepsNoTransactionState) {
   EXPECT_TRUE(eventually([&] { return stack_->transactions().size() > 0; }));
 }
 
-// 1200 requests queue up while the loop is busy, then arrive in one
-// readiness event. With epoll they are taken in recvmmsg() batches (more
-// rounds than one wake-up takes, so a posted continuation finishes the
-// drain); with io_uring they outnumber the ring's buffers, so its receive
-// ends for want of one and is re-armed while the rest wait in the socket.
-// The responses leave in sendmmsg() batches. Every request gets exactly one
-// answer.
-void StackTest::burst_answered_in_full(UdpIo io) {
+TEST_F(StackTest, UdpBurstIsAnsweredInFull) {
+  // 1200 requests queue up while the loop is busy, then arrive in one
+  // readiness event: they are taken in recvmmsg() batches (more rounds than
+  // one wake-up takes, so a posted continuation finishes the drain) and the
+  // responses leave in sendmmsg() batches. Every request gets exactly one
+  // answer.
   StackConfig cfg = default_config();
   cfg.guard.exempt_prefixes = {"127.0.0.1"};
-  cfg.transport.udp_io = io;
   start(cfg);
-  if (io == UdpIo::kEpoll) {
-    EXPECT_STREQ(stack_->udp_io(), "epoll");
-  }
   UdpClient c;
   c.set_receive_buffer(4 << 20);
   constexpr int kCount = 1200;
@@ -247,32 +239,6 @@ void StackTest::burst_answered_in_full(UdpIo io) {
     EXPECT_TRUE(answered.insert(std::string(r->call_id())).second) << "answered twice: " << r->call_id();
   }
   EXPECT_EQ(answered.size(), static_cast<size_t>(kCount));
-}
-
-TEST_F(StackTest, UdpBurstIsAnsweredInFull) {
-  burst_answered_in_full(UdpIo::kAuto);
-  std::printf("UDP receives: %s\n", stack_->udp_io());
-}
-
-TEST_F(StackTest, UdpBurstIsAnsweredInFullWithEpoll) { burst_answered_in_full(UdpIo::kEpoll); }
-
-TEST_F(StackTest, StopFreesTheUdpPort) {
-  // io_uring's receive holds its socket until cancelled: stop() must let go
-  // of the port, so a restarted server can bind it again at once.
-  start(default_config());
-  UdpClient c;
-  c.send(udp_, request("OPTIONS", "sip:127.0.0.1", "before-stop", "", "", c.port()));
-  ASSERT_TRUE(c.recv().has_value());
-  on_stack([&] {
-    stack_->stop();
-    return 0;
-  });
-  asio::io_context other;
-  asio::ip::udp::socket s(other);
-  boost::system::error_code ec;
-  s.open(asio::ip::udp::v4(), ec);
-  s.bind({asio::ip::make_address("127.0.0.1"), udp_}, ec);
-  EXPECT_FALSE(ec) << ec.message();
 }
 
 TEST_F(StackTest, CoreRejections) {
@@ -402,10 +368,9 @@ TEST_F(StackTest, KnownAndUnknownUsersLookAlikeOnTheWire) {
   EXPECT_EQ(seen[0].first, 401);
 }
 
-void StackTest::oversized_input_dropped(UdpIo io) {
+TEST_F(StackTest, GarbageAndOversizedInputIsDropped) {
   StackConfig cfg = default_config();
   cfg.transport.max_message_size = 2000;
-  cfg.transport.udp_io = io;
   start(cfg);
   UdpClient c;
   c.send(udp_, std::string("\x00\xff garbage \r\n\r\n", 15));
@@ -427,10 +392,6 @@ void StackTest::oversized_input_dropped(UdpIo io) {
   s.read_some(asio::buffer(buf), ec);
   EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
 }
-
-TEST_F(StackTest, GarbageAndOversizedInputIsDropped) { oversized_input_dropped(UdpIo::kAuto); }
-
-TEST_F(StackTest, GarbageAndOversizedInputIsDroppedWithEpoll) { oversized_input_dropped(UdpIo::kEpoll); }
 
 TEST_F(StackTest, TcpKeepAliveAndFraming) {
   start(default_config());
