@@ -93,8 +93,6 @@ class Stack {
   common::Status start();
   void stop();
   std::vector<ListenAddress> bound() const { return transports_.bound(); }
-  // How UDP is received: "io_uring" or "epoll" (see TransportConfig::udp_io).
-  const char* udp_io() const { return transports_.udp_io_name(); }
 
   void set_session_handler(SessionHandler* h) { handler_ = h; }
   void set_registrar_listener(RegistrarListener* l) { registrar_.set_listener(l); }

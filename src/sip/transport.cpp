@@ -1,26 +1,19 @@
 #include "sip/transport.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <string_view>
 
 #include "sip/message.h"
-#ifdef HOTLINE_HAVE_LIBURING
-#include "sip/udp_ring.h"
-#endif
 
 namespace hotline::sip {
 
@@ -80,20 +73,6 @@ struct TransportManager::Udp {
   ListenAddress bound;
   bool v6 = false;
 };
-
-// The io_uring receives of every UDP listener and the descriptor Asio
-// waits on for their completions.
-#ifdef HOTLINE_HAVE_LIBURING
-struct TransportManager::Ring {
-  Ring(asio::io_context& io, std::unique_ptr<UdpReceiveRing> r, int watch_fd)
-      : ring(std::move(r)), watch(io, watch_fd) {}
-  std::unique_ptr<UdpReceiveRing> ring;
-  asio::posix::stream_descriptor watch;  // a dup of the ring's descriptor
-  bool waiting = false;                  // a wait on `watch` is queued
-};
-#else
-struct TransportManager::Ring {};
-#endif
 
 struct TransportManager::Acceptor {
   explicit Acceptor(asio::io_context& io) : acc(io) {}
@@ -278,7 +257,7 @@ common::Status TransportManager::listen(const ListenAddress& where) {
     u->bound.port = u->sock.local_endpoint().port();
     u->v6 = addr.is_v6();
     udp_.push_back(u);
-    start_receiving(u, udp_.size() - 1);
+    udp_wait(u);
     return common::ok_status();
   }
   if (where.transport == Transport::kTls && !tls_) {
@@ -460,97 +439,6 @@ void TransportManager::udp_drain(const std::shared_ptr<Udp>& u) {
   });
 }
 
-// io_uring when configured and the kernel allows it (decided once, at the
-// first UDP listener), else epoll.
-bool TransportManager::use_ring() {
-#ifdef HOTLINE_HAVE_LIBURING
-  if (ring_) return true;
-  if (ring_refused_ || config_.udp_io == UdpIo::kEpoll) return false;
-  if (const char* env = std::getenv("HOTLINE_SIP_UDP_IO"); env != nullptr && std::string_view(env) == "epoll")
-    return false;
-  auto ring = UdpReceiveRing::create(config_.max_message_size, nullptr);
-  // Asio owns (and closes) the descriptor it watches: a dup of the ring's.
-  int fd = ring ? ::fcntl(ring->fd(), F_DUPFD_CLOEXEC, 0) : -1;
-  if (fd < 0) {
-    ring_refused_ = true;
-    return false;
-  }
-  ring_ = std::make_shared<Ring>(io_, std::move(ring), fd);
-  return true;
-#else
-  return false;
-#endif
-}
-
-void TransportManager::start_receiving(const std::shared_ptr<Udp>& u, size_t index) {
-#ifdef HOTLINE_HAVE_LIBURING
-  if (use_ring()) {
-    // Armed on the loop thread: the kernel runs a receive's task work (which
-    // posts its datagrams) on the thread that submitted it.
-    std::weak_ptr<bool> alive = alive_;
-    asio::post(io_, [this, alive, u, index] {
-      if (alive.expired() || !u->sock.is_open() || !ring_->watch.is_open()) return;
-      ring_->ring->add(u->sock.native_handle(), index);
-      ring_->ring->submit();
-      if (!ring_->waiting) ring_wait();
-    });
-    return;
-  }
-#endif
-  (void)index;
-  udp_wait(u);
-}
-
-#ifdef HOTLINE_HAVE_LIBURING
-void TransportManager::ring_wait() {
-  std::weak_ptr<bool> alive = alive_;
-  std::shared_ptr<Ring> ring = ring_;
-  ring->waiting = true;
-  ring->watch.async_wait(
-      asio::posix::stream_descriptor::wait_read, [this, alive, ring](const boost::system::error_code& e) {
-        ring->waiting = false;
-        if (alive.expired() || e == asio::error::operation_aborted || !ring->watch.is_open()) return;
-        ring_drain();
-      });
-}
-
-// Called when completions are posted: delivers every datagram, then sends
-// the responses (sendmmsg). The kernel runs the ring's task work when that
-// system call returns, so datagrams that arrived meanwhile are posted by
-// then and taken in the next round without a system call of their own; a
-// round that finds none ends the batch. Bounded like udp_drain().
-void TransportManager::ring_drain() {
-  constexpr int kMaxRounds = 64;
-  std::weak_ptr<bool> alive = alive_;
-  std::shared_ptr<Ring> ring = ring_;  // outlives a delivery that destroys us
-  for (int round = 0; round < kMaxRounds; ++round) {
-    bool gone = false;
-    in_udp_batch_ = true;
-    size_t n = ring->ring->reap([&](const UdpReceiveRing::Datagram& d) {
-      if (gone || d.truncated || d.size == 0 || d.size > config_.max_message_size) return;
-      sockaddr_storage from{};
-      std::memcpy(&from, d.from, std::min<size_t>(d.from_len, sizeof from));
-      std::string bytes = message_buffer();
-      bytes.assign(d.data, d.size);
-      deliver(std::move(bytes), udp_peer(from));
-      gone = alive.expired();
-    });
-    if (gone) return;  // we are gone: nothing left to flush
-    in_udp_batch_ = false;
-    for (const auto& u : udp_) udp_flush(*u);
-    ring->ring->submit();  // receives that ended (no free buffer), re-armed
-    if (!ring->watch.is_open()) return;
-    if (n == 0) return ring_wait();
-  }
-  asio::post(io_, [this, alive] {
-    if (!alive.expired() && ring_->watch.is_open()) ring_drain();
-  });
-}
-#else
-void TransportManager::ring_wait() {}
-void TransportManager::ring_drain() {}
-#endif
-
 void TransportManager::accept_next(const std::shared_ptr<Acceptor>& a) {
   std::weak_ptr<bool> alive = alive_;
   a->acc.async_accept([this, a, alive](const boost::system::error_code& ec, tcp::socket sock) {
@@ -669,12 +557,6 @@ bool TransportManager::send(const Peer& to, std::string wire) {
 
 void TransportManager::stop() {
   boost::system::error_code ec;
-#ifdef HOTLINE_HAVE_LIBURING
-  if (ring_) {
-    ring_->ring->stop();  // the receives hold the sockets until cancelled
-    ring_->watch.close(ec);
-  }
-#endif
   for (auto& u : udp_) u->sock.close(ec);
   for (auto& a : acceptors_) a->acc.close(ec);
   auto conns = std::move(conns_);

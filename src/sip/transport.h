@@ -6,12 +6,9 @@
 // the same connection (NATed phones, RFC 5626 flows). A double-CRLF ping on a
 // stream is answered with a CRLF pong (RFC 5626 §3.5.1).
 //
-// UDP receives go through io_uring where the kernel allows it (one
-// multishot receive per listener: datagrams are posted without a system
-// call per wake-up; see udp_ring.h), else through epoll (recvmmsg until
-// EAGAIN on each readiness). The UDP sends made while received datagrams
-// are delivered go out together (sendmmsg). Requires one thread running the
-// io_context, like the rest of the stack.
+// UDP receives are batched (recvmmsg until EAGAIN on each readiness) and
+// the UDP sends made while a batch is delivered go out together (sendmmsg).
+// Requires one thread running the io_context, like the rest of the stack.
 //
 // Bounded by construction: a datagram or stream message above
 // max_message_size is dropped (the stream is closed), connections are capped,
@@ -45,14 +42,8 @@ struct ListenAddress {
   std::uint16_t port = 5060;        // 0 = any free port (see TransportManager::bound())
 };
 
-// How UDP listeners receive. kAuto: io_uring when the kernel allows it
-// (Linux 6.0+, not refused by a seccomp profile), else epoll; the
-// environment variable HOTLINE_SIP_UDP_IO=epoll forces epoll (measurements).
-enum class UdpIo { kAuto, kEpoll };
-
 struct TransportConfig {
   size_t max_message_size = 65535;
-  UdpIo udp_io = UdpIo::kAuto;
   size_t max_connections = 10000;
   std::chrono::seconds idle_timeout{900};
   std::string tls_cert_file;  // PEM chain
@@ -79,8 +70,6 @@ class TransportManager {
   void stop();
   void reap_idle();
   size_t connection_count() const { return conns_.size(); }
-  // "io_uring" or "epoll": how UDP listeners receive (after listen()).
-  const char* udp_io_name() const { return ring_ ? "io_uring" : "epoll"; }
   // Our address as seen on a listener of this transport/family, for Via and
   // Contact (the bound address, or `advertised` if set).
   ListenAddress local_for(Transport t, bool ipv6) const;
@@ -93,15 +82,10 @@ class TransportManager {
  private:
   friend class Connection;
   struct Udp;
-  struct Ring;
   struct Acceptor;
   void accept_next(const std::shared_ptr<Acceptor>& a);
   void udp_wait(const std::shared_ptr<Udp>& u);
   void udp_drain(const std::shared_ptr<Udp>& u);
-  void start_receiving(const std::shared_ptr<Udp>& u, size_t index);
-  bool use_ring();
-  void ring_wait();
-  void ring_drain();
   bool send_udp(const Peer& to, std::string_view wire);
   void udp_flush(Udp& u);
   void connection_closed(std::uint64_t flow);
@@ -112,8 +96,6 @@ class TransportManager {
   Receiver on_message_;
   std::function<void(std::uint64_t)> on_flow_closed_;
   std::vector<std::shared_ptr<Udp>> udp_;
-  std::shared_ptr<Ring> ring_;  // io_uring receives for every UDP listener, if used
-  bool ring_refused_ = false;   // the kernel refused a ring: epoll from now on
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> conns_;
   std::unique_ptr<boost::asio::ssl::context> tls_;

@@ -99,7 +99,6 @@ int main(int argc, char** argv) {
                                                         : "TLS";
     std::printf("%s %u\n", name, b.port);
   }
-  std::printf("UDP_IO %s\n", stack.udp_io());
   std::fflush(stdout);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
