@@ -49,7 +49,8 @@ std::string_view status_for(std::string_view req) {
   static constexpr std::string_view kChallenge =
       "SIP/2.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"127.0.0.1\", "
       "nonce=\"1733390000.0123456789abcdef0123456789abcdef01234567\", algorithm=MD5, qop=\"auth\"";
-  static constexpr std::string_view kRegistered = "SIP/2.0 200 OK\r\nContact: <sip:floor@127.0.0.1>;expires=600";
+  static constexpr std::string_view kRegistered =
+      "SIP/2.0 200 OK\r\nContact: <sip:floor@127.0.0.1>;expires=600";
   if (req.substr(0, 9) != "REGISTER ") return kOptions;
   return req.find("\r\nAuthorization:") == std::string_view::npos ? kChallenge : kRegistered;
 }
