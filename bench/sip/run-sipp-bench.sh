@@ -7,8 +7,9 @@
 # transaction from /proc/<pid>/stat (utime+stime), plus RSS per binding.
 # The server is pinned to CPU $SERVER_CPU (default 0) and SIPp to $SIPP_CPU
 # (default 1) with taskset, so they do not share a core.
-# FLOOR=1 runs bench/sip/udp_floor instead of the stack (OPTIONS only): the
-# kernel and loopback cost any UDP server pays per transaction here.
+# FLOOR=1 runs bench/sip/udp_floor instead of the stack (both scenarios; it
+# answers without parsing or verifying anything): the kernel and loopback
+# cost any UDP server pays per transaction here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${1:-build/release}"
@@ -27,6 +28,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
 # Voluntary context switches: how often the server slept waiting for work.
 wakeups() { awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$1/status"; }
+# Minor page faults: first touches of new memory (bindings, table growth).
+faults() { awk '{print $10}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 
@@ -44,17 +47,17 @@ echo "server pid $SRV port $PORT"
 run() {  # name, transactions per call, sipp args...
   local name=$1 per=$2; shift 2
   local c0 r0 t0 c1 t1
-  c0=$(cpu_ticks $SRV); r0=$(rss_kb $SRV); t0=$(date +%s.%N); u0=$(user_ticks $SRV); w0=$(wakeups $SRV)
+  c0=$(cpu_ticks $SRV); r0=$(rss_kb $SRV); t0=$(date +%s.%N); u0=$(user_ticks $SRV); w0=$(wakeups $SRV); f0=$(faults $SRV)
   ( cd "$TMP" && exec taskset -c "$SIPP_CPU" sipp 127.0.0.1:"$PORT" -i 127.0.0.1 -ci 127.0.0.1 -buff_size 4194304 -nostdin \
       -timeout 300s -trace_stat -stf "$name.csv" "$@" > "$name.log" 2>&1 ) || echo "sipp exit code $? (see failures)"
-  t1=$(date +%s.%N); c1=$(cpu_ticks $SRV); u1=$(user_ticks $SRV); w1=$(wakeups $SRV)
+  t1=$(date +%s.%N); c1=$(cpu_ticks $SRV); u1=$(user_ticks $SRV); w1=$(wakeups $SRV); f1=$(faults $SRV)
   local ok fail
   ok=$(grep -E "Successful call" "$TMP/$name.log" | awk '{print $(NF)}' | tail -1 || true)
   fail=$(grep -E "Failed call" "$TMP/$name.log" | awk '{print $(NF)}' | tail -1 || true)
   # The final screen's cumulative column is the last number on the line.
-  python3 - "$name" "$per" "$c0" "$c1" "$t0" "$t1" "$HZ" "$TMP/$name.csv" "$r0" "$(rss_kb $SRV)" "$u0" "$u1" "$w0" "$w1" <<'PY'
+  python3 - "$name" "$per" "$c0" "$c1" "$t0" "$t1" "$HZ" "$TMP/$name.csv" "$r0" "$(rss_kb $SRV)" "$u0" "$u1" "$w0" "$w1" "$f0" "$f1" <<'PY'
 import sys, csv
-name, per, c0, c1, t0, t1, hz, path, r0, r1, u0, u1, w0, w1 = sys.argv[1:]
+name, per, c0, c1, t0, t1, hz, path, r0, r1, u0, u1, w0, w1, f0, f1 = sys.argv[1:]
 rows = list(csv.reader(open(path), delimiter=';'))
 hdr, last = rows[0], rows[-1]
 col = lambda k: last[hdr.index(k)]
@@ -68,18 +71,13 @@ print(f"{name}: calls ok={ok} failed={failed} wall={elapsed:.1f}s "
       f"rss_delta_kb={int(r1)-int(r0)}")
 user = (int(u1) - int(u0)) / int(hz)
 print(f"  user_us_per_call={user*1e6/max(ok,1):.1f} sys_us_per_call={(cpu-user)*1e6/max(ok,1):.1f} "
-      f"wakeups_per_call={(int(w1)-int(w0))/max(ok,1):.2f}")
+      f"wakeups_per_call={(int(w1)-int(w0))/max(ok,1):.2f} page_faults_per_call={(int(f1)-int(f0))/max(ok,1):.3f}")
 PY
   echo "  load average after $name: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # OPTIONS: one non-INVITE transaction per call.
 run options 1 -sf "$SCN/options.xml" -m "$OPT_CALLS" -r "$OPT_RATE" -l 20000
-
-if [ "${FLOOR:-0}" = 1 ]; then
-  kill -INT $SRV; wait $SRV || true
-  exit 0
-fi
 
 # REGISTER with digest: 2 transactions (401 + 200) per authenticated registration.
 python3 - "$REG_USERS" > "$TMP/users.csv" <<'PY'

@@ -1,7 +1,11 @@
 // udp_floor — the I/O floor of a SIP server on this machine: a UDP
 // responder that answers every request by sending its own bytes back with
-// the request line replaced by "SIP/2.0 200 OK" and an Allow line (Via, From, To, Call-ID and
-// CSeq are then those of the request, which is all SIPp checks). It uses the
+// the request line replaced by a status line and the one or two headers
+// SIPp's scenarios check (Via, From, To, Call-ID and CSeq are then those of
+// the request, which is all SIPp checks): "200 OK" and an Allow line for
+// OPTIONS; for REGISTER a 401 with a digest challenge, and "200 OK" with
+// a Contact carrying expires once the REGISTER has credentials (nothing is
+// verified, so SIPp's register scenario runs against it too). It uses the
 // same batched system calls as the stack (epoll wait, recvmmsg until EAGAIN,
 // one sendmmsg per batch) and does no other work, so its CPU time per
 // transaction is what any server pays here for the kernel's UDP path and the
@@ -36,17 +40,31 @@ struct Slots {
   std::array<mmsghdr, kBatch> in_msgs{}, out_msgs{};
 };
 
+// The status line and extra headers of the reply to `req`: a REGISTER
+// without credentials gets a 401 with an MD5 challenge, one with credentials
+// a 200 with a Contact carrying expires (what the REGISTER scenario checks),
+// anything else a 200 with the Allow line the OPTIONS scenario checks.
+std::string_view status_for(std::string_view req) {
+  static constexpr std::string_view kOptions = "SIP/2.0 200 OK\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS";
+  static constexpr std::string_view kChallenge =
+      "SIP/2.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"127.0.0.1\", "
+      "nonce=\"1733390000.0123456789abcdef0123456789abcdef01234567\", algorithm=MD5, qop=\"auth\"";
+  static constexpr std::string_view kRegistered =
+      "SIP/2.0 200 OK\r\nContact: <sip:floor@127.0.0.1>;expires=600";
+  if (req.substr(0, 9) != "REGISTER ") return kOptions;
+  return req.find("\r\nAuthorization:") == std::string_view::npos ? kChallenge : kRegistered;
+}
+
 // Builds the reply for datagram i in place; returns its length (0: drop).
 size_t reply(const char* req, size_t len, char* out) {
   std::string_view r(req, len);
   size_t eol = r.find("\r\n");
   if (eol == std::string_view::npos || r.substr(0, 4) == "SIP/") return 0;
-  // The Allow line is what the OPTIONS scenario checks.
-  static constexpr std::string_view kStatus = "SIP/2.0 200 OK\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS";
-  size_t n = kStatus.size() + (len - eol);
+  std::string_view status = status_for(r);
+  size_t n = status.size() + (len - eol);
   if (n > kMaxDatagram) return 0;
-  std::memcpy(out, kStatus.data(), kStatus.size());
-  std::memcpy(out + kStatus.size(), req + eol, len - eol);
+  std::memcpy(out, status.data(), status.size());
+  std::memcpy(out + status.size(), req + eol, len - eol);
   return n;
 }
 

@@ -198,17 +198,25 @@ const char* DigestCredentialsView::parse(std::string_view header_value, std::str
   if (!ok) return "not a Digest credential";
   DigestCredentialsView& c = *this;
   c = DigestCredentialsView{};
+  // By length first: one case-insensitive compare per parameter, not a
+  // walk over every name (this runs for each parameter of every
+  // authenticated REGISTER).
   auto field = [&c](std::string_view k) -> std::string_view* {
-    if (iequals(k, "username")) return &c.username;
-    if (iequals(k, "realm")) return &c.realm;
-    if (iequals(k, "nonce")) return &c.nonce;
-    if (iequals(k, "uri")) return &c.uri;
-    if (iequals(k, "response")) return &c.response;
-    if (iequals(k, "cnonce")) return &c.cnonce;
-    if (iequals(k, "nc")) return &c.nc;
-    if (iequals(k, "qop")) return &c.qop;
-    if (iequals(k, "opaque")) return &c.opaque;
-    return nullptr;
+    auto is = [k](std::string_view name) { return iequals(k, name); };
+    switch (k.size()) {
+      case 2:
+        return is("nc") ? &c.nc : nullptr;
+      case 3:
+        return is("uri") ? &c.uri : is("qop") ? &c.qop : nullptr;
+      case 5:
+        return is("realm") ? &c.realm : is("nonce") ? &c.nonce : nullptr;
+      case 6:
+        return is("cnonce") ? &c.cnonce : is("opaque") ? &c.opaque : nullptr;
+      case 8:
+        return is("username") ? &c.username : is("response") ? &c.response : nullptr;
+      default:
+        return nullptr;
+    }
   };
   bool ok_params = parse_auth_params(rest, scratch, [&](std::string_view k, std::string_view v) {
     if (std::string_view* f = field(k)) {

@@ -96,6 +96,28 @@ size_t find_header_end(std::string_view s, size_t from) {
   return std::string_view::npos;
 }
 
+// Where the lines before the blank line end (offsets of their '\n'), as
+// find_header_end() finds them: the header loop then walks them without
+// searching each line again. Lines beyond kMax are searched again.
+struct LineEnds {
+  static constexpr size_t kMax = 48;
+  std::array<std::uint32_t, kMax> at;
+  size_t count = 0;
+};
+
+// find_header_end() that also records the line ends it passes.
+size_t find_header_end(std::string_view s, size_t from, LineEnds& ends) {
+  for (size_t i = from; i < s.size(); ++i) {
+    const void* nl = std::memchr(s.data() + i, '\n', s.size() - i);
+    if (!nl) return std::string_view::npos;
+    i = static_cast<size_t>(static_cast<const char*>(nl) - s.data());
+    if (ends.count < LineEnds::kMax) ends.at[ends.count++] = static_cast<std::uint32_t>(i);
+    if (i + 1 < s.size() && s[i + 1] == '\n') return i + 2;
+    if (i + 2 < s.size() && s[i + 1] == '\r' && s[i + 2] == '\n') return i + 3;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 std::string_view header_name(HeaderId id) {
@@ -311,14 +333,17 @@ common::Status Message::parse_into(Message& m, Framing framing) {
   size_t pos = 0;
   // §7.5: ignore CRLFs before the start line.
   while (pos < s.size() && (s[pos] == '\r' || s[pos] == '\n')) ++pos;
-  size_t body_start = find_header_end(s, pos);
+  LineEnds ends;
+  size_t body_start = find_header_end(s, pos, ends);
   if (body_start == std::string_view::npos) return bad("no end of header section");
   auto sp = [&](size_t off, size_t len) {
     return Span{static_cast<std::uint32_t>(off), static_cast<std::uint32_t>(len)};
   };
+  size_t line_no = 0;
   auto next_line = [&](size_t& p, size_t& line_start, size_t& line_len) {
     line_start = p;
-    size_t nl = s.find('\n', p);
+    size_t nl = line_no < ends.count ? ends.at[line_no] : s.find('\n', p);
+    ++line_no;
     size_t end = nl;
     if (end > line_start && s[end - 1] == '\r') --end;
     line_len = end - line_start;
@@ -966,9 +991,22 @@ std::optional<std::string> error_response_for(std::string_view raw, const common
 }
 
 int request_uri_status(const Message& m) {
+  // Most requests a server gets repeat one Request-URI (every REGISTER
+  // names the registrar's domain, pings name the server): the last one that
+  // passed is remembered per thread, and a repeat costs a compare instead
+  // of a parse. The answer depends on the text alone.
+  constexpr size_t kRemembered = 128;
+  thread_local std::array<char, kRemembered> last_ok;
+  thread_local size_t last_ok_len = 0;
+  std::string_view uri = m.request_uri();
+  if (last_ok_len != 0 && uri == std::string_view(last_ok.data(), last_ok_len)) return 0;
   UriView u;  // validation only: no owned copy
-  if (u.parse(m.request_uri())) return 400;
+  if (u.parse(uri)) return 400;
   if (!u.opaque.empty()) return 416;
+  if (uri.size() <= kRemembered) {
+    std::memcpy(last_ok.data(), uri.data(), uri.size());
+    last_ok_len = uri.size();
+  }
   return 0;
 }
 

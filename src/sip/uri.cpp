@@ -134,14 +134,6 @@ bool parse_hostport(std::string_view hp, std::string_view& host, std::uint16_t& 
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  if (a == b) return true;  // the usual case: both in canonical form (memcmp)
-  for (size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);

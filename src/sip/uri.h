@@ -161,7 +161,15 @@ constexpr bool is_token_char(char c) {
       return ascii_alnum(c);
   }
 }
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality. Inline: the parsers call it for every
+// header name and parameter, mostly on short strings that differ in length
+// or in the first byte.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
 std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
 // Splits a header value at top-level commas (not inside quotes or <>).

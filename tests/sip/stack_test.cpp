@@ -241,6 +241,24 @@ TEST_F(StackTest, UdpBurstIsAnsweredInFull) {
   EXPECT_EQ(answered.size(), static_cast<size_t>(kCount));
 }
 
+TEST_F(StackTest, StopFreesTheUdpPort) {
+  // A restarted server binds the same port at once.
+  start(default_config());
+  UdpClient c;
+  c.send(udp_, request("OPTIONS", "sip:127.0.0.1", "before-stop", "", "", c.port()));
+  ASSERT_TRUE(c.recv().has_value());
+  on_stack([&] {
+    stack_->stop();
+    return 0;
+  });
+  asio::io_context other;
+  asio::ip::udp::socket s(other);
+  boost::system::error_code ec;
+  s.open(asio::ip::udp::v4(), ec);
+  s.bind({asio::ip::make_address("127.0.0.1"), udp_}, ec);
+  EXPECT_FALSE(ec) << ec.message();
+}
+
 TEST_F(StackTest, CoreRejections) {
   start(default_config());
   UdpClient c;
