@@ -144,6 +144,33 @@ TEST(Sipp, RtpEchoRoundTripIsRecordedFaithfully) {
   fs::remove_all(dir);
 }
 
+// The digits a session reported (on its loop thread).
+struct DigitLog {
+  std::mutex mu;
+  std::string digits;
+  SessionEvents events() {
+    SessionEvents ev;
+    ev.on_dtmf = [this](const DtmfDigit& d) {
+      std::lock_guard l(mu);
+      digits += d.digit;
+    };
+    return ev;
+  }
+  std::string get() {
+    std::lock_guard l(mu);
+    return digits;
+  }
+};
+
+// Our leg as the SDP in uas_answer.xml negotiates it.
+SessionParams pcap_call_params() {
+  SessionParams p;
+  p.codec = Codec::pcma;
+  p.payload_type = 8;
+  p.telephone_event_pt = 101;
+  return p;
+}
+
 // One SIPp call whose UAC plays g711a.pcap then dtmf_2833_1.pcap to our
 // session at `target_port` (uas_answer.xml answers with it); logs in `dir`.
 void play_pcap_call(const fs::path& dir, std::uint16_t target_port) {
@@ -169,31 +196,18 @@ TEST(Sipp, PcapPlayDeliversG711AndRfc2833ToSession) {
   const fs::path dir = fs::temp_directory_path() / ("hotline-sipp-pcap-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   MediaEngine engine(config());
-  std::mutex mu;
-  std::string digits;
-  SessionEvents ev;
-  ev.on_dtmf = [&](const DtmfDigit& d) {
-    std::lock_guard l(mu);
-    digits += d.digit;
-  };
-  SessionParams p;  // as negotiated by the SDP in uas_answer.xml
-  p.codec = Codec::pcma;
-  p.payload_type = 8;
-  p.telephone_event_pt = 101;
-  auto s = engine.create_session(p, ev);
+  DigitLog log;
+  const SessionParams p = pcap_call_params();
+  auto s = engine.create_session(p, log.events());
   ASSERT_TRUE(s);
   play_pcap_call(dir, (*s)->local_port());
-  ASSERT_TRUE(wait_for([&] {
-    std::lock_guard l(mu);
-    return !digits.empty();
-  }));
+  ASSERT_TRUE(wait_for([&] { return !log.get().empty(); }));
   auto st = (*s)->stats().get();
   // g711a.pcap holds 236 A-law packets; dtmf_2833_1.pcap 10 events (one digit).
   EXPECT_GE(st.packets_received, 236u + 10u);
   EXPECT_TRUE(st.latched);
   EXPECT_EQ(st.dropped_invalid, 0u);
-  std::lock_guard l(mu);
-  EXPECT_EQ(digits, "1");
+  EXPECT_EQ(log.get(), "1");
   fs::remove_all(dir);
 }
 
@@ -208,18 +222,9 @@ TEST(Sipp, PcapPlayThroughAKernelRelayedBridge) {
   if (!engine.kernel_relay_active()) GTEST_SKIP() << "no kernel relay here: " << engine.kernel_relay_error();
   const fs::path dir = fs::temp_directory_path() / ("hotline-sipp-kernel-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  std::mutex mu;
-  std::string digits;
-  SessionEvents ev;
-  ev.on_dtmf = [&](const DtmfDigit& d) {
-    std::lock_guard l(mu);
-    digits += d.digit;
-  };
-  SessionParams p;  // as negotiated by the SDP in uas_answer.xml
-  p.codec = Codec::pcma;
-  p.payload_type = 8;
-  p.telephone_event_pt = 101;
-  auto s = engine.create_session(p, ev);
+  DigitLog log;
+  const SessionParams p = pcap_call_params();
+  auto s = engine.create_session(p, log.events());
   ASSERT_TRUE(s);
   testing::UdpPeer agent_phone;
   SessionParams q = p;
@@ -236,10 +241,7 @@ TEST(Sipp, PcapPlayThroughAKernelRelayedBridge) {
                          [](const testing::Rx& r) { return r.p.header.payload_type == 8; });
   };
   ASSERT_TRUE(at_agent.wait([&](auto& v) { return frames(v) >= 236; }, 20s)) << at_agent.size();
-  ASSERT_TRUE(wait_for([&] {
-    std::lock_guard l(mu);
-    return !digits.empty();
-  }));
+  ASSERT_TRUE(wait_for([&] { return !log.get().empty(); }));
   const SessionStats st = (*agent)->stats().get();
   std::vector<testing::Rx> got = at_agent.snapshot();
   // In sequence order (an event relayed by userspace may trail the audio the
@@ -272,8 +274,7 @@ TEST(Sipp, PcapPlayThroughAKernelRelayedBridge) {
   EXPECT_TRUE(heard == sent) << "heard " << heard.size() << " frames";
   EXPECT_GE(events, 3);
   EXPECT_GE(st.packets_relayed_kernel, 200u);
-  std::lock_guard l(mu);
-  EXPECT_EQ(digits, "1");
+  EXPECT_EQ(log.get(), "1");
   fs::remove_all(dir);
 }
 
