@@ -12,7 +12,7 @@ PACKAGES=(
   libsodium-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsrtp2-dev libsndfile1-dev liburing-dev libbpf-dev
   # real peers and servers used by tests and benchmarks
-  postgresql redis-server sip-tester baresip wrk curl espeak-ng sox python3 openssl tzdata
+  postgresql redis-server sip-tester baresip wrk curl espeak-ng sox python3 openssl tzdata iproute2
 )
 
 missing=()

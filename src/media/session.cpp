@@ -321,8 +321,10 @@ void Session::handle_rtp(std::uint8_t* buf, std::size_t size, const udp::endpoin
   }
   if (kernel_slot_) {
     // The kernel left this packet to us: an event (reported here, relayed with
-    // the same offsets), or audio it cannot relay exactly (new SSRC, jump).
-    if (is_event) {
+    // the same offsets), audio that was already queued when the slot went in
+    // (the same stream: relayed here the same way), or audio it cannot relay
+    // exactly (a new SSRC, a sequence jump), which ends the handover.
+    if (is_event || kernel_same_stream(pkt.header)) {
       kernel_sync();
     } else {
       kernel_withdraw();
@@ -435,6 +437,13 @@ void Session::kernel_offer(common::SteadyTime now) {
   kernel_key_ = key;
   kernel_synced_packets_ = 0;
   kernel_synced_octets_ = 0;
+}
+
+bool Session::kernel_same_stream(const RtpHeader& h) const {
+  const hl_relay_slot s = loop_->kernel_relay->read(*kernel_slot_);
+  const auto udelta = static_cast<std::uint16_t>(h.sequence - s.max_seq);
+  // The program's own test (rtp_relay.bpf.c, sequence_acceptable).
+  return h.ssrc == s.in_ssrc && (udelta < 3000 || udelta > 65536 - 100);
 }
 
 void Session::kernel_sync() {

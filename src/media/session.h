@@ -285,6 +285,9 @@ class Session : public std::enable_shared_from_this<Session> {
   common::SteadyTime kernel_retry_at_{};
   bool bound_wildcard_ = false;
   bool kernel_eligible() const;
+  // Whether an audio packet belongs to the stream the kernel relays (so it
+  // was queued before the handover, not refused by the program).
+  bool kernel_same_stream(const RtpHeader& h) const;
   void kernel_offer(common::SteadyTime now);
   void kernel_sync();
   void kernel_withdraw();

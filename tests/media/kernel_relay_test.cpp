@@ -2,15 +2,20 @@
 // BPF program on the loopback, through real sockets, against what the
 // userspace relay guarantees (one SSRC, consecutive sequence numbers, the
 // payload untouched, events reported and forwarded, statistics kept).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "media/media.h"
@@ -88,11 +93,13 @@ std::vector<std::uint8_t> numbered_payload(int i) {
   return p;
 }
 
+// `to_address` 0: the address the phone itself is bound to.
 void send_stream(const UdpPeer& phone, std::uint16_t to, std::uint8_t pt, std::uint32_t ssrc,
-                 std::uint16_t seq0, std::uint32_t ts0, int count, int first_index) {
+                 std::uint16_t seq0, std::uint32_t ts0, int count, int first_index,
+                 in_addr_t to_address = 0) {
   for (int i = 0; i < count; ++i) {
     phone.send_rtp(to, {i == 0, pt, static_cast<std::uint16_t>(seq0 + i), ts0 + 160u * i, ssrc},
-                   numbered_payload(first_index + i));
+                   numbered_payload(first_index + i), to_address);
     ::usleep(5000);
   }
 }
@@ -244,6 +251,87 @@ SessionStats bridge_and_send(KernelEngine& k, UdpPeer& caller_phone, UdpPeer& ag
   }
   std::filesystem::remove_all(dir);
   return sb;
+}
+
+// A second host: a network namespace joined to this one by a veth pair,
+// 10.77.<n>.1 here and 10.77.<n>.2 there. Gone (with the pair) on destruction.
+class PeerHost {
+ public:
+  // The subnet comes from this CTest entry's own RTP port range (test_ports.h),
+  // so suites running at once never share one.
+  PeerHost() : n_(testing::test_rtp_ports().min / 500 % 250), ns_("hlkr" + std::to_string(::getpid())) {
+    const std::string here = "hlkr" + std::to_string(n_) + "a", there = "hlkr" + std::to_string(n_) + "b";
+    const std::string net = "10.77." + std::to_string(n_) + ".";
+    (void)run("ip link del " + here + " 2>/dev/null");  // left by a run that was killed
+    ok_ = run("ip netns add " + ns_) && run("ip link add " + here + " type veth peer name " + there) &&
+          run("ip link set " + there + " netns " + ns_) && run("ip addr add " + net + "1/24 dev " + here) &&
+          run("ip link set " + here + " up") && run(in_ns("ip addr add " + net + "2/24 dev " + there)) &&
+          run(in_ns("ip link set " + there + " up"));
+    interface_ = here;
+  }
+  ~PeerHost() { (void)run("ip netns del " + ns_ + " 2>/dev/null"); }  // takes the veth pair with it
+  bool ok() const { return ok_; }
+  const std::string& interface() const { return interface_; }
+  in_addr_t here() const { return (10u << 24) | (77u << 16) | (static_cast<in_addr_t>(n_) << 8) | 1u; }
+  in_addr_t there() const { return here() + 1; }
+  std::string here_text() const { return "10.77." + std::to_string(n_) + ".1"; }
+  std::string there_text() const { return "10.77." + std::to_string(n_) + ".2"; }
+  // A socket on the other host (made by a thread that joins its namespace).
+  std::unique_ptr<UdpPeer> phone() const {
+    std::unique_ptr<UdpPeer> p;
+    std::thread t([&] {
+      const int fd = ::open(("/var/run/netns/" + ns_).c_str(), O_RDONLY);
+      if (fd >= 0 && ::setns(fd, CLONE_NEWNET) == 0) p = std::make_unique<UdpPeer>(0, there());
+      if (fd >= 0) ::close(fd);
+    });
+    t.join();
+    return p;
+  }
+
+ private:
+  static bool run(const std::string& cmd) { return std::system(cmd.c_str()) == 0; }
+  std::string in_ns(const std::string& cmd) const { return "ip netns exec " + ns_ + " " + cmd; }
+  int n_;
+  std::string ns_, interface_;
+  bool ok_ = false;
+};
+
+// Both phones on another host: the program sees the packets at the veth's
+// ingress and sends them back out of it, the neighbour table (ARP) filling in
+// the MAC addresses — the path a real trunk and desk phones take.
+TEST(KernelRelay, RelaysBetweenPhonesOnAnotherHost) {
+  if (::geteuid() != 0 || kernel_has_tc_bpf() != std::optional<bool>(true))
+    GTEST_SKIP() << "needs root and a kernel with tc BPF";
+  PeerHost host;
+  ASSERT_TRUE(host.ok()) << "could not set up the network namespace and veth pair";
+  EngineConfig c = KernelEngine::config();
+  c.bind_address = host.here_text();
+  c.kernel_relay_interfaces = {host.interface()};
+  MediaEngine engine(c);
+  ASSERT_TRUE(engine.kernel_relay_active()) << engine.kernel_relay_error();
+  auto caller_phone = host.phone(), agent_phone = host.phone();
+  ASSERT_TRUE(caller_phone && agent_phone);
+  SessionParams pa = params_for(*caller_phone, 0, 101), pb = params_for(*agent_phone, 0, 96);
+  pa.remote_address = pb.remote_address = host.there_text();
+  auto a = engine.create_session(pa, {});
+  ASSERT_TRUE(a);
+  auto b = engine.create_session(pb, {}, a->get());
+  ASSERT_TRUE(b);
+  Collector at_agent(*agent_phone);
+  ASSERT_TRUE(engine.bridge(**a, **b));
+  (void)(*b)->stats().get();
+  send_stream(*caller_phone, (*a)->local_port(), 0, 0x5151, 1, 0, 60, 0, host.here());
+  ASSERT_TRUE(at_agent.wait([](auto& v) {
+    return std::count_if(v.begin(), v.end(),
+                         [](const Rx& r) { return r.data.size() == 172 && r.data[12] != 0xff; }) >= 60;
+  }));
+  const std::vector<int> frames = check_stream(at_agent.snapshot(), (*b)->local_port(), 0);
+  std::vector<int> want(60);
+  for (int i = 0; i < 60; ++i) want[i] = i;
+  EXPECT_EQ(frames, want);
+  const SessionStats sb = (*b)->stats().get();
+  EXPECT_EQ(sb.packets_relayed, 60u);
+  EXPECT_GE(sb.packets_relayed_kernel, 50u);
 }
 
 TEST(KernelRelay, InbandDetectionForAPeerWithoutTelephoneEventStaysInUserspace) {

@@ -26,11 +26,13 @@ struct Datagram {
 
 class UdpPeer {
  public:
-  explicit UdpPeer(std::uint16_t port = 0) {
+  // Bound to `address` (host order; the loopback by default), in the network
+  // namespace of the creating thread.
+  explicit UdpPeer(std::uint16_t port = 0, in_addr_t address = INADDR_LOOPBACK) : address_(address) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = htonl(address);
     a.sin_port = htons(port);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind failed");
     socklen_t len = sizeof a;
@@ -46,19 +48,21 @@ class UdpPeer {
   std::uint16_t port() const { return port_; }
   int fd() const { return fd_; }
 
-  void send_to(std::uint16_t port, std::span<const std::uint8_t> data) const {
+  // To `port` at the address this peer is bound to, or at `address` (host order).
+  void send_to(std::uint16_t port, std::span<const std::uint8_t> data, in_addr_t address = 0) const {
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = htonl(address != 0 ? address : address_);
     a.sin_port = htons(port);
     ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   }
 
-  void send_rtp(std::uint16_t port, const RtpHeader& h, std::span<const std::uint8_t> payload) const {
+  void send_rtp(std::uint16_t port, const RtpHeader& h, std::span<const std::uint8_t> payload,
+                in_addr_t address = 0) const {
     std::vector<std::uint8_t> buf(kRtpHeaderSize + payload.size());
     write_rtp_header(buf, h);
     std::copy(payload.begin(), payload.end(), buf.begin() + kRtpHeaderSize);
-    send_to(port, buf);
+    send_to(port, buf, address);
   }
 
   std::optional<Datagram> recv(int timeout_ms) const {
@@ -85,6 +89,7 @@ class UdpPeer {
  private:
   int fd_ = -1;
   std::uint16_t port_ = 0;
+  in_addr_t address_ = INADDR_LOOPBACK;
 };
 
 // Polls `pred` until true or `timeout` passes (generous timeouts; never a fixed sleep).
