@@ -140,13 +140,13 @@ TEST_F(SipServe, BaresipRegistersAndStaysRegistered) {
     c << "poll_method epoll\nsip_listen 127.0.0.1:0\nmodule_path /usr/lib/baresip/modules\n"
          "module g711.so\nmodule_app account.so\n";
     std::ofstream a(phone.str() + "/accounts");
-    a << "<sip:3003@127.0.0.1:" << server.sip_port() << ";transport=udp>;auth_pass=" << pw << ";regint=3\n";
+    a << "<sip:3003@127.0.0.1:" << server.sip_port() << ";transport=udp>;auth_pass=" << pw << ";regint=6\n";
   }
   ProcessOptions o;
   o.cwd = phone.str();
   o.timeout = 90s;
-  // -t 10: baresip quits after 10 s, unregistering first.
-  auto r = run_process({"/usr/bin/baresip", "-f", phone.str(), "-t", "10"}, o);
+  // -t 14: baresip quits after 14 s, unregistering first.
+  auto r = run_process({"/usr/bin/baresip", "-f", phone.str(), "-t", "14"}, o);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto log = server.log();
   EXPECT_NE(log.find("sip: registered 3003@127.0.0.1 (tenant acme)"), std::string::npos) << log;

@@ -697,7 +697,8 @@ TEST_F(CallCenter, SupervisorListensSilentlyToALiveCall) {
   const auto agent = agent_id("1001");
   start_phone("1001", "agent_answer.xml");
   set_status(agent, {{"status", "ready"}});
-  auto caller = call_in_background("caller_info_hangup.xml", "13900000030", "1", 8000);
+  auto caller = call_in_background("caller_info_hangup.xml", "13900000030", "1",
+                                   15000);  // time for the supervisor to join on a slow machine
   ASSERT_TRUE(eventually([&] { return agent_status(agent)["state"] == "busy"; }));
   start_phone("1002", "agent_answer.xml", "agent_feature.xml", "*301001");
   EXPECT_EQ(wait_process(caller, 60s).value_or(-1), 0);

@@ -95,9 +95,12 @@ TEST(Bridge, RelaysWithRewrittenHeadersAcrossSourceSwitches) {
       const double dt_ms = std::chrono::duration<double, std::milli>(r.at - prev.at).count();
       if (r.p.header.payload_type != 96 && prev.p.header.payload_type != 96) {
         EXPECT_GE(dts, 160) << i;  // never backwards, at least one frame
-        // Timestamp gap tracks wall time (within generous scheduling slack).
-        EXPECT_LT(std::abs(dts / 8.0 - dt_ms), 60.0) << i << " pt " << int(r.p.header.payload_type) << " dts "
-                                                     << dts << " dt " << dt_ms << " n " << at_agent.size();
+        // Timestamp gap tracks wall time. The slack is for scheduling (phone,
+        // engine and collector threads on a loaded machine); timestamps not
+        // rewritten at a switch would be off by seconds.
+        EXPECT_LT(std::abs(dts / 8.0 - dt_ms), 250.0)
+            << i << " pt " << int(r.p.header.payload_type) << " dts " << dts << " dt " << dt_ms << " n "
+            << at_agent.size();
       }
     }
     markers += r.p.header.marker;
@@ -154,9 +157,16 @@ TEST(Bridge, ModeTransitionsKeepStreamsContinuous) {
   ASSERT_TRUE(engine.bridge(**a, **b));
   (void)(*b)->stats().get();
   // In the bridge nobody talks, so neither session sends; A's phone talks now:
+  // The first frame alone: with the kernel relay (media_tests_kernel) frames
+  // queued while userspace hands the bridge over could be overtaken.
   std::vector<std::uint8_t> voice(160, 0x11);
-  for (std::uint16_t i = 0; i < 5; ++i)
-    pa_phone.send_rtp((*a)->local_port(), {i == 0, 0, i, 160u * i, 0xF00D}, voice);
+  pa_phone.send_rtp((*a)->local_port(), {true, 0, 0, 0, 0xF00D}, voice);
+  ASSERT_TRUE(at_b.wait([](auto& v) {
+    return std::any_of(v.begin(), v.end(), [](const Rx& r) { return r.data[12] == 0x11; });
+  }));
+  (void)(*a)->stats().get();
+  for (std::uint16_t i = 1; i < 5; ++i)
+    pa_phone.send_rtp((*a)->local_port(), {false, 0, i, 160u * i, 0xF00D}, voice);
   ASSERT_TRUE(at_b.wait([](auto& v) {
     return std::count_if(v.begin(), v.end(), [](const Rx& r) { return r.data[12] == 0x11; }) == 5;
   }));
@@ -236,6 +246,15 @@ TEST(Bridge, RelaysEverythingWithABatchWindow) {
     return seqs.size() >= burst;
   }));
   ASSERT_EQ(seqs.size(), burst);
+  // With the kernel relay (media_tests_kernel) frames relayed by the kernel
+  // right after the handover can overtake those userspace still holds:
+  // then the numbers must be complete and consecutive, not in arrival order.
+  if (engine->kernel_relay_active()) {
+    const std::uint16_t base = seqs[0];
+    std::sort(seqs.begin(), seqs.end(), [base](std::uint16_t x, std::uint16_t y) {
+      return static_cast<std::int16_t>(x - base) < static_cast<std::int16_t>(y - base);
+    });
+  }
   for (std::size_t i = 1; i < seqs.size(); ++i)
     EXPECT_EQ(static_cast<std::uint16_t>(seqs[i] - seqs[i - 1]), 1);
   EXPECT_EQ((*b)->stats().get().packets_relayed, burst);

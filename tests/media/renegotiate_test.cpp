@@ -44,7 +44,7 @@ struct Rtp {
   std::vector<std::uint8_t> payload;
 };
 
-std::optional<Rtp> next_rtp(const UdpPeer& peer, int timeout_ms = 2000) {
+std::optional<Rtp> next_rtp(const UdpPeer& peer, int timeout_ms = 10000) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     auto d = peer.recv(50);
@@ -60,13 +60,13 @@ std::optional<Rtp> next_rtp(const UdpPeer& peer, int timeout_ms = 2000) {
 }
 
 // The last RTP packet that reaches `peer` before it has been quiet for
-// 60 ms (nullopt if none). Not only what is queued already: under load the
+// 300 ms (nullopt if none). Not only what is queued already: under load the
 // kernel may hand a loopback datagram to the receiver later (softirq work
 // deferred to ksoftirqd on another CPU), so a packet sent to the old address
 // just before the update can land after the first one at the new address.
 std::optional<Rtp> last_arriving(const UdpPeer& peer) {
   std::optional<Rtp> last;
-  while (auto r = next_rtp(peer, 60)) last = std::move(r);
+  while (auto r = next_rtp(peer, 300)) last = std::move(r);
   return last;
 }
 
@@ -106,7 +106,9 @@ TEST(Update, SwitchesCodecPtimeAndAddressOfALiveSession) {
   EXPECT_TRUE(moved->pkt.header.marker);  // new pacing grid: a new segment
   auto next = next_rtp(after);
   ASSERT_TRUE(next);
-  EXPECT_EQ(next->pkt.header.timestamp - moved->pkt.header.timestamp, 240u);
+  // One 30 ms frame later (whole frames later if the loop stalled and skipped ticks).
+  const std::uint32_t dts = next->pkt.header.timestamp - moved->pkt.header.timestamp;
+  EXPECT_TRUE(dts >= 240u && dts % 240u == 0) << dts;
   EXPECT_FALSE(next_rtp(before, 100));  // nothing goes to the old address any more
 
   // Only the new payload type is accepted now.
@@ -267,6 +269,8 @@ TEST(InbandDtmfSend, BridgedLegAfterTelephoneEventWasDropped) {
   // The tone, then its gap (silence), then nothing: a bridged leg's pacer stops.
   while (auto r = next_rtp(phone, 1000)) {
     ASSERT_EQ(r->pkt.header.payload_type, 0) << "telephone-event sent although not negotiated";
+    // Silence sent before the digit (and delivered after the drain) is not part of it.
+    if (audio_packets == 0 && all_bytes(r->payload, 0xff)) continue;
     ++audio_packets;
     pcm.resize(r->payload.size());
     g711_decode(Codec::pcmu, r->payload.data(), pcm.data(), pcm.size());

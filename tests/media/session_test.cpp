@@ -187,19 +187,23 @@ TEST(Session, PlaysClipPacedWithConsecutiveHeaders) {
     EXPECT_EQ(static_cast<std::uint16_t>(pkts[i].first.header.sequence - pkts[i - 1].first.header.sequence),
               1);
     EXPECT_EQ(pkts[i].first.header.ssrc, pkts[0].first.header.ssrc);
+    // One frame per packet; a loop that stalled for several frames skips
+    // them (timestamps keep real time) rather than bursting.
     const std::uint32_t dts = pkts[i].first.header.timestamp - pkts[i - 1].first.header.timestamp;
-    EXPECT_EQ(dts, 160u) << i;
+    EXPECT_TRUE(dts >= 160u && dts % 160u == 0) << i << ": " << dts;
   }
   ASSERT_TRUE(wait_for([&] { return ev.done_count() == 1; }));
-  // Pacing: arrival times against the ideal 20 ms grid (loose bound here; see bench for p99).
+  // Pacing: arrival times against the grid the timestamps promise, judged by
+  // the median (a loaded machine delays some reads; see bench for p99).
   const auto t0 = pkts[0].second.at;
-  double worst = 0;
-  for (std::size_t i = 0; i < pkts.size(); ++i) {
-    const double ideal = 20.0 * i;
-    const double actual = std::chrono::duration<double, std::milli>(pkts[i].second.at - t0).count();
-    worst = std::max(worst, std::abs(actual - ideal));
+  std::vector<double> error_ms;
+  for (const auto& [p, d] : pkts) {
+    const double ideal =
+        static_cast<std::uint32_t>(p.header.timestamp - pkts[0].first.header.timestamp) / 8.0;
+    error_ms.push_back(std::abs(std::chrono::duration<double, std::milli>(d.at - t0).count() - ideal));
   }
-  EXPECT_LT(worst, 100.0) << "packets drift from the 20 ms grid";
+  std::nth_element(error_ms.begin(), error_ms.begin() + error_ms.size() / 2, error_ms.end());
+  EXPECT_LT(error_ms[error_ms.size() / 2], 40.0) << "packets drift from the 20 ms grid";
 }
 
 TEST(Session, HonoursNegotiatedPtimeAndPayloadType) {
@@ -210,6 +214,7 @@ TEST(Session, HonoursNegotiatedPtimeAndPayloadType) {
   p.payload_type = 8;
   auto s = engine.create_session(p, {});
   ASSERT_TRUE(s);
+  const auto created = std::chrono::steady_clock::now();
   auto pkts = collect_rtp(phone, 10);
   ASSERT_EQ(pkts.size(), 10u);
   for (std::size_t i = 0; i < pkts.size(); ++i) {
@@ -219,9 +224,10 @@ TEST(Session, HonoursNegotiatedPtimeAndPayloadType) {
       EXPECT_EQ(pkts[i].first.header.timestamp - pkts[i - 1].first.header.timestamp, 240u);
     }
   }
-  const double span_ms =
-      std::chrono::duration<double, std::milli>(pkts.back().second.at - pkts.front().second.at).count();
-  EXPECT_GT(span_ms, 9 * 30 * 0.5);  // paced, not a burst
+  // Paced, not a burst: measured from creation, since a packet can arrive
+  // late (a reader descheduled reads several at once) but never early.
+  const double span_ms = std::chrono::duration<double, std::milli>(pkts.back().second.at - created).count();
+  EXPECT_GT(span_ms, 9 * 30 * 0.9);
 }
 
 TEST(Session, ReceivesRfc4733OncePerPressAndSuppressesInbandAfterwards) {
@@ -345,7 +351,10 @@ TEST(Session, RtcpReportsAndBye) {
   ASSERT_TRUE(s);
   for (std::uint16_t i = 0; i < 20; ++i)
     rtp->send_rtp((*s)->local_port(), {false, 0, i, i * 160u, 0x77}, ulaw_silence());
-  // The session sends SR (it is sending silence) + SDES, with a report block for our stream.
+  // The session sends SR (it is sending silence) + SDES, with a report block
+  // for our stream; the first SR after all 20 packets were received reports
+  // them all (one sent while they were still arriving may report fewer).
+  ASSERT_TRUE(wait_for([&] { return (*s)->stats().get().packets_received == 20; }));
   std::optional<RtcpPacket> sr;
   ASSERT_TRUE(wait_for([&] {
     auto d = rtcp->recv(100);
@@ -353,7 +362,7 @@ TEST(Session, RtcpReportsAndBye) {
     (void)parse_rtcp(d->data, [&](const RtcpPacket& p) {
       if (p.type == RtcpType::sr && p.report_count == 1) sr = p;
     });
-    return sr.has_value();
+    return sr.has_value() && sr->reports[0].highest_seq == 19u;
   }));
   EXPECT_EQ(sr->reports[0].ssrc, 0x77u);
   EXPECT_EQ(sr->reports[0].highest_seq, 19u);

@@ -60,13 +60,13 @@ TEST(Baresip, RegistersWithPasswordAndStaysRegistered) {
     c << "poll_method epoll\nsip_listen 127.0.0.1:0\nmodule_path /usr/lib/baresip/modules\n"
          "module g711.so\nmodule_app account.so\n";
     std::ofstream a(dir.str() + "/accounts");
-    a << "<sip:201@127.0.0.1:" << port << ";transport=udp>;auth_pass=secret201;regint=4\n";
+    a << "<sip:201@127.0.0.1:" << port << ";transport=udp>;auth_pass=secret201;regint=6\n";
   }
   hotline::testing::ProcessOptions opt;
   opt.cwd = dir.str();
   opt.timeout = 90s;
-  // -t 10: baresip quits after 10 s (unregistering first); non-interactive.
-  auto r = hotline::testing::run_process({"/usr/bin/baresip", "-f", dir.str(), "-t", "10"}, opt);
+  // -t 14: baresip quits after 14 s (unregistering first); non-interactive.
+  auto r = hotline::testing::run_process({"/usr/bin/baresip", "-f", dir.str(), "-t", "14"}, opt);
   asio::post(io, [&] {
     stack.stop();
     io.stop();
