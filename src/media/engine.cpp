@@ -125,10 +125,12 @@ MediaEngine::MediaEngine(EngineConfig config)
       clock_(config_.clock ? config_.clock : &common::SystemClock::instance()),
       writer_(std::make_shared<RecordingWriter>()) {
   open_kernel_relay();
+  const auto local_addresses = std::make_shared<const LocalAddresses>();
   unsigned n = config_.loops ? config_.loops : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto loop = std::make_shared<EventLoop>();
     loop->kernel_relay = kernel_relay_.get();
+    loop->local_addresses = local_addresses;
     EventLoop* raw = loop.get();
     std::promise<RtpIoBackend> started;
     auto backend = started.get_future();

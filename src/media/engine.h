@@ -68,6 +68,7 @@ struct SessionStats {
   std::uint64_t dropped_stranger = 0;        // from an address other than the latched one
   std::uint64_t dropped_invalid = 0;         // not RTP, unknown PT, failed validation
   std::uint64_t dropped_listening = 0;       // received while listening silently (never relayed)
+  std::uint64_t dropped_loop = 0;            // not relayed: the peer's address is the other leg's own port
   std::int64_t lost = 0;                     // RFC 3550 cumulative loss of the incoming stream
   double jitter_ms = 0;                      // interarrival jitter of the incoming stream
   // What the peer reports about our stream (last RTCP SR/RR received).

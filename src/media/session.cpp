@@ -68,7 +68,18 @@ bool Session::bind(const asio::ip::address& addr, std::uint16_t port) {
   local_port_ = port;
   stats_.local_port = port;
   bound_wildcard_ = addr.is_unspecified();
+  bound_address_ = unmapped(addr);
   return true;
+}
+
+bool Session::is_own_socket(const udp::endpoint& e) const {
+  if (e.port() != local_port_ || local_port_ == 0) return false;
+  if (!bound_wildcard_) return unmapped(e.address()) == bound_address_;
+  return loop_->local_addresses != nullptr && loop_->local_addresses->contains(e.address());
+}
+
+bool Session::relay_loops() const {
+  return peer_ != nullptr && remote_.port() == peer_->local_port_ && peer_->is_own_socket(remote_);
 }
 
 void Session::start() {
@@ -383,6 +394,7 @@ bool Session::kernel_eligible() const {
   if (!connected_ || !p->have_remote_ || (p->bound_wildcard_ && !p->connected_)) return false;
   if (!remote_.address().is_v4() || !p->remote_.address().is_v4()) return false;
   if (params_.codec != p->params_.codec) return false;  // transcoding stays here
+  if (p->relay_loops()) return false;                   // counted and dropped in userspace
   // Someone needs the audio itself. In-band detection only counts for a peer
   // that did not negotiate telephone-event: one that did sends its digits as
   // RFC 4733 events, which still come to userspace (EngineConfig says so).
@@ -485,6 +497,10 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
                               Codec from, steady::time_point now) {
   if (mode_ != OutMode::bridged || !have_remote_) return;
   if (dtmf_pending()) return;  // our own DTMF owns the stream
+  if (relay_loops()) {
+    ++stats_.dropped_loop;
+    return;
+  }
   std::uint8_t pt = params_.payload_type;
   if (is_event) {
     if (params_.telephone_event_pt < 0) return;  // reported on the other leg; this peer cannot take events

@@ -20,6 +20,7 @@
 #include "media/engine.h"
 #include "media/kernel_relay.h"
 #include "media/listen.h"
+#include "media/local_addresses.h"
 #include "media/rtp.h"
 #include "media/rtp_io.h"
 #include "media/stats.h"
@@ -38,6 +39,8 @@ struct EventLoop {
   std::unique_ptr<RtpIo> rtp_io;
   // The engine's kernel relay (kernel_relay.h), or nullptr: userspace only.
   KernelRelay* kernel_relay = nullptr;
+  // This host's addresses (local_addresses.h), shared by the engine's loops.
+  std::shared_ptr<const LocalAddresses> local_addresses;
 };
 
 // The loop thread's body. With a zero window it is io.run(). Otherwise, when
@@ -167,7 +170,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPacket& pkt, bool is_event, Codec from,
                        std::chrono::steady_clock::time_point now);
 
+  // Whether `e` is this session's own RTP socket (local_addresses.h says why that matters).
+  bool is_own_socket(const boost::asio::ip::udp::endpoint& e) const;
+
  private:
+  // Whether what this session relays would go back to its bridge peer's own
+  // socket, to be relayed here again: a loop. One compare when it is not.
+  bool relay_loops() const;
   void set_mode(OutMode next);
   void arm_rtcp_receive();
   void on_rtcp_readable();
@@ -284,6 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t kernel_synced_octets_ = 0;
   common::SteadyTime kernel_retry_at_{};
   bool bound_wildcard_ = false;
+  boost::asio::ip::address bound_address_;
   bool kernel_eligible() const;
   // Whether an audio packet belongs to the stream the kernel relays (so it
   // was queued before the handover, not refused by the program).

@@ -24,11 +24,7 @@ using testing::wait_for;
 using namespace std::chrono_literals;
 
 TEST(Bridge, RelaysWithRewrittenHeadersAcrossSourceSwitches) {
-  EngineConfig c;
-  c.loops = 2;
-  hotline::media::testing::use_test_ports(c);
-  c.bind_address = "127.0.0.1";
-  MediaEngine engine(c);
+  MediaEngine engine(hotline::media::testing::loopback_config(2));
   UdpPeer caller_phone, agent_phone;
   SessionParams pa;
   pa.remote_address = "127.0.0.1";
@@ -127,11 +123,7 @@ namespace {
 // back to silence). Every packet each phone sees keeps one SSRC and
 // consecutive sequence numbers.
 TEST(Bridge, ModeTransitionsKeepStreamsContinuous) {
-  EngineConfig c;
-  c.loops = 1;
-  hotline::media::testing::use_test_ports(c);
-  c.bind_address = "127.0.0.1";
-  MediaEngine engine(c);
+  MediaEngine engine(hotline::media::testing::loopback_config());
   UdpPeer pa_phone, pb_phone;
   SessionParams pa;
   pa.remote_address = "127.0.0.1";
@@ -211,10 +203,7 @@ namespace {
 // one recvmmsg batch, playback keeps flowing, and the engine still shuts
 // down (the loops run out of work once the sessions are closed).
 TEST(Bridge, RelaysEverythingWithABatchWindow) {
-  EngineConfig c;
-  c.loops = 1;
-  hotline::media::testing::use_test_ports(c);
-  c.bind_address = "127.0.0.1";
+  EngineConfig c = hotline::media::testing::loopback_config();
   c.batch_window = std::chrono::microseconds(500);
   auto engine = std::make_unique<MediaEngine>(c);
   UdpPeer pa, pb, pc;
@@ -267,6 +256,63 @@ TEST(Bridge, RelaysEverythingWithABatchWindow) {
   b->reset();
   player->reset();
   engine.reset();  // joins the loops: would hang if run_loop never ran out of work
+}
+
+}  // namespace
+}  // namespace hotline::media
+
+namespace hotline::media {
+namespace {
+
+// A bridge leg whose SDP points at the other leg's own port (a mistaken or
+// hostile answer) would send every packet it relays back into the bridge,
+// where the other leg (once it has latched onto it, or was told that
+// address) relays it again, round and round. The engine does not send them
+// (dropped_loop), and never hands such a bridge to the kernel relay.
+TEST(Bridge, ALegPointedAtTheOtherLegsPortRelaysNothingInACircle) {
+  MediaEngine engine(hotline::media::testing::loopback_config());
+  UdpPeer caller_phone;
+  SessionParams pa;
+  pa.remote_address = "127.0.0.1";
+  pa.remote_port = caller_phone.port();
+  auto a = engine.create_session(pa, {});
+  ASSERT_TRUE(a);
+  std::vector<std::uint8_t> voice(160, 0x2a);
+  caller_phone.send_rtp((*a)->local_port(), {true, 0, 0, 0, 0xC0FFEE}, voice);
+  ASSERT_TRUE(wait_for([&] { return (*a)->stats().get().latched; }));  // onto the caller's phone
+  SessionParams pb;
+  pb.remote_address = "127.0.0.1";
+  pb.remote_port = (*a)->local_port();  // the caller leg's own port
+  pb.latching = false;
+  auto b = engine.create_session(pb, {}, a->get());
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(engine.bridge(**a, **b));
+  (void)(*a)->stats().get();
+  for (std::uint16_t k = 1; k <= 10; ++k) {
+    caller_phone.send_rtp((*a)->local_port(), {false, 0, k, 160u * k, 0xC0FFEE}, voice);
+    ::usleep(5000);
+  }
+  EXPECT_TRUE(wait_for([&] { return (*b)->stats().get().dropped_loop == 10; }));
+  const SessionStats sb = (*b)->stats().get();
+  EXPECT_EQ(sb.packets_relayed, 0u);
+  EXPECT_EQ(sb.packets_relayed_kernel, 0u);
+  EXPECT_EQ((*a)->stats().get().packets_received, 11u);
+  // Once B's peer is somewhere else (a re-INVITE), the relay works again.
+  UdpPeer agent_phone;
+  Collector at_agent(agent_phone);
+  SessionParams moved = pb;
+  moved.remote_port = agent_phone.port();
+  ASSERT_TRUE(engine.update(**b, moved));
+  (void)(*b)->stats().get();
+  for (std::uint16_t k = 11; k <= 15; ++k) {
+    caller_phone.send_rtp((*a)->local_port(), {false, 0, k, 160u * k, 0xC0FFEE}, voice);
+    ::usleep(5000);
+  }
+  EXPECT_TRUE(at_agent.wait([](const std::vector<Rx>& v) {
+    return std::count_if(v.begin(), v.end(),
+                         [](const Rx& r) { return r.data.size() == 172 && r.data[12] == 0x2a; }) == 5;
+  }));
+  EXPECT_EQ((*b)->stats().get().dropped_loop, 10u);
 }
 
 }  // namespace

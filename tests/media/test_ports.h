@@ -41,4 +41,13 @@ inline void use_test_ports(EngineConfig& c) {
   c.port_max = r.max;
 }
 
+// An engine with `loops` loops on the loopback, on this entry's ports.
+inline EngineConfig loopback_config(unsigned loops = 1) {
+  EngineConfig c;
+  c.loops = loops;
+  use_test_ports(c);
+  c.bind_address = "127.0.0.1";
+  return c;
+}
+
 }  // namespace hotline::media::testing
