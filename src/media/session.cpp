@@ -74,8 +74,10 @@ bool Session::bind(const asio::ip::address& addr, std::uint16_t port) {
 
 bool Session::is_own_socket(const udp::endpoint& e) const {
   if (e.port() != local_port_ || local_port_ == 0) return false;
-  if (!bound_wildcard_) return unmapped(e.address()) == bound_address_;
-  return loop_->local_addresses != nullptr && loop_->local_addresses->contains(e.address());
+  const auto a = unmapped(e.address());
+  if (a.is_unspecified()) return true;  // the kernel sends to 0.0.0.0 (or ::) as to this host
+  if (!bound_wildcard_) return a == bound_address_;
+  return loop_->local_addresses != nullptr && loop_->local_addresses->contains(a);
 }
 
 bool Session::relay_loops() const {
@@ -497,13 +499,14 @@ void Session::relay_from_peer(std::uint8_t* data, std::size_t size, const RtpPac
                               Codec from, steady::time_point now) {
   if (mode_ != OutMode::bridged || !have_remote_) return;
   if (dtmf_pending()) return;  // our own DTMF owns the stream
+  if (is_event && params_.telephone_event_pt < 0)
+    return;  // reported on the other leg; this peer cannot take events
   if (relay_loops()) {
     ++stats_.dropped_loop;
     return;
   }
   std::uint8_t pt = params_.payload_type;
   if (is_event) {
-    if (params_.telephone_event_pt < 0) return;  // reported on the other leg; this peer cannot take events
     pt = static_cast<std::uint8_t>(params_.telephone_event_pt);
   } else if (const std::uint8_t* table = transcode_table(from, params_.codec)) {
     std::uint8_t* p = data + pkt.payload_offset;

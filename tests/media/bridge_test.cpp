@@ -269,8 +269,21 @@ namespace {
 // where the other leg (once it has latched onto it, or was told that
 // address) relays it again, round and round. The engine does not send them
 // (dropped_loop), and never hands such a bridge to the kernel relay.
-TEST(Bridge, ALegPointedAtTheOtherLegsPortRelaysNothingInACircle) {
-  MediaEngine engine(hotline::media::testing::loopback_config());
+// Here A has latched onto its phone, so the test can count exactly what B
+// would have sent to A's port. Each case is an engine bind address and the
+// address B's SDP names with A's port: the bound address itself, this
+// host's loopback seen from a wildcard bind (LocalAddresses), and the
+// unspecified address (which the kernel delivers to this host).
+struct LoopCase {
+  const char* bind;
+  const char* b_remote;
+};
+class BridgeLoop : public ::testing::TestWithParam<LoopCase> {};
+
+TEST_P(BridgeLoop, ALegPointedAtTheOtherLegsPortRelaysNothingInACircle) {
+  EngineConfig c = hotline::media::testing::loopback_config();
+  c.bind_address = GetParam().bind;
+  MediaEngine engine(c);
   UdpPeer caller_phone;
   SessionParams pa;
   pa.remote_address = "127.0.0.1";
@@ -281,7 +294,7 @@ TEST(Bridge, ALegPointedAtTheOtherLegsPortRelaysNothingInACircle) {
   caller_phone.send_rtp((*a)->local_port(), {true, 0, 0, 0, 0xC0FFEE}, voice);
   ASSERT_TRUE(wait_for([&] { return (*a)->stats().get().latched; }));  // onto the caller's phone
   SessionParams pb;
-  pb.remote_address = "127.0.0.1";
+  pb.remote_address = GetParam().b_remote;
   pb.remote_port = (*a)->local_port();  // the caller leg's own port
   pb.latching = false;
   auto b = engine.create_session(pb, {}, a->get());
@@ -301,6 +314,7 @@ TEST(Bridge, ALegPointedAtTheOtherLegsPortRelaysNothingInACircle) {
   UdpPeer agent_phone;
   Collector at_agent(agent_phone);
   SessionParams moved = pb;
+  moved.remote_address = "127.0.0.1";
   moved.remote_port = agent_phone.port();
   ASSERT_TRUE(engine.update(**b, moved));
   (void)(*b)->stats().get();
@@ -314,6 +328,16 @@ TEST(Bridge, ALegPointedAtTheOtherLegsPortRelaysNothingInACircle) {
   }));
   EXPECT_EQ((*b)->stats().get().dropped_loop, 10u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Addresses, BridgeLoop,
+                         ::testing::Values(LoopCase{"127.0.0.1", "127.0.0.1"},
+                                           LoopCase{"0.0.0.0", "127.0.0.1"},
+                                           LoopCase{"127.0.0.1", "0.0.0.0"}),
+                         [](const auto& info) {
+                           return std::string(info.index == 0   ? "BoundAddress"
+                                              : info.index == 1 ? "WildcardBindLoopback"
+                                                                : "UnspecifiedAddress");
+                         });
 
 }  // namespace
 }  // namespace hotline::media
